@@ -1,0 +1,935 @@
+//! The wire format: the 12 webhook payload types, their JSON names and field types.
+//!
+//! This is the only module that knows wire names. Every payload the engine, `trigger`, the
+//! receiver and the checker handle is one of the [`Event`] variants below, with the field names
+//! and JSON types of the vendor document (`shared/reference/pbx-webhook-events.txt`):
+//! strings are strings, `call_duration` and `conversation_duration` are integers, and the `type`
+//! field carries the wire name. Fields the document marks "if applicable" or "if it exists" are
+//! `Option`s; they serialize as `null` by default, and [`NullStyle`] switches them to empty
+//! strings or omission.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A shared, immutable string. Call-wide fields (`unique_call_id`, `caller_id`, …) are shared by
+/// every event of a call, so cloning them must be cheap.
+pub type Str = Arc<str>;
+
+/// One webhook payload, tagged by its wire `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    UserInbound(UserInbound),
+    UserInboundAnswered(UserInboundAnswered),
+    UserInboundCompleted(UserInboundCompleted),
+    UserOutbound(UserOutbound),
+    UserOutboundAnswered(UserOutboundAnswered),
+    UserOutboundCompleted(UserOutboundCompleted),
+    QueueCall(QueueCall),
+    RingGroupCall(RingGroupCall),
+    Voicemail(Voicemail),
+    RecordingInbound(RecordingInbound),
+    RecordingOutbound(RecordingOutbound),
+    WebhookComponentEvent(WebhookComponentEvent),
+}
+
+/// `user_inbound`: a call reaches a user and starts ringing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserInbound {
+    pub unique_call_id: Str,
+    pub caller_id: Str,
+    #[serde(default)]
+    pub caller_name: Option<Str>,
+    pub user_name: Str,
+    pub user_number: Str,
+    pub dest_number: Str,
+    pub call_start_at: Str,
+    #[serde(default)]
+    pub queue_name: Option<Str>,
+    #[serde(default)]
+    pub ring_group_name: Option<Str>,
+}
+
+/// `user_inbound_answered`: a user answers an inbound call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserInboundAnswered {
+    pub unique_call_id: Str,
+    pub caller_id: Str,
+    #[serde(default)]
+    pub caller_name: Option<Str>,
+    pub user_name: Str,
+    pub user_number: Str,
+    pub dest_number: Str,
+    pub call_start_at: Str,
+    pub connected_at: Str,
+    #[serde(default)]
+    pub queue_name: Option<Str>,
+    #[serde(default)]
+    pub ring_group_name: Option<Str>,
+}
+
+/// `user_inbound_completed`: an answered inbound call to a user ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserInboundCompleted {
+    pub unique_call_id: Str,
+    pub caller_id: Str,
+    #[serde(default)]
+    pub caller_name: Option<Str>,
+    pub user_name: Str,
+    pub user_number: Str,
+    pub dest_number: Str,
+    pub call_start_at: Str,
+    pub connected_at: Str,
+    pub call_duration: u64,
+    pub conversation_duration: u64,
+    #[serde(default)]
+    pub queue_name: Option<Str>,
+    #[serde(default)]
+    pub ring_group_name: Option<Str>,
+}
+
+/// `user_outbound`: a user starts an outbound call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserOutbound {
+    pub unique_call_id: Str,
+    pub caller_id: Str,
+    pub user_name: Str,
+    pub user_number: Str,
+    pub dest_number: Str,
+    pub call_start_at: Str,
+}
+
+/// `user_outbound_answered`: the called party answers a user's outbound call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserOutboundAnswered {
+    pub unique_call_id: Str,
+    pub caller_id: Str,
+    pub user_name: Str,
+    pub user_number: Str,
+    pub dest_number: Str,
+    pub call_start_at: Str,
+    pub connected_at: Str,
+}
+
+/// `user_outbound_completed`: a user's outbound call ends (`connected_at` is null and the
+/// conversation 0 when nobody answered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserOutboundCompleted {
+    pub unique_call_id: Str,
+    pub caller_id: Str,
+    pub user_name: Str,
+    pub user_number: Str,
+    pub dest_number: Str,
+    pub call_start_at: Str,
+    #[serde(default)]
+    pub connected_at: Option<Str>,
+    pub call_duration: u64,
+    pub conversation_duration: u64,
+}
+
+/// How a call left a queue or ring group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    Answered,
+    Abandoned,
+    Timedout,
+}
+
+impl CallStatus {
+    pub const ALL: [CallStatus; 3] = [Self::Answered, Self::Abandoned, Self::Timedout];
+
+    /// The wire name of this status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Abandoned => "abandoned",
+            Self::Timedout => "timedout",
+        }
+    }
+}
+
+impl fmt::Display for CallStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `queue_call`: the summary of a call's time in a queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueCall {
+    pub unique_call_id: Str,
+    pub caller_id: Str,
+    #[serde(default)]
+    pub caller_name: Option<Str>,
+    #[serde(default)]
+    pub user_name: Option<Str>,
+    #[serde(default)]
+    pub user_number: Option<Str>,
+    pub dest_number: Str,
+    pub call_start_at: Str,
+    #[serde(default)]
+    pub connected_at: Option<Str>,
+    pub call_duration: u64,
+    pub conversation_duration: u64,
+    pub queue_name: Str,
+    pub status: CallStatus,
+}
+
+/// `ring_group_call`: the summary of a call's time in a ring group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RingGroupCall {
+    pub unique_call_id: Str,
+    pub caller_id: Str,
+    #[serde(default)]
+    pub caller_name: Option<Str>,
+    #[serde(default)]
+    pub user_name: Option<Str>,
+    #[serde(default)]
+    pub user_number: Option<Str>,
+    pub dest_number: Str,
+    pub call_start_at: Str,
+    #[serde(default)]
+    pub connected_at: Option<Str>,
+    pub call_duration: u64,
+    pub conversation_duration: u64,
+    pub ring_group_name: Str,
+    pub status: CallStatus,
+}
+
+/// `voicemail`: a caller left a voicemail message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Voicemail {
+    pub unique_call_id: Str,
+    pub caller_id: Str,
+    pub dest_number: Str,
+    pub recorded_at: Str,
+    pub emails: Str,
+    pub email_subject: Str,
+    pub email_message: Str,
+    #[serde(default)]
+    pub call_recording_link: Option<Str>,
+}
+
+/// `recording_inbound`: an inbound call finished recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingInbound {
+    pub unique_call_id: Str,
+    pub caller_id: Str,
+    pub dest_number: Str,
+    pub recorded_at: Str,
+    pub emails: Str,
+    pub email_subject: Str,
+    #[serde(default)]
+    pub call_recording_link: Option<Str>,
+    #[serde(default)]
+    pub email_message: Option<Str>,
+}
+
+/// `recording_outbound`: an outbound call finished recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingOutbound {
+    pub unique_call_id: Str,
+    pub caller_id: Str,
+    pub user_name: Str,
+    pub user_number: Str,
+    pub dest_number: Str,
+    pub recorded_at: Str,
+    pub emails: Str,
+    pub email_subject: Str,
+    #[serde(default)]
+    pub call_recording_link: Option<Str>,
+    #[serde(default)]
+    pub email_message: Option<Str>,
+    #[serde(default)]
+    pub mode: Option<Str>,
+}
+
+/// `webhook_component_event`: a webhook object in a call flow fired. `user_name` is the caller's
+/// CNAM and `user_number` the caller's CLI, as the vendor document says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookComponentEvent {
+    pub unique_call_id: Str,
+    #[serde(default)]
+    pub user_name: Option<Str>,
+    pub user_number: Str,
+    pub dest_number: Str,
+    pub call_start_at: Str,
+    pub component_name: Str,
+}
+
+/// The 12 event types, by wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    UserInbound,
+    UserInboundAnswered,
+    UserInboundCompleted,
+    UserOutbound,
+    UserOutboundAnswered,
+    UserOutboundCompleted,
+    QueueCall,
+    RingGroupCall,
+    Voicemail,
+    RecordingInbound,
+    RecordingOutbound,
+    WebhookComponentEvent,
+}
+
+/// The JSON type of a payload field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Always a string.
+    String,
+    /// A string, or null / empty / absent when not applicable.
+    OptionalString,
+    /// A non-negative integer (whole seconds).
+    Integer,
+    /// One of `answered`, `abandoned`, `timedout`.
+    Status,
+}
+
+/// One field of a payload type, in the vendor document's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub kind: FieldKind,
+}
+
+const fn s(name: &'static str) -> Field {
+    Field { name, kind: FieldKind::String }
+}
+const fn o(name: &'static str) -> Field {
+    Field { name, kind: FieldKind::OptionalString }
+}
+const fn i(name: &'static str) -> Field {
+    Field { name, kind: FieldKind::Integer }
+}
+const STATUS: Field = Field { name: "status", kind: FieldKind::Status };
+
+impl EventType {
+    /// All 12 types, in the vendor document's order.
+    pub const ALL: [EventType; 12] = [
+        Self::UserInbound,
+        Self::UserInboundAnswered,
+        Self::UserInboundCompleted,
+        Self::UserOutbound,
+        Self::UserOutboundAnswered,
+        Self::UserOutboundCompleted,
+        Self::QueueCall,
+        Self::RingGroupCall,
+        Self::Voicemail,
+        Self::RecordingInbound,
+        Self::RecordingOutbound,
+        Self::WebhookComponentEvent,
+    ];
+
+    /// The wire name (`user_inbound`, …, `webhook_component_event`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserInbound => "user_inbound",
+            Self::UserInboundAnswered => "user_inbound_answered",
+            Self::UserInboundCompleted => "user_inbound_completed",
+            Self::UserOutbound => "user_outbound",
+            Self::UserOutboundAnswered => "user_outbound_answered",
+            Self::UserOutboundCompleted => "user_outbound_completed",
+            Self::QueueCall => "queue_call",
+            Self::RingGroupCall => "ring_group_call",
+            Self::Voicemail => "voicemail",
+            Self::RecordingInbound => "recording_inbound",
+            Self::RecordingOutbound => "recording_outbound",
+            Self::WebhookComponentEvent => "webhook_component_event",
+        }
+    }
+
+    /// A stable index in `0..12`, usable for per-type counters and bit sets.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The payload fields of this type except `type`, in the vendor document's order.
+    pub fn fields(self) -> &'static [Field] {
+        const USER_INBOUND: &[Field] = &[
+            s("unique_call_id"),
+            s("caller_id"),
+            o("caller_name"),
+            s("user_name"),
+            s("user_number"),
+            s("dest_number"),
+            s("call_start_at"),
+            o("queue_name"),
+            o("ring_group_name"),
+        ];
+        const USER_INBOUND_ANSWERED: &[Field] = &[
+            s("unique_call_id"),
+            s("caller_id"),
+            o("caller_name"),
+            s("user_name"),
+            s("user_number"),
+            s("dest_number"),
+            s("call_start_at"),
+            s("connected_at"),
+            o("queue_name"),
+            o("ring_group_name"),
+        ];
+        const USER_INBOUND_COMPLETED: &[Field] = &[
+            s("unique_call_id"),
+            s("caller_id"),
+            o("caller_name"),
+            s("user_name"),
+            s("user_number"),
+            s("dest_number"),
+            s("call_start_at"),
+            s("connected_at"),
+            i("call_duration"),
+            i("conversation_duration"),
+            o("queue_name"),
+            o("ring_group_name"),
+        ];
+        const USER_OUTBOUND: &[Field] = &[
+            s("unique_call_id"),
+            s("caller_id"),
+            s("user_name"),
+            s("user_number"),
+            s("dest_number"),
+            s("call_start_at"),
+        ];
+        const USER_OUTBOUND_ANSWERED: &[Field] = &[
+            s("unique_call_id"),
+            s("caller_id"),
+            s("user_name"),
+            s("user_number"),
+            s("dest_number"),
+            s("call_start_at"),
+            s("connected_at"),
+        ];
+        const USER_OUTBOUND_COMPLETED: &[Field] = &[
+            s("unique_call_id"),
+            s("caller_id"),
+            s("user_name"),
+            s("user_number"),
+            s("dest_number"),
+            s("call_start_at"),
+            o("connected_at"),
+            i("call_duration"),
+            i("conversation_duration"),
+        ];
+        const QUEUE_CALL: &[Field] = &[
+            s("unique_call_id"),
+            s("caller_id"),
+            o("caller_name"),
+            o("user_name"),
+            o("user_number"),
+            s("dest_number"),
+            s("call_start_at"),
+            o("connected_at"),
+            i("call_duration"),
+            i("conversation_duration"),
+            s("queue_name"),
+            STATUS,
+        ];
+        const RING_GROUP_CALL: &[Field] = &[
+            s("unique_call_id"),
+            s("caller_id"),
+            o("caller_name"),
+            o("user_name"),
+            o("user_number"),
+            s("dest_number"),
+            s("call_start_at"),
+            o("connected_at"),
+            i("call_duration"),
+            i("conversation_duration"),
+            s("ring_group_name"),
+            STATUS,
+        ];
+        const VOICEMAIL: &[Field] = &[
+            s("unique_call_id"),
+            s("caller_id"),
+            s("dest_number"),
+            s("recorded_at"),
+            s("emails"),
+            s("email_subject"),
+            s("email_message"),
+            o("call_recording_link"),
+        ];
+        const RECORDING_INBOUND: &[Field] = &[
+            s("unique_call_id"),
+            s("caller_id"),
+            s("dest_number"),
+            s("recorded_at"),
+            s("emails"),
+            s("email_subject"),
+            o("call_recording_link"),
+            o("email_message"),
+        ];
+        const RECORDING_OUTBOUND: &[Field] = &[
+            s("unique_call_id"),
+            s("caller_id"),
+            s("user_name"),
+            s("user_number"),
+            s("dest_number"),
+            s("recorded_at"),
+            s("emails"),
+            s("email_subject"),
+            o("call_recording_link"),
+            o("email_message"),
+            o("mode"),
+        ];
+        const WEBHOOK_COMPONENT_EVENT: &[Field] = &[
+            s("unique_call_id"),
+            o("user_name"),
+            s("user_number"),
+            s("dest_number"),
+            s("call_start_at"),
+            s("component_name"),
+        ];
+        match self {
+            Self::UserInbound => USER_INBOUND,
+            Self::UserInboundAnswered => USER_INBOUND_ANSWERED,
+            Self::UserInboundCompleted => USER_INBOUND_COMPLETED,
+            Self::UserOutbound => USER_OUTBOUND,
+            Self::UserOutboundAnswered => USER_OUTBOUND_ANSWERED,
+            Self::UserOutboundCompleted => USER_OUTBOUND_COMPLETED,
+            Self::QueueCall => QUEUE_CALL,
+            Self::RingGroupCall => RING_GROUP_CALL,
+            Self::Voicemail => VOICEMAIL,
+            Self::RecordingInbound => RECORDING_INBOUND,
+            Self::RecordingOutbound => RECORDING_OUTBOUND,
+            Self::WebhookComponentEvent => WEBHOOK_COMPONENT_EVENT,
+        }
+    }
+
+    /// The field called `name`, if this type has one.
+    pub fn field(self, name: &str) -> Option<Field> {
+        self.fields().iter().copied().find(|f| f.name == name)
+    }
+
+    /// Whether this type is sent by a webhook object in a call flow (to the object's own URL)
+    /// rather than by the global webhook settings.
+    pub fn is_component(self) -> bool {
+        self == Self::WebhookComponentEvent
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error for a name that is not one of the 12 wire names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event type `{name}`{}", suggestion_suffix(.suggestion))]
+pub struct UnknownEventType {
+    pub name: String,
+    pub suggestion: Option<&'static str>,
+}
+
+fn suggestion_suffix(s: &Option<&'static str>) -> String {
+    match s {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None => String::new(),
+    }
+}
+
+impl FromStr for EventType {
+    type Err = UnknownEventType;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name).ok_or_else(|| UnknownEventType {
+            name: name.to_string(),
+            suggestion: crate::suggest::closest(name, Self::ALL.iter().map(|t| t.as_str())),
+        })
+    }
+}
+
+/// A set of event types, e.g. the tick boxes of the global webhook settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EventTypeSet(u16);
+
+impl EventTypeSet {
+    pub const ALL: EventTypeSet = EventTypeSet((1 << 12) - 1);
+    pub const EMPTY: EventTypeSet = EventTypeSet(0);
+
+    pub fn contains(self, t: EventType) -> bool {
+        self.0 & (1 << t.index()) != 0
+    }
+    pub fn insert(&mut self, t: EventType) {
+        self.0 |= 1 << t.index();
+    }
+    pub fn iter(self) -> impl Iterator<Item = EventType> {
+        EventType::ALL.into_iter().filter(move |t| self.contains(*t))
+    }
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl Default for EventTypeSet {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
+impl FromIterator<EventType> for EventTypeSet {
+    fn from_iter<I: IntoIterator<Item = EventType>>(iter: I) -> Self {
+        let mut set = Self::EMPTY;
+        for t in iter {
+            set.insert(t);
+        }
+        set
+    }
+}
+
+/// How fields that are "not applicable" appear on the wire.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NullStyle {
+    /// `"queue_name": null` (the default, as seen in real payloads).
+    #[default]
+    Null,
+    /// `"queue_name": ""`.
+    Empty,
+    /// The key is left out.
+    Omit,
+}
+
+impl Event {
+    /// The wire type of this payload.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Self::UserInbound(_) => EventType::UserInbound,
+            Self::UserInboundAnswered(_) => EventType::UserInboundAnswered,
+            Self::UserInboundCompleted(_) => EventType::UserInboundCompleted,
+            Self::UserOutbound(_) => EventType::UserOutbound,
+            Self::UserOutboundAnswered(_) => EventType::UserOutboundAnswered,
+            Self::UserOutboundCompleted(_) => EventType::UserOutboundCompleted,
+            Self::QueueCall(_) => EventType::QueueCall,
+            Self::RingGroupCall(_) => EventType::RingGroupCall,
+            Self::Voicemail(_) => EventType::Voicemail,
+            Self::RecordingInbound(_) => EventType::RecordingInbound,
+            Self::RecordingOutbound(_) => EventType::RecordingOutbound,
+            Self::WebhookComponentEvent(_) => EventType::WebhookComponentEvent,
+        }
+    }
+
+    /// The `unique_call_id` every payload carries.
+    pub fn unique_call_id(&self) -> &str {
+        match self {
+            Self::UserInbound(e) => &e.unique_call_id,
+            Self::UserInboundAnswered(e) => &e.unique_call_id,
+            Self::UserInboundCompleted(e) => &e.unique_call_id,
+            Self::UserOutbound(e) => &e.unique_call_id,
+            Self::UserOutboundAnswered(e) => &e.unique_call_id,
+            Self::UserOutboundCompleted(e) => &e.unique_call_id,
+            Self::QueueCall(e) => &e.unique_call_id,
+            Self::RingGroupCall(e) => &e.unique_call_id,
+            Self::Voicemail(e) => &e.unique_call_id,
+            Self::RecordingInbound(e) => &e.unique_call_id,
+            Self::RecordingOutbound(e) => &e.unique_call_id,
+            Self::WebhookComponentEvent(e) => &e.unique_call_id,
+        }
+    }
+
+    /// Append this payload's JSON to `out`, with "not applicable" fields in `style`.
+    pub fn write_json(&self, style: NullStyle, out: &mut Vec<u8>) {
+        match style {
+            // Serializing plain structs into a Vec cannot fail.
+            NullStyle::Null => serde_json::to_writer(&mut *out, self).expect("event serializes"),
+            _ => {
+                let value = self.to_value(style);
+                serde_json::to_writer(&mut *out, &value).expect("value serializes");
+            }
+        }
+    }
+
+    /// This payload as a JSON string, with "not applicable" fields in `style`.
+    pub fn to_json(&self, style: NullStyle) -> String {
+        let mut out = Vec::with_capacity(384);
+        self.write_json(style, &mut out);
+        // serde_json only writes valid UTF-8.
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+
+    /// This payload as a JSON value, with "not applicable" fields in `style`.
+    pub fn to_value(&self, style: NullStyle) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("event serializes");
+        apply_null_style(&mut value, style);
+        value
+    }
+}
+
+/// Rewrite the null fields of a payload object in `style`.
+pub fn apply_null_style(value: &mut serde_json::Value, style: NullStyle) {
+    let Some(map) = value.as_object_mut() else { return };
+    match style {
+        NullStyle::Null => {}
+        NullStyle::Empty => {
+            for v in map.values_mut() {
+                if v.is_null() {
+                    *v = serde_json::Value::String(String::new());
+                }
+            }
+        }
+        NullStyle::Omit => map.retain(|_, v| !v.is_null()),
+    }
+}
+
+/// The JSON Schema covering all 12 payloads (`pbxsim schema events`).
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(Event);
+    serde_json::to_value(&schema).expect("schema serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Str {
+        Str::from(s)
+    }
+
+    /// One realistic instance of every type, with some optional fields set and some not.
+    pub(crate) fn samples() -> Vec<Event> {
+        let id = t("160455961758");
+        let cli = t("61400000001");
+        let dest = t("61300000000");
+        let start = t("2019-10-01T15:31:15.000Z");
+        let conn = t("2019-10-01T15:31:29.000Z");
+        vec![
+            Event::UserInbound(UserInbound {
+                unique_call_id: id.clone(),
+                caller_id: cli.clone(),
+                caller_name: Some(t("Jane Citizen")),
+                user_name: t("Alice"),
+                user_number: t("1010"),
+                dest_number: dest.clone(),
+                call_start_at: start.clone(),
+                queue_name: Some(t("Support")),
+                ring_group_name: None,
+            }),
+            Event::UserInboundAnswered(UserInboundAnswered {
+                unique_call_id: id.clone(),
+                caller_id: cli.clone(),
+                caller_name: None,
+                user_name: t("Alice"),
+                user_number: t("1010"),
+                dest_number: dest.clone(),
+                call_start_at: start.clone(),
+                connected_at: conn.clone(),
+                queue_name: None,
+                ring_group_name: Some(t("Sales")),
+            }),
+            Event::UserInboundCompleted(UserInboundCompleted {
+                unique_call_id: id.clone(),
+                caller_id: cli.clone(),
+                caller_name: None,
+                user_name: t("Alice"),
+                user_number: t("1010"),
+                dest_number: dest.clone(),
+                call_start_at: start.clone(),
+                connected_at: conn.clone(),
+                call_duration: 28,
+                conversation_duration: 14,
+                queue_name: None,
+                ring_group_name: None,
+            }),
+            Event::UserOutbound(UserOutbound {
+                unique_call_id: id.clone(),
+                caller_id: dest.clone(),
+                user_name: t("Bob"),
+                user_number: t("1011"),
+                dest_number: cli.clone(),
+                call_start_at: start.clone(),
+            }),
+            Event::UserOutboundAnswered(UserOutboundAnswered {
+                unique_call_id: id.clone(),
+                caller_id: dest.clone(),
+                user_name: t("Bob"),
+                user_number: t("1011"),
+                dest_number: cli.clone(),
+                call_start_at: start.clone(),
+                connected_at: conn.clone(),
+            }),
+            Event::UserOutboundCompleted(UserOutboundCompleted {
+                unique_call_id: id.clone(),
+                caller_id: dest.clone(),
+                user_name: t("Bob"),
+                user_number: t("1011"),
+                dest_number: cli.clone(),
+                call_start_at: start.clone(),
+                connected_at: None,
+                call_duration: 30,
+                conversation_duration: 0,
+            }),
+            Event::QueueCall(QueueCall {
+                unique_call_id: id.clone(),
+                caller_id: cli.clone(),
+                caller_name: None,
+                user_name: None,
+                user_number: None,
+                dest_number: dest.clone(),
+                call_start_at: start.clone(),
+                connected_at: None,
+                call_duration: 120,
+                conversation_duration: 0,
+                queue_name: t("Support"),
+                status: CallStatus::Timedout,
+            }),
+            Event::RingGroupCall(RingGroupCall {
+                unique_call_id: id.clone(),
+                caller_id: cli.clone(),
+                caller_name: Some(t("Jane")),
+                user_name: Some(t("Alice")),
+                user_number: Some(t("1010")),
+                dest_number: dest.clone(),
+                call_start_at: start.clone(),
+                connected_at: Some(conn.clone()),
+                call_duration: 28,
+                conversation_duration: 14,
+                ring_group_name: t("Sales"),
+                status: CallStatus::Answered,
+            }),
+            Event::Voicemail(Voicemail {
+                unique_call_id: id.clone(),
+                caller_id: cli.clone(),
+                dest_number: dest.clone(),
+                recorded_at: conn.clone(),
+                emails: t("a@example.com,b@example.com"),
+                email_subject: t("New voicemail"),
+                email_message: t("You have a new voicemail"),
+                call_recording_link: None,
+            }),
+            Event::RecordingInbound(RecordingInbound {
+                unique_call_id: id.clone(),
+                caller_id: cli.clone(),
+                dest_number: dest.clone(),
+                recorded_at: conn.clone(),
+                emails: t("rec@example.com"),
+                email_subject: t("Call recording"),
+                call_recording_link: None,
+                email_message: Some(t("Recording attached")),
+            }),
+            Event::RecordingOutbound(RecordingOutbound {
+                unique_call_id: id.clone(),
+                caller_id: dest.clone(),
+                user_name: t("Bob"),
+                user_number: t("1011"),
+                dest_number: cli.clone(),
+                recorded_at: conn,
+                emails: t("bob@example.com"),
+                email_subject: t("Your recording"),
+                call_recording_link: None,
+                email_message: None,
+                mode: Some(t("storage")),
+            }),
+            Event::WebhookComponentEvent(WebhookComponentEvent {
+                unique_call_id: id,
+                user_name: Some(t("Jane Citizen")),
+                user_number: cli,
+                dest_number: dest,
+                call_start_at: start,
+                component_name: t("CRM lookup"),
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_type_round_trips_through_serde() {
+        let samples = samples();
+        assert_eq!(samples.len(), 12);
+        for (event, ty) in samples.iter().zip(EventType::ALL) {
+            assert_eq!(event.event_type(), ty);
+            for style in [NullStyle::Null, NullStyle::Omit] {
+                let json = event.to_json(style);
+                let back: Event = serde_json::from_str(&json).unwrap();
+                assert_eq!(&back, event, "{json}");
+            }
+        }
+    }
+
+    #[test]
+    fn type_comes_first_and_keys_follow_the_field_table() {
+        for event in samples() {
+            let value = event.to_value(NullStyle::Null);
+            let keys: Vec<&str> = value.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+            let mut expected = vec!["type"];
+            expected.extend(event.event_type().fields().iter().map(|f| f.name));
+            let mut sorted_keys = keys.clone();
+            sorted_keys.sort();
+            let mut sorted_expected = expected.clone();
+            sorted_expected.sort();
+            assert_eq!(sorted_keys, sorted_expected, "{}", event.event_type());
+            let json = event.to_json(NullStyle::Null);
+            assert!(json.starts_with(&format!("{{\"type\":\"{}\"", event.event_type())), "{json}");
+        }
+    }
+
+    #[test]
+    fn field_kinds_match_json_types() {
+        for event in samples() {
+            let value = event.to_value(NullStyle::Null);
+            for f in event.event_type().fields() {
+                let v = &value[f.name];
+                let ok = match f.kind {
+                    FieldKind::String | FieldKind::Status => v.is_string(),
+                    FieldKind::OptionalString => v.is_string() || v.is_null(),
+                    FieldKind::Integer => v.is_u64(),
+                };
+                assert!(ok, "{}.{} = {v}", event.event_type(), f.name);
+            }
+        }
+    }
+
+    #[test]
+    fn null_styles() {
+        let e = &samples()[0];
+        let null = e.to_value(NullStyle::Null);
+        assert!(null["ring_group_name"].is_null());
+        let empty = e.to_value(NullStyle::Empty);
+        assert_eq!(empty["ring_group_name"], "");
+        let omit = e.to_value(NullStyle::Omit);
+        assert!(omit.get("ring_group_name").is_none());
+        assert_eq!(omit["queue_name"], "Support");
+    }
+
+    #[test]
+    fn wire_names_parse_and_suggest() {
+        for t in EventType::ALL {
+            assert_eq!(t.as_str().parse::<EventType>().unwrap(), t);
+            let via_serde: EventType =
+                serde_json::from_value(serde_json::json!(t.as_str())).unwrap();
+            assert_eq!(via_serde, t);
+        }
+        let err = "user_inbound_answerd".parse::<EventType>().unwrap_err();
+        assert_eq!(err.suggestion, Some("user_inbound_answered"));
+    }
+
+    #[test]
+    fn type_set() {
+        let set: EventTypeSet = [EventType::QueueCall, EventType::Voicemail].into_iter().collect();
+        assert!(set.contains(EventType::QueueCall));
+        assert!(!set.contains(EventType::UserInbound));
+        assert_eq!(set.len(), 2);
+        assert_eq!(EventTypeSet::ALL.len(), 12);
+    }
+}

@@ -1,0 +1,95 @@
+//! Scenario files: the PBX model, the global webhook, scripted calls, loaded from TOML and checked.
+//!
+//! [`Scenario`] is the checked, resolved form the engine runs. Loading (`load`) turns a TOML file
+//! into it, or into a [`a diagnostic`] naming the file, line and column.
+
+use chrono::{DateTime, FixedOffset, Utc};
+
+use crate::duration::Millis;
+use crate::event::{NullStyle, Str};
+use crate::pbx::{GlobalWebhook, NumberId, Pbx, UserId};
+
+/// A loaded, checked scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Scenario {
+    /// A short name for reports; defaults to the file stem.
+    pub name: String,
+    /// The RNG seed. Default 1.
+    pub seed: u64,
+    /// The virtual clock's origin. `None`: the caller chooses (the CLI uses the current time).
+    pub start_time: Option<DateTime<Utc>>,
+    /// Time zone offset for timestamps; `None` is UTC with a `Z` suffix.
+    pub utc_offset: Option<FixedOffset>,
+    /// How "not applicable" fields appear on the wire.
+    pub nulls: NullStyle,
+    pub pbx: Pbx,
+    pub webhook: GlobalWebhook,
+    /// Scripted calls, sorted by `at` (stable: file order breaks ties).
+    pub calls: Vec<ScriptedCall>,
+}
+
+/// One scripted call of a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptedCall {
+    /// When the call starts, after the scenario's start.
+    pub at: Millis,
+    pub kind: CallKind,
+    /// Inbound: the caller's number (CLI). Outbound: the caller ID presented by the user.
+    pub caller_id: Str,
+    /// Inbound: the caller's CNAM, if any. Unused for outbound calls.
+    pub caller_name: Option<Str>,
+    pub behaviour: Behaviour,
+}
+
+/// Which way a call goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallKind {
+    /// From outside, arriving on one of the PBX's numbers.
+    Inbound { number: NumberId },
+    /// From a user to an outside number.
+    Outbound { user: UserId, dest: Str },
+}
+
+/// What happens during a call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Behaviour {
+    /// Who answers when rung (inbound), or whether the far end answers (outbound: `Any` or
+    /// `Nobody`).
+    pub answer: Answer,
+    /// How long a phone rings before it is answered.
+    pub answer_after: Millis,
+    /// The conversation's length once answered.
+    pub talk: Millis,
+    /// The caller hangs up this long after the call started, unless answered by then. For an
+    /// unanswered outbound call, how long the user lets it ring (default 30 s).
+    pub abandon_after: Option<Millis>,
+    /// The length of the message left when the call reaches voicemail; 0 hangs up at the
+    /// greeting without leaving one.
+    pub voicemail: Millis,
+    /// The chance that a rung agent who would answer does not (generated traffic only).
+    pub no_answer_probability: f64,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Self {
+            answer: Answer::Any,
+            answer_after: 5_000,
+            talk: 60_000,
+            abandon_after: None,
+            voicemail: 15_000,
+            no_answer_probability: 0.0,
+        }
+    }
+}
+
+/// Who answers a ringing call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// The first user rung answers.
+    Any,
+    /// Only this user answers; other users rung do not.
+    User(UserId),
+    /// Nobody answers.
+    Nobody,
+}
