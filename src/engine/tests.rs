@@ -1,0 +1,578 @@
+//! Unit and property tests of the engine, on PBX models built in code.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use proptest::prelude::{
+    Just, ProptestConfig, prop, prop_assert, prop_assert_eq, prop_oneof, proptest,
+};
+use proptest::strategy::Strategy as Gen;
+use serde_json::Value;
+
+use super::*;
+use crate::event::{EventType, NullStyle, Str};
+use crate::pbx::Strategy;
+use crate::pbx::*;
+use crate::scenario::{Answer, Behaviour, CallKind, Scenario, ScriptedCall};
+
+fn s(text: &str) -> Str {
+    Str::from(text)
+}
+
+fn user(name: &str, ext: &str) -> User {
+    User {
+        name: s(name),
+        extension: s(ext),
+        record_inbound: false,
+        record_outbound: false,
+        recording: RecordingSettings {
+            emails: vec![s("rec@example.com")],
+            subject: s("Recording"),
+            message: s("Attached"),
+            mode: RecordingMode::Email,
+        },
+        outbound_cli: None,
+    }
+}
+
+/// Four users (1010..1013), a queue, a ring group, a voicemail box, a webhook object, and
+/// numbers: 100 → user 1010; 200 → webhook, record, queue → voicemail; 300 → ring group → vm.
+fn pbx(strategy: Strategy, mode: RingMode) -> Pbx {
+    let users = vec![
+        user("Alice", "1010"),
+        user("Bob", "1011"),
+        user("Carol", "1012"),
+        user("Dave", "1013"),
+    ];
+    Pbx {
+        users,
+        queues: vec![Queue {
+            name: s("Support"),
+            members: vec![0, 1, 2],
+            strategy,
+            ring_timeout: 15_000,
+            retry: 5_000,
+            max_wait: 120_000,
+            wrapup: 10_000,
+            failover: Some(Box::new(Step::Voicemail(0))),
+        }],
+        ring_groups: vec![RingGroup {
+            name: s("Sales"),
+            members: vec![2, 3],
+            mode,
+            ring_time: 20_000,
+            no_answer: Some(Box::new(Step::Voicemail(0))),
+        }],
+        voicemail: vec![VoicemailBox {
+            name: s("Main"),
+            emails: vec![s("a@example.com"), s("b@example.com")],
+            subject: s("New voicemail"),
+            message: s("You have a message"),
+        }],
+        webhooks: vec![WebhookObject {
+            name: s("CRM"),
+            url: None,
+            token: "t".into(),
+            headers: vec![],
+        }],
+        numbers: vec![
+            Number { number: s("61300000100"), flow: vec![Step::User { user: 0, ring: None }] },
+            Number {
+                number: s("61300000200"),
+                flow: vec![
+                    Step::Webhook(0),
+                    Step::Record,
+                    Step::Queue { queue: 0, on_timeout: None },
+                ],
+            },
+            Number {
+                number: s("61300000300"),
+                flow: vec![Step::RingGroup { group: 0, on_no_answer: None }],
+            },
+        ],
+        recording: RecordingSettings {
+            emails: vec![s("recordings@example.com")],
+            subject: s("Call recording"),
+            message: s("Recording attached"),
+            mode: RecordingMode::Email,
+        },
+    }
+}
+
+fn inbound(at: Millis, number: usize, behaviour: Behaviour) -> ScriptedCall {
+    ScriptedCall {
+        at,
+        kind: CallKind::Inbound { number },
+        caller_id: s("61400000001"),
+        caller_name: Some(s("Jane Citizen")),
+        behaviour,
+    }
+}
+
+fn scenario(pbx: Pbx, calls: Vec<ScriptedCall>) -> Arc<Scenario> {
+    Arc::new(Scenario { seed: 7, pbx, calls, ..Scenario::default() })
+}
+
+fn run(scenario: Arc<Scenario>) -> Vec<Emission> {
+    let start = "2026-03-02T09:00:00Z".parse().unwrap();
+    Engine::new(scenario, Options::new(7, start)).collect()
+}
+
+fn types(emissions: &[Emission]) -> Vec<&'static str> {
+    emissions.iter().map(|e| e.event.event_type().as_str()).collect()
+}
+
+fn json(e: &Emission) -> Value {
+    e.event.to_value(NullStyle::Null)
+}
+
+fn behaviour(answer: Answer, answer_after: Millis, talk: Millis) -> Behaviour {
+    Behaviour { answer, answer_after, talk, ..Behaviour::default() }
+}
+
+#[test]
+fn direct_user_answered() {
+    let sc = scenario(
+        pbx(Strategy::Ringall, RingMode::Simultaneous),
+        vec![inbound(0, 0, behaviour(Answer::Any, 14_000, 14_000))],
+    );
+    let out = run(sc);
+    assert_eq!(types(&out), ["user_inbound", "user_inbound_answered", "user_inbound_completed"]);
+    let done = json(&out[2]);
+    assert_eq!(done["call_start_at"], "2026-03-02T09:00:00.000Z");
+    assert_eq!(done["connected_at"], "2026-03-02T09:00:14.000Z");
+    assert_eq!(done["call_duration"], 28);
+    assert_eq!(done["conversation_duration"], 14);
+    assert!(done["queue_name"].is_null());
+    assert_eq!(out[2].at, 28_000);
+}
+
+#[test]
+fn direct_user_not_answered_ends_the_call() {
+    let sc = scenario(
+        pbx(Strategy::Ringall, RingMode::Simultaneous),
+        vec![inbound(0, 0, behaviour(Answer::Nobody, 0, 0))],
+    );
+    assert_eq!(types(&run(sc)), ["user_inbound"]);
+}
+
+#[test]
+fn queue_answered_sends_summary_after_completion_then_recording() {
+    let sc = scenario(
+        pbx(Strategy::Linear, RingMode::Simultaneous),
+        vec![inbound(0, 1, behaviour(Answer::User(1), 5_000, 60_000))],
+    );
+    let out = run(sc);
+    assert_eq!(
+        types(&out),
+        [
+            "webhook_component_event",
+            "user_inbound", // Alice rings 15 s, no answer
+            "user_inbound", // Bob, after the 5 s retry pause
+            "user_inbound_answered",
+            "user_inbound_completed",
+            "queue_call",
+            "recording_inbound",
+        ]
+    );
+    assert_eq!(out[0].target, Target::Webhook(0));
+    assert_eq!(json(&out[1])["user_number"], "1010");
+    assert_eq!(json(&out[2])["user_number"], "1011");
+    assert_eq!(out[2].at, 20_000);
+    let done = json(&out[4]);
+    let summary = json(&out[5]);
+    assert_eq!(summary["status"], "answered");
+    for k in ["user_number", "connected_at", "call_duration", "conversation_duration"] {
+        assert_eq!(summary[k], done[k], "{k}");
+    }
+    assert_eq!(summary["queue_name"], "Support");
+    assert_eq!(json(&out[6])["recorded_at"], "2026-03-02T09:00:00.000Z");
+    assert!(out.windows(2).all(|w| w[0].at <= w[1].at));
+    assert!(out.iter().enumerate().all(|(i, e)| e.seq as usize == i));
+}
+
+#[test]
+fn queue_abandoned() {
+    let b = Behaviour { abandon_after: Some(30_000), ..behaviour(Answer::Nobody, 0, 0) };
+    let sc = scenario(pbx(Strategy::Ringall, RingMode::Simultaneous), vec![inbound(0, 1, b)]);
+    let out = run(sc);
+    let t = types(&out);
+    assert_eq!(t.last(), Some(&"queue_call"));
+    let summary = json(out.last().unwrap());
+    assert_eq!(summary["status"], "abandoned");
+    assert!(summary["connected_at"].is_null());
+    assert!(summary["user_number"].is_null());
+    assert_eq!(summary["call_duration"], 30);
+    assert_eq!(summary["conversation_duration"], 0);
+    assert!(!t.contains(&"recording_inbound"), "unanswered calls leave no recording");
+}
+
+#[test]
+fn queue_timeout_goes_to_voicemail() {
+    let b = Behaviour { voicemail: 20_000, ..behaviour(Answer::Nobody, 0, 0) };
+    let sc = scenario(pbx(Strategy::Ringall, RingMode::Simultaneous), vec![inbound(0, 1, b)]);
+    let out = run(sc);
+    let t = types(&out);
+    assert_eq!(&t[t.len() - 2..], ["queue_call", "voicemail"]);
+    let summary = json(&out[out.len() - 2]);
+    assert_eq!(summary["status"], "timedout");
+    assert_eq!(summary["call_duration"], 120);
+    let vm = json(out.last().unwrap());
+    assert_eq!(vm["recorded_at"], "2026-03-02T09:02:00.000Z");
+    assert_eq!(vm["emails"], "a@example.com,b@example.com");
+    assert!(vm["call_recording_link"].is_null());
+    assert_eq!(out.last().unwrap().at, 140_000);
+    // ringall: three members ring per attempt; 120 s / (15 s ring + 5 s pause) = 6 attempts.
+    assert_eq!(t.iter().filter(|t| **t == "user_inbound").count(), 18);
+}
+
+#[test]
+fn ring_group_sequential_then_voicemail() {
+    let sc = scenario(
+        pbx(Strategy::Ringall, RingMode::Sequential),
+        vec![inbound(0, 2, behaviour(Answer::Nobody, 0, 0))],
+    );
+    let out = run(sc);
+    assert_eq!(types(&out), ["user_inbound", "user_inbound", "ring_group_call", "voicemail"]);
+    assert_eq!(out[1].at, 20_000);
+    assert_eq!(json(&out[1])["ring_group_name"], "Sales");
+    assert_eq!(json(&out[2])["status"], "timedout");
+}
+
+#[test]
+fn ring_group_simultaneous_answered() {
+    let sc = scenario(
+        pbx(Strategy::Ringall, RingMode::Simultaneous),
+        vec![inbound(0, 2, behaviour(Answer::User(3), 4_000, 30_000))],
+    );
+    let out = run(sc);
+    assert_eq!(
+        types(&out),
+        [
+            "user_inbound",
+            "user_inbound",
+            "user_inbound_answered",
+            "user_inbound_completed",
+            "ring_group_call"
+        ]
+    );
+    assert_eq!(json(&out[2])["user_number"], "1013");
+    assert_eq!(json(&out[4])["status"], "answered");
+}
+
+#[test]
+fn outbound_answered_with_storage_recording_and_unanswered() {
+    let mut p = pbx(Strategy::Ringall, RingMode::Simultaneous);
+    p.users[0].record_outbound = true;
+    p.users[0].recording.mode = RecordingMode::Storage;
+    let out_call = |at, answer| ScriptedCall {
+        at,
+        kind: CallKind::Outbound { user: 0, dest: s("61499999999") },
+        caller_id: s("61300000100"),
+        caller_name: None,
+        behaviour: behaviour(answer, 6_000, 30_000),
+    };
+    let sc = scenario(p, vec![out_call(0, Answer::Any), out_call(100_000, Answer::Nobody)]);
+    let out = run(sc);
+    assert_eq!(
+        types(&out),
+        [
+            "user_outbound",
+            "user_outbound_answered",
+            "user_outbound_completed",
+            "recording_outbound",
+            "user_outbound",
+            "user_outbound_completed",
+        ]
+    );
+    let rec = json(&out[3]);
+    assert_eq!(rec["mode"], "storage");
+    assert!(rec["email_message"].is_null());
+    let missed = json(&out[5]);
+    assert!(missed["connected_at"].is_null());
+    assert_eq!(missed["conversation_duration"], 0);
+    assert_eq!(missed["call_duration"], 30);
+}
+
+#[test]
+fn busy_agents_are_skipped_and_queue_builds_up() {
+    // Two callers to a one-agent queue: the second waits until the first call and the
+    // agent's wrap-up are over.
+    let mut p = pbx(Strategy::Ringall, RingMode::Simultaneous);
+    p.queues[0].members = vec![0];
+    let b = behaviour(Answer::Any, 2_000, 30_000);
+    let sc = scenario(p, vec![inbound(0, 1, b.clone()), inbound(1_000, 1, b)]);
+    let out = run(sc);
+    let answered: Vec<&Emission> =
+        out.iter().filter(|e| e.event.event_type() == EventType::UserInboundAnswered).collect();
+    assert_eq!(answered.len(), 2);
+    // First: rings at 0, answered at 2 s, ends at 32 s, wrap-up to 42 s; second rings at 42 s.
+    assert_eq!(answered[1].at, 44_000);
+}
+
+#[test]
+fn same_seed_same_bytes_and_ids_depend_on_seed() {
+    let calls = || {
+        (0..20)
+            .map(|i| inbound(i * 7_000, (i % 3) as usize, behaviour(Answer::Any, 3_000, 40_000)))
+            .collect::<Vec<_>>()
+    };
+    let text = |seed| {
+        let start = "2026-03-02T09:00:00Z".parse().unwrap();
+        let sc = scenario(pbx(Strategy::Random, RingMode::Simultaneous), calls());
+        Engine::new(sc, Options::new(seed, start))
+            .map(|e| e.event.to_json(NullStyle::Null))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(text(1), text(1));
+    assert_ne!(text(1), text(2));
+}
+
+#[test]
+fn utc_offset_applies_to_every_timestamp() {
+    let mut sc = Scenario {
+        pbx: pbx(Strategy::Ringall, RingMode::Simultaneous),
+        calls: vec![inbound(0, 0, behaviour(Answer::Any, 1_000, 1_000))],
+        ..Scenario::default()
+    };
+    sc.utc_offset = crate::time::parse_offset("+10:00");
+    let out = run(Arc::new(sc));
+    assert_eq!(json(&out[2])["connected_at"], "2026-03-02T19:00:01.000+10:00");
+}
+
+// ---- invariants over random models ----------------------------------------------------------
+
+/// Checks the engine's invariants over one run's output; returns a description of the first
+/// broken one.
+pub(crate) fn check_invariants(out: &[Emission]) -> Result<(), String> {
+    let secs = |v: &Value| -> i64 {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().timestamp_millis()
+    };
+    let mut last_at = 0;
+    let mut per_call: HashMap<u64, Vec<&Emission>> = HashMap::new();
+    for e in out {
+        if e.at < last_at {
+            return Err(format!("emissions out of time order at {}", e.at));
+        }
+        last_at = e.at;
+        per_call.entry(e.call).or_default().push(e);
+    }
+    // user -> busy intervals [connected, end)
+    let mut busy: HashMap<String, Vec<(i64, i64, u64)>> = HashMap::new();
+    for (call, events) in &per_call {
+        let first = json(events[0]);
+        let start = &first["call_start_at"];
+        let cli = first.get("caller_id").or(first.get("user_number")).unwrap().clone();
+        let mut open_visits: HashMap<String, bool> = HashMap::new();
+        let mut last_summary: HashMap<String, Millis> = HashMap::new();
+        let mut answered = false;
+        for (i, e) in events.iter().enumerate() {
+            if e.seq as usize != i {
+                return Err(format!("call {call}: seq {} at position {i}", e.seq));
+            }
+            let v = json(e);
+            let ty = e.event.event_type();
+            if v.get("call_start_at").is_some_and(|s| s != start) {
+                return Err(format!("call {call}: call_start_at differs in {ty}"));
+            }
+            let this_cli = v.get("caller_id").or(v.get("user_number")).unwrap();
+            if ty != EventType::UserOutbound
+                && !matches!(
+                    ty,
+                    EventType::UserOutboundAnswered
+                        | EventType::UserOutboundCompleted
+                        | EventType::RecordingOutbound
+                )
+                && this_cli != &cli
+            {
+                return Err(format!("call {call}: caller differs in {ty}"));
+            }
+            if let (Some(cd), Some(conv)) =
+                (v["call_duration"].as_i64(), v["conversation_duration"].as_i64())
+            {
+                let start_ms = secs(start);
+                if v["connected_at"].is_null() {
+                    if conv != 0 {
+                        return Err(format!("call {call}: {ty} unanswered with conversation"));
+                    }
+                } else {
+                    let conn = secs(&v["connected_at"]);
+                    let a = start_ms + cd * 1000;
+                    let b = conn + conv * 1000;
+                    if (a - b).abs() > 1000 || conn < start_ms || conv > cd {
+                        return Err(format!("call {call}: {ty} duration arithmetic {v}"));
+                    }
+                    if matches!(
+                        ty,
+                        EventType::UserInboundCompleted | EventType::UserOutboundCompleted
+                    ) {
+                        let user = v["user_number"].as_str().unwrap().to_string();
+                        busy.entry(user).or_default().push((conn, conn + conv * 1000, *call));
+                    }
+                }
+            }
+            match ty {
+                EventType::UserInbound => {
+                    if let Some(q) = v["queue_name"].as_str() {
+                        open_visits.insert(format!("q:{q}"), true);
+                    }
+                    if let Some(g) = v["ring_group_name"].as_str() {
+                        open_visits.insert(format!("g:{g}"), true);
+                    }
+                }
+                EventType::UserInboundAnswered => {
+                    if answered {
+                        return Err(format!("call {call}: answered twice"));
+                    }
+                    answered = true;
+                }
+                EventType::QueueCall | EventType::RingGroupCall => {
+                    let key = match ty {
+                        EventType::QueueCall => format!("q:{}", v["queue_name"].as_str().unwrap()),
+                        _ => format!("g:{}", v["ring_group_name"].as_str().unwrap()),
+                    };
+                    // A summary closes the visit. A visit can end without ringing anyone (all
+                    // members busy), so two summaries in a row are fine, but never at the same
+                    // instant: every visit lasts at least its max wait or ring time.
+                    if last_summary.insert(key.clone(), e.at) == Some(e.at) {
+                        return Err(format!("call {call}: two summaries for one visit {key}"));
+                    }
+                    open_visits.insert(key, false);
+                }
+                EventType::Voicemail if answered => {
+                    return Err(format!("call {call}: voicemail after answer"));
+                }
+                _ => {}
+            }
+        }
+        if let Some((k, _)) = open_visits.iter().find(|(_, open)| **open) {
+            return Err(format!("call {call}: visit {k} has no summary"));
+        }
+    }
+    for (user, mut spans) in busy {
+        spans.sort();
+        for w in spans.windows(2) {
+            if w[1].0 < w[0].1 {
+                return Err(format!("user {user} on calls {} and {} at once", w[0].2, w[1].2));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn arb_behaviour(users: usize) -> impl Gen<Value = Behaviour> {
+    (
+        prop_oneof![Just(Answer::Any), Just(Answer::Nobody), (0..users).prop_map(Answer::User)],
+        0u64..40_000,
+        0u64..300_000,
+        proptest::option::of(0u64..200_000),
+        0u64..60_000,
+    )
+        .prop_map(|(answer, answer_after, talk, abandon_after, voicemail)| Behaviour {
+            answer,
+            answer_after,
+            talk,
+            abandon_after,
+            voicemail,
+            no_answer_probability: 0.0,
+        })
+}
+
+fn arb_step(queues: usize, groups: usize, users: usize) -> impl Gen<Value = Step> {
+    prop_oneof![
+        Just(Step::Webhook(0)),
+        Just(Step::Record),
+        (0..queues).prop_map(|queue| Step::Queue { queue, on_timeout: None }),
+        (0..queues, 0..users).prop_map(|(queue, u)| Step::Queue {
+            queue,
+            on_timeout: Some(Box::new(Step::User { user: u, ring: Some(10_000) }))
+        }),
+        (0..groups).prop_map(|group| Step::RingGroup { group, on_no_answer: None }),
+        (0..users).prop_map(|user| Step::User { user, ring: None }),
+        Just(Step::Voicemail(0)),
+        Just(Step::Hangup),
+    ]
+}
+
+fn arb_scenario() -> impl Gen<Value = Scenario> {
+    let users = 4usize;
+    let strategies = prop::sample::select(Strategy::ALL.to_vec());
+    let queue = (strategies, prop::sample::subsequence(vec![0, 1, 2, 3], 1..=4), 0u64..30_000)
+        .prop_map(|(strategy, members, wrapup)| (strategy, members, wrapup));
+    (
+        prop::collection::vec(queue, 1..3),
+        prop::bool::ANY,
+        prop::collection::vec(arb_step(1, 1, users), 1..5),
+        prop::collection::vec(
+            (0u64..600_000, 0usize..3, prop::bool::ANY, arb_behaviour(users)),
+            1..40,
+        ),
+    )
+        .prop_map(move |(queues, sequential, flow, calls)| {
+            let mut p = pbx(Strategy::Ringall, RingMode::Simultaneous);
+            let template = p.queues[0].clone();
+            p.queues = queues
+                .into_iter()
+                .enumerate()
+                .map(|(i, (strategy, members, wrapup))| Queue {
+                    name: s(&format!("Q{i}")),
+                    members,
+                    strategy,
+                    wrapup,
+                    ..template.clone()
+                })
+                .collect();
+            if sequential {
+                p.ring_groups[0].mode = RingMode::Sequential;
+            }
+            p.users[1].record_inbound = true;
+            p.users[2].record_outbound = true;
+            p.numbers.push(Number { number: s("61300000999"), flow });
+            let mut calls: Vec<ScriptedCall> = calls
+                .into_iter()
+                .map(|(at, number, outbound, behaviour)| {
+                    if outbound {
+                        ScriptedCall {
+                            at,
+                            kind: CallKind::Outbound { user: number, dest: s("61499999999") },
+                            caller_id: s("61300000100"),
+                            caller_name: None,
+                            behaviour: Behaviour {
+                                answer: if behaviour.answer == Answer::Nobody {
+                                    Answer::Nobody
+                                } else {
+                                    Answer::Any
+                                },
+                                ..behaviour
+                            },
+                        }
+                    } else {
+                        // Half the inbound calls use the random flow (number 3).
+                        let n = if at % 2 == 0 { 3 } else { number };
+                        inbound(at, n, behaviour)
+                    }
+                })
+                .collect();
+            calls.sort_by_key(|c| c.at);
+            Scenario { pbx: p, calls, ..Scenario::default() }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn invariants_hold_for_random_models(sc in arb_scenario(), seed in 0u64..1000) {
+        let start = "2026-03-02T09:00:00Z".parse().unwrap();
+        let n_calls = sc.calls.len() as u64;
+        let mut engine = Engine::new(Arc::new(sc), Options::new(seed, start));
+        let out: Vec<Emission> = engine.by_ref().collect();
+        if let Err(e) = check_invariants(&out) {
+            prop_assert!(false, "{}", e);
+        }
+        prop_assert_eq!(engine.stats().calls, n_calls);
+        prop_assert_eq!(engine.stats().ended, n_calls, "every call ends");
+        prop_assert_eq!(engine.active_calls(), 0);
+    }
+}
