@@ -19,6 +19,113 @@ use serde::{Deserialize, Serialize};
 /// every event of a call, so cloning them must be cheap.
 pub type Str = Arc<str>;
 
+/// Defines a payload struct with its serde derives, and a fast JSON writer whose output is
+/// byte-identical to serde_json's (a unit test holds it to that).
+macro_rules! payload {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $ty, )*
+        }
+
+        impl WriteFields for $name {
+            fn write_fields(&self, out: &mut Vec<u8>) {
+                $(
+                    out.extend_from_slice(concat!(",\"", stringify!($field), "\":").as_bytes());
+                    self.$field.write_value(out);
+                )*
+            }
+        }
+    };
+}
+
+/// The fast path of [`Event::write_json`]: writes the fields after `"type":"…"`.
+trait WriteFields {
+    fn write_fields(&self, out: &mut Vec<u8>);
+}
+
+/// A field value that writes itself as JSON.
+trait WriteValue {
+    fn write_value(&self, out: &mut Vec<u8>);
+}
+
+impl WriteValue for Str {
+    fn write_value(&self, out: &mut Vec<u8>) {
+        write_json_str(self, out);
+    }
+}
+
+impl WriteValue for Option<Str> {
+    fn write_value(&self, out: &mut Vec<u8>) {
+        match self {
+            Some(s) => write_json_str(s, out),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
+impl WriteValue for u64 {
+    fn write_value(&self, out: &mut Vec<u8>) {
+        let mut digits = [0u8; 20];
+        let mut n = *self;
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(&digits[i..]);
+    }
+}
+
+impl WriteValue for CallStatus {
+    fn write_value(&self, out: &mut Vec<u8>) {
+        out.push(b'"');
+        out.extend_from_slice(self.as_str().as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Writes a JSON string. Text with nothing to escape (nearly all of it) is copied as is; the
+/// rest goes through serde_json, so the output is always the same as serde_json's.
+fn write_json_str(text: &str, out: &mut Vec<u8>) {
+    if needs_escape(text.as_bytes()) {
+        // Writing a string into a Vec cannot fail.
+        serde_json::to_writer(&mut *out, text).expect("string serializes");
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Whether any byte is a control character, `"` or `\`, eight bytes at a time.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        // Bytes below 0x20 (ignoring bytes >= 0x80, which need no escape), '"' and '\'.
+        let control = x.wrapping_sub(LO * 0x20) & !x & HI;
+        if control | has_zero(x ^ (LO * b'"' as u64)) | has_zero(x ^ (LO * b'\\' as u64)) != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// One webhook payload, tagged by its wire `type`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -37,104 +144,104 @@ pub enum Event {
     WebhookComponentEvent(WebhookComponentEvent),
 }
 
-/// `user_inbound`: a call reaches a user and starts ringing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserInbound {
-    pub unique_call_id: Str,
-    pub caller_id: Str,
-    #[serde(default)]
-    pub caller_name: Option<Str>,
-    pub user_name: Str,
-    pub user_number: Str,
-    pub dest_number: Str,
-    pub call_start_at: Str,
-    #[serde(default)]
-    pub queue_name: Option<Str>,
-    #[serde(default)]
-    pub ring_group_name: Option<Str>,
+payload! {
+    /// `user_inbound`: a call reaches a user and starts ringing.
+    pub struct UserInbound {
+        pub unique_call_id: Str,
+        pub caller_id: Str,
+        #[serde(default)]
+        pub caller_name: Option<Str>,
+        pub user_name: Str,
+        pub user_number: Str,
+        pub dest_number: Str,
+        pub call_start_at: Str,
+        #[serde(default)]
+        pub queue_name: Option<Str>,
+        #[serde(default)]
+        pub ring_group_name: Option<Str>,
+    }
 }
 
-/// `user_inbound_answered`: a user answers an inbound call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserInboundAnswered {
-    pub unique_call_id: Str,
-    pub caller_id: Str,
-    #[serde(default)]
-    pub caller_name: Option<Str>,
-    pub user_name: Str,
-    pub user_number: Str,
-    pub dest_number: Str,
-    pub call_start_at: Str,
-    pub connected_at: Str,
-    #[serde(default)]
-    pub queue_name: Option<Str>,
-    #[serde(default)]
-    pub ring_group_name: Option<Str>,
+payload! {
+    /// `user_inbound_answered`: a user answers an inbound call.
+    pub struct UserInboundAnswered {
+        pub unique_call_id: Str,
+        pub caller_id: Str,
+        #[serde(default)]
+        pub caller_name: Option<Str>,
+        pub user_name: Str,
+        pub user_number: Str,
+        pub dest_number: Str,
+        pub call_start_at: Str,
+        pub connected_at: Str,
+        #[serde(default)]
+        pub queue_name: Option<Str>,
+        #[serde(default)]
+        pub ring_group_name: Option<Str>,
+    }
 }
 
-/// `user_inbound_completed`: an answered inbound call to a user ends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserInboundCompleted {
-    pub unique_call_id: Str,
-    pub caller_id: Str,
-    #[serde(default)]
-    pub caller_name: Option<Str>,
-    pub user_name: Str,
-    pub user_number: Str,
-    pub dest_number: Str,
-    pub call_start_at: Str,
-    pub connected_at: Str,
-    pub call_duration: u64,
-    pub conversation_duration: u64,
-    #[serde(default)]
-    pub queue_name: Option<Str>,
-    #[serde(default)]
-    pub ring_group_name: Option<Str>,
+payload! {
+    /// `user_inbound_completed`: an answered inbound call to a user ends.
+    pub struct UserInboundCompleted {
+        pub unique_call_id: Str,
+        pub caller_id: Str,
+        #[serde(default)]
+        pub caller_name: Option<Str>,
+        pub user_name: Str,
+        pub user_number: Str,
+        pub dest_number: Str,
+        pub call_start_at: Str,
+        pub connected_at: Str,
+        pub call_duration: u64,
+        pub conversation_duration: u64,
+        #[serde(default)]
+        pub queue_name: Option<Str>,
+        #[serde(default)]
+        pub ring_group_name: Option<Str>,
+    }
 }
 
-/// `user_outbound`: a user starts an outbound call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserOutbound {
-    pub unique_call_id: Str,
-    pub caller_id: Str,
-    pub user_name: Str,
-    pub user_number: Str,
-    pub dest_number: Str,
-    pub call_start_at: Str,
+payload! {
+    /// `user_outbound`: a user starts an outbound call.
+    pub struct UserOutbound {
+        pub unique_call_id: Str,
+        pub caller_id: Str,
+        pub user_name: Str,
+        pub user_number: Str,
+        pub dest_number: Str,
+        pub call_start_at: Str,
+    }
 }
 
-/// `user_outbound_answered`: the called party answers a user's outbound call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserOutboundAnswered {
-    pub unique_call_id: Str,
-    pub caller_id: Str,
-    pub user_name: Str,
-    pub user_number: Str,
-    pub dest_number: Str,
-    pub call_start_at: Str,
-    pub connected_at: Str,
+payload! {
+    /// `user_outbound_answered`: the called party answers a user's outbound call.
+    pub struct UserOutboundAnswered {
+        pub unique_call_id: Str,
+        pub caller_id: Str,
+        pub user_name: Str,
+        pub user_number: Str,
+        pub dest_number: Str,
+        pub call_start_at: Str,
+        pub connected_at: Str,
+    }
 }
 
-/// `user_outbound_completed`: a user's outbound call ends (`connected_at` is null and the
-/// conversation 0 when nobody answered).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserOutboundCompleted {
-    pub unique_call_id: Str,
-    pub caller_id: Str,
-    pub user_name: Str,
-    pub user_number: Str,
-    pub dest_number: Str,
-    pub call_start_at: Str,
-    #[serde(default)]
-    pub connected_at: Option<Str>,
-    pub call_duration: u64,
-    pub conversation_duration: u64,
+payload! {
+    /// `user_outbound_completed`: a user's outbound call ends (`connected_at` is null and the
+    /// conversation 0 when nobody answered).
+    pub struct UserOutboundCompleted {
+        pub unique_call_id: Str,
+        pub caller_id: Str,
+        pub user_name: Str,
+        pub user_number: Str,
+        pub dest_number: Str,
+        pub call_start_at: Str,
+        #[serde(default)]
+        pub connected_at: Option<Str>,
+        pub call_duration: u64,
+        pub conversation_duration: u64,
+    }
 }
 
 /// How a call left a queue or ring group.
@@ -165,113 +272,113 @@ impl fmt::Display for CallStatus {
     }
 }
 
-/// `queue_call`: the summary of a call's time in a queue.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QueueCall {
-    pub unique_call_id: Str,
-    pub caller_id: Str,
-    #[serde(default)]
-    pub caller_name: Option<Str>,
-    #[serde(default)]
-    pub user_name: Option<Str>,
-    #[serde(default)]
-    pub user_number: Option<Str>,
-    pub dest_number: Str,
-    pub call_start_at: Str,
-    #[serde(default)]
-    pub connected_at: Option<Str>,
-    pub call_duration: u64,
-    pub conversation_duration: u64,
-    pub queue_name: Str,
-    pub status: CallStatus,
+payload! {
+    /// `queue_call`: the summary of a call's time in a queue.
+    pub struct QueueCall {
+        pub unique_call_id: Str,
+        pub caller_id: Str,
+        #[serde(default)]
+        pub caller_name: Option<Str>,
+        #[serde(default)]
+        pub user_name: Option<Str>,
+        #[serde(default)]
+        pub user_number: Option<Str>,
+        pub dest_number: Str,
+        pub call_start_at: Str,
+        #[serde(default)]
+        pub connected_at: Option<Str>,
+        pub call_duration: u64,
+        pub conversation_duration: u64,
+        pub queue_name: Str,
+        pub status: CallStatus,
+    }
 }
 
-/// `ring_group_call`: the summary of a call's time in a ring group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RingGroupCall {
-    pub unique_call_id: Str,
-    pub caller_id: Str,
-    #[serde(default)]
-    pub caller_name: Option<Str>,
-    #[serde(default)]
-    pub user_name: Option<Str>,
-    #[serde(default)]
-    pub user_number: Option<Str>,
-    pub dest_number: Str,
-    pub call_start_at: Str,
-    #[serde(default)]
-    pub connected_at: Option<Str>,
-    pub call_duration: u64,
-    pub conversation_duration: u64,
-    pub ring_group_name: Str,
-    pub status: CallStatus,
+payload! {
+    /// `ring_group_call`: the summary of a call's time in a ring group.
+    pub struct RingGroupCall {
+        pub unique_call_id: Str,
+        pub caller_id: Str,
+        #[serde(default)]
+        pub caller_name: Option<Str>,
+        #[serde(default)]
+        pub user_name: Option<Str>,
+        #[serde(default)]
+        pub user_number: Option<Str>,
+        pub dest_number: Str,
+        pub call_start_at: Str,
+        #[serde(default)]
+        pub connected_at: Option<Str>,
+        pub call_duration: u64,
+        pub conversation_duration: u64,
+        pub ring_group_name: Str,
+        pub status: CallStatus,
+    }
 }
 
-/// `voicemail`: a caller left a voicemail message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Voicemail {
-    pub unique_call_id: Str,
-    pub caller_id: Str,
-    pub dest_number: Str,
-    pub recorded_at: Str,
-    pub emails: Str,
-    pub email_subject: Str,
-    pub email_message: Str,
-    #[serde(default)]
-    pub call_recording_link: Option<Str>,
+payload! {
+    /// `voicemail`: a caller left a voicemail message.
+    pub struct Voicemail {
+        pub unique_call_id: Str,
+        pub caller_id: Str,
+        pub dest_number: Str,
+        pub recorded_at: Str,
+        pub emails: Str,
+        pub email_subject: Str,
+        pub email_message: Str,
+        #[serde(default)]
+        pub call_recording_link: Option<Str>,
+    }
 }
 
-/// `recording_inbound`: an inbound call finished recording.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordingInbound {
-    pub unique_call_id: Str,
-    pub caller_id: Str,
-    pub dest_number: Str,
-    pub recorded_at: Str,
-    pub emails: Str,
-    pub email_subject: Str,
-    #[serde(default)]
-    pub call_recording_link: Option<Str>,
-    #[serde(default)]
-    pub email_message: Option<Str>,
+payload! {
+    /// `recording_inbound`: an inbound call finished recording.
+    pub struct RecordingInbound {
+        pub unique_call_id: Str,
+        pub caller_id: Str,
+        pub dest_number: Str,
+        pub recorded_at: Str,
+        pub emails: Str,
+        pub email_subject: Str,
+        #[serde(default)]
+        pub call_recording_link: Option<Str>,
+        #[serde(default)]
+        pub email_message: Option<Str>,
+    }
 }
 
-/// `recording_outbound`: an outbound call finished recording.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordingOutbound {
-    pub unique_call_id: Str,
-    pub caller_id: Str,
-    pub user_name: Str,
-    pub user_number: Str,
-    pub dest_number: Str,
-    pub recorded_at: Str,
-    pub emails: Str,
-    pub email_subject: Str,
-    #[serde(default)]
-    pub call_recording_link: Option<Str>,
-    #[serde(default)]
-    pub email_message: Option<Str>,
-    #[serde(default)]
-    pub mode: Option<Str>,
+payload! {
+    /// `recording_outbound`: an outbound call finished recording.
+    pub struct RecordingOutbound {
+        pub unique_call_id: Str,
+        pub caller_id: Str,
+        pub user_name: Str,
+        pub user_number: Str,
+        pub dest_number: Str,
+        pub recorded_at: Str,
+        pub emails: Str,
+        pub email_subject: Str,
+        #[serde(default)]
+        pub call_recording_link: Option<Str>,
+        #[serde(default)]
+        pub email_message: Option<Str>,
+        #[serde(default)]
+        pub mode: Option<Str>,
+    }
 }
 
-/// `webhook_component_event`: a webhook object in a call flow fired. `user_name` is the caller's
-/// CNAM and `user_number` the caller's CLI, as the vendor document says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookComponentEvent {
-    pub unique_call_id: Str,
-    #[serde(default)]
-    pub user_name: Option<Str>,
-    pub user_number: Str,
-    pub dest_number: Str,
-    pub call_start_at: Str,
-    pub component_name: Str,
+payload! {
+    /// `webhook_component_event`: a webhook object in a call flow fired. `user_name` is the caller's
+    /// CNAM and `user_number` the caller's CLI, as the vendor document says.
+    pub struct WebhookComponentEvent {
+        pub unique_call_id: Str,
+        #[serde(default)]
+        pub user_name: Option<Str>,
+        pub user_number: Str,
+        pub dest_number: Str,
+        pub call_start_at: Str,
+        pub component_name: Str,
+    }
 }
 
 /// The 12 event types, by wire name.
@@ -654,12 +761,33 @@ impl Event {
     pub fn write_json(&self, style: NullStyle, out: &mut Vec<u8>) {
         match style {
             // Serializing plain structs into a Vec cannot fail.
-            NullStyle::Null => serde_json::to_writer(&mut *out, self).expect("event serializes"),
+            NullStyle::Null => self.write_json_fast(out),
             _ => {
                 let value = self.to_value(style);
                 serde_json::to_writer(&mut *out, &value).expect("value serializes");
             }
         }
+    }
+
+    fn write_json_fast(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"type\":\"");
+        out.extend_from_slice(self.event_type().as_str().as_bytes());
+        out.push(b'"');
+        match self {
+            Self::UserInbound(e) => e.write_fields(out),
+            Self::UserInboundAnswered(e) => e.write_fields(out),
+            Self::UserInboundCompleted(e) => e.write_fields(out),
+            Self::UserOutbound(e) => e.write_fields(out),
+            Self::UserOutboundAnswered(e) => e.write_fields(out),
+            Self::UserOutboundCompleted(e) => e.write_fields(out),
+            Self::QueueCall(e) => e.write_fields(out),
+            Self::RingGroupCall(e) => e.write_fields(out),
+            Self::Voicemail(e) => e.write_fields(out),
+            Self::RecordingInbound(e) => e.write_fields(out),
+            Self::RecordingOutbound(e) => e.write_fields(out),
+            Self::WebhookComponentEvent(e) => e.write_fields(out),
+        }
+        out.push(b'}');
     }
 
     /// This payload as a JSON string, with "not applicable" fields in `style`.
@@ -897,6 +1025,30 @@ mod tests {
                 };
                 assert!(ok, "{}.{} = {v}", event.event_type(), f.name);
             }
+        }
+    }
+
+    #[test]
+    fn fast_writer_matches_serde_json() {
+        let mut samples = samples();
+        if let Event::UserInbound(e) = &mut samples[0] {
+            e.caller_name = Some(t("Zoë \"the\" O'Brien\\\n\u{1}\u{7f}—"));
+        }
+        for event in samples {
+            let fast = event.to_json(NullStyle::Null);
+            assert_eq!(fast, serde_json::to_string(&event).unwrap());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_matches_serde_json(text in ".*", n in proptest::prelude::any::<u64>()) {
+            let mut out = Vec::new();
+            write_json_str(&text, &mut out);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&text).unwrap());
+            let mut out = Vec::new();
+            n.write_value(&mut out);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
         }
     }
 

@@ -3,10 +3,12 @@
 //! Data flows one way: [`scenario`] (parse + check) → [`engine`] (discrete-event simulation) →
 //! delivery (HTTP, NDJSON) → report. The wire format lives in [`event`] alone.
 
+pub mod builtin;
 pub mod duration;
 pub mod engine;
 pub mod event;
 pub mod pbx;
 pub mod scenario;
+pub mod sink;
 pub mod suggest;
 pub mod time;

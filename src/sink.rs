@@ -1,0 +1,115 @@
+//! NDJSON output of a run without HTTP (`run --dry-run`): one JSON body per line, or the body
+//! inside a small envelope with virtual time, target and header names (token redacted).
+
+use std::io::{self, Write};
+
+use serde_json::{Map, Value};
+
+use crate::engine::{Emission, Target};
+use crate::event::{EventTypeSet, NullStyle};
+use crate::scenario::Scenario;
+use crate::time::Timeline;
+
+/// What a dry run writes per event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DryRunFormat {
+    /// Exactly the JSON body that would be POSTed.
+    #[default]
+    Body,
+    /// `{"at": …, "time": …, "call": …, "target": …, "headers": {…}, "body": {…}}`.
+    Envelope,
+}
+
+/// The placeholder that replaces a secret wherever output shows where it would go.
+pub const REDACTED: &str = "***";
+
+/// Writes the events of a run as NDJSON; returns how many were written and how many the
+/// global filter dropped.
+pub fn write_ndjson(
+    scenario: &Scenario,
+    timeline: &Timeline,
+    events: impl Iterator<Item = Emission>,
+    format: DryRunFormat,
+    target_override: Option<&str>,
+    out: &mut impl Write,
+) -> io::Result<DryRunCounts> {
+    let ticked: EventTypeSet = scenario.webhook.events;
+    let nulls: NullStyle = scenario.nulls;
+    let mut counts = DryRunCounts::default();
+    let mut line = Vec::with_capacity(1024);
+    for emission in events {
+        counts.generated += 1;
+        if !emission.is_sent(ticked) {
+            counts.filtered += 1;
+            continue;
+        }
+        line.clear();
+        match format {
+            DryRunFormat::Body => emission.event.write_json(nulls, &mut line),
+            DryRunFormat::Envelope => {
+                let envelope = envelope(scenario, timeline, &emission, target_override);
+                serde_json::to_writer(&mut line, &envelope)?;
+            }
+        }
+        line.push(b'\n');
+        out.write_all(&line)?;
+        counts.written += 1;
+    }
+    out.flush()?;
+    Ok(counts)
+}
+
+/// Counts from a dry run: `generated = written + filtered`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DryRunCounts {
+    pub generated: u64,
+    pub written: u64,
+    pub filtered: u64,
+}
+
+/// The URL an emission goes to, and its header names. The token and extra header values are
+/// redacted: extra headers often carry API keys.
+pub fn describe_target(
+    scenario: &Scenario,
+    target: Target,
+    target_override: Option<&str>,
+) -> (String, Map<String, Value>) {
+    let global_url = target_override
+        .map(str::to_string)
+        .or_else(|| scenario.webhook.url.clone())
+        .unwrap_or_else(|| "(built-in receiver)".to_string());
+    let mut headers = Map::new();
+    headers.insert("content-type".into(), Value::from("application/json"));
+    let (url, token, extra) = match target {
+        Target::Global => (global_url, &scenario.webhook.token, &scenario.webhook.headers),
+        Target::Webhook(w) => {
+            let object = &scenario.pbx.webhooks[w];
+            (object.url.clone().unwrap_or(global_url), &object.token, &object.headers)
+        }
+    };
+    if !token.is_empty() {
+        headers.insert("x-pbx-token".into(), Value::from(REDACTED));
+    }
+    for (name, _) in extra {
+        headers.insert(name.to_ascii_lowercase(), Value::from(REDACTED));
+    }
+    (url, headers)
+}
+
+fn envelope(
+    scenario: &Scenario,
+    timeline: &Timeline,
+    emission: &Emission,
+    target_override: Option<&str>,
+) -> Value {
+    let (url, headers) = describe_target(scenario, emission.target, target_override);
+    let mut map = Map::new();
+    map.insert("at_ms".into(), Value::from(emission.at));
+    map.insert("time".into(), Value::from(timeline.format(emission.at)));
+    map.insert("call".into(), Value::from(emission.call));
+    map.insert("seq".into(), Value::from(emission.seq));
+    map.insert("target".into(), Value::from(url));
+    map.insert("headers".into(), Value::Object(headers));
+    map.insert("body".into(), emission.event.to_value(scenario.nulls));
+    Value::Object(map)
+}
