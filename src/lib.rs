@@ -12,3 +12,4 @@ pub mod scenario;
 pub mod sink;
 pub mod suggest;
 pub mod time;
+pub mod trigger;
