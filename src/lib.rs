@@ -7,6 +7,7 @@ pub mod builtin;
 pub mod duration;
 pub mod engine;
 pub mod event;
+pub mod oneshot;
 pub mod pbx;
 pub mod scenario;
 pub mod sink;
