@@ -8,6 +8,7 @@ pub mod duration;
 pub mod engine;
 pub mod event;
 pub mod pbx;
+pub mod receiver;
 pub mod scenario;
 pub mod suggest;
 pub mod time;
