@@ -384,7 +384,7 @@ impl Checker {
             None => return flag(Rule::Fields, "event has no `type` field".into()),
             Some(Value::String(name)) => match name.parse::<EventType>() {
                 Ok(t) => t,
-                Err(e) => return flag(Rule::Fields, format!("unknown event type: {e}")),
+                Err(e) => return flag(Rule::Fields, e.to_string()),
             },
             Some(other) => {
                 return flag(Rule::Fields, format!("`type` must be a string, got {}", show(other)));
@@ -1109,9 +1109,11 @@ pub fn check_reader(
             continue;
         }
         stats.lines += 1;
-        let value: Value = match serde_json::from_slice(&buf) {
+        let value: Value = match serde_json::from_slice(buf.trim_ascii_end()) {
             Ok(v) => v,
             Err(e) => {
+                // The error's position is within this one line: keep its column only.
+                let e = e.to_string().replace(" at line 1 column", " at column");
                 let v = checker.reject(format!("line {line_no} is not JSON: {e}"));
                 on_violation(line_no, &v);
                 continue;
