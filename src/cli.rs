@@ -3,9 +3,15 @@
 //! Raw flags are turned into validated library settings here, before any work starts; the
 //! library itself knows nothing of clap.
 
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use pbxsim::check::{CheckerConfig, Violation};
+use pbxsim::duration::Millis;
+use pbxsim::event::{EventType, EventTypeSet};
+use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
 
 /// Simulate a hosted PBX and send its webhook events to your receiver.
 #[derive(Debug, Parser)]
@@ -23,6 +29,155 @@ pub enum Command {
         /// Which schema: `events` (the 12 webhook payloads).
         what: SchemaKind,
     },
+    /// Run a webhook receiver that prints what arrives and checks every call's events.
+    #[command(after_help = "Examples:\n  pbxsim listen --port 8080 --token s3cret\n  \
+        pbxsim listen --port 0 --save capture.ndjson --exit-after 100\n  \
+        pbxsim listen --fail-rate 0.2 --delay 500ms   # rehearse your sender's retries\n\n\
+        Exit codes: 0 no violations; 1 violations; 2 usage error or cannot listen.")]
+    Listen(ListenArgs),
+    /// Check a saved capture (NDJSON: payloads, arrays, or `listen --save` envelopes).
+    #[command(after_help = "Examples:\n  pbxsim check capture.ndjson\n  \
+        pbxsim check capture.ndjson --types user_inbound,queue_call\n\n\
+        Exit codes: 0 no violations; 1 violations; 2 the file cannot be read.")]
+    Check(CheckArgs),
+}
+
+/// `pbxsim listen` flags.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Port to listen on; 0 picks a free one (printed on the first line).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Expected X-Pbx-Token; requests without it are answered 401. Without a token every
+    /// request is accepted.
+    #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Append every request to this NDJSON file (the token is written as `***`).
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// Answer every valid request with this code (200-599).
+    #[arg(long, value_name = "CODE", default_value_t = 200,
+          value_parser = clap::value_parser!(u16).range(200..=599))]
+    pub status: u16,
+    /// Wait this long before answering each valid request, e.g. `500ms`, `2s`.
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub delay: Option<Millis>,
+    /// Answer 503 to this fraction of valid requests (0 to 1), chosen by `--seed`.
+    #[arg(long, value_name = "F", default_value_t = 0.0, value_parser = parse_rate)]
+    pub fail_rate: f64,
+    /// Seed for `--fail-rate`.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Largest body accepted (bytes, or with a unit: `512KiB`, `1MiB`, `2MB`); larger ones get 413.
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_body: usize,
+    /// Stop after N events, or after a duration such as `30s`, and print the summary.
+    #[arg(long, value_name = "N|DURATION", value_parser = parse_exit_after)]
+    pub exit_after: Option<ExitAfter>,
+    #[command(flatten)]
+    pub check: CheckFlags,
+    /// Print violations and the summary only, not a line per event.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `pbxsim check` flags.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The capture to check; `-` reads standard input.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub check: CheckFlags,
+}
+
+/// Conformance checker flags shared by `listen` and `check`.
+#[derive(Debug, Args)]
+pub struct CheckFlags {
+    /// The event types the sender has ticked (comma-separated wire names); rules that need an
+    /// earlier event of another type are skipped. Default: all 12.
+    #[arg(long, value_name = "TYPES", value_delimiter = ',', value_parser = parse_event_type)]
+    pub types: Vec<EventType>,
+    /// Accept digit strings (`"28"`) where integers are due.
+    #[arg(long)]
+    pub lenient_numbers: bool,
+}
+
+impl CheckFlags {
+    fn config(&self) -> CheckerConfig {
+        let ticked = if self.types.is_empty() {
+            EventTypeSet::ALL
+        } else {
+            self.types.iter().copied().collect()
+        };
+        CheckerConfig { ticked, lenient_numbers: self.lenient_numbers }
+    }
+}
+
+/// When `listen` stops by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitAfter {
+    Events(u64),
+    Time(Millis),
+}
+
+fn parse_duration(text: &str) -> Result<Millis, String> {
+    pbxsim::duration::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("`{text}` is not a fraction between 0 and 1, like `0.2`")),
+    }
+}
+
+fn parse_exit_after(text: &str) -> Result<ExitAfter, String> {
+    if let Ok(n) = text.parse::<u64>() {
+        return if n == 0 {
+            Err("`0` events would stop at once; give 1 or more, or a duration like `30s`".into())
+        } else {
+            Ok(ExitAfter::Events(n))
+        };
+    }
+    pbxsim::duration::parse(text).map(ExitAfter::Time).map_err(|_| {
+        format!("`{text}` is neither a count of events (`100`) nor a duration (`30s`)")
+    })
+}
+
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1_000,
+        "KiB" => 1 << 10,
+        "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "cannot read size `{text}`; write it like `65536`, `512KiB` or `1MiB`"
+            ));
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            format!("cannot read size `{text}`; write it like `65536`, `512KiB` or `1MiB`")
+        })
+}
+
+fn parse_event_type(text: &str) -> Result<EventType, String> {
+    text.trim().parse::<EventType>().map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -41,5 +196,111 @@ pub fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&schema).expect("schema serializes"));
             ExitCode::SUCCESS
         }
+        Command::Listen(args) => listen(args),
+        Command::Check(args) => check(args),
     }
+}
+
+fn listen(args: ListenArgs) -> ExitCode {
+    let output = Output::stdout();
+    let color = receiver::format::color_for_stdout();
+    let cfg = ReceiverConfig {
+        token: args.token.filter(|t| !t.is_empty()),
+        save: args.save,
+        status: args.status,
+        delay: args.delay.unwrap_or(0),
+        fail_rate: args.fail_rate,
+        max_body: args.max_body,
+        checker: args.check.config(),
+        print: if args.quiet { PrintMode::Quiet } else { PrintMode::Lines },
+        color,
+        seed: args.seed,
+        stop_after: match args.exit_after {
+            Some(ExitAfter::Events(n)) => Some(n),
+            _ => None,
+        },
+        output: output.clone(),
+    };
+    let bind = SocketAddr::new(args.bind, args.port);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async move {
+        let running = match receiver::start(bind, cfg).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: cannot listen on {bind}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        output.line(&format!("listening on http://{}", running.addr));
+        output.line("press Ctrl-C to stop and print the summary");
+        let time_limit = async {
+            match args.exit_after {
+                Some(ExitAfter::Time(ms)) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await
+                }
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = running.stopped() => {}
+            _ = time_limit => {}
+        }
+        let stats = running.shutdown().await;
+        output.line(&format!("\nsummary\n{stats}"));
+        if stats.violations() > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    })
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    use std::io::BufRead;
+    let name = args.file.display().to_string();
+    let reader: Box<dyn BufRead> = if name == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        match std::fs::File::open(&args.file) {
+            Ok(f) => Box::new(std::io::BufReader::new(f)),
+            Err(e) => {
+                eprintln!("error: cannot read {name}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let mut checker = pbxsim::check::Checker::new(args.check.config());
+    let mut printed = 0;
+    let mut print = |at: &str, v: &Violation| {
+        printed += 1;
+        println!("{at}: {v}");
+    };
+    let stats = pbxsim::check::check_reader(reader, &mut checker, |line, v| {
+        print(&format!("{name}:{line}"), v)
+    });
+    let stats = match stats {
+        Ok(stats) => stats,
+        Err(e) => {
+            eprintln!("error: cannot read {name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for v in checker.finish() {
+        print(&name, &v);
+    }
+    if printed > 0 {
+        println!();
+    }
+    let summary = checker.summary();
+    if stats.skipped > 0 {
+        println!(
+            "skipped:    {} (envelopes the receiver answered with a failure code)",
+            stats.skipped
+        );
+    }
+    println!("{summary}");
+    if summary.violations > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }

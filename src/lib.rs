@@ -4,11 +4,13 @@
 //! delivery (HTTP, NDJSON) → report. The wire format lives in [`event`] alone.
 
 pub mod builtin;
+pub mod check;
 pub mod duration;
 pub mod engine;
 pub mod event;
 pub mod oneshot;
 pub mod pbx;
+pub mod receiver;
 pub mod scenario;
 pub mod sink;
 pub mod suggest;

@@ -1,0 +1,501 @@
+//! The built-in webhook receiver (`pbxsim listen`, and the run's target when none is given): an
+//! axum server that checks `X-Pbx-Token`, reads each body, feeds it to the conformance
+//! [`Checker`], prints one line per event, and can misbehave on purpose (delay, random 503s, a
+//! fixed status) so senders can rehearse their retries.
+//!
+//! Only bodies answered with a 2xx code are checked: those are the ones the sender counts as
+//! delivered, whereas a failed one will be sent again.
+
+pub mod format;
+mod save;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Local};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde_json::{Value, json};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::check::{CheckSummary, Checker, CheckerConfig};
+use crate::duration::Millis;
+use save::SaveFile;
+
+/// The token header, as sent by the PBX.
+pub const TOKEN_HEADER: &str = "x-pbx-token";
+
+/// Where the receiver's lines go: stdout by default, or any writer (e.g. a buffer in tests, or
+/// a progress bar's printer). Cloning shares the writer. Write errors are ignored.
+#[derive(Clone)]
+pub struct Output(Arc<Mutex<Box<dyn Write + Send>>>);
+
+impl Output {
+    pub fn new(writer: impl Write + Send + 'static) -> Self {
+        Self(Arc::new(Mutex::new(Box::new(writer))))
+    }
+    pub fn stdout() -> Self {
+        Self::new(io::stdout())
+    }
+    /// Discard everything.
+    pub fn sink() -> Self {
+        Self::new(io::sink())
+    }
+    /// Write `text` and a newline, and flush.
+    pub fn line(&self, text: &str) {
+        let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = w.write_all(text.as_bytes());
+        let _ = w.write_all(b"\n");
+        let _ = w.flush();
+    }
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Self::stdout()
+    }
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Output")
+    }
+}
+
+/// How much the receiver prints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PrintMode {
+    /// A line per event, per violation and per rejected request.
+    #[default]
+    Lines,
+    /// Violations only (and notes).
+    Quiet,
+}
+
+/// Everything the receiver needs to know. `Default` is `listen` with no flags.
+#[derive(Clone)]
+pub struct ReceiverConfig {
+    /// The expected `X-Pbx-Token`; `None` accepts every request.
+    pub token: Option<String>,
+    /// Append every request to this NDJSON file (token redacted).
+    pub save: Option<PathBuf>,
+    /// The code answered to every valid request (default 200).
+    pub status: u16,
+    /// Wait this long before answering a valid request.
+    pub delay: Millis,
+    /// Answer 503 to this fraction (0..=1) of valid requests, drawn from `seed`.
+    pub fail_rate: f64,
+    /// Bodies larger than this many bytes are answered 413.
+    pub max_body: usize,
+    /// The conformance checker's settings (ticked types, lenient numbers).
+    pub checker: CheckerConfig,
+    pub print: PrintMode,
+    /// ANSI colour in printed lines.
+    pub color: bool,
+    pub seed: u64,
+    /// [`RunningReceiver::stopped`] resolves once this many events have been received.
+    pub stop_after: Option<u64>,
+    pub output: Output,
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        Self {
+            token: None,
+            save: None,
+            status: 200,
+            delay: 0,
+            fail_rate: 0.0,
+            max_body: 1024 * 1024,
+            checker: CheckerConfig::default(),
+            print: PrintMode::Lines,
+            color: false,
+            seed: 0,
+            stop_after: None,
+            output: Output::stdout(),
+        }
+    }
+}
+
+impl fmt::Debug for ReceiverConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiverConfig")
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("save", &self.save)
+            .field("status", &self.status)
+            .field("delay", &self.delay)
+            .field("fail_rate", &self.fail_rate)
+            .field("max_body", &self.max_body)
+            .field("checker", &self.checker)
+            .field("print", &self.print)
+            .field("color", &self.color)
+            .field("seed", &self.seed)
+            .field("stop_after", &self.stop_after)
+            .finish()
+    }
+}
+
+/// What the receiver has seen so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReceiverStats {
+    /// Requests of any kind.
+    pub requests: u64,
+    /// Requests per response code.
+    pub by_code: BTreeMap<u16, u64>,
+    /// Events in readable bodies, whatever the answer.
+    pub events_received: u64,
+    /// The checker's counts (over the events answered 2xx).
+    pub check: CheckSummary,
+}
+
+impl ReceiverStats {
+    pub fn violations(&self) -> u64 {
+        self.check.violations
+    }
+    pub fn code(&self, code: u16) -> u64 {
+        self.by_code.get(&code).copied().unwrap_or(0)
+    }
+}
+
+impl fmt::Display for ReceiverStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "requests:   {}", self.requests)?;
+        if !self.by_code.is_empty() {
+            let codes: Vec<String> =
+                self.by_code.iter().map(|(code, n)| format!("{code}: {n}")).collect();
+            write!(f, " ({})", codes.join(", "))?;
+        }
+        writeln!(f)?;
+        let unchecked = self.events_received.saturating_sub(self.check.events);
+        if unchecked > 0 {
+            writeln!(f, "not checked: {unchecked} events answered with a failure code")?;
+        }
+        write!(f, "{}", self.check)
+    }
+}
+
+/// A receiver serving in the background. Dropping it stops the server (without the
+/// end-of-stream checks); [`RunningReceiver::shutdown`] stops it and runs them.
+pub struct RunningReceiver {
+    /// The bound address (the real port when bound to port 0).
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<io::Result<()>>,
+    stopped: watch::Receiver<bool>,
+}
+
+impl RunningReceiver {
+    /// `http://ADDR/`, to send webhooks to.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Counts so far.
+    pub fn stats(&self) -> ReceiverStats {
+        self.shared.stats()
+    }
+
+    /// Resolves once `stop_after` events have been received (never, without `stop_after`).
+    pub async fn stopped(&self) {
+        let mut rx = self.stopped.clone();
+        if rx.wait_for(|stopped| *stopped).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Stop serving (requests in flight get up to 5 s to finish), run the end-of-stream checks,
+    /// print their violations, and return the final counts.
+    pub async fn shutdown(mut self) -> ReceiverStats {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if tokio::time::timeout(Duration::from_secs(5), &mut self.task).await.is_err() {
+            self.task.abort();
+        }
+        {
+            let mut checker = self.shared.checker();
+            for v in checker.finish() {
+                self.shared.cfg.output.line(&format::violation_line(&v, self.shared.cfg.color));
+            }
+        }
+        self.shared.stats()
+    }
+}
+
+/// Bind `bind` and serve in the background.
+pub async fn start(bind: SocketAddr, cfg: ReceiverConfig) -> io::Result<RunningReceiver> {
+    let save = match &cfg.save {
+        Some(path) => Some(SaveFile::open(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot open {} to save requests: {e}", path.display()),
+            )
+        })?),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let addr = listener.local_addr()?;
+    let (stop_tx, stopped) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        checker: Mutex::new(Checker::new(cfg.checker)),
+        rng: Mutex::new(ChaCha8Rng::seed_from_u64(cfg.seed)),
+        codes: Mutex::new(BTreeMap::new()),
+        requests: AtomicU64::new(0),
+        events: AtomicU64::new(0),
+        noted_no_token: AtomicBool::new(false),
+        stop_tx,
+        save,
+        cfg,
+    });
+    let app = Router::new().fallback(handle).with_state(shared.clone());
+    let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = shutdown_rx.await;
+            })
+            .await
+    });
+    Ok(RunningReceiver { addr, shared, shutdown: Some(shutdown_tx), task, stopped })
+}
+
+/// Compare a received token with the expected one in time that depends only on the expected
+/// token's length, not on where the first difference is.
+pub fn ct_eq(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != expected.len());
+    for (i, e) in expected.iter().enumerate() {
+        diff |= given.get(i).copied().unwrap_or(0) ^ e;
+    }
+    std::hint::black_box(diff) == 0
+}
+
+struct Shared {
+    cfg: ReceiverConfig,
+    checker: Mutex<Checker>,
+    rng: Mutex<ChaCha8Rng>,
+    codes: Mutex<BTreeMap<u16, u64>>,
+    requests: AtomicU64,
+    events: AtomicU64,
+    noted_no_token: AtomicBool,
+    stop_tx: watch::Sender<bool>,
+    save: Option<SaveFile>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn checker(&self) -> MutexGuard<'_, Checker> {
+        lock(&self.checker)
+    }
+
+    fn stats(&self) -> ReceiverStats {
+        ReceiverStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            by_code: lock(&self.codes).clone(),
+            events_received: self.events.load(Ordering::Relaxed),
+            check: self.checker().summary(),
+        }
+    }
+
+    fn lines(&self) -> bool {
+        self.cfg.print == PrintMode::Lines
+    }
+}
+
+/// How a request was judged before any misbehaviour.
+enum Verdict {
+    /// Refused: the code, why, and the body as saved (null when not read).
+    Rejected(StatusCode, String, Value),
+    /// A readable JSON object or array.
+    Readable(Value),
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let received_at = Local::now();
+    shared.requests.fetch_add(1, Ordering::Relaxed);
+    let path = uri.path();
+    let (code, answer) = match judge(&shared, &method, &headers, body).await {
+        Verdict::Rejected(code, reason, saved_body) => {
+            if shared.lines() {
+                let line = format::rejected_line(
+                    &received_at,
+                    path,
+                    code.as_u16(),
+                    &reason,
+                    shared.cfg.color,
+                );
+                shared.cfg.output.line(&line);
+            }
+            save(&shared, &received_at, path, &headers, code, saved_body);
+            (code, json!({"ok": false, "error": reason}))
+        }
+        Verdict::Readable(value) => {
+            let (code, answer) = misbehave(&shared, &value).await;
+            observe(&shared, &received_at, &value, code);
+            save(&shared, &received_at, path, &headers, code, value);
+            (code, answer)
+        }
+    };
+    *lock(&shared.codes).entry(code.as_u16()).or_default() += 1;
+    if code == StatusCode::NO_CONTENT || code == StatusCode::NOT_MODIFIED {
+        return code.into_response();
+    }
+    (code, [(header::CONTENT_TYPE, "application/json")], answer.to_string()).into_response()
+}
+
+/// Method, token, size and JSON checks, in that order.
+async fn judge(shared: &Shared, method: &Method, headers: &HeaderMap, body: Body) -> Verdict {
+    let reject = |code, reason: &str| Verdict::Rejected(code, reason.to_string(), Value::Null);
+    if method != Method::POST {
+        return reject(StatusCode::METHOD_NOT_ALLOWED, "only POST is accepted");
+    }
+    match &shared.cfg.token {
+        Some(expected) => match headers.get(TOKEN_HEADER) {
+            None => return reject(StatusCode::UNAUTHORIZED, "missing X-Pbx-Token"),
+            Some(given) if !ct_eq(given.as_bytes(), expected.as_bytes()) => {
+                return reject(StatusCode::UNAUTHORIZED, "wrong X-Pbx-Token");
+            }
+            Some(_) => {}
+        },
+        None => {
+            if !shared.noted_no_token.swap(true, Ordering::Relaxed) {
+                shared.cfg.output.line(
+                    "note: no token configured, so X-Pbx-Token is not checked (set --token or \
+                     PBXSIM_TOKEN to check it)",
+                );
+            }
+        }
+    }
+    let max = shared.cfg.max_body;
+    let too_large = format!("body larger than {max} bytes");
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return reject(StatusCode::PAYLOAD_TOO_LARGE, &too_large);
+    }
+    let bytes: Bytes = match axum::body::to_bytes(body, max).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let limited = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            return if limited {
+                reject(StatusCode::PAYLOAD_TOO_LARGE, &too_large)
+            } else {
+                reject(StatusCode::BAD_REQUEST, &format!("cannot read the body: {e}"))
+            };
+        }
+    };
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(value @ (Value::Object(_) | Value::Array(_))) => Verdict::Readable(value),
+        Ok(_) => Verdict::Rejected(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON object or an array of objects".into(),
+            Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        ),
+        Err(e) => Verdict::Rejected(
+            StatusCode::BAD_REQUEST,
+            format!("malformed JSON: {e}"),
+            Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        ),
+    }
+}
+
+/// Count the events, then apply `--delay`, `--fail-rate` and `--status`.
+async fn misbehave(shared: &Shared, value: &Value) -> (StatusCode, Value) {
+    let n = match value {
+        Value::Array(items) => items.len() as u64,
+        _ => 1,
+    };
+    let total = shared.events.fetch_add(n, Ordering::Relaxed) + n;
+    if shared.cfg.stop_after.is_some_and(|limit| total >= limit) {
+        shared.stop_tx.send_replace(true);
+    }
+    if shared.cfg.delay > 0 {
+        tokio::time::sleep(Duration::from_millis(shared.cfg.delay)).await;
+    }
+    let fail_rate = shared.cfg.fail_rate.clamp(0.0, 1.0);
+    if fail_rate > 0.0 && lock(&shared.rng).random_bool(fail_rate) {
+        let why = "simulated failure (--fail-rate)";
+        return (StatusCode::SERVICE_UNAVAILABLE, json!({"ok": false, "error": why}));
+    }
+    let code = StatusCode::from_u16(shared.cfg.status).unwrap_or(StatusCode::OK);
+    if code.is_success() {
+        (code, json!({"ok": true}))
+    } else {
+        (code, json!({"ok": false, "error": format!("answering {code} on purpose (--status)")}))
+    }
+}
+
+/// Check the body if it was accepted, and print its events and violations.
+fn observe(shared: &Shared, received_at: &DateTime<Local>, value: &Value, code: StatusCode) {
+    let color = shared.cfg.color;
+    // The checker's lock is held while printing, so lines come out in the order checked.
+    let mut checker = shared.checker();
+    let violations = if code.is_success() { checker.observe(value) } else { Vec::new() };
+    let mut text = String::new();
+    if shared.lines() {
+        let events = match value {
+            Value::Array(items) => items.as_slice(),
+            single => std::slice::from_ref(single),
+        };
+        for event in events {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&format::event_line(received_at, event, color));
+            if !code.is_success() {
+                text.push_str(&format::not_accepted_note(code.as_u16(), color));
+            }
+        }
+    }
+    for v in &violations {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format::violation_line(v, color));
+    }
+    if !text.is_empty() {
+        shared.cfg.output.line(&text);
+    }
+}
+
+fn save(
+    shared: &Shared,
+    received_at: &DateTime<Local>,
+    path: &str,
+    headers: &HeaderMap,
+    code: StatusCode,
+    body: Value,
+) {
+    let Some(file) = &shared.save else { return };
+    let envelope = save::envelope(received_at, path, headers, code.as_u16(), body);
+    if let Err(e) = file.append(&envelope) {
+        shared.cfg.output.line(&format!("warning: cannot write to the --save file: {e}"));
+    }
+}
+
+#[cfg(test)]
+mod tests;
