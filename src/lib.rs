@@ -3,6 +3,7 @@
 //! Data flows one way: [`scenario`] (parse + check) → [`engine`] (discrete-event simulation) →
 //! delivery (HTTP, NDJSON) → report. The wire format lives in [`event`] alone.
 
+pub mod diagnostic;
 pub mod duration;
 pub mod engine;
 pub mod event;
