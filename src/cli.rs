@@ -66,7 +66,7 @@ pub fn main() -> ExitCode {
                 SchemaKind::Events => pbxsim::event::json_schema(),
                 SchemaKind::Scenario => pbxsim::scenario::json_schema(),
             };
-            println!("{}", serde_json::to_string_pretty(&schema).expect("schema serializes"));
+            print_stdout(&serde_json::to_string_pretty(&schema).expect("schema serializes"));
             ExitCode::SUCCESS
         }
     }
@@ -75,6 +75,12 @@ pub fn main() -> ExitCode {
 /// Whether diagnostics on stderr may use color: only on a terminal, and never with `NO_COLOR`.
 pub fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Prints a line to stdout; a closed pipe (`pbxsim schema scenario | head`) is not an error.
+fn print_stdout(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 /// Prints a diagnostic to stderr.
@@ -86,7 +92,9 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for path in files {
         match pbxsim::scenario::load(path) {
-            Ok(scenario) => println!("ok: {}: {}", path.display(), summary(&scenario)),
+            Ok(scenario) => {
+                print_stdout(&format!("ok: {}: {}", path.display(), summary(&scenario)))
+            }
             Err(diagnostic) => {
                 report(&diagnostic);
                 failed = true;
@@ -114,7 +122,9 @@ fn summary(scenario: &Scenario) -> String {
         .collect();
     let calls = scenario.calls.len();
     parts.push(format!("{calls} call{}", if calls == 1 { "" } else { "s" }));
-    for (present, table) in [(scenario.traffic.is_some(), "[traffic]"), (scenario.expect.is_some(), "[expect]")] {
+    for (present, table) in
+        [(scenario.traffic.is_some(), "[traffic]"), (scenario.expect.is_some(), "[expect]")]
+    {
         if present {
             parts.push(format!("{table} reserved, not used yet"));
         }

@@ -38,7 +38,13 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic that points at no file, e.g. for a bad command-line flag.
     pub fn plain(message: impl Into<String>, help: Option<String>) -> Self {
-        Self { message: message.into(), help, source: None, labels: Vec::new(), related: Vec::new() }
+        Self {
+            message: message.into(),
+            help,
+            source: None,
+            labels: Vec::new(),
+            related: Vec::new(),
+        }
     }
 
     /// A diagnostic pointing at `span` (byte offsets) of `source`, the text of `file_name`.
@@ -234,9 +240,7 @@ impl miette::Diagnostic for Diagnostic {
         if self.related.is_empty() {
             return None;
         }
-        Some(Box::new(
-            self.related.iter().take(MAX_RELATED).map(|d| d as &dyn miette::Diagnostic),
-        ))
+        Some(Box::new(self.related.iter().take(MAX_RELATED).map(|d| d as &dyn miette::Diagnostic)))
     }
 }
 

@@ -286,7 +286,7 @@ pub struct NumberFile {
 #[derive(Debug, Clone)]
 pub enum StepFile {
     Text(String),
-    Table(StepTable),
+    Table(Box<StepTable>),
 }
 
 /// A call-flow step with options, e.g. `{ queue = "Support", on_timeout = "voicemail:VM" }`.
@@ -304,9 +304,9 @@ pub struct StepTable {
     /// Send the caller to this voicemail box.
     pub voicemail: Option<Sp<String>>,
     /// Queue steps: where a timed-out call goes (overrides the queue's failover).
-    pub on_timeout: Option<Box<Sp<StepFile>>>,
+    pub on_timeout: Option<Sp<StepFile>>,
     /// Ring-group steps: where an unanswered call goes (overrides the group's no_answer).
-    pub on_no_answer: Option<Box<Sp<StepFile>>>,
+    pub on_no_answer: Option<Sp<StepFile>>,
     /// User steps: how long the user rings. Default 20s.
     pub ring: Option<Sp<DurationText>>,
 }
@@ -317,14 +317,16 @@ impl<'de> Deserialize<'de> for StepFile {
         impl<'de> Visitor<'de> for StepVisitor {
             type Value = StepFile;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(r#"a step such as "queue:Support", or a table such as { queue = "Support" }"#)
+                f.write_str(
+                    r#"a step such as "queue:Support", or a table such as { queue = "Support" }"#,
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<StepFile, E> {
                 Ok(StepFile::Text(v.to_string()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StepFile, A::Error> {
                 StepTable::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(StepFile::Table)
+                    .map(|t| StepFile::Table(Box::new(t)))
             }
         }
         deserializer.deserialize_any(StepVisitor)

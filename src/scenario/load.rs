@@ -143,18 +143,25 @@ pub(crate) fn redact_secrets(source: &str) -> String {
         if !SECRET_KEYS.iter().any(|k| key.contains(k)) {
             continue;
         }
-        let value_start = eq + 1 + (source[eq + 1..].len() - source[eq + 1..].trim_start_matches([' ', '\t']).len());
+        let after = &source[eq + 1..];
+        let value_start = eq + 1 + (after.len() - after.trim_start_matches([' ', '\t']).len());
         let value_end = value_end(source, value_start);
-        let mut i = value_start;
-        while i < value_end {
-            if source[i..value_end].starts_with("${") {
-                i += source[i..value_end].find('}').map_or(value_end - i, |c| c + 1);
+        // Inside the quotes of a string, or the whole of a bare value.
+        let (start, end) = match bytes.get(value_start) {
+            Some(b'"' | b'\'') => {
+                let closed =
+                    value_end > value_start + 1 && bytes[value_end - 1] == bytes[value_start];
+                (value_start + 1, if closed { value_end - 1 } else { value_end })
+            }
+            _ => (value_start, value_start + source[value_start..value_end].trim_end().len()),
+        };
+        let mut i = start;
+        while i < end {
+            if bytes[i..end].starts_with(b"${") {
+                i += bytes[i..end].iter().position(|&b| b == b'}').map_or(end - i, |c| c + 1);
                 continue;
             }
-            let c = bytes[i];
-            if !matches!(c, b'"' | b'\'') {
-                out[i] = b'*';
-            }
+            out[i] = b'*';
             i += 1;
         }
     }
@@ -168,10 +175,13 @@ fn key_before(text: &str) -> &str {
     if let Some(inner) = text.strip_suffix('"') {
         return inner.rsplit('"').next().unwrap_or("");
     }
-    let start = text
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-        .map_or(0, |i| i + 1);
-    &text[start..]
+    let key_len: usize = text
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .map(char::len_utf8)
+        .sum();
+    &text[text.len() - key_len..]
 }
 
 /// Where the value starting at `start` ends: after its closing quote, or at a delimiter.
@@ -192,12 +202,14 @@ fn value_end(source: &str, start: usize) -> usize {
             }
             line_end
         }
-        _ => rest
-            .find([',', '}', ']', '#', '\n'])
-            .map_or(source.len(), |i| start + i)
-            .min(line_end),
+        _ => {
+            rest.find([',', '}', ']', '#', '\n']).map_or(source.len(), |i| start + i).min(line_end)
+        }
     }
 }
+
+/// What a call resolves to: its kind, caller ID, caller name and who answers.
+type ResolvedCall = (CallKind, String, Option<String>, Answer);
 
 /// Names of the PBX's objects, by index, for resolving references. With duplicates the first
 /// one wins (the duplicate itself is reported).
@@ -212,7 +224,8 @@ struct Names {
 }
 
 /// The kinds of call-flow steps, as written.
-const STEP_KINDS: [&str; 7] = ["webhook", "record", "queue", "ring_group", "user", "voicemail", "hangup"];
+const STEP_KINDS: [&str; 7] =
+    ["webhook", "record", "queue", "ring_group", "user", "voicemail", "hangup"];
 
 struct Resolver<'a> {
     file_name: &'a str,
@@ -308,11 +321,11 @@ impl Resolver<'_> {
     /// A duration that must be more than zero.
     fn positive_duration(
         &mut self,
-        value: &Option<Sp<DurationText>>,
+        value: Option<&Sp<DurationText>>,
         default: Millis,
         what: &str,
     ) -> Millis {
-        let ms = self.opt_duration(value, default);
+        let ms = value.and_then(|v| self.duration(v)).unwrap_or(default);
         if ms == 0 {
             if let Some(v) = value {
                 self.error(v.span(), format!("{what} must be more than 0s"), "for example `20s`");
@@ -328,11 +341,9 @@ impl Resolver<'_> {
         let help = "write a full http or https URL, like `http://127.0.0.1:8080/hook`";
         match url::Url::parse(text.trim()) {
             Err(e) => self.error(value.span(), format!("malformed URL: {e}"), help),
-            Ok(u) if !matches!(u.scheme(), "http" | "https") => self.error(
-                value.span(),
-                format!("unsupported URL scheme `{}`", u.scheme()),
-                help,
-            ),
+            Ok(u) if !matches!(u.scheme(), "http" | "https") => {
+                self.error(value.span(), format!("unsupported URL scheme `{}`", u.scheme()), help)
+            }
             Ok(u) if u.host_str().is_none_or(str::is_empty) => {
                 self.error(value.span(), "URL has no host", help)
             }
@@ -452,10 +463,15 @@ impl Resolver<'_> {
     ) -> bool {
         if let Some(first) = seen.get(name) {
             let first = first.clone();
-            let d = Diagnostic::at(self.file_name, self.source, span, format!("duplicate {what} `{name}`"))
-                .with_label("defined again here")
-                .with_secondary(first, "first defined here")
-                .with_help(format!("each {what} must be unique; rename or remove one of them"));
+            let d = Diagnostic::at(
+                self.file_name,
+                self.source,
+                span,
+                format!("duplicate {what} `{name}`"),
+            )
+            .with_label("defined again here")
+            .with_secondary(first, "first defined here")
+            .with_help(format!("each {what} must be unique; rename or remove one of them"));
             self.errors.push(d);
             return false;
         }
@@ -558,10 +574,17 @@ impl Resolver<'_> {
                             let names: Vec<&str> =
                                 EventType::ALL.iter().map(|t| t.as_str()).collect();
                             let help = match err.suggestion {
-                                Some(s) => format!("did you mean `{s}`? (event types: {})", names.join(", ")),
+                                Some(s) => format!(
+                                    "did you mean `{s}`? (event types: {})",
+                                    names.join(", ")
+                                ),
                                 None => format!("event types: {}", names.join(", ")),
                             };
-                            self.error(e.span(), format!("unknown event type `{}`", err.name), help);
+                            self.error(
+                                e.span(),
+                                format!("unknown event type `{}`", err.name),
+                                help,
+                            );
                         }
                     }
                 }
@@ -651,9 +674,13 @@ impl Resolver<'_> {
                 name: Str::from(name.as_str()),
                 members: self.members(&q.members, "queue", name, &names),
                 strategy: q.strategy.unwrap_or_default(),
-                ring_timeout: self.positive_duration(&q.ring_timeout, 20_000, "ring_timeout"),
+                ring_timeout: self.positive_duration(
+                    q.ring_timeout.as_ref(),
+                    20_000,
+                    "ring_timeout",
+                ),
                 retry: self.opt_duration(&q.retry, 5_000),
-                max_wait: self.positive_duration(&q.max_wait, 300_000, "max_wait"),
+                max_wait: self.positive_duration(q.max_wait.as_ref(), 300_000, "max_wait"),
                 wrapup: self.opt_duration(&q.wrapup, 0),
                 failover: q.failover.as_ref().and_then(|s| self.step(s, &names)).map(Box::new),
             });
@@ -664,7 +691,7 @@ impl Resolver<'_> {
                 name: Str::from(name.as_str()),
                 members: self.members(&g.members, "ring group", name, &names),
                 mode: g.mode.unwrap_or_default(),
-                ring_time: self.positive_duration(&g.ring_time, 20_000, "ring_time"),
+                ring_time: self.positive_duration(g.ring_time.as_ref(), 20_000, "ring_time"),
                 no_answer: g.no_answer.as_ref().and_then(|s| self.step(s, &names)).map(Box::new),
             });
         }
@@ -707,7 +734,9 @@ impl Resolver<'_> {
             "there are no [[users]]; add one with this extension".to_string()
         } else {
             match suggest::closest(extension, names.extensions.iter().map(String::as_str)) {
-                Some(s) => format!("did you mean {s}? (extensions: {})", names.extensions.join(", ")),
+                Some(s) => {
+                    format!("did you mean {s}? (extensions: {})", names.extensions.join(", "))
+                }
                 None => format!("extensions: {}", names.extensions.join(", ")),
             }
         };
@@ -824,9 +853,13 @@ impl Resolver<'_> {
         Some(match kind {
             "record" => Step::Record,
             "hangup" => Step::Hangup,
-            "webhook" => {
-                Step::Webhook(self.lookup(span, name, &names.webhooks, "webhook object", "webhooks")?)
-            }
+            "webhook" => Step::Webhook(self.lookup(
+                span,
+                name,
+                &names.webhooks,
+                "webhook object",
+                "webhooks",
+            )?),
             "voicemail" => Step::Voicemail(self.lookup(
                 span,
                 name,
@@ -908,10 +941,7 @@ impl Resolver<'_> {
                     .map(Box::new),
             },
             Step::User { user, .. } => {
-                let ring = match &t.ring {
-                    Some(r) => Some(self.positive_duration(&Some(r.clone()), 20_000, "ring")),
-                    None => None,
-                };
+                let ring = t.ring.as_ref().map(|r| self.positive_duration(Some(r), 20_000, "ring"));
                 Step::User { user, ring }
             }
             other => other,
@@ -947,79 +977,10 @@ impl Resolver<'_> {
 
         let (kind, caller_id, caller_name, answer) = match c.direction.unwrap_or_default() {
             Direction::Inbound => {
-                if let Some(id) = &c.caller_id {
-                    self.error(
-                        id.span(),
-                        "caller_id is for outbound calls",
-                        "an inbound caller's number is `from`",
-                    );
-                }
-                if from.is_empty() {
-                    self.error(c.from.span(), "empty caller number", "write the caller's number, like \"61400000001\"");
-                }
-                let Some(number) = pbx.number_by_digits(&to) else {
-                    let numbers: Vec<&str> = pbx.numbers.iter().map(|n| &*n.number).collect();
-                    let help = if numbers.is_empty() {
-                        "inbound calls arrive on one of the [[numbers]]; there are none: add one".to_string()
-                    } else {
-                        let list = numbers.join(", ");
-                        match suggest::closest(&to, numbers.iter().copied()) {
-                            Some(s) => format!("did you mean {s}? (numbers: {list})"),
-                            None => format!("inbound calls go to one of the [[numbers]]: {list}; for a call from a user, set direction = \"outbound\""),
-                        }
-                    };
-                    self.error(c.to.span(), format!("no number {to} in [[numbers]]"), help);
-                    return None;
-                };
-                let answer = self.inbound_answer(c, answered_by.as_deref(), pbx, number)?;
-                (CallKind::Inbound { number }, from, caller_name.flatten(), answer)
+                self.inbound_call(c, pbx, from, &to, answered_by.as_deref(), caller_name.flatten())?
             }
             Direction::Outbound => {
-                if let Some(name) = &c.caller_name {
-                    self.error(
-                        name.span(),
-                        "caller_name is for inbound calls",
-                        "an outbound call presents `caller_id` (a number); remove caller_name",
-                    );
-                }
-                if let Some(v) = &c.voicemail {
-                    self.error(v.span(), "voicemail is for inbound calls", "remove it from this outbound call");
-                }
-                let Some(user) = pbx.user_by_extension(&from) else {
-                    let help = if pbx.users.is_empty() {
-                        "outbound calls are made by a user; there are no [[users]]".to_string()
-                    } else {
-                        let list: Vec<&str> = pbx.users.iter().map(|u| &*u.extension).collect();
-                        match suggest::closest(&from, list.iter().copied()) {
-                            Some(s) => format!("did you mean {s}? An outbound call's `from` is the calling user's extension"),
-                            None => format!("an outbound call's `from` is the calling user's extension: {}", list.join(", ")),
-                        }
-                    };
-                    self.error(c.from.span(), format!("no user with extension {from}"), help);
-                    return None;
-                };
-                if to.is_empty() {
-                    self.error(c.to.span(), "empty dialled number", "write the number dialled, like \"61400000001\"");
-                }
-                let answer = match answered_by.as_deref() {
-                    None | Some("any") => Answer::Any,
-                    Some("none") => Answer::Nobody,
-                    Some(other) => {
-                        let span = c.answered_by.as_ref().map_or(c.to.span(), |a| a.span());
-                        self.error(
-                            span,
-                            format!("an outbound call cannot be answered by `{other}`"),
-                            "the far end answers an outbound call: use \"any\" (answered) or \"none\"",
-                        );
-                        return None;
-                    }
-                };
-                let u = &pbx.users[user];
-                let caller_id = caller_id.flatten().unwrap_or_else(|| match &u.outbound_cli {
-                    Some(cli) => cli.to_string(),
-                    None => pbx.numbers.first().map_or_else(|| u.extension.to_string(), |n| n.number.to_string()),
-                });
-                (CallKind::Outbound { user, dest: Str::from(to) }, caller_id, None, answer)
+                self.outbound_call(c, pbx, &from, to, answered_by.as_deref(), caller_id.flatten())?
             }
         };
         Some(ScriptedCall {
@@ -1036,6 +997,124 @@ impl Resolver<'_> {
                 no_answer_probability: 0.0,
             },
         })
+    }
+
+    /// An inbound call's number, caller and answer.
+    fn inbound_call(
+        &mut self,
+        c: &CallFile,
+        pbx: &Pbx,
+        from: String,
+        to: &str,
+        answered_by: Option<&str>,
+        caller_name: Option<String>,
+    ) -> Option<ResolvedCall> {
+        if let Some(id) = &c.caller_id {
+            self.error(
+                id.span(),
+                "caller_id is for outbound calls",
+                "an inbound caller's number is `from`",
+            );
+        }
+        if from.is_empty() {
+            self.error(
+                c.from.span(),
+                "empty caller number",
+                "write the caller's number, like \"61400000001\"",
+            );
+        }
+        let Some(number) = pbx.number_by_digits(to) else {
+            let numbers: Vec<&str> = pbx.numbers.iter().map(|n| &*n.number).collect();
+            let help = if numbers.is_empty() {
+                "inbound calls arrive on one of the [[numbers]]; there are none: add one"
+                    .to_string()
+            } else {
+                let list = numbers.join(", ");
+                match suggest::closest(to, numbers.iter().copied()) {
+                    Some(s) => format!("did you mean {s}? (numbers: {list})"),
+                    None => format!(
+                        "inbound calls go to one of the [[numbers]]: {list}; for a call from a user, set direction = \"outbound\""
+                    ),
+                }
+            };
+            self.error(c.to.span(), format!("no number {to} in [[numbers]]"), help);
+            return None;
+        };
+        let answer = self.inbound_answer(c, answered_by, pbx, number)?;
+        Some((CallKind::Inbound { number }, from, caller_name, answer))
+    }
+
+    /// An outbound call's user, destination, presented caller ID and answer.
+    fn outbound_call(
+        &mut self,
+        c: &CallFile,
+        pbx: &Pbx,
+        from: &str,
+        to: String,
+        answered_by: Option<&str>,
+        caller_id: Option<String>,
+    ) -> Option<ResolvedCall> {
+        if let Some(name) = &c.caller_name {
+            self.error(
+                name.span(),
+                "caller_name is for inbound calls",
+                "an outbound call presents `caller_id` (a number); remove caller_name",
+            );
+        }
+        if let Some(v) = &c.voicemail {
+            self.error(
+                v.span(),
+                "voicemail is for inbound calls",
+                "remove it from this outbound call",
+            );
+        }
+        let Some(user) = pbx.user_by_extension(from) else {
+            let help = if pbx.users.is_empty() {
+                "outbound calls are made by a user; there are no [[users]]".to_string()
+            } else {
+                let list: Vec<&str> = pbx.users.iter().map(|u| &*u.extension).collect();
+                match suggest::closest(from, list.iter().copied()) {
+                    Some(s) => format!(
+                        "did you mean {s}? An outbound call's `from` is the calling user's extension"
+                    ),
+                    None => format!(
+                        "an outbound call's `from` is the calling user's extension: {}",
+                        list.join(", ")
+                    ),
+                }
+            };
+            self.error(c.from.span(), format!("no user with extension {from}"), help);
+            return None;
+        };
+        if to.is_empty() {
+            self.error(
+                c.to.span(),
+                "empty dialled number",
+                "write the number dialled, like \"61400000001\"",
+            );
+        }
+        let answer = match answered_by {
+            None | Some("any") => Answer::Any,
+            Some("none") => Answer::Nobody,
+            Some(other) => {
+                let span = c.answered_by.as_ref().map_or(c.to.span(), |a| a.span());
+                self.error(
+                    span,
+                    format!("an outbound call cannot be answered by `{other}`"),
+                    "the far end answers an outbound call: use \"any\" (answered) or \"none\"",
+                );
+                return None;
+            }
+        };
+        let u = &pbx.users[user];
+        let caller_id = caller_id.unwrap_or_else(|| match &u.outbound_cli {
+            Some(cli) => cli.to_string(),
+            None => pbx
+                .numbers
+                .first()
+                .map_or_else(|| u.extension.to_string(), |n| n.number.to_string()),
+        });
+        Some((CallKind::Outbound { user, dest: Str::from(to) }, caller_id, None, answer))
     }
 
     /// `answered_by` of an inbound call: `any`, `none`, or a user the call flow rings.
@@ -1071,7 +1150,10 @@ impl Resolver<'_> {
             };
             self.error(
                 span,
-                format!("user {text} is never rung by the call flow of {}", pbx.numbers[number].number),
+                format!(
+                    "user {text} is never rung by the call flow of {}",
+                    pbx.numbers[number].number
+                ),
                 help,
             );
             return None;
@@ -1120,4 +1202,332 @@ fn sub_span(source: &str, span: Range<usize>, needle: &str) -> Range<usize> {
         .get(span.clone())
         .and_then(|text| text.find(needle))
         .map_or(span.clone(), |i| span.start + i..span.start + i + needle.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::NullStyle;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "PBX_TOKEN" => Some("tok-from-env".into()),
+            "HOOK_HOST" => Some("hooks.example.com".into()),
+            _ => None,
+        }
+    }
+
+    fn ok(source: &str) -> Scenario {
+        parse_with_env(source, "scenarios/test.toml", &env)
+            .unwrap_or_else(|d| panic!("{}", d.render(false)))
+    }
+
+    fn err(source: &str) -> Diagnostic {
+        match parse_with_env(source, "scenarios/test.toml", &env) {
+            Ok(_) => panic!("accepted:\n{source}"),
+            Err(d) => *d,
+        }
+    }
+
+    const PBX: &str = r#"
+[[users]]
+name = "Alice"
+extension = "1010"
+
+[[users]]
+name = "Bob"
+extension = "1011"
+
+[[queues]]
+name = "Support"
+members = ["1010", "1011"]
+
+[[ring_groups]]
+name = "Sales"
+members = ["1011"]
+
+[[voicemail]]
+name = "VM"
+
+[[webhooks]]
+name = "CRM"
+"#;
+
+    /// The PBX above plus one number with `flow`.
+    fn with_flow(flow: &str) -> String {
+        format!("{PBX}\n[[numbers]]\nnumber = \"61300000000\"\nflow = {flow}\n")
+    }
+
+    fn flow(flow: &str) -> Vec<Step> {
+        ok(&with_flow(flow)).pbx.numbers[0].flow.clone()
+    }
+
+    #[test]
+    fn defaults() {
+        let s = ok("");
+        assert_eq!(s.name, "test");
+        assert_eq!(s.seed, 1);
+        assert_eq!(s.start_time, None);
+        assert_eq!(s.utc_offset, None);
+        assert_eq!(s.nulls, NullStyle::Null);
+        assert_eq!(s.speed, None);
+        assert_eq!(s.webhook.events, EventTypeSet::ALL);
+        assert_eq!(s.webhook.url, None);
+        assert!(s.calls.is_empty() && s.traffic.is_none() && s.expect.is_none());
+    }
+
+    #[test]
+    fn top_level_settings() {
+        let s = ok(r#"
+name = "demo"
+seed = 7
+start_time = 2026-03-02T09:00:00Z
+utc_offset = "+10:00"
+nulls = "omit"
+speed = 10
+
+[webhook]
+url = "https://${HOOK_HOST}/hook"
+token = "${PBX_TOKEN}"
+events = ["queue_call", "voicemail"]
+headers = { "X-Tenant" = "acme" }
+
+[traffic]
+rate = "10/m"
+"#);
+        assert_eq!(s.name, "demo");
+        assert_eq!(s.seed, 7);
+        assert_eq!(s.start_time, Some("2026-03-02T09:00:00Z".parse().unwrap()));
+        assert_eq!(s.utc_offset.map(|o| o.local_minus_utc()), Some(36_000));
+        assert_eq!(s.nulls, NullStyle::Omit);
+        assert_eq!(s.speed, Some(10.0));
+        assert_eq!(s.webhook.url.as_deref(), Some("https://hooks.example.com/hook"));
+        assert_eq!(s.webhook.token, "tok-from-env");
+        let events: Vec<EventType> = s.webhook.events.iter().collect();
+        assert_eq!(events, [EventType::QueueCall, EventType::Voicemail]);
+        assert_eq!(s.webhook.headers, [("X-Tenant".to_string(), "acme".to_string())]);
+        assert!(s.traffic.is_some_and(|t| t.contains_key("rate")));
+    }
+
+    #[test]
+    fn start_time_may_be_a_string() {
+        let s = ok(r#"start_time = "2026-03-02T19:00:00+10:00""#);
+        assert_eq!(s.start_time, Some("2026-03-02T09:00:00Z".parse().unwrap()));
+        let d = err("start_time = 2026-03-02T09:00:00");
+        assert!(d.message().contains("cannot read start_time"), "{}", d.message());
+    }
+
+    #[test]
+    fn pbx_objects_and_defaults() {
+        let s = ok(&with_flow(r#"["queue:Support"]"#));
+        let q = &s.pbx.queues[0];
+        assert_eq!(q.members, [0, 1]);
+        assert_eq!(q.strategy, Strategy::Ringall);
+        assert_eq!((q.ring_timeout, q.retry, q.max_wait, q.wrapup), (20_000, 5_000, 300_000, 0));
+        assert_eq!(q.failover, None);
+        let g = &s.pbx.ring_groups[0];
+        assert_eq!((g.mode, g.ring_time), (RingMode::Simultaneous, 20_000));
+        assert_eq!(&*s.pbx.voicemail[0].subject, "New voicemail");
+        assert_eq!(s.pbx.webhooks[0].url, None);
+        assert_eq!(&*s.pbx.recording.subject, "Call recording");
+    }
+
+    #[test]
+    fn step_strings() {
+        assert_eq!(
+            flow(
+                r#"["webhook:CRM", "record", "queue: Support", "ring_group:Sales", "user:1011", "voicemail:VM", "hangup"]"#
+            ),
+            [
+                Step::Webhook(0),
+                Step::Record,
+                Step::Queue { queue: 0, on_timeout: None },
+                Step::RingGroup { group: 0, on_no_answer: None },
+                Step::User { user: 1, ring: None },
+                Step::Voicemail(0),
+                Step::Hangup,
+            ]
+        );
+    }
+
+    #[test]
+    fn step_tables() {
+        assert_eq!(
+            flow(
+                r#"[{ queue = "Support", on_timeout = { ring_group = "Sales", on_no_answer = "voicemail:VM" } }, { user = "1010", ring = "25s" }]"#
+            ),
+            [
+                Step::Queue {
+                    queue: 0,
+                    on_timeout: Some(Box::new(Step::RingGroup {
+                        group: 0,
+                        on_no_answer: Some(Box::new(Step::Voicemail(0))),
+                    })),
+                },
+                Step::User { user: 0, ring: Some(25_000) },
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_steps() {
+        let cases = [
+            (r#"["record:VM"]"#, "the `record` step takes no name"),
+            (r#"["queue"]"#, "the `queue` step needs a name"),
+            (r#"["queue:"]"#, "the `queue` step needs a name"),
+            (r#"["ringgroup:Sales"]"#, "unknown step kind `ringgroup`"),
+            (r#"["user:Alice"]"#, "no user with extension Alice"),
+            (r#"[{ user = "1010", on_timeout = "hangup" }]"#, "`on_timeout` does not apply"),
+            (r#"[{ }]"#, "names no step"),
+            (r#"[{ user = "1010", ring = "0s" }]"#, "ring must be more than 0s"),
+            (r#"[]"#, "has no steps"),
+            (r#"[7]"#, "wrong type"),
+        ];
+        for (flow, message) in cases {
+            let d = err(&with_flow(flow));
+            assert!(d.message().contains(message), "{flow}: {}", d.message());
+        }
+        let d = err(&with_flow(r#"["ringgroup:Sales"]"#));
+        assert!(d.help_text().unwrap_or_default().contains("did you mean `ring_group`?"));
+        let d = err(&with_flow(r#"["user:Alice"]"#));
+        assert!(d.help_text().unwrap_or_default().contains("`Alice` is 1010"));
+    }
+
+    #[test]
+    fn calls_are_resolved_and_sorted_stably() {
+        let source = with_flow(r#"["queue:Support"]"#)
+            + r#"
+[[calls]]
+at = "1m"
+from = "61400000001"
+to = "61300000000"
+answered_by = "1011"
+answer_after = "8s"
+talk = "2m"
+abandon_after = "45s"
+voicemail = "0s"
+
+[[calls]]
+at = "0s"
+direction = "outbound"
+from = "1010"
+to = "61400000002"
+answered_by = "none"
+
+[[calls]]
+at = "1m"
+from = "61400000003"
+caller_name = "Jane"
+to = "61300000000"
+"#;
+        let s = ok(&source);
+        let callers: Vec<&str> = s.calls.iter().map(|c| &*c.caller_id).collect();
+        // Outbound without outbound_cli presents the first number.
+        assert_eq!(callers, ["61300000000", "61400000001", "61400000003"]);
+        let out = &s.calls[0];
+        assert_eq!(out.kind, CallKind::Outbound { user: 0, dest: "61400000002".into() });
+        assert_eq!(out.behaviour.answer, Answer::Nobody);
+        let first = &s.calls[1];
+        assert_eq!(first.at, 60_000);
+        assert_eq!(first.kind, CallKind::Inbound { number: 0 });
+        assert_eq!(
+            first.behaviour,
+            Behaviour {
+                answer: Answer::User(1),
+                answer_after: 8_000,
+                talk: 120_000,
+                abandon_after: Some(45_000),
+                voicemail: 0,
+                no_answer_probability: 0.0,
+            }
+        );
+        assert_eq!(s.calls[2].behaviour, Behaviour::default());
+        assert_eq!(s.calls[2].caller_name.as_deref(), Some("Jane"));
+    }
+
+    #[test]
+    fn all_semantic_errors_are_reported_in_file_order() {
+        let d = err(r#"
+[[users]]
+name = "A"
+extension = "1010"
+
+[[queues]]
+name = "Q"
+members = ["1011"]
+wrapup = "-1s"
+
+[[numbers]]
+number = "6130"
+flow = ["voicemail:X"]
+"#);
+        let messages: Vec<&str> = std::iter::once(d.message())
+            .chain(d.related_diagnostics().iter().map(|r| r.message()))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "no user with extension 1011",
+                "negative duration `-1s`",
+                "no voicemail box named `X`"
+            ]
+        );
+        assert_eq!(d.line_column(), Some((8, 12)));
+    }
+
+    #[test]
+    fn undefined_variables_point_at_the_reference() {
+        let source = "[webhook]\ntoken = \"Bearer ${NOPE}\"\n";
+        let d = err(source);
+        assert_eq!(d.message(), "environment variable `NOPE` is not set");
+        assert_eq!(&source[d.span().unwrap()], "${NOPE}");
+    }
+
+    #[test]
+    fn secrets_are_masked_in_diagnostics() {
+        let source = "token = \"abc${PBX_TOKEN}d\"\n\"X-Api-Key\" = 'k1'\nname = \"x\"\npassword = 1234, x\n";
+        assert_eq!(
+            redact_secrets(source),
+            "token = \"***${PBX_TOKEN}*\"\n\"X-Api-Key\" = '**'\nname = \"x\"\npassword = ****, x\n"
+        );
+        assert_eq!(redact_secrets("token = \"a\\\"b\" # c"), "token = \"****\" # c");
+        assert_eq!(redact_secrets("token = \"é${X}ü\""), "token = \"**${X}**\"");
+        assert_eq!(redact_secrets("token = \"unterminated"), "token = \"************");
+    }
+
+    #[test]
+    fn toml_messages_get_hints() {
+        let (m, h) =
+            explain_toml_message("unknown field `extention`, expected one of `name`, `extension`");
+        assert_eq!(m, "unknown key `extention`");
+        assert_eq!(h, "did you mean `extension`? (allowed keys here: name, extension)");
+        let (m, h) = explain_toml_message("invalid type: integer `1010`, expected a string");
+        assert_eq!(m, "wrong type: expected a string, found an integer");
+        assert!(h.contains("quotes"));
+        assert!(!m.contains("1010"), "values are not echoed");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_input(source in "(\\PC|\n|=|\"|token|\\$\\{|\\[\\[users\\]\\])*") {
+            let shown = redact_secrets(&source);
+            proptest::prop_assert_eq!(shown.len(), source.len());
+            let _ = parse_with_env(&source, "fuzz.toml", &env);
+        }
+
+        #[test]
+        fn never_panics_on_an_edited_scenario(
+            at in 0usize..10_000,
+            cut in 0usize..40,
+            insert in "(\\PC|\n|\"|\\$\\{X\\}|-|:|\\[|\\]|\\{|\\}|,|=)*",
+        ) {
+            let base = include_str!("../../scenarios/quickstart.toml");
+            let at = (0..=at.min(base.len())).rev().find(|&i| base.is_char_boundary(i)).unwrap_or(0);
+            let end = (at + cut..=base.len()).find(|&i| base.is_char_boundary(i)).unwrap_or(base.len());
+            let source = format!("{}{insert}{}", &base[..at], &base[end..]);
+            if let Err(d) = parse_with_env(&source, "fuzz.toml", &env) {
+                let _ = d.render(false);
+            }
+        }
+    }
 }
