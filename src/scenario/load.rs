@@ -27,9 +27,10 @@ pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 pub fn load(path: &Path) -> Result<Scenario, Box<Diagnostic>> {
     let name = path.display().to_string();
     let source = std::fs::read_to_string(path).map_err(|e| {
+        let help = "check the path, e.g. `scenarios/quickstart.toml`";
         Box::new(Diagnostic::plain(
             format!("cannot read scenario file `{name}`: {e}"),
-            Some("check the path; scenario files live in `scenarios/`, e.g. `scenarios/quickstart.toml`".into()),
+            Some(help.to_string()),
         ))
     })?;
     parse(&source, &name)
@@ -1522,8 +1523,9 @@ flow = ["voicemail:X"]
             insert in "(\\PC|\n|\"|\\$\\{X\\}|-|:|\\[|\\]|\\{|\\}|,|=)*",
         ) {
             let base = include_str!("../../scenarios/quickstart.toml");
-            let at = (0..=at.min(base.len())).rev().find(|&i| base.is_char_boundary(i)).unwrap_or(0);
-            let end = (at + cut..=base.len()).find(|&i| base.is_char_boundary(i)).unwrap_or(base.len());
+            let boundary = |i: &usize| base.is_char_boundary(*i);
+            let at = (0..=at.min(base.len())).rev().find(boundary).unwrap_or(0);
+            let end = (at + cut..=base.len()).find(boundary).unwrap_or(base.len());
             let source = format!("{}{insert}{}", &base[..at], &base[end..]);
             if let Err(d) = parse_with_env(&source, "fuzz.toml", &env) {
                 let _ = d.render(false);
