@@ -5,6 +5,7 @@
 
 pub mod builtin;
 pub mod check;
+pub mod diagnostic;
 pub mod duration;
 pub mod engine;
 pub mod event;

@@ -1,7 +1,15 @@
 //! Scenario files: the PBX model, the global webhook, scripted calls, loaded from TOML and checked.
 //!
-//! [`Scenario`] is the checked, resolved form the engine runs. Loading (`load`) turns a TOML file
-//! into it, or into a [`a diagnostic`] naming the file, line and column.
+//! [`Scenario`] is the checked, resolved form the engine runs. [`load`] and [`parse`] turn a TOML
+//! file into it, or into a [`Diagnostic`](crate::diagnostic::Diagnostic) naming the file, line and
+//! column. The file format is documented in `docs/scenario-format.md`; [`file`] holds its serde
+//! types and [`json_schema`] describes it for editors.
+
+mod env;
+pub mod file;
+mod load;
+
+pub use load::{load, parse};
 
 use chrono::{DateTime, FixedOffset, Utc};
 
@@ -26,6 +34,19 @@ pub struct Scenario {
     pub webhook: GlobalWebhook,
     /// Scripted calls, sorted by `at` (stable: file order breaks ties).
     pub calls: Vec<ScriptedCall>,
+    /// The playback speed the file suggests (virtual seconds per real second); `--speed`
+    /// overrides it. `None`: real time.
+    pub speed: Option<f64>,
+    /// The `[traffic]` table, kept as written: reserved for generated traffic, not used yet.
+    pub traffic: Option<toml::Table>,
+    /// The `[expect]` table, kept as written: reserved for expectations, not used yet.
+    pub expect: Option<toml::Table>,
+}
+
+/// The JSON Schema of the scenario file (`pbxsim schema scenario`).
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(file::ScenarioFile);
+    serde_json::to_value(&schema).expect("schema serializes")
 }
 
 /// One scripted call of a scenario.
