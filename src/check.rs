@@ -228,6 +228,10 @@ struct Visit {
     summarised: bool,
     /// A `user_inbound` for it has arrived since its last summary (or ever).
     rung_since_summary: bool,
+    /// Its last summary had status `timedout` (the call may visit it again).
+    last_timedout: bool,
+    /// The `call_duration` of its last summary (a new visit ends later).
+    last_duration: Option<u64>,
 }
 
 /// What the checker remembers of one call.
@@ -781,19 +785,24 @@ fn check_sequence(
                 if ty == EventType::QueueCall { &mut call.queues } else { &mut call.ring_groups };
             let seen = visits.iter().any(|x| &*x.name == name);
             let entry = visit(visits, name);
+            // A visit that timed out may be followed by another visit to the same queue
+            // (the flow can name it again, and all members may be busy so nobody rings); an
+            // answered or abandoned visit ends the call, so another summary is a duplicate.
+            let same_instant = entry.last_duration == v.int("call_duration");
             if seen
                 && entry.summarised
-                && !entry.rung_since_summary
-                && ticked.contains(EventType::UserInbound)
+                && (!entry.last_timedout || (same_instant && !entry.rung_since_summary))
             {
                 flag(
                     Rule::Order,
                     format!(
-                        "duplicate summary: a second {ty} for {kind} {name} with no user_inbound \
-                         for it in between (one summary per visit)"
+                        "duplicate summary: a second {ty} for {kind} {name} after the call left \
+                         it answered or abandoned, or at the same instant (one summary per visit)"
                     ),
                 );
             }
+            entry.last_timedout = v.text("status") == Some("timedout");
+            entry.last_duration = v.int("call_duration");
             entry.summarised = true;
             entry.rung_since_summary = false;
             check_summary(ticked, call, v, kind, name, flag);
@@ -1025,7 +1034,13 @@ fn visit<'a>(visits: &'a mut Vec<Visit>, name: &str) -> &'a mut Visit {
     let i = match visits.iter().position(|v| &*v.name == name) {
         Some(i) => i,
         None => {
-            visits.push(Visit { name: name.into(), summarised: false, rung_since_summary: false });
+            visits.push(Visit {
+                name: name.into(),
+                summarised: false,
+                rung_since_summary: false,
+                last_timedout: false,
+                last_duration: None,
+            });
             visits.len() - 1
         }
     };

@@ -491,6 +491,15 @@ fn order_one_summary_per_queue_visit() {
         Rule::Order,
         "duplicate summary",
     );
+    expect_one(
+        &[
+            ui("1010", q, None),
+            qc("Support", "abandoned", None, 30),
+            qc("Support", "timedout", None, 60),
+        ],
+        Rule::Order,
+        "duplicate summary",
+    );
     // A second visit to the same queue, with a ring in between, is fine.
     let events = [
         ui("1010", q, None),

@@ -571,6 +571,14 @@ proptest! {
         if let Err(e) = check_invariants(&out) {
             prop_assert!(false, "{}", e);
         }
+        // The conformance checker (which a user points at real traffic) agrees.
+        let mut checker = crate::check::Checker::new(crate::check::CheckerConfig::default());
+        let mut violations: Vec<String> = Vec::new();
+        for e in &out {
+            violations.extend(checker.observe(&json(e)).iter().map(|v| v.to_string()));
+        }
+        violations.extend(checker.finish().iter().map(|v| v.to_string()));
+        prop_assert!(violations.is_empty(), "{}", violations.join("\n"));
         prop_assert_eq!(engine.stats().calls, n_calls);
         prop_assert_eq!(engine.stats().ended, n_calls, "every call ends");
         prop_assert_eq!(engine.active_calls(), 0);

@@ -1,0 +1,49 @@
+//! The conformance checker over every scenario's events: the engine must break no rule, with
+//! every null style, and with only the ticked types delivered.
+
+use std::sync::Arc;
+
+use pbxsim::check::{Checker, CheckerConfig};
+use pbxsim::engine::{Engine, Options};
+use pbxsim::event::NullStyle;
+
+fn scenarios() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir("scenarios")
+        .expect("scenarios/ exists")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_scenario_conforms() {
+    for path in scenarios() {
+        let scenario = Arc::new(
+            pbxsim::scenario::load(&path).unwrap_or_else(|d| panic!("{}", d.render(false))),
+        );
+        let ticked = scenario.webhook.events;
+        for nulls in [NullStyle::Null, NullStyle::Empty, NullStyle::Omit] {
+            let mut checker = Checker::new(CheckerConfig { ticked, ..CheckerConfig::default() });
+            let start = "2026-03-02T09:00:00Z".parse().unwrap();
+            let mut violations = Vec::new();
+            let mut events = 0;
+            for e in Engine::new(Arc::clone(&scenario), Options::new(scenario.seed, start)) {
+                if !e.is_sent(ticked) {
+                    continue;
+                }
+                events += 1;
+                violations.extend(checker.observe(&e.event.to_value(nulls)));
+            }
+            violations.extend(checker.finish());
+            assert!(events > 0, "{}: no events", path.display());
+            assert!(
+                violations.is_empty(),
+                "{} ({nulls:?}): {}",
+                path.display(),
+                violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
+            );
+        }
+    }
+}
