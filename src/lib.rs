@@ -1,10 +1,11 @@
 //! pbxsim: simulate a hosted PBX and emit its webhook events.
 //!
 //! Data flows one way: [`scenario`] (parse + check) → [`engine`] (discrete-event simulation) →
-//! delivery (HTTP, NDJSON) → report. The wire format lives in [`event`] alone.
+//! [`deliver`] (HTTP, NDJSON) → report. The wire format lives in [`event`] alone.
 
 pub mod builtin;
 pub mod check;
+pub mod deliver;
 pub mod diagnostic;
 pub mod duration;
 pub mod engine;

@@ -1,0 +1,191 @@
+//! Delivery: post the engine's events to real receivers over HTTP, paced, in per-call order,
+//! with retries, a failure journal and full accounting.
+//!
+//! [`deliver`] takes any stream of [`Emission`]s (lazy, possibly endless) and:
+//! - posts each event's exact JSON with `Content-Type: application/json` and `X-Pbx-Token`
+//!   (plus the endpoint's extra headers) to its [`Endpoint`]: global events to the global one,
+//!   `Target::Webhook(i)` to webhook object `i`'s;
+//! - paces them ([`Pacing`]): an event is sent at `start + at / speed`, or at once with `Asap`;
+//! - keeps each call's order in every mode: a call's next event is sent only once the previous
+//!   one was answered or finally gave up, while different calls proceed concurrently with up
+//!   to `concurrency` requests in flight;
+//! - retries failed attempts ([`RetryOn`], backoff with jitter, `Retry-After`);
+//! - journals events that finally failed (`--failed`), for [`replay`];
+//! - returns a [`Summary`] in which `generated = delivered + failed + filtered` always holds.
+//!
+//! Memory is bounded by the work in flight: the stream is read only as far as
+//! `16 × concurrency + 1024` buffered events allow.
+
+mod cancel;
+mod client;
+mod endpoint;
+mod journal;
+pub mod replay;
+mod retry;
+mod sched;
+mod summary;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+pub use cancel::{CancelToken, ctrl_c_token};
+pub use client::init_tls;
+pub use endpoint::{Endpoint, Endpoints, REDACTED, TOKEN_HEADER, is_secret_header};
+pub use replay::{ReplayError, ReplayPlan};
+pub use retry::{
+    BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP, RetryOn, RetryOnError, backoff, parse_retry_after,
+    retry_delay,
+};
+pub use summary::{JournalInfo, Outcome, Summary, TypeCounts, Unreachable};
+
+use crate::engine::{Emission, Target};
+use crate::event::{EventTypeSet, NullStyle};
+use endpoint::Prepared;
+use sched::{Item, Job, Settings};
+
+/// How virtual time maps onto the wall clock.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Pacing {
+    /// One virtual second per second (`--speed 1`).
+    #[default]
+    Realtime,
+    /// `N` virtual seconds per second (`--speed N`, N > 0).
+    Speed(f64),
+    /// As fast as the receiver allows; virtual time is ignored (`--asap`).
+    Asap,
+}
+
+impl Pacing {
+    /// Virtual seconds per wall-clock second; `None` for `Asap`.
+    pub fn speed(self) -> Option<f64> {
+        match self {
+            Pacing::Realtime => Some(1.0),
+            Pacing::Speed(s) => Some(s),
+            Pacing::Asap => None,
+        }
+    }
+}
+
+/// Delivery settings.
+#[derive(Debug, Clone)]
+pub struct DeliverOptions {
+    pub pacing: Pacing,
+    /// Requests in flight at most (default 64).
+    pub concurrency: usize,
+    /// Per-attempt timeout, connecting included (default 10 s).
+    pub timeout: Duration,
+    /// Retries after a failed first attempt (default 0).
+    pub retries: u32,
+    /// Which failures are retried (default: connection errors, timeouts, 429, 5xx).
+    pub retry_on: RetryOn,
+    /// After an event of a call finally fails, skip the call's later events (counted as failed
+    /// and `skipped`). Default: keep sending them, as a real PBX does.
+    pub stop_call_on_failure: bool,
+    /// Accept invalid (e.g. self-signed) TLS certificates.
+    pub insecure: bool,
+    /// Write every finally-failed event to this NDJSON file.
+    pub failed_journal: Option<PathBuf>,
+    /// How "not applicable" fields appear in the JSON.
+    pub nulls: NullStyle,
+    /// The global webhook's ticked types: global events of other types are counted as
+    /// filtered and not sent. Webhook-object events are always sent.
+    pub ticked: EventTypeSet,
+    /// After an interruption, how long requests in flight may still finish (default 5 s).
+    pub grace: Duration,
+}
+
+impl Default for DeliverOptions {
+    fn default() -> Self {
+        Self {
+            pacing: Pacing::Realtime,
+            concurrency: 64,
+            timeout: Duration::from_secs(10),
+            retries: 0,
+            retry_on: RetryOn::default(),
+            stop_call_on_failure: false,
+            insecure: false,
+            failed_journal: None,
+            nulls: NullStyle::Null,
+            ticked: EventTypeSet::ALL,
+            grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl DeliverOptions {
+    fn settings(&self) -> Settings {
+        Settings {
+            concurrency: self.concurrency.max(1),
+            timeout: self.timeout,
+            retries: self.retries,
+            retry_on: self.retry_on,
+            stop_call_on_failure: self.stop_call_on_failure,
+            insecure: self.insecure,
+            grace: self.grace,
+            paced: self.pacing.speed().is_some(),
+            journal: self.failed_journal.clone(),
+        }
+    }
+}
+
+/// Why a delivery could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    #[error("no target URL: pass --target URL, or set `url` in the scenario's [webhook] table")]
+    NoTarget,
+    #[error("bad target URL `{url}`: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("bad header `{name}` for {url}: {reason}")]
+    BadHeader { url: String, name: String, reason: String },
+    #[error("cannot create the failure journal {}: {source}", path.display())]
+    Journal { path: PathBuf, source: std::io::Error },
+    #[error("cannot set up the HTTPS client: {0}")]
+    Tls(String),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+}
+
+/// Post every event of `events` to `endpoints`; see the module documentation. Returns once
+/// the stream is exhausted and every event is delivered or finally failed, or after `cancel`
+/// fired and the requests in flight finished (within `opts.grace`).
+///
+/// Errors only before anything is sent (bad endpoint, journal not writable, TLS setup).
+/// Must run inside a tokio runtime (multi-threaded for best throughput).
+pub async fn deliver<I>(
+    events: I,
+    endpoints: &Endpoints,
+    opts: &DeliverOptions,
+    cancel: CancelToken,
+) -> Result<Summary, DeliverError>
+where
+    I: Iterator<Item = Emission> + Send,
+{
+    let prepared = endpoints.iter().map(Prepared::new).collect::<Result<Vec<_>, _>>()?;
+    let webhooks = endpoints.webhooks.len();
+    let speed = opts.pacing.speed();
+    let (ticked, nulls) = (opts.ticked, opts.nulls);
+    let mut capacity = 512;
+    let mut items = events.map(move |e| {
+        let kind = e.event.event_type();
+        let k = kind.index() as u8;
+        let endpoint = match e.target {
+            Target::Global if !ticked.contains(kind) => return Item::Filtered(k),
+            Target::Global => 0,
+            Target::Webhook(i) if i < webhooks => 1 + i,
+            Target::Webhook(_) => return Item::NoEndpoint(k),
+        };
+        let mut body = Vec::with_capacity(capacity);
+        e.event.write_json(nulls, &mut body);
+        capacity = body.len() + 64;
+        Item::Send(Job {
+            call: e.call,
+            endpoint: endpoint as u32,
+            kind: k,
+            body: Bytes::from(body),
+            offset: speed.map(|s| Duration::from_secs_f64(e.at as f64 / 1000.0 / s)),
+        })
+    });
+    sched::run(&mut items, prepared, opts.settings(), cancel).await
+}

@@ -1,0 +1,577 @@
+//! The engine room of delivery.
+//!
+//! One dispatcher (the caller's task) reads the event stream in order, waits for each paced
+//! event's wall-clock time, and hands events to a scheduler shared with `concurrency` worker
+//! tasks. Each call has a FIFO of pending events and at most one event that is ready or in
+//! flight; a worker that finishes a call's event releases the call's next one. So a call's
+//! events reach the receiver in order, while a slow call holds up only itself. The scheduler
+//! buffers at most `limit` events (ready + pending); beyond that the dispatcher stops reading
+//! the stream until the workers catch up, so memory stays bounded whatever the receiver does.
+//!
+//! Accounting is per task ([`Stats`]) and merged at the end.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
+
+use super::DeliverError;
+use super::cancel::CancelToken;
+use super::client::{self, Client};
+use super::endpoint::Prepared;
+use super::journal::Journal;
+use super::retry::{RetryOn, retry_delay};
+use super::summary::{Outcome, Stats, Summary};
+
+/// One event ready to post.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    /// Events with the same key are sent one after another, in stream order.
+    pub call: u64,
+    /// Index into the run's endpoints.
+    pub endpoint: u32,
+    /// Event type index (0..12), or `OTHER_KIND`.
+    pub kind: u8,
+    pub body: Bytes,
+    /// Paced runs: when to send, after the run's start.
+    pub offset: Option<Duration>,
+}
+
+/// What the stream yields to the dispatcher.
+#[derive(Debug)]
+pub(crate) enum Item {
+    Send(Job),
+    /// An event not sent because its type is not ticked.
+    Filtered(u8),
+    /// An event for a webhook object the endpoints do not have.
+    NoEndpoint(u8),
+}
+
+/// Run settings, from `DeliverOptions`.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub concurrency: usize,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub retry_on: RetryOn,
+    pub stop_call_on_failure: bool,
+    pub insecure: bool,
+    pub grace: Duration,
+    pub paced: bool,
+    pub journal: Option<PathBuf>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Workers wait here for ready events.
+    work: Notify,
+    /// The dispatcher waits here for room.
+    space: Notify,
+    endpoints: Vec<Prepared>,
+    journal: Option<Journal>,
+    settings: Settings,
+    cancel: CancelToken,
+    start: Instant,
+    limit: usize,
+    low_water: usize,
+}
+
+#[derive(Default)]
+struct State {
+    /// Events that can be sent now: the head event of calls with nothing in flight.
+    ready: VecDeque<Job>,
+    /// Calls with an event ready or in flight, and their pending events behind it.
+    calls: HashMap<u64, VecDeque<Job>>,
+    /// Calls stopped after a failure (`stop_call_on_failure`): later events are skipped.
+    stopped: HashSet<u64>,
+    /// Events in `ready` and in the pending queues.
+    buffered: usize,
+    /// No more events will be added.
+    closed: bool,
+    dispatcher_waiting: bool,
+}
+
+enum Push {
+    Queued { ready: bool },
+    Full(Job),
+    Skipped(Job),
+}
+
+impl State {
+    fn push(&mut self, job: Job, limit: usize) -> Push {
+        if !self.stopped.is_empty() && self.stopped.contains(&job.call) {
+            return Push::Skipped(job);
+        }
+        if self.buffered >= limit {
+            self.dispatcher_waiting = true;
+            return Push::Full(job);
+        }
+        self.buffered += 1;
+        match self.calls.entry(job.call) {
+            Entry::Occupied(mut pending) => {
+                pending.get_mut().push_back(job);
+                Push::Queued { ready: false }
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(VecDeque::new());
+                self.ready.push_back(job);
+                Push::Queued { ready: true }
+            }
+        }
+    }
+
+    /// A call's event is done (delivered or finally failed): release its next event.
+    fn complete(&mut self, call: u64, stop: bool, skipped: &mut Vec<Job>) {
+        let State { calls, ready, stopped, buffered, .. } = self;
+        let Some(pending) = calls.get_mut(&call) else { return };
+        if stop {
+            *buffered -= pending.len();
+            skipped.extend(pending.drain(..));
+            stopped.insert(call);
+        }
+        match pending.pop_front() {
+            Some(next) => ready.push_back(next),
+            None => {
+                calls.remove(&call);
+            }
+        }
+    }
+
+    /// Close, and when `drain`, take out every event not in flight.
+    fn close(&mut self, drain: bool) -> Vec<Job> {
+        self.closed = true;
+        if !drain {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(self.buffered);
+        for job in std::mem::take(&mut self.ready) {
+            // Its call has nothing in flight: forget the call with its pending events.
+            if let Some(pending) = self.calls.remove(&job.call) {
+                out.push(job);
+                out.extend(pending);
+            }
+        }
+        for pending in self.calls.values_mut() {
+            out.extend(pending.drain(..));
+        }
+        self.buffered = 0;
+        out
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Account an event that will not be (re)tried, and journal it.
+    fn give_up(&self, stats: &mut Stats, job: &Job, outcome: Outcome, detail: &str) {
+        stats.fail(job.kind, outcome);
+        if let (Some(journal), Some(ep)) =
+            (&self.journal, self.endpoints.get(job.endpoint as usize))
+        {
+            journal.record(ep, &job.body, detail);
+        }
+    }
+
+    /// Finish `done` (the worker's previous event) and take the next ready event. `None` when
+    /// the run is over.
+    async fn next(&self, done: &mut Option<(u64, bool)>, skipped: &mut Vec<Job>) -> Option<Job> {
+        loop {
+            if let Some(next) = self.try_next(done, skipped) {
+                return next;
+            }
+            let notified = self.work.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(next) = self.try_next(done, skipped) {
+                return next;
+            }
+            notified.await;
+        }
+    }
+
+    fn try_next(
+        &self,
+        done: &mut Option<(u64, bool)>,
+        skipped: &mut Vec<Job>,
+    ) -> Option<Option<Job>> {
+        let mut st = self.lock();
+        if let Some((call, failed)) = done.take() {
+            st.complete(call, failed && self.settings.stop_call_on_failure, skipped);
+        }
+        let job = st.ready.pop_front();
+        if job.is_some() {
+            st.buffered -= 1;
+        }
+        let more = !st.ready.is_empty();
+        let wake_dispatcher = st.dispatcher_waiting && st.buffered <= self.low_water;
+        if wake_dispatcher {
+            st.dispatcher_waiting = false;
+        }
+        let finished = job.is_none() && st.closed && st.calls.is_empty();
+        drop(st);
+        if wake_dispatcher {
+            self.space.notify_one();
+        }
+        if more {
+            self.work.notify_one();
+        }
+        match job {
+            Some(job) => Some(Some(job)),
+            None if finished => {
+                self.work.notify_waiters();
+                Some(None)
+            }
+            None => None,
+        }
+    }
+
+    /// Close the scheduler; when `drain`, return the events that were waiting.
+    fn close(&self, drain: bool) -> Vec<Job> {
+        let drained = self.lock().close(drain);
+        self.work.notify_waiters();
+        drained
+    }
+}
+
+/// Closes the scheduler if the dispatcher is dropped half-way, so workers do not wait forever.
+struct CloseOnDrop(Arc<Shared>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close(true);
+    }
+}
+
+/// Deliver every item of `source`; see the module documentation.
+pub(crate) async fn run<S: Iterator<Item = Item>>(
+    source: &mut S,
+    endpoints: Vec<Prepared>,
+    settings: Settings,
+    cancel: CancelToken,
+) -> Result<Summary, DeliverError> {
+    let concurrency = settings.concurrency.max(1);
+    let tls = match endpoints.iter().any(|e| e.https) {
+        true => Some(client::tls_client(settings.insecure, concurrency)?),
+        false => None,
+    };
+    let journal = settings.journal.as_deref().map(Journal::create).transpose()?;
+    let urls: Vec<String> = endpoints.iter().map(|e| e.url.clone()).collect();
+    let limit = concurrency * 16 + 1024;
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State::default()),
+        work: Notify::new(),
+        space: Notify::new(),
+        endpoints,
+        journal,
+        settings,
+        cancel: cancel.clone(),
+        start: Instant::now(),
+        limit,
+        low_water: limit / 2,
+    });
+    let guard = CloseOnDrop(shared.clone());
+
+    let mut stops = Vec::with_capacity(concurrency);
+    let mut workers = Vec::with_capacity(concurrency);
+    for id in 0..concurrency {
+        let (stop, halt) = oneshot::channel::<()>();
+        stops.push(stop);
+        workers.push(tokio::spawn(worker(shared.clone(), id, tls.clone(), halt)));
+    }
+
+    let mut stats = Stats::new(shared.endpoints.len());
+    let mut interrupted = dispatch(source, &shared, &mut stats).await;
+    let drained = shared.close(interrupted);
+    for job in &drained {
+        shared.give_up(&mut stats, job, Outcome::Cancelled, CANCELLED_UNSENT);
+    }
+
+    // Wait for the workers; on interruption give requests in flight `grace`, then halt them.
+    let mut deadline = interrupted.then(|| Instant::now() + shared.settings.grace);
+    for mut handle in workers {
+        let worker_stats = loop {
+            tokio::select! {
+                joined = &mut handle => break joined,
+                _ = cancel.cancelled(), if deadline.is_none() => {
+                    interrupted = true;
+                    deadline = Some(Instant::now() + shared.settings.grace);
+                    for job in shared.close(true) {
+                        shared.give_up(&mut stats, &job, Outcome::Cancelled, CANCELLED_UNSENT);
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)),
+                    if deadline.is_some() && !stops.is_empty() => {
+                    for stop in stops.drain(..) {
+                        let _ = stop.send(());
+                    }
+                }
+            }
+        };
+        match worker_stats {
+            Ok(s) => stats.merge(&s),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
+    }
+    drop(stops);
+    let wall = shared.start.elapsed();
+    drop(guard);
+    let journal = shared.journal.as_ref().map(Journal::finish);
+    Ok(Summary::from_stats(stats, &urls, wall, shared.settings.paced, interrupted, journal))
+}
+
+const CANCELLED_UNSENT: &str = "cancelled: the run was interrupted before this event was sent";
+
+/// Read the stream into the scheduler. Returns whether the run was interrupted.
+async fn dispatch<S: Iterator<Item = Item>>(
+    source: &mut S,
+    shared: &Shared,
+    stats: &mut Stats,
+) -> bool {
+    let cancel = &shared.cancel;
+    loop {
+        if cancel.is_cancelled() {
+            return true;
+        }
+        let Some(item) = source.next() else { return false };
+        let job = match item {
+            Item::Send(job) => job,
+            Item::Filtered(kind) => {
+                stats.generate(kind);
+                stats.filter(kind);
+                continue;
+            }
+            Item::NoEndpoint(kind) => {
+                stats.generate(kind);
+                stats.fail(kind, Outcome::NoEndpoint);
+                continue;
+            }
+        };
+        stats.generate(job.kind);
+        if let Some(offset) = job.offset {
+            let due = shared.start + offset;
+            if due > Instant::now() {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due) => {}
+                    _ = cancel.cancelled() => {
+                        shared.give_up(stats, &job, Outcome::Cancelled, CANCELLED_UNSENT);
+                        return true;
+                    }
+                }
+            }
+        }
+        let mut job = job;
+        loop {
+            let pushed = shared.lock().push(job, shared.limit);
+            match pushed {
+                Push::Queued { ready } => {
+                    if ready {
+                        shared.work.notify_one();
+                    }
+                    break;
+                }
+                Push::Skipped(skipped) => {
+                    shared.give_up(stats, &skipped, Outcome::Skipped, SKIPPED);
+                    break;
+                }
+                Push::Full(back) => {
+                    job = back;
+                    let room = shared.space.notified();
+                    tokio::pin!(room);
+                    room.as_mut().enable();
+                    if shared.lock().buffered < shared.limit {
+                        continue;
+                    }
+                    tokio::select! {
+                        _ = room => {}
+                        _ = cancel.cancelled() => {
+                            shared.give_up(stats, &job, Outcome::Cancelled, CANCELLED_UNSENT);
+                            return true;
+                        }
+                    }
+                }
+            }
+        }
+        tokio::task::consume_budget().await;
+    }
+}
+
+const SKIPPED: &str = "skipped: an earlier event of this call finally failed";
+
+async fn worker(
+    shared: Arc<Shared>,
+    id: usize,
+    tls: Option<reqwest::Client>,
+    mut halt: oneshot::Receiver<()>,
+) -> Stats {
+    let mut stats = Stats::new(shared.endpoints.len());
+    let mut client = Client::new(shared.endpoints.len(), tls);
+    let mut rng = ChaCha8Rng::seed_from_u64(0x9b5 ^ id as u64);
+    let mut halted = false;
+    let mut done = None;
+    let mut skipped = Vec::new();
+    loop {
+        let next = shared.next(&mut done, &mut skipped).await;
+        for job in skipped.drain(..) {
+            shared.give_up(&mut stats, &job, Outcome::Skipped, SKIPPED);
+        }
+        let Some(job) = next else { break };
+        let mut ctx = Attempts {
+            shared: &shared,
+            client: &mut client,
+            stats: &mut stats,
+            rng: &mut rng,
+            halt: &mut halt,
+            halted: &mut halted,
+        };
+        let delivered = ctx.deliver(&job).await;
+        done = Some((job.call, !delivered));
+    }
+    stats
+}
+
+/// One worker's view while it delivers one event.
+struct Attempts<'a> {
+    shared: &'a Shared,
+    client: &'a mut Client,
+    stats: &'a mut Stats,
+    rng: &'a mut ChaCha8Rng,
+    halt: &'a mut oneshot::Receiver<()>,
+    halted: &'a mut bool,
+}
+
+impl Attempts<'_> {
+    /// Send `job` with retries; returns whether it was delivered.
+    async fn deliver(&mut self, job: &Job) -> bool {
+        let settings = &self.shared.settings;
+        let index = job.endpoint as usize;
+        let ep = &self.shared.endpoints[index];
+        if let Some(offset) = job.offset {
+            self.stats.late(Instant::now().saturating_duration_since(self.shared.start + offset));
+        }
+        let mut retry = 0u32;
+        loop {
+            if *self.halted {
+                self.shared.give_up(self.stats, job, Outcome::Cancelled, CANCELLED_UNSENT);
+                return false;
+            }
+            let started = Instant::now();
+            let result = {
+                let send = tokio::time::timeout(
+                    settings.timeout,
+                    self.client.send(index, ep, job.body.clone()),
+                );
+                tokio::select! {
+                    biased;
+                    _ = &mut *self.halt => Err(None),
+                    sent = send => match sent {
+                        Ok(Ok(answer)) => Ok(answer),
+                        Ok(Err(failure)) => Err(Some(failure)),
+                        Err(_) => Err(Some(client::Failure {
+                            outcome: Outcome::Timeout,
+                            detail: format!("no answer within {:?}", settings.timeout),
+                        })),
+                    },
+                }
+            };
+            let (outcome, detail, retry_after) = match result {
+                Ok(answer) if (200..300).contains(&answer.status) => {
+                    self.stats.attempt(index, Outcome::Status(answer.status), None, retry > 0);
+                    self.stats.deliver(job.kind, started.elapsed());
+                    return true;
+                }
+                Ok(answer) => (
+                    Outcome::Status(answer.status),
+                    format!("HTTP {}", answer.status),
+                    answer.retry_after,
+                ),
+                Err(Some(failure)) => (failure.outcome, failure.detail, None),
+                Err(None) => {
+                    *self.halted = true;
+                    self.stats.attempt(index, Outcome::Cancelled, None, retry > 0);
+                    let detail =
+                        "cancelled: the run was interrupted while this event was in flight";
+                    self.shared.give_up(self.stats, job, Outcome::Cancelled, detail);
+                    return false;
+                }
+            };
+            self.stats.attempt(index, outcome, Some(&detail), retry > 0);
+            let attempts = retry + 1;
+            let give_up = |me: &mut Self| {
+                let detail = match attempts {
+                    1 => detail.clone(),
+                    n => format!("{detail} (after {n} attempts)"),
+                };
+                me.shared.give_up(me.stats, job, outcome, &detail);
+                false
+            };
+            if retry >= settings.retries
+                || !settings.retry_on.retries(outcome)
+                || self.shared.cancel.is_cancelled()
+            {
+                return give_up(self);
+            }
+            let wait = retry_delay(retry, retry_after, self.rng);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.shared.cancel.cancelled() => return give_up(self),
+                _ = &mut *self.halt => {
+                    *self.halted = true;
+                    return give_up(self);
+                }
+            }
+            retry += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(call: u64, n: u8) -> Job {
+        Job { call, endpoint: 0, kind: n, body: Bytes::new(), offset: None }
+    }
+
+    #[test]
+    fn one_event_per_call_is_ready_and_the_rest_wait_in_order() {
+        let mut st = State::default();
+        for (call, n) in [(1, 0), (2, 0), (1, 1), (1, 2), (2, 1)] {
+            assert!(matches!(st.push(job(call, n), 100), Push::Queued { .. }));
+        }
+        assert_eq!(st.buffered, 5);
+        let ready: Vec<(u64, u8)> = st.ready.iter().map(|j| (j.call, j.kind)).collect();
+        assert_eq!(ready, vec![(1, 0), (2, 0)]);
+        st.ready.clear();
+        st.buffered -= 2;
+        let mut skipped = Vec::new();
+        st.complete(1, false, &mut skipped);
+        assert_eq!(st.ready.back().map(|j| (j.call, j.kind)), Some((1, 1)));
+        st.complete(2, true, &mut skipped);
+        assert_eq!(skipped.len(), 1);
+        assert!(matches!(st.push(job(2, 9), 100), Push::Skipped(_)));
+        assert!(!st.calls.contains_key(&2));
+        // buffered: (1,1) ready + (1,2) pending
+        assert_eq!(st.buffered, 2);
+        let drained = st.close(true);
+        assert_eq!(drained.iter().map(|j| j.kind).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(st.calls.is_empty() && st.closed);
+    }
+
+    #[test]
+    fn a_full_buffer_refuses_and_flags_the_dispatcher() {
+        let mut st = State::default();
+        assert!(matches!(st.push(job(1, 0), 1), Push::Queued { ready: true }));
+        assert!(matches!(st.push(job(2, 0), 1), Push::Full(_)));
+        assert!(st.dispatcher_waiting);
+    }
+}

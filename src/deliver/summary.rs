@@ -1,0 +1,557 @@
+//! Accounting: what happened to every event and every request, merged into a [`Summary`] with
+//! a human rendering and the run's exit code.
+//!
+//! Every event read from the stream ends in exactly one of three places, so
+//! `generated = delivered + failed + filtered` always holds:
+//! - **delivered**: an attempt got a 2xx answer;
+//! - **failed**: the last attempt failed, or the event was never attempted because an earlier
+//!   event of its call failed (`skipped`, with `stop_call_on_failure`) or because the run was
+//!   interrupted (`cancelled`); both are counted inside `failed` as well as on their own;
+//! - **filtered**: a global event whose type is not ticked in the scenario's webhook settings.
+//!
+//! `sent` counts HTTP requests made, retries included; `retries = sent − first attempts`.
+
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use crate::event::EventType;
+
+/// The result of one attempt, or the reason an event finally failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    /// The receiver answered with this status code.
+    Status(u16),
+    /// No connection: refused, unreachable, name not found, or the TLS handshake failed.
+    Connect,
+    /// The connection broke before the answer arrived.
+    Broken,
+    /// No answer within the timeout.
+    Timeout,
+    /// Not sent: an earlier event of the same call finally failed (`stop_call_on_failure`).
+    Skipped,
+    /// Not sent, or cut off, because the run was interrupted.
+    Cancelled,
+    /// The event names a webhook object the endpoints do not have.
+    NoEndpoint,
+}
+
+impl Outcome {
+    /// Whether this is a delivery (a 2xx answer).
+    pub fn is_success(self) -> bool {
+        matches!(self, Outcome::Status(200..=299))
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Status(code) => write!(f, "{code}"),
+            Outcome::Connect => f.write_str("connect error"),
+            Outcome::Broken => f.write_str("connection broken"),
+            Outcome::Timeout => f.write_str("timeout"),
+            Outcome::Skipped => f.write_str("skipped"),
+            Outcome::Cancelled => f.write_str("cancelled"),
+            Outcome::NoEndpoint => f.write_str("no endpoint"),
+        }
+    }
+}
+
+/// Per-type counts. `generated = delivered + failed + filtered` holds per type too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TypeCounts {
+    pub generated: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub filtered: u64,
+}
+
+/// Index of the "other" bucket: replayed bodies whose `type` is not one of the 12.
+pub(crate) const OTHER_KIND: u8 = 12;
+const KINDS: usize = 13;
+
+fn kind_name(kind: usize) -> &'static str {
+    EventType::ALL.get(kind).map_or("other", |t| t.as_str())
+}
+
+/// Histogram bounds: 1 µs .. 1 hour, 3 significant digits.
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
+/// Per-endpoint connection accounting, to tell "the receiver is not running".
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EndpointStats {
+    pub attempts: u64,
+    pub connect_errors: u64,
+    pub first_connect_error: Option<String>,
+}
+
+/// Counters kept by one task (the dispatcher or one worker) and merged at the end, so the hot
+/// path never shares a lock for accounting.
+#[derive(Debug, Clone)]
+pub(crate) struct Stats {
+    pub generated: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub filtered: u64,
+    pub skipped: u64,
+    pub cancelled: u64,
+    pub sent: u64,
+    pub retries: u64,
+    pub by_type: [TypeCounts; KINDS],
+    pub answers: BTreeMap<Outcome, u64>,
+    pub failures: BTreeMap<Outcome, u64>,
+    /// Microseconds, delivered events only.
+    pub latency: Histogram<u64>,
+    /// Microseconds, paced runs only.
+    pub lateness: Histogram<u64>,
+    pub endpoints: Vec<EndpointStats>,
+}
+
+impl Stats {
+    pub fn new(endpoints: usize) -> Self {
+        Self {
+            generated: 0,
+            delivered: 0,
+            failed: 0,
+            filtered: 0,
+            skipped: 0,
+            cancelled: 0,
+            sent: 0,
+            retries: 0,
+            by_type: [TypeCounts::default(); KINDS],
+            answers: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            latency: histogram(),
+            lateness: histogram(),
+            endpoints: vec![EndpointStats::default(); endpoints],
+        }
+    }
+
+    fn kind(&mut self, kind: u8) -> &mut TypeCounts {
+        &mut self.by_type[(kind as usize).min(KINDS - 1)]
+    }
+
+    /// An event was read from the stream.
+    pub fn generate(&mut self, kind: u8) {
+        self.generated += 1;
+        self.kind(kind).generated += 1;
+    }
+
+    /// A generated event was filtered out by the global tick boxes.
+    pub fn filter(&mut self, kind: u8) {
+        self.filtered += 1;
+        self.kind(kind).filtered += 1;
+    }
+
+    /// A generated event got a 2xx answer after `latency`.
+    pub fn deliver(&mut self, kind: u8, latency: Duration) {
+        self.delivered += 1;
+        self.kind(kind).delivered += 1;
+        self.latency.saturating_record(latency.as_micros().max(1) as u64);
+    }
+
+    /// A generated event finally failed; `last` is its last attempt's outcome.
+    pub fn fail(&mut self, kind: u8, last: Outcome) {
+        self.failed += 1;
+        self.kind(kind).failed += 1;
+        *self.failures.entry(last).or_default() += 1;
+        match last {
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Cancelled => self.cancelled += 1,
+            _ => {}
+        }
+    }
+
+    /// One HTTP request was made to endpoint `endpoint`, with this result; `retry` when it was
+    /// not the event's first attempt.
+    pub fn attempt(&mut self, endpoint: usize, outcome: Outcome, error: Option<&str>, retry: bool) {
+        self.sent += 1;
+        self.retries += u64::from(retry);
+        if outcome != Outcome::Cancelled {
+            *self.answers.entry(outcome).or_default() += 1;
+        }
+        if let Some(ep) = self.endpoints.get_mut(endpoint) {
+            ep.attempts += 1;
+            if outcome == Outcome::Connect {
+                ep.connect_errors += 1;
+                if ep.first_connect_error.is_none() {
+                    ep.first_connect_error = error.map(str::to_string);
+                }
+            }
+        }
+    }
+
+    /// How late a paced event's first attempt started.
+    pub fn late(&mut self, by: Duration) {
+        self.lateness.saturating_record(by.as_micros().max(1) as u64);
+    }
+
+    pub fn merge(&mut self, other: &Stats) {
+        self.generated += other.generated;
+        self.delivered += other.delivered;
+        self.failed += other.failed;
+        self.filtered += other.filtered;
+        self.skipped += other.skipped;
+        self.cancelled += other.cancelled;
+        self.sent += other.sent;
+        self.retries += other.retries;
+        for (mine, theirs) in self.by_type.iter_mut().zip(&other.by_type) {
+            mine.generated += theirs.generated;
+            mine.delivered += theirs.delivered;
+            mine.failed += theirs.failed;
+            mine.filtered += theirs.filtered;
+        }
+        for (k, v) in &other.answers {
+            *self.answers.entry(*k).or_default() += v;
+        }
+        for (k, v) in &other.failures {
+            *self.failures.entry(*k).or_default() += v;
+        }
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+        let _ = self.lateness.add(&other.lateness);
+        for (mine, theirs) in self.endpoints.iter_mut().zip(&other.endpoints) {
+            mine.attempts += theirs.attempts;
+            mine.connect_errors += theirs.connect_errors;
+            if mine.first_connect_error.is_none() {
+                mine.first_connect_error.clone_from(&theirs.first_connect_error);
+            }
+        }
+    }
+}
+
+/// An endpoint that refused every connection pbxsim tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable {
+    pub url: String,
+    /// The first connection error, e.g. `Connection refused (os error 111)`.
+    pub error: String,
+}
+
+/// The failure journal's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalInfo {
+    pub path: PathBuf,
+    /// Lines written (one per finally-failed event).
+    pub lines: u64,
+    /// The first write error, if writing failed.
+    pub error: Option<String>,
+}
+
+/// The outcome of a delivery run.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Events read from the stream.
+    pub generated: u64,
+    /// Events that got a 2xx answer.
+    pub delivered: u64,
+    /// Events that finally failed (including `skipped` and `cancelled`).
+    pub failed: u64,
+    /// Global events of unticked types, not sent.
+    pub filtered: u64,
+    /// Part of `failed`: never sent because an earlier event of the call failed.
+    pub skipped: u64,
+    /// Part of `failed`: never sent, or cut off, because the run was interrupted.
+    pub cancelled: u64,
+    /// HTTP requests made, retries included.
+    pub sent: u64,
+    /// Requests beyond each event's first attempt.
+    pub retries: u64,
+    /// Per event type, in the vendor document's order, then `other` (replayed bodies of no
+    /// known type); only types that occurred.
+    pub by_type: Vec<(&'static str, TypeCounts)>,
+    /// Every request's result: status codes and error classes.
+    pub answers: BTreeMap<Outcome, u64>,
+    /// Finally-failed events by their last outcome.
+    pub failures: BTreeMap<Outcome, u64>,
+    /// Latency of delivered events in microseconds: request start (including any connect) to
+    /// the answer's body fully read, for the successful attempt.
+    pub latency: Histogram<u64>,
+    /// Paced runs only: how late each event's first attempt started, in microseconds, against
+    /// its intended wall-clock time (start + virtual time / speed).
+    pub lateness: Option<Histogram<u64>>,
+    /// Wall time from the first event read to the last answer.
+    pub wall: Duration,
+    /// The run was interrupted (Ctrl-C).
+    pub interrupted: bool,
+    /// Endpoints that refused every connection.
+    pub unreachable: Vec<Unreachable>,
+    /// Every request failed to connect: the target is not there at all.
+    pub refused_all: bool,
+    pub journal: Option<JournalInfo>,
+}
+
+impl Summary {
+    pub(crate) fn from_stats(
+        s: Stats,
+        urls: &[String],
+        wall: Duration,
+        paced: bool,
+        interrupted: bool,
+        journal: Option<JournalInfo>,
+    ) -> Self {
+        let unreachable: Vec<Unreachable> = s
+            .endpoints
+            .iter()
+            .zip(urls)
+            .filter(|(e, _)| e.attempts > 0 && e.connect_errors == e.attempts)
+            .map(|(e, url)| Unreachable {
+                url: url.clone(),
+                error: e.first_connect_error.clone().unwrap_or_else(|| "no connection".into()),
+            })
+            .collect();
+        let attempts: u64 = s.endpoints.iter().map(|e| e.attempts).sum();
+        let connect_errors: u64 = s.endpoints.iter().map(|e| e.connect_errors).sum();
+        Summary {
+            generated: s.generated,
+            delivered: s.delivered,
+            failed: s.failed,
+            filtered: s.filtered,
+            skipped: s.skipped,
+            cancelled: s.cancelled,
+            sent: s.sent,
+            retries: s.retries,
+            by_type: s
+                .by_type
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.generated > 0)
+                .map(|(i, c)| (kind_name(i), *c))
+                .collect(),
+            answers: s.answers,
+            failures: s.failures,
+            latency: s.latency,
+            lateness: paced.then_some(s.lateness),
+            wall,
+            interrupted,
+            refused_all: attempts > 0 && connect_errors == attempts && s.delivered == 0,
+            unreachable,
+            journal,
+        }
+    }
+
+    /// `generated = delivered + failed + filtered`.
+    pub fn is_balanced(&self) -> bool {
+        self.generated == self.delivered + self.failed + self.filtered
+    }
+
+    /// Delivered events per second of wall time.
+    pub fn events_per_second(&self) -> f64 {
+        let secs = self.wall.as_secs_f64();
+        if secs > 0.0 { self.delivered as f64 / secs } else { 0.0 }
+    }
+
+    /// A latency quantile (0.5, 0.99, …) of delivered events.
+    pub fn latency_at(&self, quantile: f64) -> Duration {
+        Duration::from_micros(self.latency.value_at_quantile(quantile))
+    }
+
+    /// The exit code (DESIGN.md): 3 if the target refused every connection; 130 if the run was
+    /// interrupted; 1 if any event finally failed (unless `allow_failures`) or the journal could
+    /// not be written; else 0.
+    pub fn exit_code(&self, allow_failures: bool) -> u8 {
+        if self.refused_all {
+            3
+        } else if self.interrupted {
+            130
+        } else if self.journal.as_ref().is_some_and(|j| j.error.is_some())
+            || (self.failed > 0 && !allow_failures)
+        {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// "could not connect to URL (error). Is the receiver running?", for every endpoint that
+    /// refused every connection.
+    pub fn unreachable_message(&self) -> Option<String> {
+        if self.unreachable.is_empty() {
+            return None;
+        }
+        let lines: Vec<String> = self
+            .unreachable
+            .iter()
+            .map(|u| {
+                format!("could not connect to {} ({}). Is the receiver running?", u.url, u.error)
+            })
+            .collect();
+        Some(lines.join("\n"))
+    }
+
+    /// The human summary.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let w = &mut out;
+        let _ = writeln!(
+            w,
+            "events     generated {}  delivered {}  failed {}  filtered {}",
+            self.generated, self.delivered, self.failed, self.filtered
+        );
+        if self.skipped > 0 || self.cancelled > 0 {
+            let _ = writeln!(
+                w,
+                "           of the failed: skipped {} (an earlier event of the call failed), \
+                 cancelled {} (interrupted)",
+                self.skipped, self.cancelled
+            );
+        }
+        let _ = writeln!(w, "requests   sent {} ({} retries)", self.sent, self.retries);
+        if !self.answers.is_empty() {
+            let _ = writeln!(w, "answers    {}", counts(&self.answers));
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(w, "failed     by last error: {}", counts(&self.failures));
+        }
+        if !self.by_type.is_empty() {
+            let width = self.by_type.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+            let _ = writeln!(
+                w,
+                "by type    {:width$}  {:>9}  {:>9}  {:>6}  {:>8}",
+                "", "generated", "delivered", "failed", "filtered"
+            );
+            for (name, c) in &self.by_type {
+                let _ = writeln!(
+                    w,
+                    "           {name:width$}  {:>9}  {:>9}  {:>6}  {:>8}",
+                    c.generated, c.delivered, c.failed, c.filtered
+                );
+            }
+        }
+        if !self.latency.is_empty() {
+            let _ = writeln!(w, "latency    {}", quantiles(&self.latency));
+        }
+        if let Some(late) = self.lateness.as_ref().filter(|h| !h.is_empty()) {
+            let _ = writeln!(w, "lateness   {} (send time after the paced time)", quantiles(late));
+        }
+        let _ = writeln!(
+            w,
+            "wall time  {:.2} s  ({:.1} events/s delivered)",
+            self.wall.as_secs_f64(),
+            self.events_per_second()
+        );
+        if let Some(j) = &self.journal {
+            match &j.error {
+                None => {
+                    let _ = writeln!(
+                        w,
+                        "journal    {} failed event(s) in {}",
+                        j.lines,
+                        j.path.display()
+                    );
+                }
+                Some(e) => {
+                    let _ = writeln!(w, "journal    could not write {}: {e}", j.path.display());
+                }
+            }
+        }
+        if self.interrupted {
+            let _ = writeln!(w, "interrupted before the end of the run");
+        }
+        if let Some(msg) = self.unreachable_message() {
+            let _ = writeln!(w, "{msg}");
+        }
+        out
+    }
+}
+
+fn counts(map: &BTreeMap<Outcome, u64>) -> String {
+    let items: Vec<String> = map.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    items.join(", ")
+}
+
+fn ms(micros: u64) -> String {
+    let ms = micros as f64 / 1000.0;
+    if ms < 10.0 { format!("{ms:.2} ms") } else { format!("{ms:.1} ms") }
+}
+
+fn quantiles(h: &Histogram<u64>) -> String {
+    format!(
+        "p50 {}  p90 {}  p99 {}  max {}",
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.9)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(s: Stats) -> Summary {
+        let urls = vec!["http://127.0.0.1:1/".to_string()];
+        Summary::from_stats(s, &urls, Duration::from_secs(2), false, false, None)
+    }
+
+    #[test]
+    fn arithmetic_holds_through_every_path_and_merge() {
+        let mut dispatcher = Stats::new(1);
+        let mut worker = Stats::new(1);
+        for kind in 0..13u8 {
+            dispatcher.generate(kind);
+        }
+        dispatcher.filter(0);
+        dispatcher.fail(1, Outcome::Cancelled); // never sent
+        worker.attempt(0, Outcome::Status(503), None, false);
+        worker.attempt(0, Outcome::Status(200), None, true);
+        worker.deliver(2, Duration::from_millis(3));
+        worker.attempt(0, Outcome::Timeout, None, false);
+        worker.fail(3, Outcome::Timeout);
+        worker.fail(4, Outcome::Skipped);
+        worker.attempt(0, Outcome::Cancelled, None, false); // cut off in flight
+        worker.fail(5, Outcome::Cancelled);
+        for kind in 6..13u8 {
+            worker.attempt(0, Outcome::Status(204), None, false);
+            worker.deliver(kind, Duration::from_micros(500));
+        }
+        dispatcher.merge(&worker);
+        let s = summary(dispatcher);
+        assert!(s.is_balanced(), "{s:?}");
+        assert_eq!((s.generated, s.delivered, s.failed, s.filtered), (13, 8, 4, 1));
+        assert_eq!((s.skipped, s.cancelled), (1, 2));
+        assert_eq!(s.sent, 11);
+        // 8 delivered + timeout + cut-off = 10 events attempted, 11 requests.
+        assert_eq!(s.retries, 1);
+        for (_, c) in &s.by_type {
+            assert_eq!(c.generated, c.delivered + c.failed + c.filtered);
+        }
+        assert_eq!(s.by_type.last().unwrap().0, "other");
+        assert_eq!(s.answers[&Outcome::Status(503)], 1);
+        assert!(!s.answers.contains_key(&Outcome::Cancelled));
+        assert_eq!(s.failures[&Outcome::Timeout], 1);
+        assert_eq!(s.exit_code(false), 1);
+        assert_eq!(s.exit_code(true), 0);
+        assert!(!s.refused_all);
+        let text = s.render();
+        assert!(text.contains("generated 13  delivered 8  failed 4  filtered 1"), "{text}");
+        assert!(text.contains("p99"), "{text}");
+    }
+
+    #[test]
+    fn refused_everything_is_exit_3_and_names_the_url() {
+        let mut st = Stats::new(1);
+        st.generate(0);
+        st.attempt(0, Outcome::Connect, Some("Connection refused (os error 111)"), false);
+        st.fail(0, Outcome::Connect);
+        let s = summary(st);
+        assert!(s.refused_all);
+        assert_eq!(s.exit_code(true), 3);
+        let msg = s.unreachable_message().unwrap();
+        assert!(msg.contains("http://127.0.0.1:1/") && msg.contains("Is the receiver running?"));
+        assert!(s.render().contains("Connection refused"));
+    }
+
+    #[test]
+    fn nothing_sent_is_success() {
+        let s = summary(Stats::new(1));
+        assert!(s.is_balanced());
+        assert!(!s.refused_all);
+        assert_eq!(s.exit_code(false), 0);
+    }
+}
