@@ -257,6 +257,7 @@ fn listen(args: ListenArgs) -> ExitCode {
     let color = receiver::format::color_for_stdout();
     let cfg = ReceiverConfig {
         token: args.token.filter(|t| !t.is_empty()),
+        extra_tokens: Vec::new(),
         save: args.save,
         status: args.status,
         delay: args.delay.unwrap_or(0),
@@ -440,6 +441,24 @@ pub struct RunArgs {
     /// The X-Pbx-Token for global events (overrides the file's token).
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Play N times faster than real time (default: the file's `speed`, else 1).
+    #[arg(long, value_name = "N", value_parser = positive_speed, conflicts_with = "asap")]
+    pub speed: Option<f64>,
+    /// Send as fast as the receiver allows, ignoring virtual time.
+    #[arg(long)]
+    pub asap: bool,
+    /// With the built-in receiver: print only violations and the summaries.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+fn positive_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err(format!("`{text}` is not a speed; write a number above 0, like 1, 10 or 0.5")),
+    }
 }
 
 fn parse_start_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
@@ -465,38 +484,155 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(s) => std::sync::Arc::new(s),
         Err(diagnostic) => {
             report(&diagnostic);
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_USAGE);
         }
     };
     let options = engine_options(&scenario, args.seed, args.start_time);
-    let timeline = pbxsim::time::Timeline::new(options.start, scenario.utc_offset);
     if args.dry_run {
-        let format = if args.envelope {
-            pbxsim::sink::DryRunFormat::Envelope
-        } else {
-            pbxsim::sink::DryRunFormat::Body
-        };
-        let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(&scenario), options);
-        let stdout = std::io::stdout();
-        let mut out = std::io::BufWriter::new(stdout.lock());
-        return match pbxsim::sink::write_ndjson(
-            &scenario,
-            &timeline,
-            engine,
-            format,
-            args.target.as_deref(),
-            &mut out,
-        ) {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: cannot write the events: {e}");
-                ExitCode::from(1)
-            }
-        };
+        return dry_run(&scenario, options, args.envelope, args.target.as_deref());
     }
-    eprintln!("error: sending is not wired yet; use --dry-run");
-    ExitCode::from(2)
+    let pacing = match (args.asap, args.speed) {
+        (true, _) => Pacing::Asap,
+        (false, Some(speed)) => Pacing::Speed(speed),
+        (false, None) => scenario.speed.map_or(Pacing::Realtime, Pacing::Speed),
+    };
+    let play = Play {
+        target: args.target,
+        token: args.token,
+        pacing,
+        delivery: args.delivery,
+        quiet: args.quiet,
+    };
+    play.run(scenario, options)
+}
+
+fn dry_run(
+    scenario: &std::sync::Arc<Scenario>,
+    options: pbxsim::engine::Options,
+    envelope: bool,
+    target: Option<&str>,
+) -> ExitCode {
+    let format = if envelope {
+        pbxsim::sink::DryRunFormat::Envelope
+    } else {
+        pbxsim::sink::DryRunFormat::Body
+    };
+    let timeline = pbxsim::time::Timeline::new(options.start, scenario.utc_offset);
+    let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(scenario), options);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, target, &mut out) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the events: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Sending a scenario's events: to a target, or to the built-in receiver when there is none.
+struct Play {
+    target: Option<String>,
+    token: Option<String>,
+    pacing: Pacing,
+    delivery: DeliveryArgs,
+    quiet: bool,
+}
+
+impl Play {
+    fn run(self, scenario: std::sync::Arc<Scenario>, options: pbxsim::engine::Options) -> ExitCode {
+        deliver::init_tls();
+        let mut opts = self.delivery.options(self.pacing);
+        opts.nulls = scenario.nulls;
+        opts.ticked = scenario.webhook.events;
+        let builtin = self.target.is_none() && scenario.webhook.url.is_none();
+        let rt = runtime();
+        rt.block_on(async move {
+            // With no target anywhere, the built-in receiver takes the events and checks them.
+            let receiver = if builtin {
+                let token = self
+                    .token
+                    .clone()
+                    .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
+                let extra_tokens = scenario.pbx.webhooks.iter().map(|w| w.token.clone()).collect();
+                let cfg = ReceiverConfig {
+                    token,
+                    extra_tokens,
+                    checker: CheckerConfig {
+                        ticked: scenario.webhook.events,
+                        ..CheckerConfig::default()
+                    },
+                    print: if self.quiet { PrintMode::Quiet } else { PrintMode::Lines },
+                    color: receiver::format::color_for_stdout(),
+                    ..ReceiverConfig::default()
+                };
+                let bind = SocketAddr::from(([127, 0, 0, 1], 0));
+                match receiver::start(bind, cfg).await {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        eprintln!("error: cannot start the built-in receiver: {e}");
+                        return ExitCode::from(EXIT_USAGE);
+                    }
+                }
+            } else {
+                None
+            };
+            let target = match &receiver {
+                Some(r) => Some(r.url()),
+                None => self.target.clone(),
+            };
+            let endpoints = match deliver::Endpoints::from_scenario(
+                &scenario,
+                target.as_deref(),
+                self.token.as_deref(),
+            ) {
+                Ok(e) => e,
+                Err(e) => return usage_error(e),
+            };
+            if let Some(r) = &receiver {
+                println!(
+                    "no target given: sending to the built-in receiver at {} \
+                     (pass --target URL to use yours)",
+                    r.url()
+                );
+            }
+            let speed = match self.pacing {
+                Pacing::Asap => "as fast as possible".to_string(),
+                Pacing::Realtime => "in real time".to_string(),
+                Pacing::Speed(s) => format!("at {s}x speed"),
+            };
+            println!(
+                "playing {} ({} calls) {speed}, seed {}, start {}",
+                scenario.name,
+                scenario.calls.len(),
+                options.seed,
+                options.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(&scenario), options);
+            let cancel = deliver::ctrl_c_token();
+            let summary = match deliver::deliver(engine, &endpoints, &opts, cancel).await {
+                Ok(summary) => summary,
+                Err(e) => return usage_error(e),
+            };
+            println!();
+            print!("{}", summary.render());
+            let mut code = summary.exit_code(self.delivery.allow_failures);
+            if code == 3
+                && let Some(message) = summary.unreachable_message()
+            {
+                eprintln!("error: {message}");
+            }
+            if let Some(r) = receiver {
+                let stats = r.shutdown().await;
+                println!("\nbuilt-in receiver\n{stats}");
+                if stats.violations() > 0 && code == 0 {
+                    code = 1;
+                }
+            }
+            ExitCode::from(code)
+        })
+    }
 }
 
 #[derive(Debug, Args)]
