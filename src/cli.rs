@@ -41,6 +41,30 @@ pub enum Command {
         Exit codes: 0 all delivered (and no rule broken); 1 an event failed or a rule was broken;\n\
         2 usage or scenario error (nothing sent); 3 the target could not be reached.")]
     Run(RunArgs),
+    /// Send one event of any type, with realistic fake data.
+    #[command(after_help = "Examples:\n  \
+        pbxsim trigger queue_call --target http://127.0.0.1:3000/hook --token s3cret\n  \
+        pbxsim trigger user_inbound_completed --set call_duration=95 --set queue_name=Sales --print\n  \
+        pbxsim trigger voicemail --unset email_message --target http://127.0.0.1:3000/hook\n\n\
+        --set values are converted to the field's JSON type (`null` for fields that may be null);\n\
+        an unknown field is an error. Types: user_inbound, user_inbound_answered,\n\
+        user_inbound_completed, user_outbound, user_outbound_answered, user_outbound_completed,\n\
+        queue_call, ring_group_call, voicemail, recording_inbound, recording_outbound,\n\
+        webhook_component_event.\n\n\
+        Exit codes: 0 answered 2xx (or --print); 1 another answer; 2 usage error; 3 unreachable.")]
+    Trigger(TriggerArgs),
+    /// Play one whole call, correctly sequenced, through a small built-in PBX (or --scenario's).
+    #[command(after_help = "Examples:\n  \
+        pbxsim call inbound --target http://127.0.0.1:3000/hook --token s3cret\n  \
+        pbxsim call inbound --via queue:Support --outcome abandoned\n  \
+        pbxsim call inbound --via ring-group:Reception --outcome voicemail --speed 10\n  \
+        pbxsim call inbound --via user:1002 --talk 90s --ring 8s --record\n  \
+        pbxsim call outbound --outcome no-answer --dry-run\n  \
+        pbxsim call inbound --scenario scenarios/quickstart.toml --via queue:Support\n\n\
+        Without --target (and no url in --scenario) the events go to the built-in receiver,\n\
+        which checks them. The built-in PBX has queues Support, Sales, Billing, Technical,\n\
+        ring groups Reception and Management, and users 1001-1050.")]
+    Call(CallArgs),
     /// Check scenario files without running them.
     ///
     /// Exits 0 when every file is valid, 2 when one is not; errors name the file, line and
@@ -238,6 +262,8 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Run(args) => run(args),
+        Command::Trigger(args) => trigger(args),
+        Command::Call(args) => call(args),
         Command::Schema { what } => {
             let schema = match what {
                 SchemaKind::Events => pbxsim::event::json_schema(),
@@ -767,4 +793,235 @@ fn replay(args: ReplayArgs) -> ExitCode {
         eprintln!("error: {message}");
     }
     ExitCode::from(code)
+}
+
+/// `pbxsim trigger`.
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// The event type, by wire name (e.g. `queue_call`).
+    #[arg(value_name = "TYPE", value_parser = parse_event_type)]
+    pub event_type: EventType,
+    /// Where to POST it.
+    #[arg(long, value_name = "URL", required_unless_present = "print")]
+    pub target: Option<String>,
+    /// The X-Pbx-Token to send.
+    #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Set a field: `field=value` (repeatable).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub sets: Vec<String>,
+    /// Leave a field out of the body (repeatable).
+    #[arg(long = "unset", value_name = "FIELD")]
+    pub unsets: Vec<String>,
+    /// Print the body instead of sending it.
+    #[arg(long)]
+    pub print: bool,
+    /// Seed for the fake data (default: random).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = positive_duration)]
+    pub timeout: Duration,
+    /// Accept invalid TLS certificates.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+fn trigger(args: TriggerArgs) -> ExitCode {
+    use rand::SeedableRng;
+    let ty = args.event_type;
+    let mut sets = Vec::new();
+    for text in &args.sets {
+        match pbxsim::trigger::parse_assignment(text) {
+            Ok(pair) => sets.push(pair),
+            Err(e) => return usage_error(e),
+        }
+    }
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed);
+    let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+    let event = pbxsim::trigger::fake_event(ty, &mut rng, now);
+    let mut body = match event.to_value(pbxsim::event::NullStyle::Null) {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!("payloads are objects"),
+    };
+    if let Err(e) = pbxsim::trigger::apply_edits(ty, &mut body, &sets, &args.unsets) {
+        return usage_error(e);
+    }
+    let body = serde_json::Value::Object(body).to_string();
+    if args.print {
+        print_stdout(&body);
+        return ExitCode::SUCCESS;
+    }
+    let target = args.target.expect("clap requires --target without --print");
+    if let Err(e) = url::Url::parse(&target) {
+        return usage_error(format!("bad --target `{target}`: {e}"));
+    }
+    deliver::init_tls();
+    let client = match deliver::one_off_client(args.insecure) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let token = args.token.filter(|t| !t.is_empty());
+    runtime().block_on(async move {
+        let mut request = client
+            .post(&target)
+            .timeout(args.timeout)
+            .header("content-type", "application/json")
+            .body(body.clone());
+        if let Some(token) = &token {
+            request = request.header(deliver::TOKEN_HEADER, token);
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                let text = response.text().await.unwrap_or_default();
+                let text: String = text.chars().take(200).collect();
+                println!("{ty} → {target}: {status} {}", text.trim());
+                if status.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            }
+            Err(e) if e.is_connect() => {
+                eprintln!("error: could not connect to {target}. Is the receiver running?");
+                ExitCode::from(3)
+            }
+            Err(e) => {
+                eprintln!("error: {ty} → {target}: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+/// `pbxsim call`.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// Which way the call goes.
+    #[arg(value_enum)]
+    pub direction: CallDirection,
+    /// Route an inbound call through `queue:NAME`, `ring-group:NAME` or `user:EXTENSION`
+    /// (default: the PBX's first queue).
+    #[arg(long, value_name = "KIND:NAME", value_parser = parse_via)]
+    pub via: Option<pbxsim::oneshot::Via>,
+    /// How the call ends.
+    #[arg(long, value_enum, default_value = "answered")]
+    pub outcome: CallOutcome,
+    /// Conversation length once answered.
+    #[arg(long, default_value = "90s", value_name = "DURATION", value_parser = duration_ms)]
+    pub talk: Millis,
+    /// How long phones ring before the answer (or before the caller abandons).
+    #[arg(long, default_value = "8s", value_name = "DURATION", value_parser = duration_ms)]
+    pub ring: Millis,
+    /// Record the call (recording_inbound / recording_outbound).
+    #[arg(long)]
+    pub record: bool,
+    /// Outbound: the calling user's extension (default: the PBX's first user).
+    #[arg(long, value_name = "EXTENSION")]
+    pub from: Option<String>,
+    /// Inbound: the caller's number; outbound: the number dialled.
+    #[arg(long, value_name = "DIGITS")]
+    pub number: Option<String>,
+    /// Use this scenario file's PBX (and its webhook settings) instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Send N times faster than real time (default: as fast as possible).
+    #[arg(long, value_name = "N", value_parser = positive_speed)]
+    pub speed: Option<f64>,
+    /// Print the events instead of sending them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send the events here.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// The X-Pbx-Token for the events.
+    #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// With the built-in receiver: print only violations and the summaries.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CallDirection {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CallOutcome {
+    Answered,
+    Abandoned,
+    Timedout,
+    Voicemail,
+    NoAnswer,
+}
+
+fn parse_via(text: &str) -> Result<pbxsim::oneshot::Via, String> {
+    use pbxsim::oneshot::Via;
+    let (kind, name) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}`: write queue:NAME, ring-group:NAME or user:EXTENSION"))?;
+    match kind {
+        "queue" => Ok(Via::Queue(name.into())),
+        "ring-group" | "ring_group" => Ok(Via::RingGroup(name.into())),
+        "user" => Ok(Via::User(name.into())),
+        other => Err(format!(
+            "unknown kind `{other}`; write queue:NAME, ring-group:NAME or user:EXTENSION"
+        )),
+    }
+}
+
+fn duration_ms(text: &str) -> Result<Millis, String> {
+    pbxsim::duration::parse(text).map_err(|e| e.to_string())
+}
+
+fn call(args: CallArgs) -> ExitCode {
+    use pbxsim::oneshot::{Direction, OneCall, Outcome};
+    let base = match &args.scenario {
+        Some(path) => match pbxsim::scenario::load(path) {
+            Ok(s) => s,
+            Err(diagnostic) => {
+                report(&diagnostic);
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
+        None => pbxsim::builtin::midsize(),
+    };
+    let spec = OneCall {
+        direction: match args.direction {
+            CallDirection::Inbound => Direction::Inbound,
+            CallDirection::Outbound => Direction::Outbound,
+        },
+        via: args.via,
+        outcome: match args.outcome {
+            CallOutcome::Answered => Outcome::Answered,
+            CallOutcome::Abandoned => Outcome::Abandoned,
+            CallOutcome::Timedout => Outcome::Timedout,
+            CallOutcome::Voicemail => Outcome::Voicemail,
+            CallOutcome::NoAnswer => Outcome::NoAnswer,
+        },
+        talk: args.talk,
+        ring: args.ring,
+        record: args.record,
+        from: args.from,
+        number: args.number,
+        caller_name: Some("Jane Citizen".into()),
+    };
+    let scenario = match pbxsim::oneshot::build(base, &spec) {
+        Ok(s) => std::sync::Arc::new(s),
+        Err(e) => return usage_error(e),
+    };
+    let options = engine_options(&scenario, None, None);
+    if args.dry_run {
+        return dry_run(&scenario, options, false, args.target.as_deref());
+    }
+    let play = Play {
+        target: args.target,
+        token: args.token,
+        pacing: args.speed.map_or(Pacing::Asap, Pacing::Speed),
+        delivery: args.delivery,
+        quiet: args.quiet,
+    };
+    play.run(scenario, options)
 }

@@ -90,7 +90,7 @@ pub fn apply_edits(
     }
     for name in unsets {
         field_of(ty, name)?;
-        body.remove(name);
+        body.shift_remove(name);
     }
     Ok(())
 }

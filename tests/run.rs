@@ -90,7 +90,10 @@ fn a_closed_port_exits_3_naming_the_url() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&url) && stderr.to_lowercase().contains("is the receiver running?"), "{stderr}");
+    assert!(
+        stderr.contains(&url) && stderr.to_lowercase().contains("is the receiver running?"),
+        "{stderr}"
+    );
 }
 
 #[test]

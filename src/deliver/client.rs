@@ -26,6 +26,11 @@ pub fn init_tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// A client for a few one-off requests (`trigger`), HTTP or HTTPS.
+pub fn one_off_client(insecure: bool) -> Result<reqwest::Client, DeliverError> {
+    tls_client(insecure, 1)
+}
+
 /// The shared HTTPS client. `insecure` accepts self-signed and otherwise invalid certificates.
 pub(crate) fn tls_client(insecure: bool, pool: usize) -> Result<reqwest::Client, DeliverError> {
     init_tls();

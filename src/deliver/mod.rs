@@ -31,7 +31,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 pub use cancel::{CancelToken, ctrl_c_token};
-pub use client::init_tls;
+pub use client::{init_tls, one_off_client};
 pub use endpoint::{Endpoint, Endpoints, REDACTED, TOKEN_HEADER, is_secret_header};
 pub use replay::{ReplayError, ReplayPlan};
 pub use retry::{
