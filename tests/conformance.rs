@@ -18,6 +18,31 @@ fn scenarios() -> Vec<std::path::PathBuf> {
 }
 
 #[test]
+fn every_event_of_every_scenario_validates_against_the_event_schema() {
+    let schema = pbxsim::event::json_schema();
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let mut checked = 0;
+    for path in scenarios() {
+        let scenario = Arc::new(pbxsim::scenario::load(&path).expect("scenario loads"));
+        let start = "2026-03-02T09:00:00Z".parse().unwrap();
+        for e in Engine::new(Arc::clone(&scenario), Options::new(scenario.seed, start)) {
+            for nulls in [NullStyle::Null, NullStyle::Omit] {
+                let value = e.event.to_value(nulls);
+                let errors: Vec<String> =
+                    validator.iter_errors(&value).map(|err| err.to_string()).collect();
+                assert!(errors.is_empty(), "{}: {value}: {errors:?}", path.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} payloads checked");
+    // And the schema can fail: a string duration is not a payload.
+    let mut bad = serde_json::json!({"type": "voicemail"});
+    bad["unique_call_id"] = serde_json::json!(5);
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
 fn every_scenario_conforms() {
     for path in scenarios() {
         let scenario = Arc::new(
