@@ -35,7 +35,7 @@ const DAY: Millis = 86_400_000;
 #[cfg(debug_assertions)]
 const CALLS: usize = 50_000;
 #[cfg(not(debug_assertions))]
-const CALLS: usize = 250_000;
+const CALLS: usize = 150_000;
 const WARMUP: usize = 5_000;
 const BATCHES: usize = 20;
 

@@ -424,3 +424,21 @@ fn outbound_caller_id_prefers_the_users_cli_then_the_first_number_then_the_exten
         }
     }
 }
+
+#[test]
+fn the_schema_describes_the_table() {
+    let schema = serde_json::to_string(&schemars::schema_for!(TrafficSpec)).unwrap();
+    for key in TrafficSpec::KEYS {
+        assert!(schema.contains(&format!("\"{key}\"")), "{key} missing from the schema");
+    }
+    for word in ["\"dist\"", "\"lognormal\"", "\"for\"", "\"poisson\"", "additionalProperties"] {
+        assert!(schema.contains(word), "{word} missing from the schema");
+    }
+}
+
+#[test]
+fn serde_reads_the_same_table_directly() {
+    let text = "rate = \"1/s\"\nstages = [{ rate = \"2/s\", for = \"1m\" }]\nno_answer = 0.1";
+    let value: toml::Value = toml::from_str(text).unwrap();
+    assert_eq!(TrafficSpec::deserialize(value).unwrap(), spec(text));
+}
