@@ -7,6 +7,7 @@ use crate::pbx::{
     Strategy, User, VoicemailBox, WebhookObject,
 };
 use crate::scenario::Scenario;
+use crate::traffic::TrafficSpec;
 
 const FIRST: [&str; 25] = [
     "Olivia",
@@ -174,6 +175,26 @@ pub fn midsize() -> Scenario {
     }
 }
 
+/// The generated traffic of the built-in mid-size PBX: a busy hour, in `[traffic]` form.
+pub const MIDSIZE_TRAFFIC: &str = r#"
+arrivals = "poisson"
+rate = "12/m"
+outbound = 0.2
+unnamed = 0.2
+numbers = { "61290000000" = 2, "61290000001" = 4, "61290000002" = 3, "61290000003" = 2, "61290000004" = 3, "61290000005" = 1 }
+talk = { dist = "lognormal", mean = "3m", sigma = 0.8 }
+answer_after = { dist = "uniform", min = "2s", max = "12s" }
+patience = { dist = "exponential", mean = "2m" }
+voicemail = { dist = "uniform", min = "10s", max = "40s" }
+no_answer = 0.05
+"#;
+
+/// [`MIDSIZE_TRAFFIC`], read; resolve it against [`midsize`]'s PBX.
+pub fn midsize_traffic() -> TrafficSpec {
+    let table: toml::Table = toml::from_str(MIDSIZE_TRAFFIC).expect("built-in traffic is TOML");
+    TrafficSpec::from_toml(table).expect("built-in traffic is valid")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +213,12 @@ mod tests {
         for q in &pbx.queues {
             assert!(q.members.iter().all(|&m| m < pbx.users.len()));
         }
+    }
+
+    #[test]
+    fn midsize_traffic_resolves_on_midsize() {
+        let model = midsize_traffic().resolve(&midsize().pbx).expect("resolves");
+        assert!(model.number_weights.iter().all(|&w| w > 0.0));
+        assert_eq!(model.expected_calls(3_600_000), 720.0);
     }
 }

@@ -17,4 +17,5 @@ pub mod scenario;
 pub mod sink;
 pub mod suggest;
 pub mod time;
+pub mod traffic;
 pub mod trigger;
