@@ -300,14 +300,7 @@ fn listen(args: ListenArgs) -> ExitCode {
         output: output.clone(),
     };
     let bind = SocketAddr::new(args.bind, args.port);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    runtime.block_on(async move {
+    runtime().block_on(async move {
         let running = match receiver::start(bind, cfg).await {
             Ok(r) => r,
             Err(e) => {

@@ -954,31 +954,23 @@ impl<'a> Engine<'a> {
 
     fn abandon(&mut self, r: CallRef) {
         let Some(c) = self.call(r) else { return };
-        let phase = c.phase;
-        match phase {
-            Phase::Queued { queue, .. } => {
-                let freed = self.stop_ringing(r);
+        let visit = match c.phase {
+            Phase::Queued { queue, .. } => Some(Route::Queue(queue)),
+            Phase::RingGroup { group, .. } => Some(Route::RingGroup(group)),
+            Phase::RingingUser { .. } | Phase::Routing => None,
+            // Talking, leaving a message, or an outbound call: nothing to abandon.
+            Phase::Connected | Phase::Voicemail | Phase::OutboundRinging => return,
+        };
+        let freed = self.stop_ringing(r);
+        if let Some(route) = visit {
+            if let Route::Queue(queue) = route {
                 self.leave_queue(r, queue);
-                self.emit_summary(r, Route::Queue(queue), CallStatus::Abandoned);
-                self.stats.abandoned += 1;
-                self.end_call(r);
-                self.agents_freed(&freed);
             }
-            Phase::RingGroup { group, .. } => {
-                let freed = self.stop_ringing(r);
-                self.emit_summary(r, Route::RingGroup(group), CallStatus::Abandoned);
-                self.stats.abandoned += 1;
-                self.end_call(r);
-                self.agents_freed(&freed);
-            }
-            Phase::RingingUser { .. } | Phase::Routing => {
-                let freed = self.stop_ringing(r);
-                self.stats.abandoned += 1;
-                self.end_call(r);
-                self.agents_freed(&freed);
-            }
-            Phase::Connected | Phase::Voicemail | Phase::OutboundRinging => {}
+            self.emit_summary(r, route, CallStatus::Abandoned);
         }
+        self.stats.abandoned += 1;
+        self.end_call(r);
+        self.agents_freed(&freed);
     }
 
     /// `queue_call` or `ring_group_call` for the visit that just ended.
