@@ -28,7 +28,7 @@ mod summary;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::BytesMut;
 
 pub use cancel::{CancelToken, ctrl_c_token};
 pub use client::init_tls;
@@ -130,6 +130,9 @@ impl DeliverOptions {
     }
 }
 
+/// Event bodies are written into shared buffers of this size.
+const ARENA: usize = 64 * 1024;
+
 /// Why a delivery could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
@@ -166,7 +169,9 @@ where
     let webhooks = endpoints.webhooks.len();
     let speed = opts.pacing.speed();
     let (ticked, nulls) = (opts.ticked, opts.nulls);
-    let mut capacity = 512;
+    // Bodies are cut from a shared arena: no allocation per event.
+    let mut scratch = Vec::with_capacity(1024);
+    let mut arena = BytesMut::new();
     let mut items = events.map(move |e| {
         let kind = e.event.event_type();
         let k = kind.index() as u8;
@@ -176,14 +181,17 @@ where
             Target::Webhook(i) if i < webhooks => 1 + i,
             Target::Webhook(_) => return Item::NoEndpoint(k),
         };
-        let mut body = Vec::with_capacity(capacity);
-        e.event.write_json(nulls, &mut body);
-        capacity = body.len() + 64;
+        scratch.clear();
+        e.event.write_json(nulls, &mut scratch);
+        if arena.capacity() - arena.len() < scratch.len() {
+            arena.reserve(ARENA.max(scratch.len()));
+        }
+        arena.extend_from_slice(&scratch);
         Item::Send(Job {
             call: e.call,
             endpoint: endpoint as u32,
             kind: k,
-            body: Bytes::from(body),
+            body: arena.split().freeze(),
             offset: speed.map(|s| Duration::from_secs_f64(e.at as f64 / 1000.0 / s)),
         })
     });

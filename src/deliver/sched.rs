@@ -13,14 +13,16 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use tokio::sync::{Notify, oneshot};
-use tokio::time::Instant;
+use tokio::sync::Notify;
+use tokio::time::{Instant, Sleep};
 
 use super::DeliverError;
 use super::cancel::CancelToken;
@@ -78,6 +80,8 @@ struct Shared {
     journal: Option<Journal>,
     settings: Settings,
     cancel: CancelToken,
+    /// Set when the grace after an interruption is over: requests in flight are abandoned.
+    halted: AtomicBool,
     start: Instant,
     limit: usize,
     low_water: usize,
@@ -88,14 +92,43 @@ struct State {
     /// Events that can be sent now: the head event of calls with nothing in flight.
     ready: VecDeque<Job>,
     /// Calls with an event ready or in flight, and their pending events behind it.
-    calls: HashMap<u64, VecDeque<Job>>,
+    calls: HashMap<u64, VecDeque<Job>, CallHash>,
     /// Calls stopped after a failure (`stop_call_on_failure`): later events are skipped.
-    stopped: HashSet<u64>,
+    stopped: HashSet<u64, CallHash>,
     /// Events in `ready` and in the pending queues.
     buffered: usize,
     /// No more events will be added.
     closed: bool,
     dispatcher_waiting: bool,
+}
+
+/// A cheap hash for call keys (call indices, or already-hashed call ids): a multiply by an odd
+/// constant, enough to spread sequential keys. SipHash would cost more than the rest of the
+/// scheduler's bookkeeping.
+#[derive(Default, Clone, Copy)]
+struct CallHash;
+
+impl std::hash::BuildHasher for CallHash {
+    type Hasher = CallHasher;
+    fn build_hasher(&self) -> CallHasher {
+        CallHasher(0)
+    }
+}
+
+struct CallHasher(u64);
+
+impl std::hash::Hasher for CallHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, key: u64) {
+        self.0 = (key ^ (key >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 enum Push {
@@ -274,19 +307,15 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
         journal,
         settings,
         cancel: cancel.clone(),
+        halted: AtomicBool::new(false),
         start: Instant::now(),
         limit,
         low_water: limit / 2,
     });
     let guard = CloseOnDrop(shared.clone());
 
-    let mut stops = Vec::with_capacity(concurrency);
-    let mut workers = Vec::with_capacity(concurrency);
-    for id in 0..concurrency {
-        let (stop, halt) = oneshot::channel::<()>();
-        stops.push(stop);
-        workers.push(tokio::spawn(worker(shared.clone(), id, tls.clone(), halt)));
-    }
+    let workers: Vec<_> =
+        (0..concurrency).map(|id| tokio::spawn(worker(shared.clone(), id, tls.clone()))).collect();
 
     let mut stats = Stats::new(shared.endpoints.len());
     let mut interrupted = dispatch(source, &shared, &mut stats).await;
@@ -309,10 +338,8 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
                     }
                 }
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)),
-                    if deadline.is_some() && !stops.is_empty() => {
-                    for stop in stops.drain(..) {
-                        let _ = stop.send(());
-                    }
+                    if deadline.is_some() && !shared.halted.load(Ordering::Relaxed) => {
+                    shared.halted.store(true, Ordering::SeqCst);
                 }
             }
         };
@@ -322,7 +349,6 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
             Err(_) => {}
         }
     }
-    drop(stops);
     let wall = shared.start.elapsed();
     drop(guard);
     let journal = shared.journal.as_ref().map(Journal::finish);
@@ -407,16 +433,11 @@ async fn dispatch<S: Iterator<Item = Item>>(
 
 const SKIPPED: &str = "skipped: an earlier event of this call finally failed";
 
-async fn worker(
-    shared: Arc<Shared>,
-    id: usize,
-    tls: Option<reqwest::Client>,
-    mut halt: oneshot::Receiver<()>,
-) -> Stats {
+async fn worker(shared: Arc<Shared>, id: usize, tls: Option<reqwest::Client>) -> Stats {
     let mut stats = Stats::new(shared.endpoints.len());
     let mut client = Client::new(shared.endpoints.len(), tls);
     let mut rng = ChaCha8Rng::seed_from_u64(0x9b5 ^ id as u64);
-    let mut halted = false;
+    let mut deadline = Box::pin(tokio::time::sleep(shared.settings.timeout));
     let mut done = None;
     let mut skipped = Vec::new();
     loop {
@@ -430,8 +451,7 @@ async fn worker(
             client: &mut client,
             stats: &mut stats,
             rng: &mut rng,
-            halt: &mut halt,
-            halted: &mut halted,
+            deadline: &mut deadline,
         };
         let delivered = ctx.deliver(&job).await;
         done = Some((job.call, !delivered));
@@ -445,8 +465,8 @@ struct Attempts<'a> {
     client: &'a mut Client,
     stats: &'a mut Stats,
     rng: &'a mut ChaCha8Rng,
-    halt: &'a mut oneshot::Receiver<()>,
-    halted: &'a mut bool,
+    /// The per-attempt timeout, reused from one attempt to the next.
+    deadline: &'a mut Pin<Box<Sleep>>,
 }
 
 impl Attempts<'_> {
@@ -460,29 +480,12 @@ impl Attempts<'_> {
         }
         let mut retry = 0u32;
         loop {
-            if *self.halted {
+            if self.shared.halted.load(Ordering::Relaxed) {
                 self.shared.give_up(self.stats, job, Outcome::Cancelled, CANCELLED_UNSENT);
                 return false;
             }
             let started = Instant::now();
-            let result = {
-                let send = tokio::time::timeout(
-                    settings.timeout,
-                    self.client.send(index, ep, job.body.clone()),
-                );
-                tokio::select! {
-                    biased;
-                    _ = &mut *self.halt => Err(None),
-                    sent = send => match sent {
-                        Ok(Ok(answer)) => Ok(answer),
-                        Ok(Err(failure)) => Err(Some(failure)),
-                        Err(_) => Err(Some(client::Failure {
-                            outcome: Outcome::Timeout,
-                            detail: format!("no answer within {:?}", settings.timeout),
-                        })),
-                    },
-                }
-            };
+            let result = self.attempt(index, ep, job.body.clone(), started).await;
             let (outcome, detail, retry_after) = match result {
                 Ok(answer) if (200..300).contains(&answer.status) => {
                     self.stats.attempt(index, Outcome::Status(answer.status), None, retry > 0);
@@ -496,7 +499,6 @@ impl Attempts<'_> {
                 ),
                 Err(Some(failure)) => (failure.outcome, failure.detail, None),
                 Err(None) => {
-                    *self.halted = true;
                     self.stats.attempt(index, Outcome::Cancelled, None, retry > 0);
                     let detail =
                         "cancelled: the run was interrupted while this event was in flight";
@@ -524,15 +526,53 @@ impl Attempts<'_> {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.shared.cancel.cancelled() => return give_up(self),
-                _ = &mut *self.halt => {
-                    *self.halted = true;
-                    return give_up(self);
-                }
             }
             retry += 1;
         }
     }
 }
+
+impl Attempts<'_> {
+    /// One request: the answer, a failure, or `Err(None)` when the run was halted meanwhile.
+    ///
+    /// The timeout is a timer reused across attempts (moving its deadline later is nearly
+    /// free), which also wakes the attempt at least every [`HALT_CHECK`] to notice a halt.
+    async fn attempt(
+        &mut self,
+        index: usize,
+        ep: &Prepared,
+        body: Bytes,
+        started: Instant,
+    ) -> Result<client::Answer, Option<client::Failure>> {
+        let timeout = self.shared.settings.timeout;
+        let give_up_at = started + timeout;
+        self.deadline.as_mut().reset(started + timeout.min(HALT_CHECK));
+        let send = self.client.send(index, ep, body);
+        tokio::pin!(send);
+        loop {
+            tokio::select! {
+                biased;
+                sent = &mut send => return sent.map_err(Some),
+                _ = &mut *self.deadline => {
+                    if self.shared.halted.load(Ordering::SeqCst) {
+                        return Err(None);
+                    }
+                    let now = Instant::now();
+                    if now >= give_up_at {
+                        return Err(Some(client::Failure {
+                            outcome: Outcome::Timeout,
+                            detail: format!("no answer within {timeout:?}"),
+                        }));
+                    }
+                    self.deadline.as_mut().reset(give_up_at.min(now + HALT_CHECK));
+                }
+            }
+        }
+    }
+}
+
+/// How often a request in flight checks whether the run was halted.
+const HALT_CHECK: Duration = Duration::from_millis(250);
 
 #[cfg(test)]
 mod tests {
