@@ -33,7 +33,7 @@ pub enum Command {
                             anything is sent. Lines with the same unique_call_id are sent one \
                             after another.\n\nExamples:\n  pbxsim replay failed.ndjson --target \
                             http://localhost:8080/hook --token s3cret --retries 3")]
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -128,7 +128,7 @@ pub fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&schema).expect("schema serializes"));
             ExitCode::SUCCESS
         }
-        Command::Replay(args) => replay(args),
+        Command::Replay(args) => replay(*args),
     }
 }
 

@@ -37,6 +37,9 @@ pub enum ReplayError {
     Line { path: PathBuf, line: u64, column: usize, message: String },
 }
 
+/// A line's target URL and extra headers.
+type EndpointKey = (String, Vec<(String, String)>);
+
 /// A checked replay file, ready to send.
 #[derive(Debug, Clone)]
 pub struct ReplayPlan {
@@ -44,7 +47,7 @@ pub struct ReplayPlan {
     target: Option<String>,
     token: Option<String>,
     endpoints: Vec<Endpoint>,
-    index: HashMap<(String, Vec<(String, String)>), u32>,
+    index: HashMap<EndpointKey, u32>,
     /// Events (non-blank lines) in the file.
     pub events: u64,
     /// Some line carried a redacted token or secret header that cannot be restored.
@@ -313,7 +316,7 @@ struct Lines<'p> {
     line_no: u64,
     /// The endpoint of lines without a target or headers, when `--target` was given.
     plain: Option<u32>,
-    last: Option<((String, Vec<(String, String)>), u32)>,
+    last: Option<(EndpointKey, u32)>,
     error: Option<ReplayError>,
 }
 
