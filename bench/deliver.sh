@@ -51,8 +51,9 @@ ADDR=$(sed -n 's/^listening on //p' "$WORK/receiver.out")
 URL="http://$ADDR/hook"
 echo "   $URL"
 
-best_oha=0
-best_pbx=0
+oha_all=()
+pbx_all=()
+ratios=()
 for round in $(seq "$ROUNDS"); do
     echo "== round $round: oha -n $N -c $C"
     oha -n "$N" -c "$C" -m POST --no-tui --output-format json \
@@ -68,16 +69,28 @@ for round in $(seq "$ROUNDS"); do
     pbx_rps=$(sed -n 's/.*(\([0-9.]*\) events\/s delivered).*/\1/p' "$WORK/pbxsim.txt" | cut -d. -f1)
     delivered=$(sed -n 's/.*delivered \([0-9]*\) .*/\1/p' "$WORK/pbxsim.txt" | head -1)
     echo "   pbxsim: $pbx_rps events/s ($delivered of $N delivered)"
-    [ "$oha_rps" -gt "$best_oha" ] && best_oha=$oha_rps
-    [ "$pbx_rps" -gt "$best_pbx" ] && best_pbx=$pbx_rps
+    oha_all+=("$oha_rps")
+    pbx_all+=("$pbx_rps")
+    ratios+=("$(python3 -c "print(f'{$pbx_rps / $oha_rps:.2f}')")")
 done
 
-RATIO=$(python3 -c "print(f'{$best_pbx / $best_oha:.2f}')")
+# The best of each, and the median of the per-round ratios (each round runs both back to back,
+# so its ratio is the least disturbed by other load on the machine).
+read -r best_oha best_pbx RATIO MEDIAN < <(python3 - "${oha_all[*]}" "${pbx_all[*]}" "${ratios[*]}" <<'PY'
+import statistics, sys
+oha = [int(x) for x in sys.argv[1].split()]
+pbx = [int(x) for x in sys.argv[2].split()]
+ratios = [float(x) for x in sys.argv[3].split()]
+print(max(oha), max(pbx), f"{max(pbx) / max(oha):.2f}", f"{statistics.median(ratios):.2f}")
+PY
+)
 CPUS=$(nproc)
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
-SUMMARY="$(date -u +%Y-%m-%dT%H:%MZ)  N=$N C=$C rounds=$ROUNDS body=${BODY_BYTES}B (avg event ${AVG}B)  oha=${best_oha}/s  pbxsim=${best_pbx}/s  ratio=${RATIO}  cpus=$CPUS load=[$LOAD]  $(oha --version 2>/dev/null | head -1)"
+SUMMARY="$(date -u +%Y-%m-%dT%H:%MZ)  N=$N C=$C rounds=$ROUNDS body=${BODY_BYTES}B (avg event ${AVG}B)  oha=${best_oha}/s  pbxsim=${best_pbx}/s  best-ratio=${RATIO}  median-round-ratio=${MEDIAN}  rounds: oha=[${oha_all[*]}] pbxsim=[${pbx_all[*]}]  cpus=$CPUS load=[$LOAD]  $(oha --version 2>/dev/null | head -1)"
 echo
-echo "best of $ROUNDS: oha $best_oha requests/s, pbxsim $best_pbx events/s, ratio $RATIO"
+echo "oha per round:    ${oha_all[*]} requests/s"
+echo "pbxsim per round: ${pbx_all[*]} events/s"
+echo "best of $ROUNDS: oha $best_oha requests/s, pbxsim $best_pbx events/s, ratio $RATIO; median per-round ratio $MEDIAN"
 mkdir -p "$(dirname "$RESULTS")"
 echo "$SUMMARY" >> "$RESULTS"
 echo "appended to $RESULTS"
