@@ -358,3 +358,33 @@ async fn a_closed_port_is_refused_all() {
     let message = summary.unreachable_message().unwrap();
     assert!(message.contains(&url) && message.contains("Is the receiver running?"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_are_failed_attempts_and_the_retry_does_not_wait_behind_them() {
+    // The first request of every event hangs for 5 s; the retry is answered at once.
+    let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+    let rx = Receiver::start(move |_, body| match seen.lock().unwrap().insert(body.to_vec()) {
+        true => Reply { delay: Duration::from_secs(5), ..Reply::ok() },
+        false => Reply::ok(),
+    });
+    let opts = DeliverOptions {
+        timeout: Duration::from_millis(300),
+        retries: 1,
+        concurrency: 2,
+        ..asap()
+    };
+    let summary =
+        deliver(calls(2, 2).into_iter(), &to(&rx, None), &opts, CancelToken::new()).await.unwrap();
+    let text = summary.render();
+    assert_eq!(summary.delivered, 4, "{text}");
+    assert_eq!(summary.answers[&Outcome::Timeout], 4, "{text}");
+    assert_eq!(summary.retries, 4, "{text}");
+    assert!(summary.is_balanced());
+
+    // Without retries a timeout is a final failure.
+    let rx = Receiver::start(|_, _| Reply { delay: Duration::from_secs(5), ..Reply::ok() });
+    let opts = DeliverOptions { timeout: Duration::from_millis(200), ..asap() };
+    let summary =
+        deliver(calls(1, 2).into_iter(), &to(&rx, None), &opts, CancelToken::new()).await.unwrap();
+    assert_eq!((summary.failed, summary.failures[&Outcome::Timeout]), (2, 2));
+}

@@ -547,26 +547,34 @@ impl Attempts<'_> {
         let timeout = self.shared.settings.timeout;
         let give_up_at = started + timeout;
         self.deadline.as_mut().reset(started + timeout.min(HALT_CHECK));
-        let send = self.client.send(index, ep, body);
-        tokio::pin!(send);
-        loop {
-            tokio::select! {
-                biased;
-                sent = &mut send => return sent.map_err(Some),
-                _ = &mut *self.deadline => {
-                    if self.shared.halted.load(Ordering::SeqCst) {
-                        return Err(None);
+        let halted = {
+            let send = self.client.send(index, ep, body);
+            tokio::pin!(send);
+            loop {
+                tokio::select! {
+                    biased;
+                    sent = &mut send => return sent.map_err(Some),
+                    _ = &mut *self.deadline => {
+                        if self.shared.halted.load(Ordering::SeqCst) {
+                            break true;
+                        }
+                        let now = Instant::now();
+                        if now >= give_up_at {
+                            break false;
+                        }
+                        self.deadline.as_mut().reset(give_up_at.min(now + HALT_CHECK));
                     }
-                    let now = Instant::now();
-                    if now >= give_up_at {
-                        return Err(Some(client::Failure {
-                            outcome: Outcome::Timeout,
-                            detail: format!("no answer within {timeout:?}"),
-                        }));
-                    }
-                    self.deadline.as_mut().reset(give_up_at.min(now + HALT_CHECK));
                 }
             }
+        };
+        // The abandoned request may still be on the connection: do not queue behind it.
+        self.client.discard(index);
+        match halted {
+            true => Err(None),
+            false => Err(Some(client::Failure {
+                outcome: Outcome::Timeout,
+                detail: format!("no answer within {timeout:?}"),
+            })),
         }
     }
 }
