@@ -265,11 +265,11 @@ async fn speed_scales_virtual_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_call_does_not_hold_up_the_others() {
-    // Call 0's events take 1.5 s to answer; the others answer at once.
+    // Call 0's events take 3 s to answer; the others answer at once.
     let rx = Receiver::start(|_, body| {
         let v: serde_json::Value = serde_json::from_slice(body).unwrap();
         match v["unique_call_id"] == "160000000000" {
-            true => Reply { delay: Duration::from_millis(1500), ..Reply::ok() },
+            true => Reply { delay: Duration::from_secs(3), ..Reply::ok() },
             false => Reply::ok(),
         }
     });
