@@ -323,3 +323,25 @@ fn a_second_ctrl_c_quits_at_once() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("quitting at once"), "{stderr}");
 }
+
+#[test]
+fn https_with_a_self_signed_certificate_needs_insecure() {
+    let dir = tempdir();
+    let file = dir.join("events.ndjson");
+    write_bare(&file, 3, 2);
+    let rx = deliver_support::TlsReceiver::start();
+    let target = format!("{}/hook", rx.url);
+    replay(&file)
+        .args(["--target", &target])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(target.as_str()))
+        .stderr(predicate::str::contains("--insecure"));
+    assert_eq!(rx.count(), 0);
+    replay(&file)
+        .args(["--target", &target, "--insecure", "--token", TOKEN])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("delivered 6"));
+    assert_eq!(rx.count(), 6);
+}

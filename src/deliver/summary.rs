@@ -377,7 +377,7 @@ impl Summary {
     }
 
     /// "could not connect to URL (error). Is the receiver running?", for every endpoint that
-    /// refused every connection.
+    /// refused every connection (or, when a certificate was refused, a hint at `--insecure`).
     pub fn unreachable_message(&self) -> Option<String> {
         if self.unreachable.is_empty() {
             return None;
@@ -386,7 +386,11 @@ impl Summary {
             .unreachable
             .iter()
             .map(|u| {
-                format!("could not connect to {} ({}). Is the receiver running?", u.url, u.error)
+                let hint = match u.error.to_ascii_lowercase().contains("certificate") {
+                    true => "For a self-signed certificate, pass --insecure.",
+                    false => "Is the receiver running?",
+                };
+                format!("could not connect to {} ({}). {hint}", u.url, u.error)
             })
             .collect();
         Some(lines.join("\n"))
