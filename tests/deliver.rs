@@ -388,3 +388,22 @@ async fn timeouts_are_failed_attempts_and_the_retry_does_not_wait_behind_them() 
         deliver(calls(1, 2).into_iter(), &to(&rx, None), &opts, CancelToken::new()).await.unwrap();
     assert_eq!((summary.failed, summary.failures[&Outcome::Timeout]), (2, 2));
 }
+
+#[tokio::test]
+async fn bad_settings_are_errors_before_anything_is_sent() {
+    let rx = Receiver::ok();
+    let endpoints = to(&rx, None);
+    for speed in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let opts = DeliverOptions { pacing: Pacing::Speed(speed), ..DeliverOptions::default() };
+        let result = deliver(calls(1, 1).into_iter(), &endpoints, &opts, CancelToken::new());
+        assert!(matches!(result.await, Err(pbxsim::deliver::DeliverError::BadSpeed(_))));
+    }
+    let ftp = Endpoints::single(Endpoint::new("ftp://127.0.0.1/", None));
+    let result = deliver(calls(1, 1).into_iter(), &ftp, &asap(), CancelToken::new()).await;
+    assert!(matches!(result, Err(pbxsim::deliver::DeliverError::BadUrl { .. })));
+    let opts =
+        DeliverOptions { failed_journal: Some("/nonexistent-dir/journal.ndjson".into()), ..asap() };
+    let result = deliver(calls(1, 1).into_iter(), &endpoints, &opts, CancelToken::new()).await;
+    assert!(matches!(result, Err(pbxsim::deliver::DeliverError::Journal { .. })));
+    assert_eq!(rx.count(), 0);
+}

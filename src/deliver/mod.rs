@@ -146,6 +146,8 @@ pub enum DeliverError {
     Journal { path: PathBuf, source: std::io::Error },
     #[error("cannot set up the HTTPS client: {0}")]
     Tls(String),
+    #[error("bad speed {0}: it must be a number above zero, like 1, 10 or 0.5")]
+    BadSpeed(f64),
     #[error(transparent)]
     Replay(#[from] ReplayError),
 }
@@ -168,6 +170,9 @@ where
     let prepared = endpoints.iter().map(Prepared::new).collect::<Result<Vec<_>, _>>()?;
     let webhooks = endpoints.webhooks.len();
     let speed = opts.pacing.speed();
+    if let Some(s) = speed.filter(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err(DeliverError::BadSpeed(s));
+    }
     let (ticked, nulls) = (opts.ticked, opts.nulls);
     // Bodies are cut from a shared arena: no allocation per event.
     let mut scratch = Vec::with_capacity(1024);
@@ -192,7 +197,9 @@ where
             endpoint: endpoint as u32,
             kind: k,
             body: arena.split().freeze(),
-            offset: speed.map(|s| Duration::from_secs_f64(e.at as f64 / 1000.0 / s)),
+            offset: speed.map(|s| {
+                Duration::try_from_secs_f64(e.at as f64 / 1000.0 / s).unwrap_or(Duration::MAX)
+            }),
         })
     });
     sched::run(&mut items, prepared, opts.settings(), cancel).await

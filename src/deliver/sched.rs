@@ -200,6 +200,12 @@ impl State {
 }
 
 impl Shared {
+    /// When a paced event is due; absurdly far offsets (a tiny speed) saturate.
+    fn due(&self, offset: Duration) -> Instant {
+        let far = Duration::from_secs(100 * 365 * 24 * 3600);
+        self.start + offset.min(far)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -384,7 +390,7 @@ async fn dispatch<S: Iterator<Item = Item>>(
         };
         stats.generate(job.kind);
         if let Some(offset) = job.offset {
-            let due = shared.start + offset;
+            let due = shared.due(offset);
             if due > Instant::now() {
                 tokio::select! {
                     _ = tokio::time::sleep_until(due) => {}
@@ -476,7 +482,7 @@ impl Attempts<'_> {
         let index = job.endpoint as usize;
         let ep = &self.shared.endpoints[index];
         if let Some(offset) = job.offset {
-            self.stats.late(Instant::now().saturating_duration_since(self.shared.start + offset));
+            self.stats.late(Instant::now().saturating_duration_since(self.shared.due(offset)));
         }
         let mut retry = 0u32;
         loop {
