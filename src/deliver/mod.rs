@@ -146,6 +146,8 @@ pub enum DeliverError {
     Journal { path: PathBuf, source: std::io::Error },
     #[error("cannot set up the HTTPS client: {0}")]
     Tls(String),
+    #[error("cannot start the delivery threads: {0}")]
+    Threads(String),
     #[error("bad speed {0}: it must be a number above zero, like 1, 10 or 0.5")]
     BadSpeed(f64),
     #[error(transparent)]
@@ -156,8 +158,10 @@ pub enum DeliverError {
 /// the stream is exhausted and every event is delivered or finally failed, or after `cancel`
 /// fired and the requests in flight finished (within `opts.grace`).
 ///
-/// Errors only before anything is sent (bad endpoint, journal not writable, TLS setup).
-/// Must run inside a tokio runtime (multi-threaded for best throughput).
+/// Errors only before anything is sent (bad endpoint or speed, journal not writable, TLS
+/// setup). Must run inside a tokio runtime; the stream is read on the caller's task, and the
+/// requests are made by worker tasks on pbxsim's own threads (one per core, each with a
+/// single-threaded runtime), so any runtime flavour will do.
 pub async fn deliver<I>(
     events: I,
     endpoints: &Endpoints,

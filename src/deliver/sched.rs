@@ -2,7 +2,7 @@
 //!
 //! One dispatcher (the caller's task) reads the event stream in order, waits for each paced
 //! event's wall-clock time, and hands events to a scheduler shared with `concurrency` worker
-//! tasks. Each call has a FIFO of pending events and at most one event that is ready or in
+//! tasks, which run on one OS thread per core, each with its own single-threaded runtime. Each call has a FIFO of pending events and at most one event that is ready or in
 //! flight; a worker that finishes a call's event releases the call's next one. So a call's
 //! events reach the receiver in order, while a slow call holds up only itself. The scheduler
 //! buffers at most `limit` events (ready + pending); beyond that the dispatcher stops reading
@@ -21,7 +21,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, oneshot};
 use tokio::time::{Instant, Sleep};
 
 use super::DeliverError;
@@ -320,8 +320,7 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
     });
     let guard = CloseOnDrop(shared.clone());
 
-    let workers: Vec<_> =
-        (0..concurrency).map(|id| tokio::spawn(worker(shared.clone(), id, tls.clone()))).collect();
+    let workers = spawn_workers(&shared, concurrency, &tls)?;
 
     let mut stats = Stats::new(shared.endpoints.len());
     let mut interrupted = dispatch(source, &shared, &mut stats).await;
@@ -332,10 +331,10 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
 
     // Wait for the workers; on interruption give requests in flight `grace`, then halt them.
     let mut deadline = interrupted.then(|| Instant::now() + shared.settings.grace);
-    for mut handle in workers {
+    for mut finished in workers {
         let worker_stats = loop {
             tokio::select! {
-                joined = &mut handle => break joined,
+                joined = &mut finished => break joined,
                 _ = cancel.cancelled(), if deadline.is_none() => {
                     interrupted = true;
                     deadline = Some(Instant::now() + shared.settings.grace);
@@ -350,15 +349,66 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
             }
         };
         match worker_stats {
-            Ok(s) => stats.merge(&s),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => {}
+            Ok(Ok(all)) => all.iter().for_each(|s| stats.merge(s)),
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => unreachable!("a worker thread always reports"),
         }
     }
     let wall = shared.start.elapsed();
     drop(guard);
     let journal = shared.journal.as_ref().map(Journal::finish);
     Ok(Summary::from_stats(stats, &urls, wall, shared.settings.paced, interrupted, journal))
+}
+
+/// What a worker thread hands back: its workers' stats, or its panic.
+type ThreadResult = std::thread::Result<Vec<Stats>>;
+
+/// Start the workers: one OS thread per core (at most one per worker), each with its own
+/// single-threaded runtime, like a dedicated load generator. A worker, its connections and
+/// their timers then live on one thread and wake each other without crossing threads; only
+/// the scheduler's queue is shared.
+fn spawn_workers(
+    shared: &Arc<Shared>,
+    concurrency: usize,
+    tls: &Option<reqwest::Client>,
+) -> Result<Vec<oneshot::Receiver<ThreadResult>>, DeliverError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(concurrency);
+    let mut finished = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let ids: Vec<usize> = (t..concurrency).step_by(threads).collect();
+        let (shared, tls) = (shared.clone(), tls.clone());
+        let (report, done) = oneshot::channel::<ThreadResult>();
+        let run_workers = move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a single-threaded tokio runtime starts");
+                rt.block_on(async {
+                    let tasks: Vec<_> = ids
+                        .into_iter()
+                        .map(|id| tokio::spawn(worker(shared.clone(), id, tls.clone())))
+                        .collect();
+                    let mut all = Vec::with_capacity(tasks.len());
+                    for task in tasks {
+                        match task.await {
+                            Ok(stats) => all.push(stats),
+                            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                            Err(_) => {}
+                        }
+                    }
+                    all
+                })
+            }));
+            let _ = report.send(result);
+        };
+        std::thread::Builder::new()
+            .name(format!("pbxsim-deliver-{t}"))
+            .spawn(run_workers)
+            .map_err(|e| DeliverError::Threads(e.to_string()))?;
+        finished.push(done);
+    }
+    Ok(finished)
 }
 
 const CANCELLED_UNSENT: &str = "cancelled: the run was interrupted before this event was sent";
