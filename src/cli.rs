@@ -105,7 +105,7 @@ pub enum Command {
                             anything is sent. Lines with the same unique_call_id are sent one \
                             after another.\n\nExamples:\n  pbxsim replay failed.ndjson --target \
                             http://localhost:8080/hook --token s3cret --retries 3")]
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
 }
 
 /// `pbxsim listen` flags.
@@ -274,7 +274,7 @@ pub fn main() -> ExitCode {
         }
         Command::Listen(args) => listen(args),
         Command::Check(args) => check(args),
-        Command::Replay(args) => replay(args),
+        Command::Replay(args) => replay(*args),
     }
 }
 

@@ -265,11 +265,11 @@ async fn speed_scales_virtual_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_call_does_not_hold_up_the_others() {
-    // Call 0's events take 1.5 s to answer; the others answer at once.
+    // Call 0's events take 3 s to answer; the others answer at once.
     let rx = Receiver::start(|_, body| {
         let v: serde_json::Value = serde_json::from_slice(body).unwrap();
         match v["unique_call_id"] == "160000000000" {
-            true => Reply { delay: Duration::from_millis(1500), ..Reply::ok() },
+            true => Reply { delay: Duration::from_secs(3), ..Reply::ok() },
             false => Reply::ok(),
         }
     });
@@ -357,4 +357,53 @@ async fn a_closed_port_is_refused_all() {
     assert_eq!(summary.sent, 18);
     let message = summary.unreachable_message().unwrap();
     assert!(message.contains(&url) && message.contains("Is the receiver running?"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_are_failed_attempts_and_the_retry_does_not_wait_behind_them() {
+    // The first request of every event hangs for 5 s; the retry is answered at once.
+    let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+    let rx = Receiver::start(move |_, body| match seen.lock().unwrap().insert(body.to_vec()) {
+        true => Reply { delay: Duration::from_secs(5), ..Reply::ok() },
+        false => Reply::ok(),
+    });
+    let opts = DeliverOptions {
+        timeout: Duration::from_millis(300),
+        retries: 1,
+        concurrency: 2,
+        ..asap()
+    };
+    let summary =
+        deliver(calls(2, 2).into_iter(), &to(&rx, None), &opts, CancelToken::new()).await.unwrap();
+    let text = summary.render();
+    assert_eq!(summary.delivered, 4, "{text}");
+    assert_eq!(summary.answers[&Outcome::Timeout], 4, "{text}");
+    assert_eq!(summary.retries, 4, "{text}");
+    assert!(summary.is_balanced());
+
+    // Without retries a timeout is a final failure.
+    let rx = Receiver::start(|_, _| Reply { delay: Duration::from_secs(5), ..Reply::ok() });
+    let opts = DeliverOptions { timeout: Duration::from_millis(200), ..asap() };
+    let summary =
+        deliver(calls(1, 2).into_iter(), &to(&rx, None), &opts, CancelToken::new()).await.unwrap();
+    assert_eq!((summary.failed, summary.failures[&Outcome::Timeout]), (2, 2));
+}
+
+#[tokio::test]
+async fn bad_settings_are_errors_before_anything_is_sent() {
+    let rx = Receiver::ok();
+    let endpoints = to(&rx, None);
+    for speed in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let opts = DeliverOptions { pacing: Pacing::Speed(speed), ..DeliverOptions::default() };
+        let result = deliver(calls(1, 1).into_iter(), &endpoints, &opts, CancelToken::new());
+        assert!(matches!(result.await, Err(pbxsim::deliver::DeliverError::BadSpeed(_))));
+    }
+    let ftp = Endpoints::single(Endpoint::new("ftp://127.0.0.1/", None));
+    let result = deliver(calls(1, 1).into_iter(), &ftp, &asap(), CancelToken::new()).await;
+    assert!(matches!(result, Err(pbxsim::deliver::DeliverError::BadUrl { .. })));
+    let opts =
+        DeliverOptions { failed_journal: Some("/nonexistent-dir/journal.ndjson".into()), ..asap() };
+    let result = deliver(calls(1, 1).into_iter(), &endpoints, &opts, CancelToken::new()).await;
+    assert!(matches!(result, Err(pbxsim::deliver::DeliverError::Journal { .. })));
+    assert_eq!(rx.count(), 0);
 }

@@ -249,3 +249,99 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Send SIGINT to a running process.
+fn interrupt(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn spawn_replay(file: &Path, target: &str, extra: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pbxsim"))
+        .arg("replay")
+        .arg(file)
+        .args(["--target", target])
+        .args(extra)
+        .env_remove("PBXSIM_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for_requests(rx: &Receiver, n: u64) {
+    while rx.count() < n {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_finishes_requests_in_flight_prints_the_summary_and_journals_the_rest() {
+    let dir = tempdir();
+    let file = dir.join("events.ndjson");
+    write_bare(&file, 25, 2);
+    let journal = dir.join("left.ndjson");
+    let rx = Receiver::start(|_, _| Reply { delay: Duration::from_millis(500), ..Reply::ok() });
+    let journal_arg = journal.to_str().unwrap();
+    let child = spawn_replay(&file, &rx.url, &["--concurrency", "2", "--failed", journal_arg]);
+    wait_for_requests(&rx, 2);
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(stdout.contains("interrupted before the end of the run"), "{stdout}");
+    // Requests in flight were answered; everything else is in the journal, ready to replay.
+    let delivered = rx.count();
+    assert!(stdout.contains(&format!("delivered {delivered} ")), "{stdout}");
+    let left = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(left.lines().count() as u64, 50 - delivered, "{stdout}");
+    assert!(left.lines().all(|l| l.contains("cancelled")));
+    let again = Receiver::ok();
+    replay(&journal).args(["--target", &again.url]).assert().success();
+    assert_eq!(again.count() + delivered, 50);
+}
+
+#[test]
+fn a_second_ctrl_c_quits_at_once() {
+    let dir = tempdir();
+    let file = dir.join("events.ndjson");
+    write_bare(&file, 4, 1);
+    // Answers never come in time: the first Ctrl-C would wait for the grace period.
+    let rx = Receiver::start(|_, _| Reply { delay: Duration::from_secs(60), ..Reply::ok() });
+    let child = spawn_replay(&file, &rx.url, &["--timeout", "60s"]);
+    wait_for_requests(&rx, 4);
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(200));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("quitting at once"), "{stderr}");
+}
+
+#[test]
+fn https_with_a_self_signed_certificate_needs_insecure() {
+    let dir = tempdir();
+    let file = dir.join("events.ndjson");
+    write_bare(&file, 3, 2);
+    let rx = deliver_support::TlsReceiver::start();
+    let target = format!("{}/hook", rx.url);
+    replay(&file)
+        .args(["--target", &target])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains(target.as_str()))
+        .stderr(predicate::str::contains("--insecure"));
+    assert_eq!(rx.count(), 0);
+    replay(&file)
+        .args(["--target", &target, "--insecure", "--token", TOKEN])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("delivered 6"));
+    assert_eq!(rx.count(), 6);
+}

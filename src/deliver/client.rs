@@ -95,6 +95,14 @@ impl Client {
         Self { conns: (0..endpoints).map(|_| None).collect(), tls }
     }
 
+    /// Forget endpoint `index`'s connection, e.g. after a timeout left a request on it: the next
+    /// attempt opens a fresh one rather than wait behind the abandoned exchange.
+    pub fn discard(&mut self, index: usize) {
+        if let Some(conn) = self.conns.get_mut(index) {
+            *conn = None;
+        }
+    }
+
     /// POST `body` to endpoint `index`; the answer's body is read to the end.
     pub async fn send(
         &mut self,

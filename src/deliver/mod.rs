@@ -28,7 +28,7 @@ mod summary;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::BytesMut;
 
 pub use cancel::{CancelToken, ctrl_c_token};
 pub use client::{init_tls, one_off_client};
@@ -130,6 +130,9 @@ impl DeliverOptions {
     }
 }
 
+/// Event bodies are written into shared buffers of this size.
+const ARENA: usize = 64 * 1024;
+
 /// Why a delivery could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
@@ -143,6 +146,10 @@ pub enum DeliverError {
     Journal { path: PathBuf, source: std::io::Error },
     #[error("cannot set up the HTTPS client: {0}")]
     Tls(String),
+    #[error("cannot start the delivery threads: {0}")]
+    Threads(String),
+    #[error("bad speed {0}: it must be a number above zero, like 1, 10 or 0.5")]
+    BadSpeed(f64),
     #[error(transparent)]
     Replay(#[from] ReplayError),
 }
@@ -151,8 +158,10 @@ pub enum DeliverError {
 /// the stream is exhausted and every event is delivered or finally failed, or after `cancel`
 /// fired and the requests in flight finished (within `opts.grace`).
 ///
-/// Errors only before anything is sent (bad endpoint, journal not writable, TLS setup).
-/// Must run inside a tokio runtime (multi-threaded for best throughput).
+/// Errors only before anything is sent (bad endpoint or speed, journal not writable, TLS
+/// setup). Must run inside a tokio runtime; the stream is read on the caller's task, and the
+/// requests are made by worker tasks on pbxsim's own threads (one per core, each with a
+/// single-threaded runtime), so any runtime flavour will do.
 pub async fn deliver<I>(
     events: I,
     endpoints: &Endpoints,
@@ -165,8 +174,13 @@ where
     let prepared = endpoints.iter().map(Prepared::new).collect::<Result<Vec<_>, _>>()?;
     let webhooks = endpoints.webhooks.len();
     let speed = opts.pacing.speed();
+    if let Some(s) = speed.filter(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err(DeliverError::BadSpeed(s));
+    }
     let (ticked, nulls) = (opts.ticked, opts.nulls);
-    let mut capacity = 512;
+    // Bodies are cut from a shared arena: no allocation per event.
+    let mut scratch = Vec::with_capacity(1024);
+    let mut arena = BytesMut::new();
     let mut items = events.map(move |e| {
         let kind = e.event.event_type();
         let k = kind.index() as u8;
@@ -176,15 +190,20 @@ where
             Target::Webhook(i) if i < webhooks => 1 + i,
             Target::Webhook(_) => return Item::NoEndpoint(k),
         };
-        let mut body = Vec::with_capacity(capacity);
-        e.event.write_json(nulls, &mut body);
-        capacity = body.len() + 64;
+        scratch.clear();
+        e.event.write_json(nulls, &mut scratch);
+        if arena.capacity() - arena.len() < scratch.len() {
+            arena.reserve(ARENA.max(scratch.len()));
+        }
+        arena.extend_from_slice(&scratch);
         Item::Send(Job {
             call: e.call,
             endpoint: endpoint as u32,
             kind: k,
-            body: Bytes::from(body),
-            offset: speed.map(|s| Duration::from_secs_f64(e.at as f64 / 1000.0 / s)),
+            body: arena.split().freeze(),
+            offset: speed.map(|s| {
+                Duration::try_from_secs_f64(e.at as f64 / 1000.0 / s).unwrap_or(Duration::MAX)
+            }),
         })
     });
     sched::run(&mut items, prepared, opts.settings(), cancel).await

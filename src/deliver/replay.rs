@@ -15,10 +15,10 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::hash::{Hash, Hasher};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -37,6 +37,9 @@ pub enum ReplayError {
     Line { path: PathBuf, line: u64, column: usize, message: String },
 }
 
+/// A line's target URL and extra headers.
+type EndpointKey = (String, Vec<(String, String)>);
+
 /// A checked replay file, ready to send.
 #[derive(Debug, Clone)]
 pub struct ReplayPlan {
@@ -44,7 +47,7 @@ pub struct ReplayPlan {
     target: Option<String>,
     token: Option<String>,
     endpoints: Vec<Endpoint>,
-    index: HashMap<(String, Vec<(String, String)>), u32>,
+    index: HashMap<EndpointKey, u32>,
     /// Events (non-blank lines) in the file.
     pub events: u64,
     /// Some line carried a redacted token or secret header that cannot be restored.
@@ -250,12 +253,70 @@ pub fn plan(
     Ok(plan)
 }
 
+/// Reads a file in chunks and hands out its lines as [`Bytes`] that share the chunk, so a
+/// replayed body is never copied or allocated on its own.
+struct ChunkedLines {
+    file: File,
+    buf: BytesMut,
+    eof: bool,
+}
+
+/// Small enough that a few events held back by a slow call pin little memory.
+const CHUNK: usize = 64 * 1024;
+
+impl ChunkedLines {
+    fn next_line(&mut self) -> std::io::Result<Option<Bytes>> {
+        let mut searched = 0;
+        loop {
+            if let Some(pos) = self.buf[searched..].iter().position(|b| *b == b'\n') {
+                return Ok(Some(self.buf.split_to(searched + pos + 1).freeze()));
+            }
+            searched = self.buf.len();
+            if self.eof {
+                return Ok((!self.buf.is_empty()).then(|| self.buf.split().freeze()));
+            }
+            // Lines already handed out keep the old chunk alive; the rest moves to a new one.
+            self.buf.reserve(CHUNK);
+            let filled = self.buf.len();
+            self.buf.resize(filled + CHUNK, 0);
+            let read = loop {
+                match self.file.read(&mut self.buf[filled..]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    other => break other,
+                }
+            };
+            let read = read.inspect_err(|_| self.buf.truncate(filled))?;
+            self.buf.truncate(filled + read);
+            self.eof = read == 0;
+        }
+    }
+}
+
+/// `type` and `unique_call_id` of a line as pbxsim writes them (`{"type":"…","unique_call_id":
+/// "…",…`), without parsing the rest; `None` for any other shape. Only for lines that were fully
+/// checked already.
+fn fast_probe(text: &str) -> Option<(u8, &str)> {
+    let rest = text.strip_prefix(r#"{"type":""#)?;
+    let end = rest.find('"')?;
+    let kind = &rest[..end];
+    let rest = rest[end + 1..].strip_prefix(r#","unique_call_id":""#)?;
+    let end = rest.find('"')?;
+    let call = &rest[..end];
+    // An object with a `body` is an envelope, whatever else it holds.
+    if kind.contains('\\') || call.contains('\\') || text.contains(r#""body""#) {
+        return None;
+    }
+    Some((kind_index(Some(kind)), call))
+}
+
 /// The checked file's lines, streamed again.
 struct Lines<'p> {
     plan: &'p ReplayPlan,
-    reader: BufReader<File>,
-    buf: Vec<u8>,
+    reader: ChunkedLines,
     line_no: u64,
+    /// The endpoint of lines without a target or headers, when `--target` was given.
+    plain: Option<u32>,
+    last: Option<(EndpointKey, u32)>,
     error: Option<ReplayError>,
 }
 
@@ -269,6 +330,20 @@ impl Lines<'_> {
         });
         None
     }
+
+    fn endpoint(&mut self, target: Option<&str>, headers: Vec<(String, String)>) -> Option<u32> {
+        let url = self.plan.target.as_deref().or(target)?;
+        // Lines mostly share one target: remember the last lookup.
+        match &self.last {
+            Some(((u, h), i)) if u == url && *h == headers => Some(*i),
+            _ => {
+                let key = (url.to_string(), headers);
+                let i = *self.plan.index.get(&key)?;
+                self.last = Some((key, i));
+                Some(i)
+            }
+        }
+    }
 }
 
 impl Iterator for Lines<'_> {
@@ -276,38 +351,32 @@ impl Iterator for Lines<'_> {
 
     fn next(&mut self) -> Option<Item> {
         loop {
-            self.buf.clear();
-            match self.reader.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            let bytes = match self.reader.next_line() {
+                Ok(Some(bytes)) => bytes,
+                Ok(None) => return None,
                 Err(e) => return self.fail(1, e.to_string()),
-            }
+            };
             self.line_no += 1;
-            let Ok(text) = std::str::from_utf8(&self.buf) else {
+            let Ok(text) = std::str::from_utf8(&bytes) else {
                 return self.fail(1, "not valid UTF-8".into());
             };
+            let text = text.trim();
+            if let (Some(endpoint), Some((kind, call))) = (self.plain, fast_probe(text)) {
+                let call = call_key(Some(call), self.line_no);
+                let body = bytes.slice_ref(text.as_bytes());
+                return Some(Item::Send(Job { call, endpoint, kind, body, offset: None }));
+            }
             let line = match parse_line(text) {
                 Ok(Some(line)) => line,
                 Ok(None) => continue,
                 Err((column, message)) => return self.fail(column, message),
             };
-            let url = match (&self.plan.target, &line.target) {
-                (Some(t), _) => t.as_str(),
-                (None, Some(t)) => t.as_ref(),
-                (None, None) => return self.fail(1, "no target URL".into()),
-            };
-            let key = (url.to_string(), line.headers);
-            let Some(&endpoint) = self.plan.index.get(&key) else {
+            let call = call_key(line.call.as_deref(), self.line_no);
+            let (kind, body) = (line.kind, bytes.slice_ref(line.body.as_bytes()));
+            let Some(endpoint) = self.endpoint(line.target.as_deref(), line.headers) else {
                 return self.fail(1, "a target not seen when checking the file".into());
             };
-            let job = Job {
-                call: call_key(line.call.as_deref(), self.line_no),
-                endpoint,
-                kind: line.kind,
-                body: Bytes::copy_from_slice(line.body.as_bytes()),
-                offset: None,
-            };
-            return Some(Item::Send(job));
+            return Some(Item::Send(Job { call, endpoint, kind, body, offset: None }));
         }
     }
 }
@@ -321,8 +390,11 @@ pub async fn replay(
 ) -> Result<Summary, DeliverError> {
     let prepared = plan.endpoints.iter().map(Prepared::new).collect::<Result<Vec<_>, _>>()?;
     let io = |source| ReplayError::Io { path: plan.path.clone(), source };
-    let reader = BufReader::with_capacity(1 << 16, File::open(&plan.path).map_err(io)?);
-    let mut lines = Lines { plan, reader, buf: Vec::with_capacity(1024), line_no: 0, error: None };
+    let file = File::open(&plan.path).map_err(io)?;
+    let reader = ChunkedLines { file, buf: BytesMut::new(), eof: false };
+    let plain =
+        plan.target.as_ref().and_then(|t| plan.index.get(&(t.clone(), Vec::new())).copied());
+    let mut lines = Lines { plan, reader, line_no: 0, plain, last: None, error: None };
     let mut settings = opts.settings();
     settings.paced = false;
     let summary = sched::run(&mut lines, prepared, settings, cancel).await?;
@@ -374,6 +446,44 @@ mod tests {
             let (_, message) = parse_line(text).err().unwrap_or_else(|| panic!("{text}"));
             assert!(message.contains(needle), "{text}: {message}");
         }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_parser() {
+        let lines = [
+            r#"{"type":"voicemail","unique_call_id":"42","x":null}"#,
+            r#"{"type":"queue_call","unique_call_id":"7","status":"answered"}"#,
+            r#"{"type":"odd","unique_call_id":"1"}"#,
+        ];
+        for text in lines {
+            let (kind, call) = fast_probe(text).unwrap();
+            let line = parse_line(text).unwrap().unwrap();
+            assert_eq!((kind, Some(call)), (line.kind, line.call.as_deref()));
+        }
+        for text in [
+            r#"{ "type":"voicemail","unique_call_id":"42"}"#,
+            r#"{"type":"voi\"cemail","unique_call_id":"42"}"#,
+            r#"{"type":"voicemail","caller_id":"1","unique_call_id":"42"}"#,
+            r#"{"target":"x","body":{}}"#,
+            r#"{"type":"voicemail","unique_call_id":"42","body":{"type":"x"}}"#,
+        ] {
+            assert_eq!(fast_probe(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn chunked_lines_split_across_chunks_and_keep_the_last_line() {
+        let path = std::env::temp_dir().join(format!("pbxsim-chunks-{}", std::process::id()));
+        let long = "x".repeat(CHUNK + 10);
+        std::fs::write(&path, format!("a\n{long}\n\nlast")).unwrap();
+        let mut r =
+            ChunkedLines { file: File::open(&path).unwrap(), buf: BytesMut::new(), eof: false };
+        let mut got = Vec::new();
+        while let Some(line) = r.next_line().unwrap() {
+            got.push(String::from_utf8(line.to_vec()).unwrap());
+        }
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(got, vec!["a\n".to_string(), format!("{long}\n"), "\n".into(), "last".into()]);
     }
 
     #[test]

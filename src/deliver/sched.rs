@@ -2,7 +2,7 @@
 //!
 //! One dispatcher (the caller's task) reads the event stream in order, waits for each paced
 //! event's wall-clock time, and hands events to a scheduler shared with `concurrency` worker
-//! tasks. Each call has a FIFO of pending events and at most one event that is ready or in
+//! tasks, which run on one OS thread per core, each with its own single-threaded runtime. Each call has a FIFO of pending events and at most one event that is ready or in
 //! flight; a worker that finishes a call's event releases the call's next one. So a call's
 //! events reach the receiver in order, while a slow call holds up only itself. The scheduler
 //! buffers at most `limit` events (ready + pending); beyond that the dispatcher stops reading
@@ -13,6 +13,8 @@
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -20,7 +22,7 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
 use tokio::sync::{Notify, oneshot};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use super::DeliverError;
 use super::cancel::CancelToken;
@@ -78,6 +80,8 @@ struct Shared {
     journal: Option<Journal>,
     settings: Settings,
     cancel: CancelToken,
+    /// Set when the grace after an interruption is over: requests in flight are abandoned.
+    halted: AtomicBool,
     start: Instant,
     limit: usize,
     low_water: usize,
@@ -88,14 +92,43 @@ struct State {
     /// Events that can be sent now: the head event of calls with nothing in flight.
     ready: VecDeque<Job>,
     /// Calls with an event ready or in flight, and their pending events behind it.
-    calls: HashMap<u64, VecDeque<Job>>,
+    calls: HashMap<u64, VecDeque<Job>, CallHash>,
     /// Calls stopped after a failure (`stop_call_on_failure`): later events are skipped.
-    stopped: HashSet<u64>,
+    stopped: HashSet<u64, CallHash>,
     /// Events in `ready` and in the pending queues.
     buffered: usize,
     /// No more events will be added.
     closed: bool,
     dispatcher_waiting: bool,
+}
+
+/// A cheap hash for call keys (call indices, or already-hashed call ids): a multiply by an odd
+/// constant, enough to spread sequential keys. SipHash would cost more than the rest of the
+/// scheduler's bookkeeping.
+#[derive(Default, Clone, Copy)]
+struct CallHash;
+
+impl std::hash::BuildHasher for CallHash {
+    type Hasher = CallHasher;
+    fn build_hasher(&self) -> CallHasher {
+        CallHasher(0)
+    }
+}
+
+struct CallHasher(u64);
+
+impl std::hash::Hasher for CallHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, key: u64) {
+        self.0 = (key ^ (key >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
 enum Push {
@@ -167,6 +200,12 @@ impl State {
 }
 
 impl Shared {
+    /// When a paced event is due; absurdly far offsets (a tiny speed) saturate.
+    fn due(&self, offset: Duration) -> Instant {
+        let far = Duration::from_secs(100 * 365 * 24 * 3600);
+        self.start + offset.min(far)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -274,19 +313,14 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
         journal,
         settings,
         cancel: cancel.clone(),
+        halted: AtomicBool::new(false),
         start: Instant::now(),
         limit,
         low_water: limit / 2,
     });
     let guard = CloseOnDrop(shared.clone());
 
-    let mut stops = Vec::with_capacity(concurrency);
-    let mut workers = Vec::with_capacity(concurrency);
-    for id in 0..concurrency {
-        let (stop, halt) = oneshot::channel::<()>();
-        stops.push(stop);
-        workers.push(tokio::spawn(worker(shared.clone(), id, tls.clone(), halt)));
-    }
+    let workers = spawn_workers(&shared, concurrency, &tls)?;
 
     let mut stats = Stats::new(shared.endpoints.len());
     let mut interrupted = dispatch(source, &shared, &mut stats).await;
@@ -297,10 +331,10 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
 
     // Wait for the workers; on interruption give requests in flight `grace`, then halt them.
     let mut deadline = interrupted.then(|| Instant::now() + shared.settings.grace);
-    for mut handle in workers {
+    for mut finished in workers {
         let worker_stats = loop {
             tokio::select! {
-                joined = &mut handle => break joined,
+                joined = &mut finished => break joined,
                 _ = cancel.cancelled(), if deadline.is_none() => {
                     interrupted = true;
                     deadline = Some(Instant::now() + shared.settings.grace);
@@ -309,24 +343,72 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
                     }
                 }
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)),
-                    if deadline.is_some() && !stops.is_empty() => {
-                    for stop in stops.drain(..) {
-                        let _ = stop.send(());
-                    }
+                    if deadline.is_some() && !shared.halted.load(Ordering::Relaxed) => {
+                    shared.halted.store(true, Ordering::SeqCst);
                 }
             }
         };
         match worker_stats {
-            Ok(s) => stats.merge(&s),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => {}
+            Ok(Ok(all)) => all.iter().for_each(|s| stats.merge(s)),
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => unreachable!("a worker thread always reports"),
         }
     }
-    drop(stops);
     let wall = shared.start.elapsed();
     drop(guard);
     let journal = shared.journal.as_ref().map(Journal::finish);
     Ok(Summary::from_stats(stats, &urls, wall, shared.settings.paced, interrupted, journal))
+}
+
+/// What a worker thread hands back: its workers' stats, or its panic.
+type ThreadResult = std::thread::Result<Vec<Stats>>;
+
+/// Start the workers: one OS thread per core (at most one per worker), each with its own
+/// single-threaded runtime, like a dedicated load generator. A worker, its connections and
+/// their timers then live on one thread and wake each other without crossing threads; only
+/// the scheduler's queue is shared.
+fn spawn_workers(
+    shared: &Arc<Shared>,
+    concurrency: usize,
+    tls: &Option<reqwest::Client>,
+) -> Result<Vec<oneshot::Receiver<ThreadResult>>, DeliverError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(concurrency);
+    let mut finished = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let ids: Vec<usize> = (t..concurrency).step_by(threads).collect();
+        let (shared, tls) = (shared.clone(), tls.clone());
+        let (report, done) = oneshot::channel::<ThreadResult>();
+        let run_workers = move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a single-threaded tokio runtime starts");
+                rt.block_on(async {
+                    let tasks: Vec<_> = ids
+                        .into_iter()
+                        .map(|id| tokio::spawn(worker(shared.clone(), id, tls.clone())))
+                        .collect();
+                    let mut all = Vec::with_capacity(tasks.len());
+                    for task in tasks {
+                        match task.await {
+                            Ok(stats) => all.push(stats),
+                            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                            Err(_) => {}
+                        }
+                    }
+                    all
+                })
+            }));
+            let _ = report.send(result);
+        };
+        std::thread::Builder::new()
+            .name(format!("pbxsim-deliver-{t}"))
+            .spawn(run_workers)
+            .map_err(|e| DeliverError::Threads(e.to_string()))?;
+        finished.push(done);
+    }
+    Ok(finished)
 }
 
 const CANCELLED_UNSENT: &str = "cancelled: the run was interrupted before this event was sent";
@@ -358,7 +440,7 @@ async fn dispatch<S: Iterator<Item = Item>>(
         };
         stats.generate(job.kind);
         if let Some(offset) = job.offset {
-            let due = shared.start + offset;
+            let due = shared.due(offset);
             if due > Instant::now() {
                 tokio::select! {
                     _ = tokio::time::sleep_until(due) => {}
@@ -407,16 +489,11 @@ async fn dispatch<S: Iterator<Item = Item>>(
 
 const SKIPPED: &str = "skipped: an earlier event of this call finally failed";
 
-async fn worker(
-    shared: Arc<Shared>,
-    id: usize,
-    tls: Option<reqwest::Client>,
-    mut halt: oneshot::Receiver<()>,
-) -> Stats {
+async fn worker(shared: Arc<Shared>, id: usize, tls: Option<reqwest::Client>) -> Stats {
     let mut stats = Stats::new(shared.endpoints.len());
     let mut client = Client::new(shared.endpoints.len(), tls);
     let mut rng = ChaCha8Rng::seed_from_u64(0x9b5 ^ id as u64);
-    let mut halted = false;
+    let mut deadline = Box::pin(tokio::time::sleep(shared.settings.timeout));
     let mut done = None;
     let mut skipped = Vec::new();
     loop {
@@ -430,8 +507,7 @@ async fn worker(
             client: &mut client,
             stats: &mut stats,
             rng: &mut rng,
-            halt: &mut halt,
-            halted: &mut halted,
+            deadline: &mut deadline,
         };
         let delivered = ctx.deliver(&job).await;
         done = Some((job.call, !delivered));
@@ -445,8 +521,8 @@ struct Attempts<'a> {
     client: &'a mut Client,
     stats: &'a mut Stats,
     rng: &'a mut ChaCha8Rng,
-    halt: &'a mut oneshot::Receiver<()>,
-    halted: &'a mut bool,
+    /// The per-attempt timeout, reused from one attempt to the next.
+    deadline: &'a mut Pin<Box<Sleep>>,
 }
 
 impl Attempts<'_> {
@@ -456,33 +532,16 @@ impl Attempts<'_> {
         let index = job.endpoint as usize;
         let ep = &self.shared.endpoints[index];
         if let Some(offset) = job.offset {
-            self.stats.late(Instant::now().saturating_duration_since(self.shared.start + offset));
+            self.stats.late(Instant::now().saturating_duration_since(self.shared.due(offset)));
         }
         let mut retry = 0u32;
         loop {
-            if *self.halted {
+            if self.shared.halted.load(Ordering::Relaxed) {
                 self.shared.give_up(self.stats, job, Outcome::Cancelled, CANCELLED_UNSENT);
                 return false;
             }
             let started = Instant::now();
-            let result = {
-                let send = tokio::time::timeout(
-                    settings.timeout,
-                    self.client.send(index, ep, job.body.clone()),
-                );
-                tokio::select! {
-                    biased;
-                    _ = &mut *self.halt => Err(None),
-                    sent = send => match sent {
-                        Ok(Ok(answer)) => Ok(answer),
-                        Ok(Err(failure)) => Err(Some(failure)),
-                        Err(_) => Err(Some(client::Failure {
-                            outcome: Outcome::Timeout,
-                            detail: format!("no answer within {:?}", settings.timeout),
-                        })),
-                    },
-                }
-            };
+            let result = self.attempt(index, ep, job.body.clone(), started).await;
             let (outcome, detail, retry_after) = match result {
                 Ok(answer) if (200..300).contains(&answer.status) => {
                     self.stats.attempt(index, Outcome::Status(answer.status), None, retry > 0);
@@ -496,7 +555,6 @@ impl Attempts<'_> {
                 ),
                 Err(Some(failure)) => (failure.outcome, failure.detail, None),
                 Err(None) => {
-                    *self.halted = true;
                     self.stats.attempt(index, Outcome::Cancelled, None, retry > 0);
                     let detail =
                         "cancelled: the run was interrupted while this event was in flight";
@@ -524,15 +582,61 @@ impl Attempts<'_> {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.shared.cancel.cancelled() => return give_up(self),
-                _ = &mut *self.halt => {
-                    *self.halted = true;
-                    return give_up(self);
-                }
             }
             retry += 1;
         }
     }
 }
+
+impl Attempts<'_> {
+    /// One request: the answer, a failure, or `Err(None)` when the run was halted meanwhile.
+    ///
+    /// The timeout is a timer reused across attempts (moving its deadline later is nearly
+    /// free), which also wakes the attempt at least every [`HALT_CHECK`] to notice a halt.
+    async fn attempt(
+        &mut self,
+        index: usize,
+        ep: &Prepared,
+        body: Bytes,
+        started: Instant,
+    ) -> Result<client::Answer, Option<client::Failure>> {
+        let timeout = self.shared.settings.timeout;
+        let give_up_at = started + timeout;
+        self.deadline.as_mut().reset(started + timeout.min(HALT_CHECK));
+        let halted = {
+            let send = self.client.send(index, ep, body);
+            tokio::pin!(send);
+            loop {
+                tokio::select! {
+                    biased;
+                    sent = &mut send => return sent.map_err(Some),
+                    _ = &mut *self.deadline => {
+                        if self.shared.halted.load(Ordering::SeqCst) {
+                            break true;
+                        }
+                        let now = Instant::now();
+                        if now >= give_up_at {
+                            break false;
+                        }
+                        self.deadline.as_mut().reset(give_up_at.min(now + HALT_CHECK));
+                    }
+                }
+            }
+        };
+        // The abandoned request may still be on the connection: do not queue behind it.
+        self.client.discard(index);
+        match halted {
+            true => Err(None),
+            false => Err(Some(client::Failure {
+                outcome: Outcome::Timeout,
+                detail: format!("no answer within {timeout:?}"),
+            })),
+        }
+    }
+}
+
+/// How often a request in flight checks whether the run was halted.
+const HALT_CHECK: Duration = Duration::from_millis(250);
 
 #[cfg(test)]
 mod tests {

@@ -187,3 +187,98 @@ pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
+
+/// A self-signed certificate for 127.0.0.1 and its key, made for these tests only (they protect
+/// nothing): `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes
+/// -days 36500 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost`.
+const TEST_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBmzCCAUGgAwIBAgIUIGwM7M5lwKVZ7eedi1GRvu7SFDYwCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyOTIyMjQxOFoYDzIxMjYxMTA1
+MjIyNDE4WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAASLwJHXGe1h+4+OQtWs/xlSQtpHmGgBeQh26KXKGGVDos/8kvXwx53c
+euSjk6v4NLc4MOwI4HiQvQOL4LpoLAsBo28wbTAdBgNVHQ4EFgQU4aAMScZeT7xF
+wQO6yy9nBxp7VtowHwYDVR0jBBgwFoAU4aAMScZeT7xFwQO6yy9nBxp7VtowDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZI
+zj0EAwIDSAAwRQIgduEQU38WGg+lY9y4SSfUh7bEmPb4pGwv1ef7wX1oSjMCIQC/
+zFxmSyO6Qy3CdbirRMj3UqBbATNBVWTJTpz0wBNXiA==
+-----END CERTIFICATE-----
+";
+const TEST_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgnIDe+OtOpjOTZnY3
+NR+82IorWMgeixU+OsBDy1uKkRKhRANCAASLwJHXGe1h+4+OQtWs/xlSQtpHmGgB
+eQh26KXKGGVDos/8kvXwx53ceuSjk6v4NLc4MOwI4HiQvQOL4LpoLAsB
+-----END PRIVATE KEY-----
+";
+
+/// An HTTPS receiver with a self-signed certificate (rustls, blocking, a thread per
+/// connection) that answers 200 to every request and counts them.
+pub struct TlsReceiver {
+    pub url: String,
+    count: Arc<AtomicU64>,
+}
+
+impl TlsReceiver {
+    pub fn start() -> Self {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certs = vec![CertificateDer::from_pem_slice(TEST_CERT.as_bytes()).unwrap()];
+        let key = PrivateKeyDer::from_pem_slice(TEST_KEY.as_bytes()).unwrap();
+        let config = Arc::new(
+            rustls::ServerConfig::builder()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap(),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicU64::new(0));
+        let counter = count.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (config, counter) = (config.clone(), counter.clone());
+                std::thread::spawn(move || serve_tls(stream, config, counter));
+            }
+        });
+        TlsReceiver { url, count }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+fn serve_tls(
+    stream: std::net::TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    count: Arc<AtomicU64>,
+) -> Option<()> {
+    use std::io::{BufRead, Read, Write};
+    let conn = rustls::ServerConnection::new(config).ok()?;
+    let mut reader = std::io::BufReader::new(rustls::StreamOwned::new(conn, stream));
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            reader.read_line(&mut line).ok()?;
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().ok()?;
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        count.fetch_add(1, Ordering::SeqCst);
+        let out = reader.get_mut();
+        out.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").ok()?;
+        out.flush().ok()?;
+    }
+}
