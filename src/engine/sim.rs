@@ -654,18 +654,17 @@ impl<'a> Engine<'a> {
             let chosen: Vec<UserId> = match q.strategy {
                 Strategy::Ringall => free.iter().map(|&k| q.members[k]).collect(),
                 Strategy::Linear => {
-                    let start = c.linear_cursor;
-                    let n = q.members.len();
-                    let k = (0..n).map(|o| (start + o) % n).find(|k| free.contains(k));
-                    let Some(k) = k else { continue };
-                    self.cm(r).linear_cursor = (k + 1) % n;
+                    let Some(k) = first_free_from(&free, c.linear_cursor, q.members.len()) else {
+                        continue;
+                    };
+                    self.cm(r).linear_cursor = (k + 1) % q.members.len();
                     vec![q.members[k]]
                 }
                 Strategy::RoundRobin => {
-                    let n = q.members.len();
                     let start = self.queues[queue].cursor.map_or(0, |c| c + 1);
-                    let k = (0..n).map(|o| (start + o) % n).find(|k| free.contains(k));
-                    let Some(k) = k else { continue };
+                    let Some(k) = first_free_from(&free, start, q.members.len()) else {
+                        continue;
+                    };
                     self.queues[queue].cursor = Some(k);
                     vec![q.members[k]]
                 }
@@ -1182,6 +1181,11 @@ impl Iterator for Engine<'_> {
             }
         }
     }
+}
+
+/// The first member position in `free` at or after `start`, wrapping around `n` members.
+fn first_free_from(free: &[usize], start: usize, n: usize) -> Option<usize> {
+    (0..n).map(|o| (start + o) % n).find(|k| free.contains(k))
 }
 
 /// `call_duration` and `conversation_duration` in whole seconds (rounded down).
