@@ -77,6 +77,8 @@ pub struct Engine<'a> {
     out: VecDeque<Emission>,
     stats: Stats,
     call_count: u64,
+    /// Calls that ended, by index, when tracked ([`Engine::track_ended_calls`]).
+    ended: Option<VecDeque<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -264,6 +266,7 @@ impl<'a> Engine<'a> {
             out: VecDeque::new(),
             stats: Stats::default(),
             call_count: 0,
+            ended: None,
         }
     }
 
@@ -275,6 +278,25 @@ impl<'a> Engine<'a> {
     /// The virtual time of the last thing that happened.
     pub fn now(&self) -> Millis {
         self.now
+    }
+
+    /// Report ended calls through [`Engine::take_ended`] (off by default, as the list grows
+    /// until it is taken).
+    pub fn track_ended_calls(mut self) -> Self {
+        self.ended = Some(VecDeque::new());
+        self
+    }
+
+    /// The next call (by index, as in [`Emission::call`]) that has ended and whose every event
+    /// was already yielded: nothing more of it follows. Poll after each `next()`; a call's end
+    /// is reported only once its last emission is out, which may be steps after that emission
+    /// (a call can end without a final event, e.g. when a direct ring times out and the flow
+    /// runs out). Always `None` unless [`Engine::track_ended_calls`] was set.
+    pub fn take_ended(&mut self) -> Option<u64> {
+        match self.out.is_empty() {
+            true => self.ended.as_mut()?.pop_front(),
+            false => None,
+        }
     }
 
     /// Calls in progress.
@@ -340,6 +362,9 @@ impl<'a> Engine<'a> {
             if matches!(self.agents[user].state, AgentState::Ringing(_) | AgentState::OnCall(_)) {
                 self.stats.outbound_skipped_busy += 1;
                 self.stats.ended += 1;
+                if let Some(ended) = &mut self.ended {
+                    ended.push_back(index);
+                }
                 return;
             }
         }
@@ -1039,7 +1064,10 @@ impl<'a> Engine<'a> {
     }
 
     fn end_call(&mut self, r: CallRef) {
-        if self.call(r).is_some() {
+        if let Some(index) = self.call(r).map(|c| c.index) {
+            if let Some(ended) = &mut self.ended {
+                ended.push_back(index);
+            }
             self.calls[r.slot] = None;
             self.free_slots.push(r.slot);
             self.stats.ended += 1;

@@ -583,4 +583,28 @@ proptest! {
         prop_assert_eq!(engine.stats().ended, n_calls, "every call ends");
         prop_assert_eq!(engine.active_calls(), 0);
     }
+
+    #[test]
+    fn ended_calls_are_reported_once_after_their_last_event(
+        sc in arb_scenario(),
+        seed in 0u64..1000,
+    ) {
+        let start = "2026-03-02T09:00:00Z".parse().unwrap();
+        let mut engine = Engine::new(Arc::new(sc), Options::new(seed, start)).track_ended_calls();
+        let mut ended = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            while let Some(call) = engine.take_ended() {
+                prop_assert!(ended.insert(call), "call {} reported twice", call);
+            }
+            let Some(e) = engine.next() else { break };
+            prop_assert!(!ended.contains(&e.call), "call {} has an event after its end", e.call);
+            seen.insert(e.call);
+        }
+        while let Some(call) = engine.take_ended() {
+            prop_assert!(ended.insert(call), "call {} reported twice", call);
+        }
+        prop_assert_eq!(ended.len() as u64, engine.stats().ended);
+        prop_assert!(seen.is_subset(&ended), "a call with events was never reported ended");
+    }
 }
