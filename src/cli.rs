@@ -298,6 +298,7 @@ fn listen(args: ListenArgs) -> ExitCode {
             _ => None,
         },
         output: output.clone(),
+        ..ReceiverConfig::default()
     };
     let bind = SocketAddr::new(args.bind, args.port);
     runtime().block_on(async move {
@@ -566,6 +567,10 @@ impl Play {
         opts.nulls = scenario.nulls;
         opts.ticked = scenario.webhook.events;
         let builtin = self.target.is_none() && scenario.webhook.url.is_none();
+        let endpoints = 1 + scenario.pbx.webhooks.len();
+        if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, builtin) {
+            return usage_error(e);
+        }
         let rt = runtime();
         rt.block_on(async move {
             // With no target anywhere, the built-in receiver takes the events and checks them.
@@ -769,6 +774,10 @@ fn replay(args: ReplayArgs) -> ExitCode {
         );
     }
     let opts = args.delivery.options(Pacing::Asap);
+    let endpoints = plan.endpoints().len();
+    if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, false) {
+        return usage_error(e);
+    }
     let rt = runtime();
     let result = rt.block_on(async {
         let cancel = deliver::ctrl_c_token();

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod engine;
 pub mod event;
+pub mod limits;
 pub mod oneshot;
 pub mod pbx;
 pub mod receiver;

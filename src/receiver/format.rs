@@ -27,6 +27,24 @@ pub fn color_for_stdout() -> bool {
     !no_color && std::io::stdout().is_terminal()
 }
 
+/// `text` with control characters (escape sequences a sender could use to rewrite the
+/// terminal, newlines that would forge lines) shown as `\u{..}` escapes: what the receiver prints
+/// comes from the network.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn paint(out: &mut String, color: bool, code: &str, text: &str) {
     if color {
         out.push_str(code);
@@ -67,18 +85,21 @@ pub fn clock(at: &DateTime<Local>) -> String {
 /// status, durations, component), e.g.
 /// `15:31:29.123  160455961758  user_inbound_completed   user 1011 Bob · queue Support · call 28s talk 14s`.
 pub fn event_line(at: &DateTime<Local>, event: &Value, color: bool) -> String {
-    let text = |name: &str| event.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let text = |name: &str| {
+        event.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(printable)
+    };
     let number = |name: &str| match event.get(name) {
         Some(Value::Number(n)) => Some(n.to_string()),
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::String(s)) if !s.is_empty() => Some(printable(s).into_owned()),
         _ => None,
     };
-    let type_name = text("type").unwrap_or("(no type)");
+    let type_name = text("type").unwrap_or("(no type)".into());
     let ty = type_name.parse::<EventType>().ok();
     let mut line = String::new();
     paint(&mut line, color, DIM, &clock(at));
     line.push_str("  ");
-    paint(&mut line, color, CYAN, &format!("{:<14}", text("unique_call_id").unwrap_or("-")));
+    let call = text("unique_call_id").unwrap_or("-".into());
+    paint(&mut line, color, CYAN, &format!("{call:<14}"));
     line.push_str("  ");
     paint(&mut line, color, type_color(ty), &format!("{type_name:<24}"));
 
@@ -126,7 +147,7 @@ pub fn event_line(at: &DateTime<Local>, event: &Value, color: bool) -> String {
 pub fn violation_line(v: &Violation, color: bool) -> String {
     let mut line = String::from("  ");
     paint(&mut line, color, BOLD_RED, "✗ violation");
-    let _ = write!(line, " {v}");
+    let _ = write!(line, " {}", printable(&v.to_string()));
     line
 }
 
@@ -142,7 +163,7 @@ pub fn rejected_line(
     paint(&mut line, color, DIM, &clock(at));
     line.push_str("  ");
     paint(&mut line, color, RED, &format!("{code}"));
-    let _ = write!(line, " {path}: {reason}");
+    let _ = write!(line, " {}: {}", printable(path), printable(reason));
     line
 }
 
@@ -185,6 +206,15 @@ mod tests {
     fn odd_events_still_print() {
         let line = event_line(&noon(), &json!({"hello": 1}), false);
         assert_eq!(line, "12:00:01.005  -               (no type)");
+    }
+
+    #[test]
+    fn control_characters_from_the_network_are_escaped() {
+        let e = json!({"type": "queue_call", "unique_call_id": "1\u{1b}[2J", "queue_name": "a\nb"});
+        let line = event_line(&noon(), &e, false);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("1\\u{1b}[2J") && line.contains("queue a\\u{a}b"), "{line}");
+        assert_eq!(printable("plain · text"), "plain · text");
     }
 
     #[test]

@@ -18,17 +18,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Local};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::check::{CheckSummary, Checker, CheckerConfig};
 use crate::duration::Millis;
@@ -102,6 +101,13 @@ pub struct ReceiverConfig {
     pub fail_rate: f64,
     /// Bodies larger than this many bytes are answered 413.
     pub max_body: usize,
+    /// Connections served at once; further clients wait in the OS backlog until one closes.
+    pub max_connections: usize,
+    /// A request's line and headers must arrive within this time of the first byte (and an
+    /// idle keep-alive connection is closed after it): slow clients are dropped.
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this time, else 408 and the connection is closed.
+    pub body_timeout: Duration,
     /// The conformance checker's settings (ticked types, lenient numbers).
     pub checker: CheckerConfig,
     pub print: PrintMode,
@@ -123,6 +129,9 @@ impl Default for ReceiverConfig {
             delay: 0,
             fail_rate: 0.0,
             max_body: 1024 * 1024,
+            max_connections: 1024,
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
             checker: CheckerConfig::default(),
             print: PrintMode::Lines,
             color: false,
@@ -142,6 +151,9 @@ impl fmt::Debug for ReceiverConfig {
             .field("delay", &self.delay)
             .field("fail_rate", &self.fail_rate)
             .field("max_body", &self.max_body)
+            .field("max_connections", &self.max_connections)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
             .field("checker", &self.checker)
             .field("print", &self.print)
             .field("color", &self.color)
@@ -250,7 +262,7 @@ pub async fn start(bind: SocketAddr, cfg: ReceiverConfig) -> io::Result<RunningR
         })?),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(bind).await?;
+    let listener = TcpListener::bind(bind).await?;
     let addr = listener.local_addr()?;
     let (stop_tx, stopped) = watch::channel(false);
     let shared = Arc::new(Shared {
@@ -264,16 +276,81 @@ pub async fn start(bind: SocketAddr, cfg: ReceiverConfig) -> io::Result<RunningR
         save,
         cfg,
     });
-    let app = Router::new().fallback(handle).with_state(shared.clone());
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = shutdown_rx.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(serve(listener, shared.clone(), shutdown_rx));
     Ok(RunningReceiver { addr, shared, shutdown: Some(shutdown_tx), task, stopped })
+}
+
+/// The most request headers accepted; a request with more is answered 431.
+pub const MAX_HEADERS: usize = 100;
+/// The largest request head (request line and headers) accepted, in bytes; a larger one is
+/// answered 431.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Accept connections until `shutdown`, each served by hyper's HTTP/1 server with the limits
+/// above, at most `max_connections` at once; then let requests in flight finish.
+async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut shutdown: oneshot::Receiver<()>,
+) -> io::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(shared.cfg.header_timeout)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD_BYTES);
+    let slots = Arc::new(Semaphore::new(shared.cfg.max_connections.max(1)));
+    let (closing_tx, closing) = watch::channel(false);
+    let mut conns = JoinSet::new();
+    loop {
+        while conns.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of file descriptors, or a client gone before its handshake ended:
+                    // wait a little rather than spin, and go on serving.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let for_requests = shared.clone();
+        let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+            let shared = for_requests.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let response =
+                    handle(shared, parts.method, parts.uri, parts.headers, Body::new(body)).await;
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
+        let conn = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let mut closing = closing.clone();
+        conns.spawn(async move {
+            let _permit = permit;
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = closing.wait_for(|closing| *closing) => {}
+            }
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        });
+    }
+    drop(listener);
+    closing_tx.send_replace(true);
+    while conns.join_next().await.is_some() {}
+    Ok(())
 }
 
 /// Compare a received token with the expected one in time that depends only on the expected
@@ -330,7 +407,7 @@ enum Verdict {
 }
 
 async fn handle(
-    State(shared): State<Arc<Shared>>,
+    shared: Arc<Shared>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -365,7 +442,13 @@ async fn handle(
     if code == StatusCode::NO_CONTENT || code == StatusCode::NOT_MODIFIED {
         return code.into_response();
     }
-    (code, [(header::CONTENT_TYPE, "application/json")], answer.to_string()).into_response()
+    let mut response =
+        (code, [(header::CONTENT_TYPE, "application/json")], answer.to_string()).into_response();
+    if code == StatusCode::REQUEST_TIMEOUT {
+        // The rest of a slow body may still be on its way: do not read it.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Method, token, size and JSON checks, in that order.
@@ -404,9 +487,15 @@ async fn judge(shared: &Shared, method: &Method, headers: &HeaderMap, body: Body
     if declared.is_some_and(|n| n > max as u64) {
         return reject(StatusCode::PAYLOAD_TOO_LARGE, &too_large);
     }
-    let bytes: Bytes = match axum::body::to_bytes(body, max).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
+    let timeout = shared.cfg.body_timeout;
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, max)).await;
+    let bytes: Bytes = match read {
+        Err(_) => {
+            let why = format!("the body did not arrive within {timeout:?}");
+            return reject(StatusCode::REQUEST_TIMEOUT, &why);
+        }
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
             let limited = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             return if limited {

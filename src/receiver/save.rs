@@ -10,8 +10,7 @@ use axum::http::HeaderMap;
 use chrono::{DateTime, Local, SecondsFormat};
 use serde_json::{Map, Value, json};
 
-/// Headers whose values are secrets and are written as `***`.
-const REDACTED: [&str; 4] = ["x-pbx-token", "authorization", "proxy-authorization", "cookie"];
+use crate::deliver::{REDACTED, is_secret_header};
 
 /// The NDJSON capture file.
 #[derive(Debug)]
@@ -54,12 +53,13 @@ pub(crate) fn envelope(
     })
 }
 
-/// Header names and values, secrets replaced by `***`; repeated headers joined with `, `.
+/// Header names and values, secrets (as [`is_secret_header`] tells: tokens, authorization,
+/// cookies, API keys) replaced by `***`; repeated headers joined with `, `.
 pub(crate) fn redacted_headers(headers: &HeaderMap) -> Map<String, Value> {
     let mut map = Map::new();
     for name in headers.keys() {
-        let value = if REDACTED.contains(&name.as_str()) {
-            "***".to_string()
+        let value = if is_secret_header(name.as_str()) {
+            REDACTED.to_string()
         } else {
             headers
                 .get_all(name)
@@ -82,6 +82,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-pbx-token", "s3cret".parse().unwrap());
         headers.insert("authorization", "Bearer s3cret".parse().unwrap());
+        headers.insert("x-api-key", "s3cret-key".parse().unwrap());
         headers.insert("content-type", "application/json".parse().unwrap());
         headers.append("x-extra", "a".parse().unwrap());
         headers.append("x-extra", "b".parse().unwrap());
@@ -89,6 +90,7 @@ mod tests {
         let text = env.to_string();
         assert!(!text.contains("s3cret"), "{text}");
         assert_eq!(env["headers"]["x-pbx-token"], "***");
+        assert_eq!(env["headers"]["x-api-key"], "***");
         assert_eq!(env["headers"]["content-type"], "application/json");
         assert_eq!(env["headers"]["x-extra"], "a, b");
         assert_eq!(env["response_status"], 200);
