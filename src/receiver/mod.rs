@@ -298,7 +298,7 @@ async fn serve(
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(shared.cfg.header_timeout)
         .max_headers(MAX_HEADERS)
-        .max_buf_size(MAX_HEAD_BYTES);
+        .max_header_size(MAX_HEAD_BYTES);
     let slots = Arc::new(Semaphore::new(shared.cfg.max_connections.max(1)));
     let (closing_tx, closing) = watch::channel(false);
     let mut conns = JoinSet::new();
