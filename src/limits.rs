@@ -94,6 +94,8 @@ pub fn nofile() -> Option<(u64, u64)> {
     if rc != 0 {
         return None;
     }
+    // rlim_t is u64 on Linux and macOS, but not on every Unix.
+    #[allow(clippy::unnecessary_cast)]
     let widen = |v: libc::rlim_t| if v == libc::RLIM_INFINITY { u64::MAX } else { v as u64 };
     Some((widen(limit.rlim_cur), widen(limit.rlim_max)))
 }
@@ -105,6 +107,7 @@ pub fn nofile() -> Option<(u64, u64)> {
 
 #[cfg(unix)]
 fn set_nofile(soft: u64, hard: u64) -> bool {
+    #[allow(clippy::unnecessary_cast)]
     let narrow = |v: u64| if v == u64::MAX { libc::RLIM_INFINITY } else { v as libc::rlim_t };
     let limit = libc::rlimit { rlim_cur: narrow(soft), rlim_max: narrow(hard) };
     // SAFETY: setrlimit only reads the struct.
