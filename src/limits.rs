@@ -28,7 +28,10 @@ pub struct LimitError {
 /// [`OVERHEAD`].
 pub fn files_needed(concurrency: usize, endpoints: usize, in_process_receiver: bool) -> u64 {
     let sides = if in_process_receiver { 2 } else { 1 };
-    (concurrency as u64).saturating_mul(endpoints.max(1) as u64).saturating_mul(sides) + OVERHEAD
+    (concurrency as u64)
+        .saturating_mul(endpoints.max(1) as u64)
+        .saturating_mul(sides)
+        .saturating_add(OVERHEAD)
 }
 
 /// What to do about a need of `needed` files under limits `soft` and `hard`.
