@@ -134,6 +134,12 @@ fn outage_with_retries_loses_nothing() {
     assert_eq!(summary.generated, expected.len() as u64);
     assert_eq!((summary.delivered, summary.failed), (summary.generated, 0), "{stdout}");
     assert!(summary.retries > 0, "the outage was noticed: {stdout}");
+    eprintln!(
+        "outage with retries: {} events, {} retries, {} lost",
+        summary.generated,
+        summary.retries,
+        summary.generated - summary.delivered
+    );
     rx.assert_exactly_once(&expected);
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -163,6 +169,10 @@ fn outage_without_retries_journals_every_failure_and_replay_delivers_them() {
     assert_eq!(lines.lines().count() as u64, summary.failed, "one journal line per failure");
     assert!(!lines.contains(TOKEN) && !lines.contains(OBJECT_TOKEN), "journal redacted");
 
+    eprintln!(
+        "outage without retries: {} events, {} delivered, {} journalled",
+        summary.generated, summary.delivered, summary.failed
+    );
     // Replay sends each journal line to its own target; the tokens come from the caller. Both
     // endpoints share a URL here, so one --token cannot serve both: replay the two parts
     // separately, as a user with two tokens would.
