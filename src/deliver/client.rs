@@ -13,6 +13,7 @@ use hyper::header::RETRY_AFTER;
 use hyper::{HeaderMap, Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use super::DeliverError;
 use super::endpoint::Prepared;
@@ -84,15 +85,22 @@ pub(crate) fn chain(e: &dyn StdError) -> String {
 
 type Sender = SendRequest<Full<Bytes>>;
 
-/// One worker's connections: at most one per endpoint.
+/// A kept-alive connection idle for longer than this is not reused: servers close idle
+/// connections on their own schedule (Node.js after 5 s, pbxsim's listener after 30 s), and a
+/// request written just as the server closes its end is lost with the connection.
+pub(crate) const IDLE_REUSE_LIMIT: Duration = Duration::from_secs(4);
+
+/// One worker's connections: at most one per endpoint, with when each was last used.
 pub(crate) struct Client {
     conns: Vec<Option<Sender>>,
+    used: Vec<Instant>,
     tls: Option<reqwest::Client>,
 }
 
 impl Client {
     pub fn new(endpoints: usize, tls: Option<reqwest::Client>) -> Self {
-        Self { conns: (0..endpoints).map(|_| None).collect(), tls }
+        let now = Instant::now();
+        Self { conns: (0..endpoints).map(|_| None).collect(), used: vec![now; endpoints], tls }
     }
 
     /// Forget endpoint `index`'s connection, e.g. after a timeout left a request on it: the next
@@ -115,7 +123,8 @@ impl Client {
         }
         // A kept-alive connection the receiver closed meanwhile is replaced once, without
         // counting an attempt, when the request provably never left.
-        let mut reused = matches!(&self.conns[index], Some(s) if !s.is_closed());
+        let fresh = self.used[index].elapsed() < IDLE_REUSE_LIMIT;
+        let mut reused = fresh && matches!(&self.conns[index], Some(s) if !s.is_closed());
         loop {
             if !reused {
                 self.conns[index] = None;
@@ -145,6 +154,7 @@ impl Client {
                             return Err(Failure::broken(&e));
                         }
                     }
+                    self.used[index] = Instant::now();
                     return Ok(Answer { status, retry_after });
                 }
                 Err(e) if reused && e.is_canceled() => reused = false,
