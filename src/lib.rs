@@ -13,6 +13,7 @@ pub mod event;
 pub mod oneshot;
 pub mod pbx;
 pub mod receiver;
+pub mod report;
 pub mod scenario;
 pub mod sink;
 pub mod suggest;
