@@ -16,6 +16,7 @@ use pbxsim::diagnostic::Diagnostic;
 use pbxsim::duration::Millis;
 use pbxsim::event::{EventType, EventTypeSet};
 use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
+use pbxsim::report;
 use pbxsim::scenario::Scenario;
 
 /// Simulate a hosted PBX and send its webhook events to your receiver.
@@ -506,6 +507,20 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if scenario.traffic.is_some() {
+        let file = args.file.display();
+        if scenario.calls.is_empty() {
+            eprintln!(
+                "error: {file} has no [[calls]] to play: `run` plays scripted calls only.\n\
+                 help: its [traffic] section is generated traffic; run it with `pbxsim load {file}`"
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+        eprintln!(
+            "note: `run` plays the [[calls]] of {file} only; for its [traffic] section, use \
+             `pbxsim load {file}`"
+        );
+    }
     let options = engine_options(&scenario, args.seed, args.start_time);
     if args.dry_run {
         return dry_run(&scenario, options, args.envelope, args.target.as_deref());
@@ -642,6 +657,15 @@ impl Play {
             {
                 eprintln!("error: {message}");
             }
+            // The [expect] thresholds: a failure makes a clean run exit 1; an unreachable target
+            // (3) or an interruption (130) keeps its code.
+            if !scenario.expect.is_empty() {
+                let verdicts = report::check_all(&scenario.expect, &summary);
+                print!("{}", render_verdicts(&verdicts));
+                if verdicts.iter().any(|v| !v.pass) && code == 0 {
+                    code = 1;
+                }
+            }
             if let Some(r) = receiver {
                 let stats = r.shutdown().await;
                 println!("\nbuilt-in receiver\n{stats}");
@@ -652,6 +676,17 @@ impl Play {
             ExitCode::from(code)
         })
     }
+}
+
+/// The thresholds' verdicts under a run's summary:
+/// `thresholds 1 passed, 1 failed` then one indented `pass  p99 < 250ms  (3.1ms)` line each.
+pub fn render_verdicts(verdicts: &[report::Verdict]) -> String {
+    let failed = verdicts.iter().filter(|v| !v.pass).count();
+    let mut out = format!("thresholds {} passed, {failed} failed\n", verdicts.len() - failed);
+    for line in report::render(verdicts).lines() {
+        out.push_str(&format!("           {line}\n"));
+    }
+    out
 }
 
 #[derive(Debug, Args)]
