@@ -39,8 +39,9 @@ pub enum Command {
         pbxsim run scenarios/quickstart.toml --dry-run                # the exact JSON bodies\n  \
         pbxsim run scenarios/quickstart.toml --dry-run --envelope     # with time, target, headers\n  \
         pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n\n\
-        Exit codes: 0 all delivered (and no rule broken); 1 an event failed or a rule was broken;\n\
-        2 usage or scenario error (nothing sent); 3 the target could not be reached.")]
+        Exit codes: 0 all delivered, no rule broken, every [expect] threshold passed; 1 an event\n\
+        failed, a rule was broken or a threshold failed; 2 usage or scenario error (nothing sent);\n\
+        3 the target could not be reached (this wins over 1); 130 interrupted.")]
     Run(RunArgs),
     /// Send one event of any type, with realistic fake data.
     #[command(after_help = "Examples:\n  \
