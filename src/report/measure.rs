@@ -13,6 +13,8 @@ impl Measure for Summary {
     /// delivered or failed, nothing is measured.
     fn measure(&self, metric: Metric) -> Option<f64> {
         match metric {
+            // When generated load records a corrected histogram (from each event's intended send
+            // time), `Latency` reads that one and `RawLatency` this one.
             Metric::Latency(stat) | Metric::RawLatency(stat) => latency_ms(&self.latency, stat),
             Metric::ErrorRate => {
                 let total = self.delivered + self.failed;
