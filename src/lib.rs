@@ -14,6 +14,7 @@ pub mod limits;
 pub mod oneshot;
 pub mod pbx;
 pub mod receiver;
+pub mod report;
 pub mod scenario;
 pub mod sink;
 pub mod suggest;
