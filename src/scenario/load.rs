@@ -528,7 +528,33 @@ impl Resolver<'_> {
             calls,
             traffic: file.traffic.clone(),
             expect: file.expect.clone(),
+            chaos: file.chaos.as_ref().map(|c| self.chaos(c)),
         }
+    }
+
+    /// The `[chaos]` table; bad values are reported at the value.
+    fn chaos(&mut self, file: &ChaosFile) -> crate::chaos::Chaos {
+        let mut chaos = crate::chaos::Chaos::default();
+        for (key, value) in file.entries() {
+            let text = match &value.get().0 {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                other => {
+                    self.error(
+                        value.span(),
+                        format!("wrong type: expected a number or a string, found {}", other.type_str()),
+                        format!("write it like `{key} = {}`", chaos_example(key)),
+                    );
+                    continue;
+                }
+            };
+            match crate::chaos::parse_setting(key, &text) {
+                Ok(setting) => chaos.apply(setting),
+                Err(e) => self.error(value.span(), e.message, e.help),
+            }
+        }
+        chaos
     }
 
     fn start_time(&mut self, value: &Sp<DateTimeValue>) -> Option<DateTime<Utc>> {
@@ -1195,6 +1221,18 @@ fn users_rung(pbx: &Pbx, flow: &[Step]) -> BTreeSet<UserId> {
         visit(pbx, step, &mut out, 0);
     }
     out
+}
+
+/// An example value of a `[chaos]` key.
+fn chaos_example(key: &str) -> &'static str {
+    match key {
+        "delay" => "\"0.1:2s\"",
+        "batch" => "5",
+        "numbers" => "\"e164\"",
+        "nulls" => "\"omit\"",
+        "durations" => "\"string\"",
+        _ => "0.05",
+    }
 }
 
 /// The span of `needle` inside the value at `span` of `source`, or the whole span.

@@ -41,6 +41,8 @@ pub struct Scenario {
     pub traffic: Option<toml::Table>,
     /// The `[expect]` table, kept as written: reserved for expectations, not used yet.
     pub expect: Option<toml::Table>,
+    /// The `[chaos]` table: fault injection toward the receiver (`--chaos` overrides it).
+    pub chaos: Option<crate::chaos::Chaos>,
 }
 
 /// The JSON Schema of the scenario file (`pbxsim schema scenario`).
