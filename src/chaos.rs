@@ -468,7 +468,8 @@ pub struct Report {
     pub forged_other: u64,
     /// Forged requests not made because the endpoint has no token to forge.
     pub forged_skipped: u64,
-    /// A few events per fault, `fault: unique_call_id type`.
+    /// A few events per fault: `unique_call_id #seq type` (seq: the event's position in its
+    /// call).
     pub samples: Vec<(&'static str, String)>,
 }
 
@@ -728,7 +729,7 @@ where
 
     fn sample(&mut self, fault: &'static str, e: &Emission) {
         if self.report.samples.iter().filter(|(f, _)| *f == fault).count() < SAMPLES {
-            let text = format!("{} {}", e.event.unique_call_id(), e.event.event_type());
+            let text = format!("{} #{} {}", e.event.unique_call_id(), e.seq, e.event.event_type());
             self.report.samples.push((fault, text));
         }
     }
