@@ -347,6 +347,8 @@ fn unit(seed: u64, call: u64, seq: u32, salt: u64) -> f64 {
 /// What a delivery stream carries: events, and calls that ended
 /// ([`Engine::take_ended`](crate::engine::Engine::take_ended)), which let a partial batch or a
 /// held event go as soon as its call is over.
+// Nearly every item is an event: boxing it would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Feed {
     Event(Emission),
@@ -648,16 +650,16 @@ where
         if let Some((held_route, held)) = self.held.remove(&e.call) {
             self.report.reordered += 1;
             self.sample("reorder", &held);
-            self.to_batch(route, e, false);
-            self.to_batch(held_route, held, true);
+            self.add_to_batch(route, e, false);
+            self.add_to_batch(held_route, held, true);
         } else if self.chaos.reorder > 0.0 && self.chaos.decide(e.call, e.seq).reorder {
             self.held.insert(e.call, (route, e));
         } else {
-            self.to_batch(route, e, false);
+            self.add_to_batch(route, e, false);
         }
     }
 
-    fn to_batch(&mut self, route: u32, e: Emission, reordered: bool) {
+    fn add_to_batch(&mut self, route: u32, e: Emission, reordered: bool) {
         if self.chaos.batch <= 1 {
             return self.post(route, vec![e], reordered);
         }
@@ -688,7 +690,7 @@ where
     /// The call ended: send what it still holds.
     fn ended(&mut self, call: u64) {
         if let Some((route, held)) = self.held.remove(&call) {
-            self.to_batch(route, held, false);
+            self.add_to_batch(route, held, false);
         }
         self.flush_batch(call);
     }
@@ -927,9 +929,13 @@ mod tests {
         feed.push(Feed::Event(emission(0, 6)));
         let (out, report) = plan(chaos, feed);
         let posts = posts(&out);
-        let shape: Vec<(u64, Vec<u32>)> =
-            posts.iter().map(|p| (p.events[0].call, p.events.iter().map(|e| e.seq).collect())).collect();
-        assert!(posts.iter().all(|p| p.array && p.events.iter().all(|e| e.call == p.events[0].call)));
+        let shape: Vec<(u64, Vec<u32>)> = posts
+            .iter()
+            .map(|p| (p.events[0].call, p.events.iter().map(|e| e.seq).collect()))
+            .collect();
+        assert!(
+            posts.iter().all(|p| p.array && p.events.iter().all(|e| e.call == p.events[0].call))
+        );
         assert_eq!(
             shape,
             vec![
@@ -959,11 +965,9 @@ mod tests {
             .iter()
             .map(|p| match p {
                 Planned::Unsent(e) => format!("unsent {}", e.seq),
-                Planned::Post(p) => format!(
-                    "{}:{:?}",
-                    p.route,
-                    p.events.iter().map(|e| e.seq).collect::<Vec<_>>()
-                ),
+                Planned::Post(p) => {
+                    format!("{}:{:?}", p.route, p.events.iter().map(|e| e.seq).collect::<Vec<_>>())
+                }
             })
             .collect();
         assert_eq!(shape, vec!["0:[0, 1]", "1:[2]", "unsent 4", "0:[3, 5]"]);
@@ -988,7 +992,8 @@ mod tests {
             assert_eq!(p.faults.delay, d.delay);
             assert_eq!((p.faults.wrong_token, p.faults.no_token), (d.wrong_token, d.no_token));
         }
-        let count = |f: fn(&PostFaults) -> bool| posts.iter().filter(|p| f(&p.faults)).count() as u64;
+        let count =
+            |f: fn(&PostFaults) -> bool| posts.iter().filter(|p| f(&p.faults)).count() as u64;
         assert_eq!(report.duplicated, count(|f| f.duplicate));
         assert_eq!(report.delayed, count(|f| f.delay.is_some()));
         assert_eq!(report.wrong_token, count(|f| f.wrong_token));
@@ -1008,7 +1013,10 @@ mod tests {
         for status in [Some(401), Some(403), Some(200), Some(500), None] {
             r.forged_answer(status);
         }
-        assert_eq!((r.forged_sent, r.forged_rejected, r.forged_accepted, r.forged_other), (5, 2, 1, 2));
+        assert_eq!(
+            (r.forged_sent, r.forged_rejected, r.forged_accepted, r.forged_other),
+            (5, 2, 1, 2)
+        );
         assert!(r.accepted_forgery_message().unwrap().contains("accepted 1 request"));
         let mut text = String::new();
         r.render(&mut text);

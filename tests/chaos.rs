@@ -3,7 +3,7 @@
 mod deliver_support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use deliver_support::{Receiver, Reply};
@@ -90,7 +90,7 @@ fn pbxsim(args: &[&str]) -> Run {
 }
 
 /// `run FILE --asap --target URL` with `args`, in a blocking task.
-async fn run(file: &PathBuf, url: &str, args: &[&str]) -> Run {
+async fn run(file: &Path, url: &str, args: &[&str]) -> Run {
     let mut all: Vec<String> = ["run", file.to_str().unwrap(), "--asap", "--target", url]
         .iter()
         .map(|s| s.to_string())
@@ -131,14 +131,16 @@ fn by_call(receiver: &Receiver) -> BTreeMap<String, Vec<String>> {
 }
 
 /// The dry run's bodies (no chaos), grouped by call.
-fn expected_by_call(file: &PathBuf, seed: &str) -> BTreeMap<String, Vec<String>> {
+fn expected_by_call(file: &Path, seed: &str) -> BTreeMap<String, Vec<String>> {
     let file = file.to_str().unwrap();
     let run = pbxsim(&["run", file, "--dry-run", "--start-time", START, "--seed", seed]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for line in run.stdout.lines() {
         let e: Value = serde_json::from_str(line).unwrap();
-        out.entry(e["unique_call_id"].as_str().unwrap().to_string()).or_default().push(e.to_string());
+        out.entry(e["unique_call_id"].as_str().unwrap().to_string())
+            .or_default()
+            .push(e.to_string());
     }
     out
 }
@@ -377,7 +379,8 @@ fn bad_chaos_is_a_usage_error_with_a_hint() {
     assert!(out.stderr.contains("did you mean `reorder`?"), "{}", out.stderr);
 
     // Forging needs a token to forge.
-    let out = pbxsim(&["call", "inbound", "--target", "http://127.0.0.1:9/", "--chaos", "no_token=1"]);
+    let out =
+        pbxsim(&["call", "inbound", "--target", "http://127.0.0.1:9/", "--chaos", "no_token=1"]);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("need a token"), "{}", out.stderr);
 }

@@ -543,7 +543,10 @@ impl Resolver<'_> {
                 other => {
                     self.error(
                         value.span(),
-                        format!("wrong type: expected a number or a string, found {}", other.type_str()),
+                        format!(
+                            "wrong type: expected a number or a string, found {}",
+                            other.type_str()
+                        ),
                         format!("write it like `{key} = {}`", chaos_example(key)),
                     );
                     continue;

@@ -82,7 +82,10 @@ fn job(render: &mut Render, post: Post, style: &WireStyle) -> Job {
         kind: kind(&events[0]),
         body,
         offset: render.offset(last_at),
-        chaos: Some(Box::new(JobChaos { faults, more_kinds: events[1..].iter().map(kind).collect() })),
+        chaos: Some(Box::new(JobChaos {
+            faults,
+            more_kinds: events[1..].iter().map(kind).collect(),
+        })),
     }
 }
 
@@ -195,7 +198,10 @@ mod tests {
             kind: 3,
             body: bytes::Bytes::new(),
             offset: None,
-            chaos: Some(Box::new(JobChaos { faults: PostFaults::default(), more_kinds: vec![4, 5] })),
+            chaos: Some(Box::new(JobChaos {
+                faults: PostFaults::default(),
+                more_kinds: vec![4, 5],
+            })),
         };
         assert_eq!(job.kinds().collect::<Vec<_>>(), vec![3, 4, 5]);
     }
