@@ -384,3 +384,17 @@ fn bad_chaos_is_a_usage_error_with_a_hint() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("need a token"), "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_posts_are_held_and_still_delivered_in_call_order() {
+    let file = scenario("delay", 4, "\n[chaos]\ndelay = \"0.5:20ms\"\n");
+    let rx = Receiver::ok();
+    let out = run(&file, &rx.url, &[]).await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    let generated = figure(&out.stdout, "generated");
+    assert_eq!(figure(&out.stdout, "delivered"), generated);
+    assert!(figure(&out.stdout, "delayed") > 0, "{}", out.stdout);
+    assert!(out.stdout.contains("by 20ms"), "{}", out.stdout);
+    assert!(out.stdout.contains("e.g. delay: "), "{}", out.stdout);
+    assert_eq!(by_call(&rx), expected_by_call(&file, "5"));
+}
