@@ -398,3 +398,29 @@ async fn delayed_posts_are_held_and_still_delivered_in_call_order() {
     assert!(out.stdout.contains("e.g. delay: "), "{}", out.stdout);
     assert_eq!(by_call(&rx), expected_by_call(&file, "5"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_batch_is_journaled_event_by_event_and_replays() {
+    let file = scenario("journal", 3, "");
+    let journal = file.with_extension("failed.ndjson");
+    let _ = std::fs::remove_file(&journal);
+    let down = Receiver::start(|_, _| Reply::status(500));
+    let out =
+        run(&file, &down.url, &["--chaos", "batch=4", "--failed", journal.to_str().unwrap()]).await;
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    let generated = figure(&out.stdout, "generated");
+    assert_eq!(figure(&out.stdout, "failed"), generated, "{}", out.stdout);
+    let lines = std::fs::read_to_string(&journal).unwrap();
+    assert_eq!(lines.lines().count() as u64, generated);
+
+    let up = Receiver::ok();
+    let (path, url) = (journal.to_str().unwrap().to_string(), up.url.clone());
+    let replayed = tokio::task::spawn_blocking(move || {
+        pbxsim(&["replay", &path, "--target", &url, "--token", TOKEN])
+    })
+    .await
+    .unwrap();
+    assert_eq!(replayed.code, Some(0), "{}\n{}", replayed.stdout, replayed.stderr);
+    assert_eq!(up.count(), generated);
+    assert_eq!(by_call(&up), expected_by_call(&file, "5"));
+}

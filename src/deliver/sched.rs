@@ -220,7 +220,8 @@ impl Shared {
         if let (Some(journal), Some(ep)) =
             (&self.journal, self.endpoints.get(job.endpoint as usize))
         {
-            journal.record(ep, &job.body, detail);
+            // A batch is journaled event by event, so that `replay` can send them.
+            job.bodies().for_each(|body| journal.record(ep, body, detail));
         }
     }
 

@@ -21,6 +21,8 @@ use crate::event::WireStyle;
 pub(crate) struct JobChaos {
     pub faults: PostFaults,
     pub more_kinds: Vec<u8>,
+    /// The body is a JSON array (`batch`).
+    pub array: bool,
 }
 
 impl Job {
@@ -28,6 +30,21 @@ impl Job {
     pub(crate) fn kinds(&self) -> impl Iterator<Item = u8> + '_ {
         let more = self.chaos.as_deref().map_or(&[][..], |c| c.more_kinds.as_slice());
         std::iter::once(self.kind).chain(more.iter().copied())
+    }
+
+    /// The body of each event this job carries: the body itself, or a batch's elements.
+    pub(crate) fn bodies(&self) -> impl Iterator<Item = &[u8]> {
+        let elements = match self.chaos.as_deref() {
+            Some(c) if c.array => {
+                serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(&self.body).ok()
+            }
+            _ => None,
+        };
+        let whole = match elements {
+            None => Some(&self.body[..]),
+            Some(_) => None,
+        };
+        elements.into_iter().flatten().map(|raw| raw.get().as_bytes()).chain(whole)
     }
 }
 
@@ -85,6 +102,7 @@ fn job(render: &mut Render, post: Post, style: &WireStyle) -> Job {
         chaos: Some(Box::new(JobChaos {
             faults,
             more_kinds: events[1..].iter().map(kind).collect(),
+            array,
         })),
     }
 }
@@ -201,8 +219,17 @@ mod tests {
             chaos: Some(Box::new(JobChaos {
                 faults: PostFaults::default(),
                 more_kinds: vec![4, 5],
+                array: true,
             })),
         };
         assert_eq!(job.kinds().collect::<Vec<_>>(), vec![3, 4, 5]);
+        let body = br#"[{"type":"a","n":[1,2]}, {"type":"b"},{"type":"c"}]"#;
+        let job = Job { body: bytes::Bytes::from_static(body), ..job };
+        let bodies: Vec<&[u8]> = job.bodies().collect();
+        let expected: Vec<&[u8]> =
+            vec![br#"{"type":"a","n":[1,2]}"#, br#"{"type":"b"}"#, br#"{"type":"c"}"#];
+        assert_eq!(bodies, expected);
+        let single = Job { chaos: None, ..job };
+        assert_eq!(single.bodies().collect::<Vec<_>>(), vec![&body[..]]);
     }
 }
