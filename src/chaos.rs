@@ -1008,6 +1008,56 @@ mod tests {
     }
 
     #[test]
+    fn ended_calls_come_as_soon_as_the_engine_reports_them() {
+        let text = r#"
+[[users]]
+name = "Alice"
+extension = "1010"
+
+[[numbers]]
+number = "61290000000"
+flow = ["user:1010"]
+
+[[calls]]
+at = "0s"
+from = "61400000001"
+to = "61290000000"
+talk = "10s"
+
+[[calls]]
+at = "1m"
+from = "61400000002"
+to = "61290000000"
+talk = "10s"
+"#;
+        let scenario = std::sync::Arc::new(crate::scenario::parse(text, "t.toml").unwrap());
+        let options = crate::engine::Options::new(1, chrono::DateTime::UNIX_EPOCH);
+        let feed: Vec<Feed> =
+            with_ended_calls(crate::engine::Engine::new(scenario, options)).collect();
+        let shape: Vec<String> = feed
+            .iter()
+            .map(|f| match f {
+                Feed::Event(e) => format!("{}", e.call),
+                Feed::Ended(c) => format!("end {c}"),
+            })
+            .collect();
+        assert_eq!(shape, vec!["0", "0", "0", "end 0", "1", "1", "1", "end 1"]);
+
+        // A batch of call 0 goes when call 0 ends, before call 1's events are read.
+        let chaos = Chaos { batch: 10, ..Chaos::default() };
+        let read = std::cell::Cell::new(0);
+        let route = |_: &Emission| {
+            read.set(read.get() + 1);
+            Some(0)
+        };
+        let mut planner = Planner::new(feed.into_iter(), chaos, route);
+        let Some(Planned::Post(first)) = planner.next() else { panic!("a post") };
+        assert_eq!((first.events.len(), first.events[0].call, read.get()), (3, 0, 3));
+        let Some(Planned::Post(second)) = planner.next() else { panic!("a post") };
+        assert_eq!((second.events.len(), second.events[0].call, read.get()), (3, 1, 6));
+    }
+
+    #[test]
     fn forged_answers_are_classified() {
         let mut r = Report::default();
         for status in [Some(401), Some(403), Some(200), Some(500), None] {

@@ -11,7 +11,9 @@
 //!   to `concurrency` requests in flight;
 //! - retries failed attempts ([`RetryOn`], backoff with jitter, `Retry-After`);
 //! - journals events that finally failed (`--failed`), for [`replay`];
-//! - returns a [`Summary`] in which `generated = delivered + failed + filtered` always holds.
+//! - returns a [`Summary`] in which `generated = delivered + failed + filtered` always holds;
+//! - with [`DeliverOptions::chaos`], injects faults toward the receiver (see [`crate::chaos`]):
+//!   the stream may then also report ended calls ([`Feed`], [`with_ended_calls`]).
 //!
 //! Memory is bounded by the work in flight: the stream is read only as far as
 //! `16 × concurrency + 1024` buffered events allow.
