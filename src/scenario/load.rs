@@ -554,7 +554,17 @@ impl Resolver<'_> {
             };
             match crate::chaos::parse_setting(key, &text) {
                 Ok(setting) => chaos.apply(setting),
-                Err(e) => self.error(value.span(), e.message, e.help),
+                Err(e) => {
+                    // The messages quote `key=value` as on the command line; here it is TOML.
+                    let toml = |text: String| {
+                        let text = text.replace(&format!("{key}="), &format!("{key} = "));
+                        // Strings need quotes in TOML.
+                        ["5%", "0.1:2s", "0.5:250ms"].iter().fold(text, |t, v| {
+                            t.replace(&format!("= {v}`"), &format!("= \"{v}\"`"))
+                        })
+                    };
+                    self.error(value.span(), toml(e.message), toml(e.help));
+                }
             }
         }
         chaos
