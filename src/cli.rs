@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use pbxsim::chaos::Chaos;
 use pbxsim::check::{CheckerConfig, Violation};
 use pbxsim::deliver::{self, DeliverOptions, Pacing, RetryOn};
 use pbxsim::diagnostic::Diagnostic;
@@ -38,10 +39,14 @@ pub enum Command {
         pbxsim run scenarios/queue-outcomes.toml --target http://127.0.0.1:3000/hook --token s3cret\n  \
         pbxsim run scenarios/quickstart.toml --dry-run                # the exact JSON bodies\n  \
         pbxsim run scenarios/quickstart.toml --dry-run --envelope     # with time, target, headers\n  \
-        pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n\n\
+        pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n  \
+        pbxsim run my-pbx.toml --asap --chaos duplicate=0.05,reorder=0.02,batch=5\n  \
+        pbxsim run my-pbx.toml --chaos wrong_token=0.1 --chaos numbers=e164,durations=string\n  \
+        pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n\n\
         Exit codes: 0 all delivered, no rule broken, every [expect] threshold passed; 1 an event\n\
-        failed, a rule was broken or a threshold failed; 2 usage or scenario error (nothing sent);\n\
-        3 the target could not be reached (this wins over 1); 130 interrupted.")]
+        failed, a rule was broken, a threshold failed or the receiver accepted a forged token;\n\
+        2 usage or scenario error (nothing sent); 3 the target could not be reached (this wins\n\
+        over 1); 130 interrupted.")]
     Run(RunArgs),
     /// Send one event of any type, with realistic fake data.
     #[command(after_help = "Examples:\n  \
@@ -62,7 +67,8 @@ pub enum Command {
         pbxsim call inbound --via ring-group:Reception --outcome voicemail --speed 10\n  \
         pbxsim call inbound --via user:1002 --talk 90s --ring 8s --record\n  \
         pbxsim call outbound --outcome no-answer --dry-run\n  \
-        pbxsim call inbound --scenario scenarios/quickstart.toml --via queue:Support\n\n\
+        pbxsim call inbound --scenario scenarios/quickstart.toml --via queue:Support\n  \
+        pbxsim call inbound --token s3cret --chaos duplicate=0.5,wrong_token=1,nulls=omit\n\n\
         Without --target (and no url in --scenario) the events go to the built-in receiver,\n\
         which checks them. The built-in PBX has queues Support, Sales, Billing, Technical,\n\
         ring groups Reception and Management, and users 1001-1050.")]
@@ -525,7 +531,8 @@ fn run(args: RunArgs) -> ExitCode {
     }
     let options = engine_options(&scenario, args.seed, args.start_time);
     if args.dry_run {
-        return dry_run(&scenario, options, args.envelope, args.target.as_deref());
+        let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
+        return dry_run(&scenario, options, args.envelope, args.target.as_deref(), chaos);
     }
     let pacing = match (args.asap, args.speed) {
         (true, _) => Pacing::Asap,
@@ -547,6 +554,7 @@ fn dry_run(
     options: pbxsim::engine::Options,
     envelope: bool,
     target: Option<&str>,
+    chaos: Option<Chaos>,
 ) -> ExitCode {
     let format = if envelope {
         pbxsim::sink::DryRunFormat::Envelope
@@ -557,7 +565,16 @@ fn dry_run(
     let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(scenario), options);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    match pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, target, &mut out) {
+    let written = match chaos {
+        None => pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, target, &mut out),
+        Some(chaos) => {
+            let events = deliver::with_ended_calls(engine);
+            pbxsim::sink::write_ndjson_chaos(
+                scenario, &timeline, events, &chaos, format, target, &mut out,
+            )
+        }
+    };
+    match written {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
@@ -582,6 +599,7 @@ impl Play {
         let mut opts = self.delivery.options(self.pacing);
         opts.nulls = scenario.nulls;
         opts.ticked = scenario.webhook.events;
+        opts.chaos = self.delivery.chaos(scenario.chaos.as_ref(), options.seed);
         let builtin = self.target.is_none() && scenario.webhook.url.is_none();
         let endpoints = 1 + scenario.pbx.webhooks.len();
         if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, builtin) {
@@ -601,7 +619,10 @@ impl Play {
                     extra_tokens,
                     checker: CheckerConfig {
                         ticked: scenario.webhook.events,
-                        ..CheckerConfig::default()
+                        // `--chaos durations=string` is a variant, not a violation.
+                        lenient_numbers: opts.chaos.as_ref().is_some_and(|c| {
+                            c.durations == Some(pbxsim::event::DurationStyle::String)
+                        }),
                     },
                     print: if self.quiet { PrintMode::Quiet } else { PrintMode::Lines },
                     color: receiver::format::color_for_stdout(),
@@ -649,15 +670,29 @@ impl Play {
                 options.seed,
                 options.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             );
+            if let Some(chaos) = &opts.chaos {
+                println!("chaos {chaos}");
+            }
             let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(&scenario), options);
             let cancel = deliver::ctrl_c_token();
-            let summary = match deliver::deliver(engine, &endpoints, &opts, cancel).await {
+            let delivered = match opts.chaos {
+                Some(_) => {
+                    let events = deliver::with_ended_calls(engine);
+                    deliver::deliver(events, &endpoints, &opts, cancel).await
+                }
+                None => deliver::deliver(engine, &endpoints, &opts, cancel).await,
+            };
+            let summary = match delivered {
                 Ok(summary) => summary,
                 Err(e) => return usage_error(e),
             };
             println!();
             print!("{}", summary.render());
             let mut code = summary.exit_code(self.delivery.allow_failures);
+            if let Some(message) = summary.chaos.as_ref().and_then(|c| c.accepted_forgery_message())
+            {
+                eprintln!("error: {message}");
+            }
             if code == 3
                 && let Some(message) = summary.unreachable_message()
             {
@@ -740,6 +775,20 @@ pub struct DeliveryArgs {
     /// Exit 0 even if some events finally failed.
     #[arg(long)]
     pub allow_failures: bool,
+    /// Inject faults toward the receiver, seeded by the run's seed: a comma list of
+    /// `duplicate=P`, `reorder=P`, `delay=P:D`, `wrong_token=P`, `no_token=P`, `batch=N`,
+    /// `numbers=digits|e164|local`, `nulls=null|empty|omit`, `durations=int|string`
+    /// (P: `0.05` or `5%`). Repeatable; overrides the scenario's [chaos] key by key.
+    #[arg(long, value_name = "LIST", value_parser = parse_chaos)]
+    pub chaos: Vec<ChaosList>,
+}
+
+/// One `--chaos` value.
+#[derive(Debug, Clone)]
+pub struct ChaosList(Vec<pbxsim::chaos::Setting>);
+
+fn parse_chaos(text: &str) -> Result<ChaosList, String> {
+    pbxsim::chaos::parse_list(text).map(ChaosList).map_err(|e| e.one_line())
 }
 
 impl DeliveryArgs {
@@ -756,6 +805,17 @@ impl DeliveryArgs {
             failed_journal: self.failed.clone(),
             ..DeliverOptions::default()
         }
+    }
+
+    /// The chaos of a run: the scenario's `[chaos]`, then the `--chaos` flags; `None` when
+    /// nothing is injected.
+    pub fn chaos(&self, base: Option<&Chaos>, seed: u64) -> Option<Chaos> {
+        let mut chaos = base.cloned().unwrap_or_default();
+        for list in &self.chaos {
+            chaos.apply_all(&list.0);
+        }
+        chaos.seed = seed;
+        chaos.is_active().then_some(chaos)
     }
 }
 
@@ -785,6 +845,9 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn replay(args: ReplayArgs) -> ExitCode {
+    if !args.delivery.chaos.is_empty() {
+        return usage_error("replay sends the file as it is: --chaos works with run and call");
+    }
     if let Some(failed) = &args.delivery.failed {
         let same = match (failed.canonicalize(), args.file.canonicalize()) {
             (Ok(a), Ok(b)) => a == b,
@@ -1052,7 +1115,8 @@ fn call(args: CallArgs) -> ExitCode {
     };
     let options = engine_options(&scenario, None, None);
     if args.dry_run {
-        return dry_run(&scenario, options, false, args.target.as_deref());
+        let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
+        return dry_run(&scenario, options, false, args.target.as_deref(), chaos);
     }
     let play = Play {
         target: args.target,

@@ -806,6 +806,184 @@ impl Event {
     }
 }
 
+/// How phone numbers appear on the wire. pbxsim's own form, as in real payloads, is digits with
+/// the country code and no `+` (`61290000001`); receivers meet the other two from other senders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberStyle {
+    /// `61290000001` (the default, as seen in real payloads).
+    #[default]
+    Digits,
+    /// `+61290000001`.
+    E164,
+    /// The national form with its trunk prefix: `0290000001` (`2125550100` in North America).
+    Local,
+}
+
+impl NumberStyle {
+    pub const NAMES: [&'static str; 3] = ["digits", "e164", "local"];
+
+    /// This style's name as written in settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Digits => "digits",
+            Self::E164 => "e164",
+            Self::Local => "local",
+        }
+    }
+
+    /// `number` in this style, or `None` when it is not an international number in digits
+    /// (extensions such as `1010` and anything else are left alone).
+    pub fn restyle(self, number: &str) -> Option<String> {
+        // Full numbers have a country code and 7 or more further digits; extensions are short.
+        if number.len() < 8 || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        match self {
+            Self::Digits => None,
+            Self::E164 => Some(format!("+{number}")),
+            Self::Local => {
+                let code = country_code_len(number);
+                let trunk = if number.starts_with('1') { "" } else { "0" };
+                Some(format!("{trunk}{}", &number[code..]))
+            }
+        }
+    }
+}
+
+impl FromStr for NumberStyle {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::Digits, Self::E164, Self::Local].into_iter().find(|v| v.as_str() == s).ok_or(())
+    }
+}
+
+/// The length of the country code an international number in digits starts with (ITU-T E.164
+/// assignments: 1 and 7 are one digit, the two-digit codes below, the rest three).
+fn country_code_len(digits: &str) -> usize {
+    const TWO: &[&str] = &[
+        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46",
+        "47", "48", "49", "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63",
+        "64", "65", "66", "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98",
+    ];
+    match digits.as_bytes().first() {
+        Some(b'1' | b'7') => 1,
+        _ if TWO.iter().any(|c| digits.starts_with(c)) => 2,
+        _ => 3,
+    }
+}
+
+/// How durations (`call_duration`, `conversation_duration`) appear on the wire.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DurationStyle {
+    /// `125`, an integer, as the vendor document says (the default).
+    #[default]
+    Int,
+    /// `"125"`, a digit string.
+    String,
+}
+
+impl DurationStyle {
+    pub const NAMES: [&'static str; 2] = ["int", "string"];
+
+    /// This style's name as written in settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Int => "int",
+            Self::String => "string",
+        }
+    }
+}
+
+impl FromStr for DurationStyle {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::Int, Self::String].into_iter().find(|v| v.as_str() == s).ok_or(())
+    }
+}
+
+impl NullStyle {
+    pub const NAMES: [&'static str; 3] = ["null", "empty", "omit"];
+
+    /// This style's name as written in settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Null => "null",
+            Self::Empty => "empty",
+            Self::Omit => "omit",
+        }
+    }
+}
+
+impl FromStr for NullStyle {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::Null, Self::Empty, Self::Omit].into_iter().find(|v| v.as_str() == s).ok_or(())
+    }
+}
+
+/// Every payload variant at once: nulls, phone numbers, durations.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct WireStyle {
+    pub nulls: NullStyle,
+    pub numbers: NumberStyle,
+    pub durations: DurationStyle,
+}
+
+impl WireStyle {
+    /// Only the null style differs from pbxsim's own form (the fast writer applies).
+    fn is_plain(&self) -> bool {
+        self.numbers == NumberStyle::Digits && self.durations == DurationStyle::Int
+    }
+}
+
+impl Field {
+    /// Whether this field carries a phone number (or an extension): `caller_id`, `user_number`,
+    /// `dest_number`.
+    pub fn is_phone_number(self) -> bool {
+        matches!(self.name, "caller_id" | "user_number" | "dest_number")
+    }
+
+    /// Whether this field is a duration in whole seconds.
+    pub fn is_duration(self) -> bool {
+        self.kind == FieldKind::Integer
+    }
+}
+
+impl Event {
+    /// Append this payload's JSON to `out` in `style`.
+    pub fn write_json_styled(&self, style: &WireStyle, out: &mut Vec<u8>) {
+        if style.is_plain() {
+            return self.write_json(style.nulls, out);
+        }
+        let value = self.to_value_styled(style);
+        serde_json::to_writer(&mut *out, &value).expect("value serializes");
+    }
+
+    /// This payload as a JSON value in `style`.
+    pub fn to_value_styled(&self, style: &WireStyle) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("event serializes");
+        if let Some(map) = value.as_object_mut() {
+            for field in self.event_type().fields() {
+                let Some(v) = map.get_mut(field.name) else { continue };
+                if field.is_phone_number()
+                    && let Some(text) = v.as_str().and_then(|t| style.numbers.restyle(t))
+                {
+                    *v = serde_json::Value::String(text);
+                } else if field.is_duration()
+                    && style.durations == DurationStyle::String
+                    && let Some(n) = v.as_u64()
+                {
+                    *v = serde_json::Value::String(n.to_string());
+                }
+            }
+        }
+        apply_null_style(&mut value, style.nulls);
+        value
+    }
+}
+
 /// Rewrite the null fields of a payload object in `style`.
 pub fn apply_null_style(value: &mut serde_json::Value, style: NullStyle) {
     let Some(map) = value.as_object_mut() else { return };
@@ -1062,6 +1240,46 @@ mod tests {
         let omit = e.to_value(NullStyle::Omit);
         assert!(omit.get("ring_group_name").is_none());
         assert_eq!(omit["queue_name"], "Support");
+    }
+
+    #[test]
+    fn number_styles() {
+        assert_eq!(NumberStyle::E164.restyle("61290000001").as_deref(), Some("+61290000001"));
+        assert_eq!(NumberStyle::Local.restyle("61290000001").as_deref(), Some("0290000001"));
+        assert_eq!(NumberStyle::Local.restyle("12125550100").as_deref(), Some("2125550100"));
+        assert_eq!(NumberStyle::Local.restyle("35312345678").as_deref(), Some("012345678"));
+        assert_eq!(NumberStyle::Digits.restyle("61290000001"), None);
+        assert_eq!(NumberStyle::E164.restyle("1010"), None, "extensions stay");
+        assert_eq!(NumberStyle::E164.restyle("+61290000001"), None);
+    }
+
+    #[test]
+    fn styled_payloads() {
+        let style = WireStyle {
+            nulls: NullStyle::Omit,
+            numbers: NumberStyle::E164,
+            durations: DurationStyle::String,
+        };
+        let completed = &samples()[2];
+        let v = completed.to_value_styled(&style);
+        assert_eq!(v["caller_id"], "+61400000001");
+        assert_eq!(v["dest_number"], "+61300000000");
+        assert_eq!(v["user_number"], "1010");
+        assert_eq!(v["call_duration"], "28");
+        assert_eq!(v["conversation_duration"], "14");
+        assert!(v.get("queue_name").is_none());
+        let mut out = Vec::new();
+        completed.write_json_styled(&style, &mut out);
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap(), v);
+        // The plain style is byte-identical to the fast writer.
+        let mut plain = Vec::new();
+        completed.write_json_styled(&WireStyle::default(), &mut plain);
+        assert_eq!(plain, completed.to_json(NullStyle::Null).into_bytes());
+        let local = WireStyle { numbers: NumberStyle::Local, ..WireStyle::default() };
+        assert_eq!(samples()[11].to_value_styled(&local)["user_number"], "0400000001");
+        for name in NullStyle::NAMES {
+            assert_eq!(name.parse::<NullStyle>().unwrap().as_str(), name);
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! [`deliver`] (HTTP, NDJSON) → report. The wire format lives in [`event`] alone.
 
 pub mod builtin;
+pub mod chaos;
 pub mod check;
 pub mod deliver;
 pub mod diagnostic;

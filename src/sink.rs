@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value};
 
+use crate::chaos::{Chaos, Feed, Planned, Planner};
 use crate::engine::{Emission, Target};
 use crate::event::{EventTypeSet, NullStyle};
 use crate::scenario::Scenario;
@@ -59,7 +60,86 @@ pub fn write_ndjson(
     Ok(counts)
 }
 
-/// Counts from a dry run: `generated = written + filtered`.
+/// Like [`write_ndjson`], with `chaos` applied: one line per POST, in the order they would be
+/// made. A batch is one line holding a JSON array; every body is in the chaos payload variants.
+/// Envelopes also list the POST's faults (`"chaos": ["reorder", "delay:2s", "wrong_token",
+/// "no_token", "duplicate"]`) and, for a batch, its events' count; their time is the last
+/// event's. `written` counts lines.
+pub fn write_ndjson_chaos(
+    scenario: &Scenario,
+    timeline: &Timeline,
+    events: impl Iterator<Item = Feed>,
+    chaos: &Chaos,
+    format: DryRunFormat,
+    target_override: Option<&str>,
+    out: &mut impl Write,
+) -> io::Result<DryRunCounts> {
+    let ticked: EventTypeSet = scenario.webhook.events;
+    let style = chaos.style(scenario.nulls);
+    let route = |e: &Emission| {
+        e.is_sent(ticked).then_some(match e.target {
+            Target::Global => 0,
+            Target::Webhook(w) => 1 + w as u32,
+        })
+    };
+    let mut counts = DryRunCounts::default();
+    let mut line = Vec::with_capacity(1024);
+    for planned in Planner::new(events, chaos.clone(), route) {
+        let post = match planned {
+            Planned::Unsent(_) => {
+                counts.generated += 1;
+                counts.filtered += 1;
+                continue;
+            }
+            Planned::Post(post) => post,
+        };
+        counts.generated += post.events.len() as u64;
+        line.clear();
+        let body = |out: &mut Vec<u8>| {
+            if post.array {
+                out.push(b'[');
+                for (i, e) in post.events.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    e.event.write_json_styled(&style, out);
+                }
+                out.push(b']');
+            } else {
+                post.events[0].event.write_json_styled(&style, out);
+            }
+        };
+        match format {
+            DryRunFormat::Body => body(&mut line),
+            DryRunFormat::Envelope => {
+                let (first, last) = (&post.events[0], &post.events[post.events.len() - 1]);
+                let mut envelope = envelope(scenario, timeline, last, target_override);
+                let mut bytes = Vec::new();
+                body(&mut bytes);
+                let body: Value = serde_json::from_slice(&bytes)?;
+                if let Value::Object(map) = &mut envelope {
+                    map.insert("seq".into(), Value::from(first.seq));
+                    map.insert("body".into(), body);
+                    if post.array {
+                        map.insert("events".into(), Value::from(post.events.len()));
+                    }
+                    let faults = post.faults.names();
+                    if !faults.is_empty() {
+                        map.insert("chaos".into(), Value::from(faults));
+                    }
+                }
+                serde_json::to_writer(&mut line, &envelope)?;
+            }
+        }
+        line.push(b'\n');
+        out.write_all(&line)?;
+        counts.written += 1;
+    }
+    out.flush()?;
+    Ok(counts)
+}
+
+/// Counts from a dry run: `generated = written + filtered` (without batches).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DryRunCounts {
     pub generated: u64,

@@ -11,7 +11,9 @@
 //!   to `concurrency` requests in flight;
 //! - retries failed attempts ([`RetryOn`], backoff with jitter, `Retry-After`);
 //! - journals events that finally failed (`--failed`), for [`replay`];
-//! - returns a [`Summary`] in which `generated = delivered + failed + filtered` always holds.
+//! - returns a [`Summary`] in which `generated = delivered + failed + filtered` always holds;
+//! - with [`DeliverOptions::chaos`], injects faults toward the receiver (see [`crate::chaos`]):
+//!   the stream may then also report ended calls ([`Feed`], [`with_ended_calls`]).
 //!
 //! Memory is bounded by the work in flight: the stream is read only as far as
 //! `16 × concurrency + 1024` buffered events allow.
@@ -28,7 +30,7 @@ mod summary;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 pub use cancel::{CancelToken, ctrl_c_token};
 pub use client::{init_tls, one_off_client};
@@ -40,6 +42,7 @@ pub use retry::{
 };
 pub use summary::{JournalInfo, Outcome, Summary, TypeCounts, Unreachable};
 
+pub use crate::chaos::{Chaos, Feed, with_ended_calls};
 use crate::engine::{Emission, Target};
 use crate::event::{EventTypeSet, NullStyle};
 use endpoint::Prepared;
@@ -94,6 +97,10 @@ pub struct DeliverOptions {
     pub ticked: EventTypeSet,
     /// After an interruption, how long requests in flight may still finish (default 5 s).
     pub grace: Duration,
+    /// Fault injection toward the receiver (`--chaos`); see [`crate::chaos`]. Batches and held
+    /// events go as soon as their call ends when the stream reports ended calls
+    /// ([`with_ended_calls`]), else at the end of the stream.
+    pub chaos: Option<Chaos>,
 }
 
 impl Default for DeliverOptions {
@@ -110,6 +117,7 @@ impl Default for DeliverOptions {
             nulls: NullStyle::Null,
             ticked: EventTypeSet::ALL,
             grace: Duration::from_secs(5),
+            chaos: None,
         }
     }
 }
@@ -152,6 +160,11 @@ pub enum DeliverError {
     BadSpeed(f64),
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    #[error(
+        "--chaos wrong_token / no_token need a token to forge: pass --token or set the \
+         scenario's [webhook] token"
+    )]
+    ChaosWithoutToken,
 }
 
 /// Post every event of `events` to `endpoints`; see the module documentation. Returns once
@@ -162,14 +175,15 @@ pub enum DeliverError {
 /// setup). Must run inside a tokio runtime; the stream is read on the caller's task, and the
 /// requests are made by worker tasks on pbxsim's own threads (one per core, each with a
 /// single-threaded runtime), so any runtime flavour will do.
-pub async fn deliver<I>(
+pub async fn deliver<I, E>(
     events: I,
     endpoints: &Endpoints,
     opts: &DeliverOptions,
     cancel: CancelToken,
 ) -> Result<Summary, DeliverError>
 where
-    I: Iterator<Item = Emission> + Send,
+    I: Iterator<Item = E> + Send,
+    E: Into<Feed>,
 {
     let prepared = endpoints.iter().map(Prepared::new).collect::<Result<Vec<_>, _>>()?;
     let webhooks = endpoints.webhooks.len();
@@ -177,34 +191,99 @@ where
     if let Some(s) = speed.filter(|s| !(s.is_finite() && *s > 0.0)) {
         return Err(DeliverError::BadSpeed(s));
     }
-    let (ticked, nulls) = (opts.ticked, opts.nulls);
-    // Bodies are cut from a shared arena: no allocation per event.
-    let mut scratch = Vec::with_capacity(1024);
-    let mut arena = BytesMut::new();
-    let mut items = events.map(move |e| {
-        let kind = e.event.event_type();
-        let k = kind.index() as u8;
-        let endpoint = match e.target {
-            Target::Global if !ticked.contains(kind) => return Item::Filtered(k),
-            Target::Global => 0,
-            Target::Webhook(i) if i < webhooks => 1 + i,
-            Target::Webhook(_) => return Item::NoEndpoint(k),
-        };
-        scratch.clear();
-        e.event.write_json(nulls, &mut scratch);
-        if arena.capacity() - arena.len() < scratch.len() {
-            arena.reserve(ARENA.max(scratch.len()));
+    let mut render = Render {
+        router: Router { ticked: opts.ticked, webhooks },
+        nulls: opts.nulls,
+        speed,
+        scratch: Vec::with_capacity(1024),
+        arena: BytesMut::new(),
+    };
+    let events = events.map(Into::into);
+    if let Some(chaos) = opts.chaos.clone().filter(Chaos::is_active) {
+        if chaos.has_token_faults() && endpoints.global.token.is_none() {
+            return Err(DeliverError::ChaosWithoutToken);
         }
-        arena.extend_from_slice(&scratch);
-        Item::Send(Job {
-            call: e.call,
-            endpoint: endpoint as u32,
-            kind: k,
-            body: arena.split().freeze(),
-            offset: speed.map(|s| {
-                Duration::try_from_secs_f64(e.at as f64 / 1000.0 / s).unwrap_or(Duration::MAX)
-            }),
-        })
+        return sched::faults::deliver(events, chaos, render, prepared, opts.settings(), cancel)
+            .await;
+    }
+    let mut items = events.filter_map(move |feed| match feed {
+        Feed::Event(e) => Some(render.item(e)),
+        Feed::Ended(_) => None,
     });
     sched::run(&mut items, prepared, opts.settings(), cancel).await
+}
+
+/// Turns events into what the scheduler takes: bodies cut from a shared arena (no allocation
+/// per event), endpoints, pacing offsets.
+pub(crate) struct Render {
+    router: Router,
+    nulls: NullStyle,
+    speed: Option<f64>,
+    scratch: Vec<u8>,
+    arena: BytesMut,
+}
+
+/// Which endpoint an event goes to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Router {
+    ticked: EventTypeSet,
+    webhooks: usize,
+}
+
+impl Router {
+    /// The endpoint index of `e`, or why it is not sent.
+    pub(crate) fn route(&self, e: &Emission) -> Result<u32, Item> {
+        let k = e.event.event_type().index() as u8;
+        match e.target {
+            Target::Global if !self.ticked.contains(e.event.event_type()) => Err(Item::Filtered(k)),
+            Target::Global => Ok(0),
+            Target::Webhook(i) if i < self.webhooks => Ok(1 + i as u32),
+            Target::Webhook(_) => Err(Item::NoEndpoint(k)),
+        }
+    }
+}
+
+impl Render {
+    pub(crate) fn router(&self) -> Router {
+        self.router
+    }
+
+    /// The run's own null style.
+    pub(crate) fn nulls(&self) -> NullStyle {
+        self.nulls
+    }
+
+    /// A body written by `write`, cut from the arena.
+    pub(crate) fn body(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Bytes {
+        self.scratch.clear();
+        write(&mut self.scratch);
+        if self.arena.capacity() - self.arena.len() < self.scratch.len() {
+            self.arena.reserve(ARENA.max(self.scratch.len()));
+        }
+        self.arena.extend_from_slice(&self.scratch);
+        self.arena.split().freeze()
+    }
+
+    /// Paced runs: when virtual time `at` is due, after the run's start.
+    pub(crate) fn offset(&self, at: crate::duration::Millis) -> Option<Duration> {
+        self.speed
+            .map(|s| Duration::try_from_secs_f64(at as f64 / 1000.0 / s).unwrap_or(Duration::MAX))
+    }
+
+    fn item(&mut self, e: Emission) -> Item {
+        let endpoint = match self.router.route(&e) {
+            Ok(endpoint) => endpoint,
+            Err(unsent) => return unsent,
+        };
+        let nulls = self.nulls;
+        let body = self.body(|out| e.event.write_json(nulls, out));
+        Item::Send(Job {
+            call: e.call,
+            endpoint,
+            kind: e.event.event_type().index() as u8,
+            body,
+            offset: self.offset(e.at),
+            chaos: None,
+        })
+    }
 }

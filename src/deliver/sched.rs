@@ -32,6 +32,8 @@ use super::journal::Journal;
 use super::retry::{RetryOn, retry_delay};
 use super::summary::{Outcome, Stats, Summary};
 
+pub(crate) mod faults;
+
 /// One event ready to post.
 #[derive(Debug, Clone)]
 pub(crate) struct Job {
@@ -44,6 +46,8 @@ pub(crate) struct Job {
     pub body: Bytes,
     /// Paced runs: when to send, after the run's start.
     pub offset: Option<Duration>,
+    /// `--chaos`: the faults of this POST, and the further events of a batch.
+    pub chaos: Option<Box<faults::JobChaos>>,
 }
 
 /// What the stream yields to the dispatcher.
@@ -212,11 +216,12 @@ impl Shared {
 
     /// Account an event that will not be (re)tried, and journal it.
     fn give_up(&self, stats: &mut Stats, job: &Job, outcome: Outcome, detail: &str) {
-        stats.fail(job.kind, outcome);
+        job.kinds().for_each(|kind| stats.fail(kind, outcome));
         if let (Some(journal), Some(ep)) =
             (&self.journal, self.endpoints.get(job.endpoint as usize))
         {
-            journal.record(ep, &job.body, detail);
+            // A batch is journaled event by event, so that `replay` can send them.
+            job.bodies().for_each(|body| journal.record(ep, body, detail));
         }
     }
 
@@ -438,7 +443,7 @@ async fn dispatch<S: Iterator<Item = Item>>(
                 continue;
             }
         };
-        stats.generate(job.kind);
+        job.kinds().for_each(|kind| stats.generate(kind));
         if let Some(offset) = job.offset {
             let due = shared.due(offset);
             if due > Instant::now() {
@@ -509,7 +514,10 @@ async fn worker(shared: Arc<Shared>, id: usize, tls: Option<reqwest::Client>) ->
             rng: &mut rng,
             deadline: &mut deadline,
         };
-        let delivered = ctx.deliver(&job).await;
+        let delivered = match &job.chaos {
+            None => ctx.deliver(&job).await,
+            Some(chaos) => ctx.deliver_with_faults(&job, chaos).await,
+        };
         done = Some((job.call, !delivered));
     }
     stats
@@ -545,7 +553,8 @@ impl Attempts<'_> {
             let (outcome, detail, retry_after) = match result {
                 Ok(answer) if (200..300).contains(&answer.status) => {
                     self.stats.attempt(index, Outcome::Status(answer.status), None, retry > 0);
-                    self.stats.deliver(job.kind, started.elapsed());
+                    let latency = started.elapsed();
+                    job.kinds().for_each(|kind| self.stats.deliver(kind, latency));
                     return true;
                 }
                 Ok(answer) => (
@@ -643,7 +652,7 @@ mod tests {
     use super::*;
 
     fn job(call: u64, n: u8) -> Job {
-        Job { call, endpoint: 0, kind: n, body: Bytes::new(), offset: None }
+        Job { call, endpoint: 0, kind: n, body: Bytes::new(), offset: None, chaos: None }
     }
 
     #[test]

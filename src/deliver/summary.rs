@@ -112,6 +112,8 @@ pub(crate) struct Stats {
     /// Microseconds, paced runs only.
     pub lateness: Histogram<u64>,
     pub endpoints: Vec<EndpointStats>,
+    /// `--chaos`: forged requests and duplicates sent, and their answers.
+    pub chaos: crate::chaos::Report,
 }
 
 impl Stats {
@@ -131,6 +133,7 @@ impl Stats {
             latency: histogram(),
             lateness: histogram(),
             endpoints: vec![EndpointStats::default(); endpoints],
+            chaos: crate::chaos::Report::default(),
         }
     }
 
@@ -223,6 +226,7 @@ impl Stats {
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency.add(&other.latency);
         let _ = self.lateness.add(&other.lateness);
+        self.chaos.merge(&other.chaos);
         for (mine, theirs) in self.endpoints.iter_mut().zip(&other.endpoints) {
             mine.attempts += theirs.attempts;
             mine.connect_errors += theirs.connect_errors;
@@ -292,6 +296,8 @@ pub struct Summary {
     /// Every request failed to connect: the target is not there at all.
     pub refused_all: bool,
     pub journal: Option<JournalInfo>,
+    /// `--chaos`: what was injected and how the receiver answered (`None` without chaos).
+    pub chaos: Option<crate::chaos::Report>,
 }
 
 impl Summary {
@@ -340,6 +346,7 @@ impl Summary {
             refused_all: attempts > 0 && connect_errors == attempts && s.delivered == 0,
             unreachable,
             journal,
+            chaos: Some(s.chaos).filter(|c| !c.is_empty()),
         }
     }
 
@@ -360,8 +367,8 @@ impl Summary {
     }
 
     /// The exit code (DESIGN.md): 3 if the target refused every connection; 130 if the run was
-    /// interrupted; 1 if any event finally failed (unless `allow_failures`) or the journal could
-    /// not be written; else 0.
+    /// interrupted; 1 if any event finally failed (unless `allow_failures`), the journal could
+    /// not be written, or the receiver accepted a forged token (`--chaos`); else 0.
     pub fn exit_code(&self, allow_failures: bool) -> u8 {
         if self.refused_all {
             3
@@ -369,6 +376,7 @@ impl Summary {
             130
         } else if self.journal.as_ref().is_some_and(|j| j.error.is_some())
             || (self.failed > 0 && !allow_failures)
+            || self.chaos.as_ref().is_some_and(|c| c.forged_accepted > 0)
         {
             1
         } else {
@@ -447,6 +455,9 @@ impl Summary {
             self.wall.as_secs_f64(),
             self.events_per_second()
         );
+        if let Some(chaos) = &self.chaos {
+            chaos.render(w);
+        }
         if let Some(j) = &self.journal {
             match &j.error {
                 None => {

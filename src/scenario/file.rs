@@ -158,6 +158,8 @@ pub struct ScenarioFile {
     pub traffic: Option<Sp<toml::Table>>,
     /// Pass/fail thresholds checked after the run (exit code 1 if one fails).
     pub expect: Option<ExpectFile>,
+    /// Fault injection toward the receiver; `--chaos` overrides it key by key.
+    pub chaos: Option<ChaosFile>,
 }
 
 /// The `[expect]` table.
@@ -190,6 +192,66 @@ impl JsonSchema for ThresholdText {
             "type": "string",
             "examples": ["p99 < 250ms", "error_rate < 0.1%", "rate >= 95%", "throughput >= 500/s"],
         })
+    }
+}
+
+/// Fault injection toward the receiver: the keys of `--chaos`. Probabilities are fractions
+/// (`0.05`) or percentages (`"5%"`).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChaosFile {
+    /// Probability that a POST is sent again after it was delivered.
+    pub duplicate: Option<Sp<ChaosValue>>,
+    /// Probability that an event is swapped with its call's next event.
+    pub reorder: Option<Sp<ChaosValue>>,
+    /// `"P:D"`: probability that a POST is held back, and for how long, e.g. `"0.1:2s"`.
+    pub delay: Option<Sp<ChaosValue>>,
+    /// Probability of a forged copy with a wrong `X-Pbx-Token` before a POST.
+    pub wrong_token: Option<Sp<ChaosValue>>,
+    /// Probability of a forged copy without `X-Pbx-Token` before a POST.
+    pub no_token: Option<Sp<ChaosValue>>,
+    /// Up to this many consecutive events of a call per POST, as a JSON array.
+    pub batch: Option<Sp<ChaosValue>>,
+    /// Phone numbers as `digits` (default), `e164` or `local`.
+    pub numbers: Option<Sp<ChaosValue>>,
+    /// Fields that do not apply as `null`, `empty` or `omit`.
+    pub nulls: Option<Sp<ChaosValue>>,
+    /// Durations as `int` (default) or `string`.
+    pub durations: Option<Sp<ChaosValue>>,
+}
+
+impl ChaosFile {
+    /// The keys that are set, as written, with their values.
+    pub fn entries(&self) -> Vec<(&'static str, &Sp<ChaosValue>)> {
+        let all = [
+            ("duplicate", &self.duplicate),
+            ("reorder", &self.reorder),
+            ("delay", &self.delay),
+            ("wrong_token", &self.wrong_token),
+            ("no_token", &self.no_token),
+            ("batch", &self.batch),
+            ("numbers", &self.numbers),
+            ("nulls", &self.nulls),
+            ("durations", &self.durations),
+        ];
+        all.into_iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v))).collect()
+    }
+}
+
+/// A `[chaos]` value: a number or a string.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ChaosValue(pub toml::Value);
+
+impl JsonSchema for ChaosValue {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "ChaosValue".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["number", "string"], "examples": [0.05, "5%", "0.1:2s", 5, "e164"] })
     }
 }
 

@@ -532,6 +532,7 @@ impl Resolver<'_> {
             calls,
             traffic,
             expect: expect.unwrap_or_default(),
+            chaos: file.chaos.as_ref().map(|c| self.chaos(c)),
         }
     }
 
@@ -593,6 +594,44 @@ impl Resolver<'_> {
             }
         }
         out
+    }
+
+    /// The `[chaos]` table; bad values are reported at the value.
+    fn chaos(&mut self, file: &ChaosFile) -> crate::chaos::Chaos {
+        let mut chaos = crate::chaos::Chaos::default();
+        for (key, value) in file.entries() {
+            let text = match &value.get().0 {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                other => {
+                    self.error(
+                        value.span(),
+                        format!(
+                            "wrong type: expected a number or a string, found {}",
+                            other.type_str()
+                        ),
+                        format!("write it like `{key} = {}`", chaos_example(key)),
+                    );
+                    continue;
+                }
+            };
+            match crate::chaos::parse_setting(key, &text) {
+                Ok(setting) => chaos.apply(setting),
+                Err(e) => {
+                    // The messages quote `key=value` as on the command line; here it is TOML.
+                    let toml = |text: String| {
+                        let text = text.replace(&format!("{key}="), &format!("{key} = "));
+                        // Strings need quotes in TOML.
+                        ["5%", "0.1:2s", "0.5:250ms"].iter().fold(text, |t, v| {
+                            t.replace(&format!("= {v}`"), &format!("= \"{v}\"`"))
+                        })
+                    };
+                    self.error(value.span(), toml(e.message), toml(e.help));
+                }
+            }
+        }
+        chaos
     }
 
     fn start_time(&mut self, value: &Sp<DateTimeValue>) -> Option<DateTime<Utc>> {
@@ -1340,6 +1379,18 @@ fn locate(source: &str, path: &str, message: &str) -> Option<Range<usize>> {
         return Some(value.span());
     }
     Some(value_span)
+}
+
+/// An example value of a `[chaos]` key.
+fn chaos_example(key: &str) -> &'static str {
+    match key {
+        "delay" => "\"0.1:2s\"",
+        "batch" => "5",
+        "numbers" => "\"e164\"",
+        "nulls" => "\"omit\"",
+        "durations" => "\"string\"",
+        _ => "0.05",
+    }
 }
 
 /// The span of `needle` inside the value at `span` of `source`, or the whole span.

@@ -46,6 +46,8 @@ pub struct Scenario {
     pub traffic: Option<TrafficSpec>,
     /// The `[expect]` thresholds, in file order; `run` and `load` set exit code 1 if one fails.
     pub expect: Vec<Threshold>,
+    /// The `[chaos]` table: fault injection toward the receiver (`--chaos` overrides it).
+    pub chaos: Option<crate::chaos::Chaos>,
 }
 
 /// The JSON Schema of the scenario file (`pbxsim schema scenario`).

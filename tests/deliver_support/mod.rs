@@ -49,7 +49,7 @@ impl Reply {
     }
 }
 
-type Behaviour = Arc<dyn Fn(u64, &Bytes) -> Reply + Send + Sync>;
+type Behaviour = Arc<dyn Fn(u64, &HeaderMap, &Bytes) -> Reply + Send + Sync>;
 
 struct Shared {
     log: Mutex<Vec<Received>>,
@@ -72,6 +72,13 @@ impl Receiver {
     }
 
     pub fn start(behaviour: impl Fn(u64, &Bytes) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start_with_headers(move |n, _, body| behaviour(n, body))
+    }
+
+    /// Like [`Receiver::start`], with the request's headers too.
+    pub fn start_with_headers(
+        behaviour: impl Fn(u64, &HeaderMap, &Bytes) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let shared = Arc::new(Shared {
             log: Mutex::new(Vec::new()),
             count: AtomicU64::new(0),
@@ -125,7 +132,7 @@ async fn handle(
     let n = shared.count.fetch_add(1, Ordering::SeqCst);
     let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let reply = (shared.behaviour)(n, &body);
+    let reply = (shared.behaviour)(n, &headers, &body);
     shared.log.lock().unwrap().push(Received {
         at,
         path: uri.path_and_query().map_or("/".to_string(), |p| p.to_string()),

@@ -1,0 +1,1075 @@
+//! Fault injection toward the receiver (`--chaos`, the scenario's `[chaos]` table): duplicates,
+//! reordering, delays, forged tokens, batches and payload variants, seeded and reproducible.
+//!
+//! [`Chaos`] holds the settings, parsed from `duplicate=0.05,delay=0.1:2s,batch=5,…`
+//! ([`parse_list`]) or one key at a time ([`parse_setting`], for the scenario file). Every
+//! decision is a pure function of the run's seed and the event's call and position
+//! ([`Chaos::decide`]), so the same seed faults the same events whatever the timing, and changing
+//! one rate leaves the other faults' choices alone. [`Planner`] turns a stream of events into the
+//! POSTs to make ([`Post`]): reordered, batched and marked with their faults; delivery and the dry
+//! run both use it. [`Report`] counts what was done and what the receiver answered.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt::{self, Write as _};
+use std::ops::Range;
+
+use crate::duration::{self, Human, Millis};
+use crate::engine::Emission;
+use crate::event::{DurationStyle, NullStyle, NumberStyle, WireStyle};
+
+/// The setting keys, as written.
+pub const KEYS: [&str; 9] = [
+    "duplicate",
+    "reorder",
+    "delay",
+    "wrong_token",
+    "no_token",
+    "batch",
+    "numbers",
+    "nulls",
+    "durations",
+];
+
+/// The largest `batch`.
+pub const MAX_BATCH: usize = 1000;
+
+/// Fault-injection settings. The default injects nothing.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Chaos {
+    /// Probability that a POST is sent a second time, with the same body, after it was
+    /// delivered.
+    pub duplicate: f64,
+    /// Probability that an event is swapped with its call's next event.
+    pub reorder: f64,
+    /// Probability that a POST is held back by `delay_by` before it is sent.
+    pub delay: f64,
+    pub delay_by: Millis,
+    /// Probability that a forged copy with a wrong `X-Pbx-Token` is sent just before a POST.
+    pub wrong_token: f64,
+    /// Probability that a forged copy without `X-Pbx-Token` is sent just before a POST.
+    pub no_token: f64,
+    /// Up to this many consecutive events of a call in one POST, as a JSON array; 0 or 1: off.
+    pub batch: usize,
+    /// Payload variants; `None` keeps the run's own form.
+    pub numbers: Option<NumberStyle>,
+    pub nulls: Option<NullStyle>,
+    pub durations: Option<DurationStyle>,
+    /// The run's seed.
+    pub seed: u64,
+}
+
+/// One `key=value` setting.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Setting {
+    Duplicate(f64),
+    Reorder(f64),
+    Delay(f64, Millis),
+    WrongToken(f64),
+    NoToken(f64),
+    Batch(usize),
+    Numbers(NumberStyle),
+    Nulls(NullStyle),
+    Durations(DurationStyle),
+}
+
+/// A setting that cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ChaosError {
+    pub message: String,
+    pub help: String,
+    /// Whether the key (rather than the value) is at fault.
+    pub in_key: bool,
+    /// Where, within the text given to [`parse_list`] (for [`parse_setting`]: `0..0`).
+    pub span: Range<usize>,
+}
+
+impl ChaosError {
+    fn value(message: String, help: impl Into<String>) -> Self {
+        Self { message, help: help.into(), in_key: false, span: 0..0 }
+    }
+
+    /// `message; help`, for one-line errors (the command line).
+    pub fn one_line(&self) -> String {
+        format!("{}; {}", self.message, self.help)
+    }
+}
+
+/// Reads one setting: `key` is one of [`KEYS`], `value` its text (`0.05`, `5%`, `0.1:2s`, `5`,
+/// `e164`, …).
+pub fn parse_setting(key: &str, value: &str) -> Result<Setting, ChaosError> {
+    let value = value.trim();
+    let key = key.trim();
+    let setting = match key {
+        "duplicate" => Setting::Duplicate(probability(key, value)?),
+        "reorder" => Setting::Reorder(probability(key, value)?),
+        "wrong_token" => Setting::WrongToken(probability(key, value)?),
+        "no_token" => Setting::NoToken(probability(key, value)?),
+        "delay" => {
+            let Some((p, by)) = value.split_once(':') else {
+                return Err(ChaosError::value(
+                    format!("`delay={value}` needs a probability and a duration"),
+                    "write it like `delay=0.1:2s`: hold 10% of the posts for 2 seconds",
+                ));
+            };
+            let p = probability(key, p)?;
+            let by = match duration::parse(by) {
+                Ok(0) | Err(_) => {
+                    return Err(ChaosError::value(
+                        format!("cannot read the delay `{}`", by.trim()),
+                        "write a duration above zero, like `delay=0.1:2s` or `delay=0.5:250ms`",
+                    ));
+                }
+                Ok(ms) => ms,
+            };
+            Setting::Delay(p, by)
+        }
+        "batch" => match value.parse::<usize>() {
+            Ok(n @ 1..=MAX_BATCH) => Setting::Batch(n),
+            _ => {
+                return Err(ChaosError::value(
+                    format!("cannot read `batch={value}`"),
+                    format!(
+                        "give the most events per POST, a whole number from 1 (no batches) to \
+                         {MAX_BATCH}, like `batch=5`"
+                    ),
+                ));
+            }
+        },
+        "numbers" => Setting::Numbers(variant(key, value, &NumberStyle::NAMES)?),
+        "nulls" => Setting::Nulls(variant(key, value, &NullStyle::NAMES)?),
+        "durations" => Setting::Durations(variant(key, value, &DurationStyle::NAMES)?),
+        other => {
+            let hint = match crate::suggest::closest(other, KEYS) {
+                Some(s) => format!("did you mean `{s}`? (faults: {})", KEYS.join(", ")),
+                None => format!("the faults are {}", KEYS.join(", ")),
+            };
+            return Err(ChaosError {
+                message: format!("unknown fault `{other}`"),
+                help: hint,
+                in_key: true,
+                span: 0..0,
+            });
+        }
+    };
+    Ok(setting)
+}
+
+/// A probability: `0.05`, or a percentage `5%`, from 0 to 1.
+fn probability(key: &str, text: &str) -> Result<f64, ChaosError> {
+    let text = text.trim();
+    let value = match text.strip_suffix('%') {
+        Some(pct) => pct.trim().parse::<f64>().map(|p| p / 100.0),
+        None => text.parse::<f64>(),
+    };
+    match value {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        Ok(_) => Err(ChaosError::value(
+            format!("`{key}={text}` is not a probability from 0 to 1"),
+            format!("write a fraction like `{key}=0.05`, or a percentage like `{key}=5%`"),
+        )),
+        Err(_) => Err(ChaosError::value(
+            format!("cannot read `{key}={text}`"),
+            format!("write a probability from 0 to 1, like `{key}=0.05` or `{key}=5%`"),
+        )),
+    }
+}
+
+fn variant<T: std::str::FromStr>(key: &str, text: &str, names: &[&str]) -> Result<T, ChaosError> {
+    text.parse::<T>().map_err(|_| {
+        let allowed = names.join(", ");
+        let help = match crate::suggest::closest(text, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? ({key} may be {allowed})"),
+            None => format!("{key} may be {allowed}"),
+        };
+        ChaosError::value(format!("unknown {key} style `{text}`"), help)
+    })
+}
+
+/// Reads a comma-separated list, `duplicate=0.05,delay=0.1:2s,batch=5`. Errors carry the span
+/// of the offending item within `text`.
+pub fn parse_list(text: &str) -> Result<Vec<Setting>, ChaosError> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for item in text.split(',') {
+        let span = start..start + item.len();
+        start += item.len() + 1;
+        if item.trim().is_empty() {
+            continue;
+        }
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(ChaosError {
+                message: format!("`{}` has no value", item.trim()),
+                help: "write faults as key=value, like `duplicate=0.05,batch=5`".into(),
+                in_key: true,
+                span,
+            });
+        };
+        let setting = parse_setting(key, value).map_err(|mut e| {
+            e.span = if e.in_key {
+                span.start..span.start + key.len()
+            } else {
+                span.start + key.len() + 1..span.end
+            };
+            e
+        })?;
+        out.push(setting);
+    }
+    Ok(out)
+}
+
+/// What happens to one event (or to the POST it leads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Decision {
+    pub duplicate: bool,
+    pub reorder: bool,
+    pub delay: Option<Millis>,
+    pub wrong_token: bool,
+    pub no_token: bool,
+}
+
+impl Chaos {
+    /// Settings from a list, applied in order onto the defaults.
+    pub fn from_settings(settings: &[Setting]) -> Self {
+        let mut chaos = Chaos::default();
+        chaos.apply_all(settings);
+        chaos
+    }
+
+    /// Applies `settings` in order (a later one overrides an earlier one of the same key).
+    pub fn apply_all(&mut self, settings: &[Setting]) {
+        for s in settings {
+            self.apply(*s);
+        }
+    }
+
+    pub fn apply(&mut self, setting: Setting) {
+        match setting {
+            Setting::Duplicate(p) => self.duplicate = p,
+            Setting::Reorder(p) => self.reorder = p,
+            Setting::Delay(p, by) => (self.delay, self.delay_by) = (p, by),
+            Setting::WrongToken(p) => self.wrong_token = p,
+            Setting::NoToken(p) => self.no_token = p,
+            Setting::Batch(n) => self.batch = n,
+            Setting::Numbers(s) => self.numbers = Some(s),
+            Setting::Nulls(s) => self.nulls = Some(s),
+            Setting::Durations(s) => self.durations = Some(s),
+        }
+    }
+
+    /// Whether any fault or variant is set.
+    pub fn is_active(&self) -> bool {
+        self.duplicate > 0.0
+            || self.reorder > 0.0
+            || self.delay > 0.0
+            || self.has_token_faults()
+            || self.batch > 1
+            || self.numbers.is_some()
+            || self.nulls.is_some()
+            || self.durations.is_some()
+    }
+
+    /// Whether forged requests (wrong or no token) are sent.
+    pub fn has_token_faults(&self) -> bool {
+        self.wrong_token > 0.0 || self.no_token > 0.0
+    }
+
+    /// The wire style of every event: the variants set here, else `nulls` (the run's own).
+    pub fn style(&self, nulls: NullStyle) -> WireStyle {
+        WireStyle {
+            nulls: self.nulls.unwrap_or(nulls),
+            numbers: self.numbers.unwrap_or_default(),
+            durations: self.durations.unwrap_or_default(),
+        }
+    }
+
+    /// The faults for event `seq` of call `call`: a pure function of the seed, the call, the
+    /// position and the fault.
+    pub fn decide(&self, call: u64, seq: u32) -> Decision {
+        let hit = |salt: u64, p: f64| p > 0.0 && unit(self.seed, call, seq, salt) < p;
+        Decision {
+            duplicate: hit(1, self.duplicate),
+            reorder: hit(2, self.reorder),
+            delay: hit(3, self.delay).then_some(self.delay_by),
+            wrong_token: hit(4, self.wrong_token),
+            no_token: hit(5, self.no_token),
+        }
+    }
+}
+
+impl fmt::Display for Chaos {
+    /// The settings in force, as they are written: `duplicate=0.05,batch=5,numbers=e164`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        for (key, p) in [("duplicate", self.duplicate), ("reorder", self.reorder)] {
+            if p > 0.0 {
+                parts.push(format!("{key}={p}"));
+            }
+        }
+        if self.delay > 0.0 {
+            parts.push(format!("delay={}:{}", self.delay, Human(self.delay_by)));
+        }
+        for (key, p) in [("wrong_token", self.wrong_token), ("no_token", self.no_token)] {
+            if p > 0.0 {
+                parts.push(format!("{key}={p}"));
+            }
+        }
+        if self.batch > 1 {
+            parts.push(format!("batch={}", self.batch));
+        }
+        if let Some(s) = self.numbers {
+            parts.push(format!("numbers={}", s.as_str()));
+        }
+        if let Some(s) = self.nulls {
+            parts.push(format!("nulls={}", s.as_str()));
+        }
+        if let Some(s) = self.durations {
+            parts.push(format!("durations={}", s.as_str()));
+        }
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// A uniform number in `[0, 1)` from the seed, the event and the fault (SplitMix64 finalizer).
+fn unit(seed: u64, call: u64, seq: u32, salt: u64) -> f64 {
+    let mut x = seed
+        ^ call.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ u64::from(seq).wrapping_mul(0xc2b2_ae3d_27d4_eb4f)
+        ^ salt.wrapping_mul(0x1656_67b1_9e37_79f9);
+    for _ in 0..2 {
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+    }
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// What a delivery stream carries: events, and calls that ended
+/// ([`Engine::take_ended`](crate::engine::Engine::take_ended)), which let a partial batch or a
+/// held event go as soon as its call is over.
+// Nearly every item is an event: boxing it would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Feed {
+    Event(Emission),
+    Ended(u64),
+}
+
+impl From<Emission> for Feed {
+    fn from(e: Emission) -> Self {
+        Feed::Event(e)
+    }
+}
+
+/// The engine's events with its ended calls in between: what delivery needs for `batch` and
+/// `reorder` to send a call's last events as soon as the call is over.
+pub fn with_ended_calls(engine: crate::engine::Engine<'_>) -> impl Iterator<Item = Feed> + '_ {
+    let mut engine = engine.track_ended_calls();
+    let mut ended: VecDeque<u64> = VecDeque::new();
+    std::iter::from_fn(move || {
+        if let Some(call) = ended.pop_front() {
+            return Some(Feed::Ended(call));
+        }
+        let next = engine.next();
+        while let Some(call) = engine.take_ended() {
+            ended.push_back(call);
+        }
+        match next {
+            Some(e) => Some(Feed::Event(e)),
+            None => ended.pop_front().map(Feed::Ended),
+        }
+    })
+}
+
+/// The faults of one POST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PostFaults {
+    /// Send it again after it was delivered.
+    pub duplicate: bool,
+    /// Hold it back this long first.
+    pub delay: Option<Millis>,
+    /// Send a forged copy with a wrong token first.
+    pub wrong_token: bool,
+    /// Send a forged copy without a token first.
+    pub no_token: bool,
+    /// It carries an event moved after its call's next event.
+    pub reordered: bool,
+}
+
+impl PostFaults {
+    /// The fault names, for envelopes: `["duplicate", "delay:2s", …]`.
+    pub fn names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.reordered {
+            out.push("reorder".to_string());
+        }
+        if let Some(by) = self.delay {
+            out.push(format!("delay:{}", Human(by)));
+        }
+        if self.wrong_token {
+            out.push("wrong_token".into());
+        }
+        if self.no_token {
+            out.push("no_token".into());
+        }
+        if self.duplicate {
+            out.push("duplicate".into());
+        }
+        out
+    }
+}
+
+/// One POST: one event, or a batch of a call's consecutive events to the same endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    pub events: Vec<Emission>,
+    /// The endpoint key the router gave the events.
+    pub route: u32,
+    pub faults: PostFaults,
+    /// The body is a JSON array of the events (`batch` is on), even for a single event.
+    pub array: bool,
+}
+
+/// What the planner yields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Planned {
+    /// An event the router does not send (filtered, or no endpoint): passed through at once.
+    Unsent(Emission),
+    Post(Post),
+}
+
+/// How many examples of each fault the report keeps.
+const SAMPLES: usize = 3;
+
+/// What chaos did in a run, and what the receiver answered to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// The settings, as written (empty for a report of answers only).
+    pub settings: String,
+    /// POSTs made for events (batches count once).
+    pub posts: u64,
+    /// Batches (POSTs of a JSON array) and the events in them.
+    pub batches: u64,
+    pub batched_events: u64,
+    /// Events moved after their call's next event.
+    pub reordered: u64,
+    /// POSTs held back, and by how long each.
+    pub delayed: u64,
+    pub delay_by: Millis,
+    /// POSTs chosen to be sent twice, copies sent, and copies answered 2xx.
+    pub duplicated: u64,
+    pub duplicates_sent: u64,
+    pub duplicates_accepted: u64,
+    /// Forged requests chosen (wrong token, no token), sent, and their answers: 401 or 403
+    /// (expected), 2xx (the receiver took a bad token!), anything else.
+    pub wrong_token: u64,
+    pub no_token: u64,
+    pub forged_sent: u64,
+    pub forged_rejected: u64,
+    pub forged_accepted: u64,
+    pub forged_other: u64,
+    /// Forged requests not made because the endpoint has no token to forge.
+    pub forged_skipped: u64,
+    /// A few events per fault: `unique_call_id #seq type` (seq: the event's position in its
+    /// call).
+    pub samples: Vec<(&'static str, String)>,
+}
+
+impl Report {
+    pub fn merge(&mut self, o: &Report) {
+        if self.settings.is_empty() {
+            self.settings.clone_from(&o.settings);
+        }
+        self.posts += o.posts;
+        self.batches += o.batches;
+        self.batched_events += o.batched_events;
+        self.reordered += o.reordered;
+        self.delayed += o.delayed;
+        self.delay_by = self.delay_by.max(o.delay_by);
+        self.duplicated += o.duplicated;
+        self.duplicates_sent += o.duplicates_sent;
+        self.duplicates_accepted += o.duplicates_accepted;
+        self.wrong_token += o.wrong_token;
+        self.no_token += o.no_token;
+        self.forged_sent += o.forged_sent;
+        self.forged_rejected += o.forged_rejected;
+        self.forged_accepted += o.forged_accepted;
+        self.forged_other += o.forged_other;
+        self.forged_skipped += o.forged_skipped;
+        self.samples.extend(o.samples.iter().cloned());
+    }
+
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        *self == Report::default()
+    }
+
+    /// Counts a forged request's answer (`None`: no answer).
+    pub fn forged_answer(&mut self, status: Option<u16>) {
+        self.forged_sent += 1;
+        match status {
+            Some(401 | 403) => self.forged_rejected += 1,
+            Some(200..=299) => self.forged_accepted += 1,
+            _ => self.forged_other += 1,
+        }
+    }
+
+    /// Counts a duplicate's answer (`None`: no answer).
+    pub fn duplicate_answer(&mut self, status: Option<u16>) {
+        self.duplicates_sent += 1;
+        if status.is_some_and(|s| (200..300).contains(&s)) {
+            self.duplicates_accepted += 1;
+        }
+    }
+
+    /// The error when the receiver accepted a forged request.
+    pub fn accepted_forgery_message(&self) -> Option<String> {
+        (self.forged_accepted > 0).then(|| {
+            format!(
+                "the receiver accepted {} request(s) with a wrong or missing X-Pbx-Token (answered \
+                 2xx); it must refuse them, with 401 or 403",
+                self.forged_accepted
+            )
+        })
+    }
+
+    /// The summary's chaos lines.
+    pub fn render(&self, w: &mut String) {
+        let _ = writeln!(w, "chaos      {}", self.settings);
+        let mut line = Vec::new();
+        if self.duplicated > 0 {
+            line.push(format!(
+                "duplicated {} (copies sent {}, accepted {})",
+                self.duplicated, self.duplicates_sent, self.duplicates_accepted
+            ));
+        }
+        if self.reordered > 0 {
+            line.push(format!("reordered {}", self.reordered));
+        }
+        if self.delayed > 0 {
+            line.push(format!("delayed {} by {}", self.delayed, Human(self.delay_by)));
+        }
+        if self.batches > 0 {
+            line.push(format!(
+                "batched {} events in {} POSTs of arrays",
+                self.batched_events, self.batches
+            ));
+        }
+        if !line.is_empty() {
+            let _ = writeln!(w, "           {}", line.join(", "));
+        }
+        if self.wrong_token + self.no_token > 0 {
+            let _ = writeln!(
+                w,
+                "           forged requests: wrong token {}, no token {}; answered 401/403 {} \
+                 (expected), 2xx {}, other {}{}",
+                self.wrong_token,
+                self.no_token,
+                self.forged_rejected,
+                self.forged_accepted,
+                self.forged_other,
+                match self.forged_skipped {
+                    0 => String::new(),
+                    n => format!("; {n} not sent (endpoint without a token)"),
+                }
+            );
+        }
+        for name in ["duplicate", "reorder", "delay", "wrong_token", "no_token"] {
+            let examples: Vec<&str> =
+                self.samples.iter().filter(|(f, _)| *f == name).map(|(_, s)| s.as_str()).collect();
+            if !examples.is_empty() {
+                let _ = writeln!(w, "           e.g. {name}: {}", examples.join("; "));
+            }
+        }
+        if let Some(message) = self.accepted_forgery_message() {
+            let _ = writeln!(w, "ERROR      {message}");
+        }
+    }
+}
+
+/// A call's batch being filled.
+struct Batch {
+    route: u32,
+    events: Vec<Emission>,
+    reordered: bool,
+}
+
+/// Turns a stream of events into POSTs with their faults: reorders (per call), batches (per
+/// call and endpoint), and decides each POST's faults. `route` gives an event's endpoint key,
+/// or `None` when it is not sent.
+pub struct Planner<I, R> {
+    input: I,
+    chaos: Chaos,
+    route: R,
+    /// Per call: an event waiting to be sent after the call's next one.
+    held: HashMap<u64, (u32, Emission)>,
+    /// Per call: the batch being filled.
+    batches: HashMap<u64, Batch>,
+    out: VecDeque<Planned>,
+    report: Report,
+    finished: bool,
+}
+
+impl<I, R> Planner<I, R>
+where
+    I: Iterator<Item = Feed>,
+    R: FnMut(&Emission) -> Option<u32>,
+{
+    pub fn new(input: I, chaos: Chaos, route: R) -> Self {
+        let report = Report {
+            settings: format!("{chaos} (seed {})", chaos.seed),
+            delay_by: chaos.delay_by,
+            ..Report::default()
+        };
+        Self {
+            input,
+            chaos,
+            route,
+            held: HashMap::new(),
+            batches: HashMap::new(),
+            out: VecDeque::new(),
+            report,
+            finished: false,
+        }
+    }
+
+    /// What was planned so far.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    pub fn chaos(&self) -> &Chaos {
+        &self.chaos
+    }
+
+    fn event(&mut self, e: Emission) {
+        let Some(route) = (self.route)(&e) else {
+            self.out.push_back(Planned::Unsent(e));
+            return;
+        };
+        if let Some((held_route, held)) = self.held.remove(&e.call) {
+            self.report.reordered += 1;
+            self.sample("reorder", &held);
+            self.add_to_batch(route, e, false);
+            self.add_to_batch(held_route, held, true);
+        } else if self.chaos.reorder > 0.0 && self.chaos.decide(e.call, e.seq).reorder {
+            self.held.insert(e.call, (route, e));
+        } else {
+            self.add_to_batch(route, e, false);
+        }
+    }
+
+    fn add_to_batch(&mut self, route: u32, e: Emission, reordered: bool) {
+        if self.chaos.batch <= 1 {
+            return self.post(route, vec![e], reordered);
+        }
+        let call = e.call;
+        if self.batches.get(&call).is_some_and(|b| b.route != route) {
+            self.flush_batch(call);
+        }
+        let batch = self.batches.entry(call).or_insert_with(|| Batch {
+            route,
+            events: Vec::with_capacity(self.chaos.batch),
+            reordered: false,
+        });
+        batch.events.push(e);
+        batch.reordered |= reordered;
+        if batch.events.len() >= self.chaos.batch {
+            self.flush_batch(call);
+        }
+    }
+
+    fn flush_batch(&mut self, call: u64) {
+        if let Some(b) = self.batches.remove(&call)
+            && !b.events.is_empty()
+        {
+            self.post(b.route, b.events, b.reordered);
+        }
+    }
+
+    /// The call ended: send what it still holds.
+    fn ended(&mut self, call: u64) {
+        if let Some((route, held)) = self.held.remove(&call) {
+            self.add_to_batch(route, held, false);
+        }
+        self.flush_batch(call);
+    }
+
+    fn post(&mut self, route: u32, events: Vec<Emission>, reordered: bool) {
+        let first = &events[0];
+        let d = self.chaos.decide(first.call, first.seq);
+        let faults = PostFaults {
+            duplicate: d.duplicate,
+            delay: d.delay,
+            wrong_token: d.wrong_token,
+            no_token: d.no_token,
+            reordered,
+        };
+        let r = &mut self.report;
+        r.posts += 1;
+        if self.chaos.batch > 1 {
+            r.batches += 1;
+            r.batched_events += events.len() as u64;
+        }
+        r.duplicated += u64::from(d.duplicate);
+        r.delayed += u64::from(d.delay.is_some());
+        r.wrong_token += u64::from(d.wrong_token);
+        r.no_token += u64::from(d.no_token);
+        for (name, on) in [
+            ("duplicate", d.duplicate),
+            ("delay", d.delay.is_some()),
+            ("wrong_token", d.wrong_token),
+            ("no_token", d.no_token),
+        ] {
+            if on {
+                self.sample(name, &events[0]);
+            }
+        }
+        let array = self.chaos.batch > 1;
+        self.out.push_back(Planned::Post(Post { events, route, faults, array }));
+    }
+
+    fn sample(&mut self, fault: &'static str, e: &Emission) {
+        if self.report.samples.iter().filter(|(f, _)| *f == fault).count() < SAMPLES {
+            let text = format!("{} #{} {}", e.event.unique_call_id(), e.seq, e.event.event_type());
+            self.report.samples.push((fault, text));
+        }
+    }
+
+    /// The stream is over: send everything held, in call order.
+    fn finish(&mut self) {
+        let mut calls: Vec<u64> = self.held.keys().chain(self.batches.keys()).copied().collect();
+        calls.sort_unstable();
+        calls.dedup();
+        for call in calls {
+            self.ended(call);
+        }
+    }
+}
+
+impl<I, R> Iterator for Planner<I, R>
+where
+    I: Iterator<Item = Feed>,
+    R: FnMut(&Emission) -> Option<u32>,
+{
+    type Item = Planned;
+
+    fn next(&mut self) -> Option<Planned> {
+        loop {
+            if let Some(p) = self.out.pop_front() {
+                return Some(p);
+            }
+            if self.finished {
+                return None;
+            }
+            match self.input.next() {
+                Some(Feed::Event(e)) => self.event(e),
+                Some(Feed::Ended(call)) => self.ended(call),
+                None => {
+                    self.finish();
+                    self.finished = true;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Target;
+
+    fn emission(call: u64, seq: u32) -> Emission {
+        let mut event = crate::trigger::fake_event(
+            crate::event::EventType::UserInbound,
+            &mut <rand::rngs::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(call),
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        if let crate::event::Event::UserInbound(e) = &mut event {
+            e.user_name = format!("seq-{seq}").into();
+        }
+        Emission { at: u64::from(seq) * 10 + call, call, seq, target: Target::Global, event }
+    }
+
+    /// `calls` calls of `n` events, interleaved.
+    fn stream(calls: u64, n: u32) -> Vec<Feed> {
+        let mut out = Vec::new();
+        for seq in 0..n {
+            for call in 0..calls {
+                out.push(Feed::Event(emission(call, seq)));
+            }
+        }
+        out
+    }
+
+    fn plan(chaos: Chaos, feed: Vec<Feed>) -> (Vec<Planned>, Report) {
+        let mut planner = Planner::new(feed.into_iter(), chaos, |_: &Emission| Some(0));
+        let out: Vec<Planned> = planner.by_ref().collect();
+        (out, planner.report().clone())
+    }
+
+    fn posts(planned: &[Planned]) -> Vec<&Post> {
+        planned
+            .iter()
+            .filter_map(|p| match p {
+                Planned::Post(p) => Some(p),
+                Planned::Unsent(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn parses_the_documented_list() {
+        let text = "duplicate=0.05,reorder=0.02,delay=0.1:2s,wrong_token=0.01,no_token=1%,\
+                    batch=5,numbers=e164,nulls=omit,durations=string";
+        let chaos = Chaos::from_settings(&parse_list(text).unwrap());
+        assert_eq!(chaos.duplicate, 0.05);
+        assert_eq!(chaos.reorder, 0.02);
+        assert_eq!((chaos.delay, chaos.delay_by), (0.1, 2_000));
+        assert_eq!((chaos.wrong_token, chaos.no_token), (0.01, 0.01));
+        assert_eq!(chaos.batch, 5);
+        assert_eq!(chaos.numbers, Some(NumberStyle::E164));
+        assert_eq!(chaos.nulls, Some(NullStyle::Omit));
+        assert_eq!(chaos.durations, Some(DurationStyle::String));
+        assert!(chaos.is_active() && chaos.has_token_faults());
+        // Display writes it back in the same form.
+        let again = Chaos::from_settings(&parse_list(&chaos.to_string()).unwrap());
+        assert_eq!(again, chaos);
+        assert!(!Chaos::default().is_active());
+        assert_eq!(parse_list(" , ").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn later_settings_override_earlier_ones() {
+        let mut chaos = Chaos::from_settings(&parse_list("duplicate=0.5,batch=3").unwrap());
+        chaos.apply_all(&parse_list("duplicate=0").unwrap());
+        assert_eq!((chaos.duplicate, chaos.batch), (0.0, 3));
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong_and_where() {
+        let e = parse_list("batch=5,dupliate=0.05").unwrap_err();
+        assert_eq!(e.message, "unknown fault `dupliate`");
+        assert!(e.help.starts_with("did you mean `duplicate`?"), "{}", e.help);
+        assert_eq!(&"batch=5,dupliate=0.05"[e.span.clone()], "dupliate");
+
+        let e = parse_list("duplicate=1.5").unwrap_err();
+        assert!(e.message.contains("not a probability from 0 to 1"), "{}", e.message);
+        assert_eq!(&"duplicate=1.5"[e.span.clone()], "1.5");
+        assert!(parse_list("reorder=-0.1").is_err());
+        assert!(parse_list("reorder=abc").unwrap_err().help.contains("reorder=0.05"));
+        assert!(parse_list("delay=0.1").unwrap_err().help.contains("delay=0.1:2s"));
+        assert!(parse_list("delay=0.1:0s").is_err());
+        assert!(parse_list("delay=0.1:fast").is_err());
+        assert!(parse_list("batch=0").is_err());
+        assert!(parse_list("batch=1001").is_err());
+        assert!(parse_list("duplicate").unwrap_err().help.contains("key=value"));
+        let e = parse_list("numbers=e146").unwrap_err();
+        assert_eq!(e.message, "unknown numbers style `e146`");
+        assert!(e.help.contains("did you mean `e164`?"), "{}", e.help);
+        assert!(parse_list("nulls=none").unwrap_err().help.contains("null, empty, omit"));
+        assert!(parse_list("durations=text").is_err());
+    }
+
+    #[test]
+    fn decisions_are_seeded_and_near_their_rates() {
+        let chaos = Chaos { duplicate: 0.1, reorder: 0.3, seed: 7, ..Chaos::default() };
+        let n = 20_000;
+        let dup = (0..n).filter(|i| chaos.decide(*i, 0).duplicate).count();
+        let reo = (0..n).filter(|i| chaos.decide(*i, 0).reorder).count();
+        assert!((1_700..2_300).contains(&dup), "{dup}");
+        assert!((5_500..6_500).contains(&reo), "{reo}");
+        // Same seed, same choices; another seed, other choices.
+        let again = chaos.clone();
+        assert!((0..1000).all(|i| chaos.decide(i, 3) == again.decide(i, 3)));
+        let other = Chaos { seed: 8, ..chaos.clone() };
+        assert!((0..1000).any(|i| chaos.decide(i, 3) != other.decide(i, 3)));
+        // One fault's rate does not move another fault's choices.
+        let more = Chaos { duplicate: 0.9, ..chaos.clone() };
+        assert!((0..1000).all(|i| chaos.decide(i, 1).reorder == more.decide(i, 1).reorder));
+        assert!((0..1000).all(|i| !Chaos::default().decide(i, 0).duplicate));
+        let all = Chaos { duplicate: 1.0, ..Chaos::default() };
+        assert!((0..1000).all(|i| all.decide(i, 0).duplicate));
+    }
+
+    #[test]
+    fn reorder_swaps_an_event_with_its_calls_next_one() {
+        let chaos = Chaos { reorder: 0.3, seed: 3, ..Chaos::default() };
+        let (out, report) = plan(chaos.clone(), stream(20, 6));
+        let posts = posts(&out);
+        assert_eq!(posts.len(), 120, "nothing lost or added");
+        assert!(report.reordered > 0);
+        for call in 0..20 {
+            let seqs: Vec<u32> = posts
+                .iter()
+                .flat_map(|p| &p.events)
+                .filter(|e| e.call == call)
+                .map(|e| e.seq)
+                .collect();
+            let mut sorted = seqs.clone();
+            sorted.sort();
+            assert_eq!(sorted, (0..6).collect::<Vec<_>>());
+            // Every displacement is a swap of neighbours.
+            for (i, s) in seqs.iter().enumerate() {
+                assert!((*s as i64 - i as i64).abs() <= 1, "call {call}: {seqs:?}");
+            }
+        }
+        let swapped = posts.iter().filter(|p| p.faults.reordered).count() as u64;
+        assert_eq!(swapped, report.reordered);
+        // Reproducible.
+        assert_eq!(plan(chaos, stream(20, 6)).0, out);
+    }
+
+    #[test]
+    fn batches_keep_call_order_and_flush_when_the_call_ends() {
+        let chaos = Chaos { batch: 4, ..Chaos::default() };
+        let mut feed = stream(3, 6);
+        // Call 1 ends after its 6 events (before the stream does).
+        feed.push(Feed::Ended(1));
+        feed.push(Feed::Event(emission(0, 6)));
+        let (out, report) = plan(chaos, feed);
+        let posts = posts(&out);
+        let shape: Vec<(u64, Vec<u32>)> = posts
+            .iter()
+            .map(|p| (p.events[0].call, p.events.iter().map(|e| e.seq).collect()))
+            .collect();
+        assert!(
+            posts.iter().all(|p| p.array && p.events.iter().all(|e| e.call == p.events[0].call))
+        );
+        assert_eq!(
+            shape,
+            vec![
+                (0, vec![0, 1, 2, 3]),
+                (1, vec![0, 1, 2, 3]),
+                (2, vec![0, 1, 2, 3]),
+                (1, vec![4, 5]),
+                (0, vec![4, 5, 6]),
+                (2, vec![4, 5]),
+            ]
+        );
+        assert_eq!((report.batches, report.batched_events), (6, 19));
+    }
+
+    #[test]
+    fn a_batch_never_mixes_endpoints_and_unsent_events_pass_through() {
+        let chaos = Chaos { batch: 10, ..Chaos::default() };
+        let feed: Vec<Feed> = (0..6).map(|s| Feed::Event(emission(0, s))).collect();
+        // seq 2 goes to endpoint 1, seq 4 is not sent.
+        let route = |e: &Emission| match e.seq {
+            2 => Some(1),
+            4 => None,
+            _ => Some(0),
+        };
+        let out: Vec<Planned> = Planner::new(feed.into_iter(), chaos, route).collect();
+        let shape: Vec<String> = out
+            .iter()
+            .map(|p| match p {
+                Planned::Unsent(e) => format!("unsent {}", e.seq),
+                Planned::Post(p) => {
+                    format!("{}:{:?}", p.route, p.events.iter().map(|e| e.seq).collect::<Vec<_>>())
+                }
+            })
+            .collect();
+        assert_eq!(shape, vec!["0:[0, 1]", "1:[2]", "unsent 4", "0:[3, 5]"]);
+    }
+
+    #[test]
+    fn post_faults_follow_the_decisions_and_are_counted() {
+        let chaos = Chaos {
+            duplicate: 0.2,
+            delay: 0.2,
+            delay_by: 1_500,
+            wrong_token: 0.1,
+            no_token: 0.1,
+            seed: 11,
+            ..Chaos::default()
+        };
+        let (out, report) = plan(chaos.clone(), stream(50, 4));
+        let posts = posts(&out);
+        for p in &posts {
+            let d = chaos.decide(p.events[0].call, p.events[0].seq);
+            assert_eq!(p.faults.duplicate, d.duplicate);
+            assert_eq!(p.faults.delay, d.delay);
+            assert_eq!((p.faults.wrong_token, p.faults.no_token), (d.wrong_token, d.no_token));
+        }
+        let count =
+            |f: fn(&PostFaults) -> bool| posts.iter().filter(|p| f(&p.faults)).count() as u64;
+        assert_eq!(report.duplicated, count(|f| f.duplicate));
+        assert_eq!(report.delayed, count(|f| f.delay.is_some()));
+        assert_eq!(report.wrong_token, count(|f| f.wrong_token));
+        assert_eq!(report.no_token, count(|f| f.no_token));
+        assert!(report.duplicated > 0 && report.delayed > 0 && report.wrong_token > 0);
+        assert_eq!(report.posts, 200);
+        let mut text = String::new();
+        report.render(&mut text);
+        assert!(text.contains("chaos      duplicate=0.2,delay=0.2:1.5s"), "{text}");
+        assert!(text.contains("e.g. duplicate: "), "{text}");
+        assert!(!text.contains("ERROR"), "{text}");
+    }
+
+    #[test]
+    fn ended_calls_come_as_soon_as_the_engine_reports_them() {
+        let text = r#"
+[[users]]
+name = "Alice"
+extension = "1010"
+
+[[numbers]]
+number = "61290000000"
+flow = ["user:1010"]
+
+[[calls]]
+at = "0s"
+from = "61400000001"
+to = "61290000000"
+talk = "10s"
+
+[[calls]]
+at = "1m"
+from = "61400000002"
+to = "61290000000"
+talk = "10s"
+"#;
+        let scenario = std::sync::Arc::new(crate::scenario::parse(text, "t.toml").unwrap());
+        let options = crate::engine::Options::new(1, chrono::DateTime::UNIX_EPOCH);
+        let feed: Vec<Feed> =
+            with_ended_calls(crate::engine::Engine::new(scenario, options)).collect();
+        let shape: Vec<String> = feed
+            .iter()
+            .map(|f| match f {
+                Feed::Event(e) => format!("{}", e.call),
+                Feed::Ended(c) => format!("end {c}"),
+            })
+            .collect();
+        assert_eq!(shape, vec!["0", "0", "0", "end 0", "1", "1", "1", "end 1"]);
+
+        // A batch of call 0 goes when call 0 ends, before call 1's events are read.
+        let chaos = Chaos { batch: 10, ..Chaos::default() };
+        let read = std::cell::Cell::new(0);
+        let route = |_: &Emission| {
+            read.set(read.get() + 1);
+            Some(0)
+        };
+        let mut planner = Planner::new(feed.into_iter(), chaos, route);
+        let Some(Planned::Post(first)) = planner.next() else { panic!("a post") };
+        assert_eq!((first.events.len(), first.events[0].call, read.get()), (3, 0, 3));
+        let Some(Planned::Post(second)) = planner.next() else { panic!("a post") };
+        assert_eq!((second.events.len(), second.events[0].call, read.get()), (3, 1, 6));
+    }
+
+    #[test]
+    fn forged_answers_are_classified() {
+        let mut r = Report::default();
+        for status in [Some(401), Some(403), Some(200), Some(500), None] {
+            r.forged_answer(status);
+        }
+        assert_eq!(
+            (r.forged_sent, r.forged_rejected, r.forged_accepted, r.forged_other),
+            (5, 2, 1, 2)
+        );
+        assert!(r.accepted_forgery_message().unwrap().contains("accepted 1 request"));
+        let mut text = String::new();
+        r.render(&mut text);
+        assert!(text.contains("ERROR"), "{text}");
+    }
+}
