@@ -14,12 +14,23 @@
 //! - returns a [`Summary`] in which `generated = delivered + failed + filtered` always holds.
 //!
 //! Memory is bounded by the work in flight: the stream is read only as far as
-//! `16 × concurrency + 1024` buffered events allow.
+//! `16 × concurrency + 1024` buffered events allow. When the receiver is slower than the
+//! offered load, the dispatcher stops reading the stream at that bound (the engine, a lazy
+//! iterator, stops with it), so the schedule runs late instead of memory growing; the
+//! corrected latency (from each event's intended send time) shows by how much. Under
+//! `max_calls_in_flight`, calls waiting for a slot hold at most as many events again; beyond
+//! that, new calls are not started (counted as `not_started`).
+//!
+//! [`deliver_feed`] takes a [`Feed`] that also says when each call ended (from
+//! [`Engine::take_ended`](crate::engine::Engine::take_ended)): it counts calls, can cap the
+//! calls in progress (closed model) and cut the run off at a deadline. [`Live`] is the live
+//! view a progress display samples.
 
 mod cancel;
 mod client;
 mod endpoint;
 mod journal;
+mod live;
 pub mod replay;
 mod retry;
 mod sched;
@@ -33,12 +44,15 @@ use bytes::BytesMut;
 pub use cancel::{CancelToken, ctrl_c_token};
 pub use client::{init_tls, one_off_client};
 pub use endpoint::{Endpoint, Endpoints, REDACTED, TOKEN_HEADER, is_secret_header};
+pub use live::{FLUSH_EVERY, Live, LiveCounts, TypeLatency};
 pub use replay::{ReplayError, ReplayPlan};
 pub use retry::{
     BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP, RetryOn, RetryOnError, backoff, parse_retry_after,
     retry_delay,
 };
-pub use summary::{JournalInfo, Outcome, Summary, TypeCounts, Unreachable};
+pub use summary::{
+    CallCounts, JournalInfo, Outcome, Summary, TypeCounts, Unreachable, histogram as new_histogram,
+};
 
 use crate::engine::{Emission, Target};
 use crate::event::{EventTypeSet, NullStyle};
@@ -94,6 +108,15 @@ pub struct DeliverOptions {
     pub ticked: EventTypeSet,
     /// After an interruption, how long requests in flight may still finish (default 5 s).
     pub grace: Duration,
+    /// [`deliver_feed`] only: calls in progress at most (closed model). A call is in progress
+    /// from its first event's dispatch until the feed says it ended; a new call waits for a
+    /// slot, keeping its schedule (its overdue events go out at once when it starts).
+    pub max_calls_in_flight: Option<usize>,
+    /// Stop reading this long after the start: events not sent by then are failed as
+    /// [`Outcome::CutOff`] (not an interruption), and calls in progress are counted cut off.
+    pub cut_off_at: Option<Duration>,
+    /// A live view to update while the run goes on.
+    pub live: Option<std::sync::Arc<Live>>,
 }
 
 impl Default for DeliverOptions {
@@ -110,6 +133,9 @@ impl Default for DeliverOptions {
             nulls: NullStyle::Null,
             ticked: EventTypeSet::ALL,
             grace: Duration::from_secs(5),
+            max_calls_in_flight: None,
+            cut_off_at: None,
+            live: None,
         }
     }
 }
@@ -126,6 +152,10 @@ impl DeliverOptions {
             grace: self.grace,
             paced: self.pacing.speed().is_some(),
             journal: self.failed_journal.clone(),
+            track_calls: false,
+            max_calls_in_flight: self.max_calls_in_flight,
+            cut_off_at: self.cut_off_at,
+            live: self.live.clone(),
         }
     }
 }
@@ -154,6 +184,14 @@ pub enum DeliverError {
     Replay(#[from] ReplayError),
 }
 
+/// What [`deliver_feed`] reads: events, and the end of each call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Feed {
+    Event(Emission),
+    /// Call `.0` (as in [`Emission::call`]) has no more events.
+    CallEnded(u64),
+}
+
 /// Post every event of `events` to `endpoints`; see the module documentation. Returns once
 /// the stream is exhausted and every event is delivered or finally failed, or after `cancel`
 /// fired and the requests in flight finished (within `opts.grace`).
@@ -171,6 +209,33 @@ pub async fn deliver<I>(
 where
     I: Iterator<Item = Emission> + Send,
 {
+    run(events.map(Feed::Event), endpoints, opts, false, cancel).await
+}
+
+/// [`deliver`] for a feed that says when calls end: also counts calls ([`Summary::calls`]) and
+/// honours `opts.max_calls_in_flight`.
+pub async fn deliver_feed<I>(
+    feed: I,
+    endpoints: &Endpoints,
+    opts: &DeliverOptions,
+    cancel: CancelToken,
+) -> Result<Summary, DeliverError>
+where
+    I: Iterator<Item = Feed> + Send,
+{
+    run(feed, endpoints, opts, true, cancel).await
+}
+
+async fn run<I>(
+    feed: I,
+    endpoints: &Endpoints,
+    opts: &DeliverOptions,
+    track_calls: bool,
+    cancel: CancelToken,
+) -> Result<Summary, DeliverError>
+where
+    I: Iterator<Item = Feed> + Send,
+{
     let prepared = endpoints.iter().map(Prepared::new).collect::<Result<Vec<_>, _>>()?;
     let webhooks = endpoints.webhooks.len();
     let speed = opts.pacing.speed();
@@ -181,14 +246,18 @@ where
     // Bodies are cut from a shared arena: no allocation per event.
     let mut scratch = Vec::with_capacity(1024);
     let mut arena = BytesMut::new();
-    let mut items = events.map(move |e| {
+    let mut items = feed.map(move |f| {
+        let e = match f {
+            Feed::Event(e) => e,
+            Feed::CallEnded(call) => return Item::CallEnded(call),
+        };
         let kind = e.event.event_type();
         let k = kind.index() as u8;
         let endpoint = match e.target {
-            Target::Global if !ticked.contains(kind) => return Item::Filtered(k),
+            Target::Global if !ticked.contains(kind) => return Item::Filtered(k, e.call),
             Target::Global => 0,
             Target::Webhook(i) if i < webhooks => 1 + i,
-            Target::Webhook(_) => return Item::NoEndpoint(k),
+            Target::Webhook(_) => return Item::NoEndpoint(k, e.call),
         };
         scratch.clear();
         e.event.write_json(nulls, &mut scratch);
@@ -206,5 +275,7 @@ where
             }),
         })
     });
-    sched::run(&mut items, prepared, opts.settings(), cancel).await
+    let mut settings = opts.settings();
+    settings.track_calls = track_calls;
+    sched::run(&mut items, prepared, settings, cancel).await
 }
