@@ -1088,6 +1088,13 @@ pub struct LoadArgs {
     /// Write the full report, histograms included, as JSON.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Pass/fail rule, repeatable: `p99<250ms`, `p99_raw<100ms`, `error_rate<0.1%`,
+    /// `rate>=95%`, `throughput>=500`. Any failing rule makes the exit code 1.
+    #[arg(long = "threshold", value_name = "RULE", value_parser = parse_threshold)]
+    pub thresholds: Vec<pbxsim::report::Threshold>,
+    /// Write the threshold verdicts as JUnit XML (one test case per threshold).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Write a time series: one CSV row per second, periodic and cumulative columns.
     #[arg(long, value_name = "FILE")]
     pub stats_csv: Option<PathBuf>,
@@ -1100,6 +1107,13 @@ pub struct LoadArgs {
     pub progress_every: Duration,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+}
+
+fn parse_threshold(text: &str) -> Result<pbxsim::report::Threshold, String> {
+    text.parse::<pbxsim::report::Threshold>().map_err(|e| match &e.help {
+        Some(help) => format!("{e}; {help}"),
+        None => e.to_string(),
+    })
 }
 
 fn parse_call_rate(text: &str) -> Result<f64, String> {
@@ -1288,12 +1302,23 @@ fn load(args: LoadArgs) -> ExitCode {
         })
         .await;
         progress.finish();
-        let report = match result {
+        let mut report = match result {
             Ok(r) => r,
             Err(e) => return usage_error(e),
         };
+        // INTEGRATION POINT (expect helper): add the scenario's `[expect]` thresholds here
+        // once `Scenario.expect` is a `Vec<Threshold>`.
+        let verdicts = report.check(&args.thresholds);
+        let thresholds_failed = verdicts.iter().any(|v| !v.pass);
         print!("{}", report.render());
-        let mut code = report.exit_code(false, args.delivery.allow_failures);
+        let mut code = report.exit_code(thresholds_failed, args.delivery.allow_failures);
+        if let Some(path) = &args.junit {
+            let xml = pbxsim::report::junit(&format!("pbxsim load {}", report.scenario), &verdicts);
+            if let Err(e) = std::fs::write(path, xml) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                code = code.max(1);
+            }
+        }
         if let Some(msg) = report.unreachable.as_ref().filter(|_| code == 3) {
             eprintln!("error: {msg}");
         }

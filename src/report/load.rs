@@ -50,7 +50,8 @@ pub struct LoadReport {
     /// "could not connect to URL (…)", per endpoint that refused every connection.
     #[serde(default)]
     pub unreachable: Option<String>,
-    /// Threshold verdicts, when thresholds were given.
+    /// Threshold verdicts, when thresholds were given: `threshold` (normal form), `actual`
+    /// (null: not measured), `actual_text`, `pass`.
     #[serde(default)]
     pub thresholds: Vec<serde_json::Value>,
 }
@@ -254,6 +255,25 @@ impl LoadReport {
         }
     }
 
+    /// Check `thresholds` and keep the verdicts in the report; returns them.
+    pub fn check(
+        &mut self,
+        thresholds: &[super::threshold::Threshold],
+    ) -> Vec<super::threshold::Verdict> {
+        let verdicts = super::threshold::check_all(thresholds, &*self);
+        self.thresholds = verdicts
+            .iter()
+            .map(|v| {
+                let mut value = serde_json::to_value(v).unwrap_or_default();
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("actual_text".into(), v.actual_text().into());
+                }
+                value
+            })
+            .collect();
+        verdicts
+    }
+
     /// Two reports as one: counts and histograms add (exactly), rates add (runs in
     /// parallel), wall time is the longer one.
     pub fn merge(&self, other: &LoadReport) -> LoadReport {
@@ -434,6 +454,15 @@ impl LoadReport {
         if self.interrupted {
             let _ = writeln!(w, "interrupted before the end of the run");
         }
+        if !self.thresholds.is_empty() {
+            let _ = writeln!(w, "thresholds");
+            for v in &self.thresholds {
+                let word = if v["pass"].as_bool() == Some(true) { "pass" } else { "fail" };
+                let text = v["threshold"].as_str().unwrap_or_default();
+                let actual = v["actual_text"].as_str().unwrap_or_default();
+                let _ = writeln!(w, "           {word}  {text}  ({actual})");
+            }
+        }
         out
     }
 }
@@ -449,4 +478,31 @@ fn add_opt(mine: &mut Option<Hist>, theirs: &Option<Hist>) {
 fn join_counts(map: &BTreeMap<String, u64>) -> String {
     let items: Vec<String> = map.iter().map(|(k, v)| format!("{k}: {v}")).collect();
     items.join(", ")
+}
+
+impl super::threshold::Measure for LoadReport {
+    /// Latency in ms (corrected where measured, else raw; `_raw` always raw), `error_rate` over
+    /// delivered + finally failed events (cut-off events excluded), `rate` as achieved / target
+    /// call-start rate, `throughput` in delivered events per wall second.
+    fn measure(&self, metric: super::threshold::Metric) -> Option<f64> {
+        use super::threshold::{Metric, Stat};
+        let q = |stat: Stat| match stat {
+            Stat::P50 => Quantile::P50,
+            Stat::P90 => Quantile::P90,
+            Stat::P95 => Quantile::P95,
+            Stat::P99 => Quantile::P99,
+            Stat::P999 => Quantile::P999,
+            Stat::Max => Quantile::Max,
+            Stat::Mean => Quantile::Mean,
+        };
+        match metric {
+            Metric::Latency(stat) => self.headline_latency().ms(q(stat)),
+            Metric::RawLatency(stat) => self.raw_latency.ms(q(stat)),
+            Metric::ErrorRate => self.error_rate(),
+            Metric::Rate => self.rate.ratio,
+            Metric::Throughput => (self.events.delivered + self.real_failures() > 0
+                && self.wall_s > 0.0)
+                .then(|| self.throughput()),
+        }
+    }
 }
