@@ -447,12 +447,12 @@ fn summary(scenario: &Scenario) -> String {
         .collect();
     let calls = scenario.calls.len();
     parts.push(format!("{calls} call{}", if calls == 1 { "" } else { "s" }));
-    for (present, table) in
-        [(scenario.traffic.is_some(), "[traffic]"), (scenario.expect.is_some(), "[expect]")]
-    {
-        if present {
-            parts.push(format!("{table} reserved, not used yet"));
-        }
+    if scenario.traffic.is_some() {
+        parts.push("generated traffic for `pbxsim load`".to_string());
+    }
+    let thresholds = scenario.expect.len();
+    if thresholds > 0 {
+        parts.push(format!("{thresholds} threshold{}", if thresholds == 1 { "" } else { "s" }));
     }
     parts.join(", ")
 }

@@ -152,12 +152,45 @@ pub struct ScenarioFile {
     /// Scripted calls.
     #[serde(default)]
     pub calls: Vec<Sp<CallFile>>,
-    /// Reserved for generated traffic (a later version); kept but not used yet.
-    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
-    pub traffic: Option<toml::Table>,
-    /// Reserved for expectations on the receiver (a later version); kept but not used yet.
-    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
-    pub expect: Option<toml::Table>,
+    /// Generated traffic for `pbxsim load`: arrival rate and stages, the inbound/outbound mix,
+    /// and distributions of talk time, answer delay, patience and voicemail length.
+    #[schemars(with = "Option<crate::traffic::TrafficSpec>")]
+    pub traffic: Option<Sp<toml::Table>>,
+    /// Pass/fail thresholds checked after the run (exit code 1 if one fails).
+    pub expect: Option<ExpectFile>,
+}
+
+/// The `[expect]` table.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectFile {
+    /// Thresholds such as `"p99 < 250ms"`, `"error_rate < 0.1%"`, `"rate >= 95%"` or
+    /// `"throughput >= 500/s"`. Metrics: p50, p90, p95, p99, p99.9, max, mean (add `_raw` for
+    /// request latency without the correction for coordinated omission), error_rate, rate,
+    /// throughput. Latency units: us, ms, s, m.
+    #[serde(default)]
+    #[schemars(with = "Vec<ThresholdText>")]
+    pub thresholds: Vec<Sp<String>>,
+}
+
+/// A threshold, `metric op limit`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ThresholdText(pub String);
+
+impl JsonSchema for ThresholdText {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Threshold".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "examples": ["p99 < 250ms", "error_rate < 0.1%", "rate >= 95%", "throughput >= 500/s"],
+        })
+    }
 }
 
 /// The global webhook settings.

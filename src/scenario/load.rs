@@ -18,7 +18,9 @@ use crate::diagnostic::Diagnostic;
 use crate::duration::{self, DurationError, Millis};
 use crate::event::{EventType, EventTypeSet, Str};
 use crate::pbx::*;
+use crate::report::Threshold;
 use crate::suggest;
+use crate::traffic::{TrafficError, TrafficSpec};
 
 /// Reads environment variables for `${VAR}` expansion.
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -516,6 +518,8 @@ impl Resolver<'_> {
         let webhook = self.webhook(file.webhook.as_ref());
         let pbx = self.pbx(file);
         let calls = self.calls(&file.calls, &pbx);
+        let traffic = file.traffic.as_ref().and_then(|t| self.traffic(t, &pbx));
+        let expect = file.expect.as_ref().map(|e| self.thresholds(&e.thresholds));
         Scenario {
             name,
             seed: file.seed.as_ref().map_or(1, |s| *s.get()),
@@ -526,9 +530,69 @@ impl Resolver<'_> {
             pbx,
             webhook,
             calls,
-            traffic: file.traffic.clone(),
-            expect: file.expect.clone(),
+            traffic,
+            expect: expect.unwrap_or_default(),
         }
+    }
+
+    /// Reads `[traffic]` and, when the PBX has no errors, resolves it against the PBX.
+    fn traffic(&mut self, table: &Sp<toml::Table>, pbx: &Pbx) -> Option<TrafficSpec> {
+        let pbx_ok = self.errors.is_empty();
+        let checked = TrafficSpec::from_toml(table.get().clone()).and_then(|spec| {
+            if pbx_ok {
+                spec.resolve(pbx)?;
+            }
+            Ok(spec)
+        });
+        match checked {
+            Ok(spec) => Some(spec),
+            Err(e) => {
+                self.traffic_error(&e, table.span());
+                None
+            }
+        }
+    }
+
+    /// Reports a `[traffic]` error at the key it names (`traffic.stages[1].rate`).
+    fn traffic_error(&mut self, e: &TrafficError, table_span: Range<usize>) {
+        let raw = e.message.trim().trim_end_matches('.');
+        let from_serde = ["unknown field", "unknown variant", "invalid type", "missing field"]
+            .iter()
+            .any(|p| raw.starts_with(p));
+        let (message, help) = if from_serde {
+            explain_toml_message(raw)
+        } else {
+            match raw.split_once("; ") {
+                Some((message, help)) => (message.to_string(), help.to_string()),
+                None => (raw.to_string(), "see `[traffic]` in docs/scenario-format.md".into()),
+            }
+        };
+        let span = locate(self.source, &e.key, raw).unwrap_or(table_span);
+        self.error(span, format!("`{}`: {message}", e.key), help);
+    }
+
+    /// Parses the `[expect]` thresholds; a bad one is reported at its bad part.
+    fn thresholds(&mut self, entries: &[Sp<String>]) -> Vec<Threshold> {
+        let mut out = Vec::new();
+        for entry in entries {
+            let Some(text) = self.text(entry) else { continue };
+            match text.parse::<Threshold>() {
+                Ok(t) => out.push(t),
+                Err(e) => {
+                    let span = entry.span();
+                    // Point into the string when it is written as it reads (no escapes or
+                    // variables); else at the whole string.
+                    let inner = span.start + 1..span.end.saturating_sub(1);
+                    let span = match self.source.get(inner.clone()) == Some(text.as_str()) {
+                        true => inner.start + e.offset..inner.start + e.offset + e.len.max(1),
+                        false => span,
+                    };
+                    let help = e.help.clone().unwrap_or_default();
+                    self.error(span, format!("bad threshold: {}", e.message), help);
+                }
+            }
+        }
+        out
     }
 
     fn start_time(&mut self, value: &Sp<DateTimeValue>) -> Option<DateTime<Utc>> {
@@ -1197,6 +1261,87 @@ fn users_rung(pbx: &Pbx, flow: &[Step]) -> BTreeSet<UserId> {
     out
 }
 
+/// One step of a dotted key path: `name`, `"quoted name"` or `[index]`.
+#[derive(Debug, PartialEq)]
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// `traffic.stages[1].rate` → `traffic`, `stages`, 1, `rate`; `numbers."6129"` → `numbers`,
+/// `6129`.
+fn path_segments(path: &str) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+        if let Some(r) = rest.strip_prefix('"') {
+            let end = r.find('"').unwrap_or(r.len());
+            out.push(Segment::Key(r[..end].to_string()));
+            rest = r.get(end + 1..).unwrap_or("");
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']').unwrap_or(r.len());
+            match r[..end].parse() {
+                Ok(i) => out.push(Segment::Index(i)),
+                Err(_) => break,
+            }
+            rest = r.get(end + 1..).unwrap_or("");
+        } else {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            out.push(Segment::Key(rest[..end].to_string()));
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+/// Where in `source` the error `message` about the key `path` belongs: the value at `path`, or
+/// its deepest part that exists; the key itself for an unknown key; inside a table, the unknown
+/// key or value serde names in `message`. `None` if the source cannot be read.
+fn locate(source: &str, path: &str, message: &str) -> Option<Range<usize>> {
+    use toml::de::{DeTable, DeValue};
+    let root = DeTable::parse(source).ok()?;
+    let mut table: Option<&DeTable> = Some(root.get_ref());
+    let mut array: Option<&[toml::Spanned<DeValue>]> = None;
+    let mut found: Option<(Range<usize>, Range<usize>)> = None;
+    for segment in path_segments(path) {
+        let next = match segment {
+            Segment::Key(key) => table
+                .and_then(|t| t.iter().find(|(name, _)| name.get_ref() == &key))
+                .map(|(name, value)| (name.span(), value)),
+            Segment::Index(i) => array.and_then(|a| a.get(i)).map(|value| (value.span(), value)),
+        };
+        let Some((key_span, value)) = next else { break };
+        found = Some((key_span, value.span()));
+        table = match value.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => None,
+        };
+        array = match value.get_ref() {
+            DeValue::Array(a) => Some(a),
+            _ => None,
+        };
+    }
+    let (key_span, value_span) = found?;
+    if message.starts_with("unknown key") {
+        return Some(key_span);
+    }
+    // serde's "unknown field `x`" / "unknown variant `x`" inside the table at `path`.
+    let named = |prefix: &str| message.strip_prefix(prefix)?.split('`').next();
+    if let (Some(name), Some(t)) = (named("unknown field `"), table)
+        && let Some((key, _)) = t.iter().find(|(k, _)| k.get_ref() == name)
+    {
+        return Some(key.span());
+    }
+    if let (Some(name), Some(t)) = (named("unknown variant `"), table)
+        && let Some((_, value)) =
+            t.iter().find(|(_, v)| matches!(v.get_ref(), DeValue::String(s) if s == name))
+    {
+        return Some(value.span());
+    }
+    Some(value_span)
+}
+
 /// The span of `needle` inside the value at `span` of `source`, or the whole span.
 fn sub_span(source: &str, span: Range<usize>, needle: &str) -> Range<usize> {
     source
@@ -1274,7 +1419,7 @@ name = "CRM"
         assert_eq!(s.speed, None);
         assert_eq!(s.webhook.events, EventTypeSet::ALL);
         assert_eq!(s.webhook.url, None);
-        assert!(s.calls.is_empty() && s.traffic.is_none() && s.expect.is_none());
+        assert!(s.calls.is_empty() && s.traffic.is_none() && s.expect.is_empty());
     }
 
     #[test]
@@ -1292,9 +1437,6 @@ url = "https://${HOOK_HOST}/hook"
 token = "${PBX_TOKEN}"
 events = ["queue_call", "voicemail"]
 headers = { "X-Tenant" = "acme" }
-
-[traffic]
-rate = "10/m"
 "#);
         assert_eq!(s.name, "demo");
         assert_eq!(s.seed, 7);
@@ -1307,7 +1449,6 @@ rate = "10/m"
         let events: Vec<EventType> = s.webhook.events.iter().collect();
         assert_eq!(events, [EventType::QueueCall, EventType::Voicemail]);
         assert_eq!(s.webhook.headers, [("X-Tenant".to_string(), "acme".to_string())]);
-        assert!(s.traffic.is_some_and(|t| t.contains_key("rate")));
     }
 
     #[test]
@@ -1474,6 +1615,86 @@ flow = ["voicemail:X"]
             ]
         );
         assert_eq!(d.line_column(), Some((8, 12)));
+    }
+
+    #[test]
+    fn traffic_errors_point_at_the_key() {
+        // (the [traffic] table, the marked text, a piece of the message, a piece of the help)
+        let cases = [
+            ("rate = \"fast\"", "\"fast\"", "`traffic.rate`: cannot read rate `fast`", "30/s"),
+            ("rat = \"1/s\"", "rat", "`traffic.rat`: unknown key", "did you mean `rate`?"),
+            (
+                "stages = [{ rate = \"1/s\", for = \"1m\" }, { rate = \"x\", for = \"1m\" }]",
+                "\"x\"",
+                "`traffic.stages[1].rate`: cannot read rate",
+                "write it like",
+            ),
+            (
+                "stages = [{ rate = \"1/s\", fore = \"1m\" }]",
+                "fore",
+                "`traffic.stages[0]`: unknown key `fore`",
+                "did you mean `for`?",
+            ),
+            (
+                "rate = \"1/s\"\ntalk = { dist = \"exponental\", mean = \"1m\" }",
+                "\"exponental\"",
+                "unknown value `exponental`",
+                "did you mean `exponential`?",
+            ),
+            (
+                "rate = \"1/s\"\nnumbers = { \"61300000001\" = 1 }",
+                "1",
+                "no number `61300000001` in this PBX",
+                "did you mean `61300000000`?",
+            ),
+            ("rate = 5", "5", "wrong type: expected a string", "quotes"),
+            ("outbound = 0.5", "[traffic]", "`traffic.rate`: missing", "set a rate"),
+        ];
+        for (table, marked, message, help) in cases {
+            let source = format!("{}\n[traffic]\n{table}\n", with_flow(r#"["queue:Support"]"#));
+            let d = err(&source);
+            let span = d.span().unwrap_or_default();
+            assert_eq!(&source[span], marked, "{table}: {}", d.message());
+            assert!(d.message().contains(message), "{table}: {}", d.message());
+            let h = d.help_text().unwrap_or_default();
+            assert!(h.contains(help), "{table}: {h}");
+        }
+        let source = format!("{}\n[traffic]\nrate = \"2/m\"\n", with_flow(r#"["queue:Support"]"#));
+        assert_eq!(ok(&source).traffic.and_then(|t| t.rate), Some("2/m".to_string()));
+    }
+
+    #[test]
+    fn expect_thresholds_are_parsed_and_errors_point_into_the_string() {
+        let s = ok("[expect]\nthresholds = [\"p99 < 250ms\", 'error_rate<0.1%']\n");
+        let shown: Vec<String> = s.expect.iter().map(|t| t.to_string()).collect();
+        assert_eq!(shown, ["p99 < 250ms", "error_rate < 0.1%"]);
+
+        let source = "[expect]\nthresholds = [\"p98 < 1s\", \"p99 < 250\"]\n";
+        let d = err(source);
+        assert_eq!(d.message(), "bad threshold: unknown metric `p98`");
+        assert_eq!(&source[d.span().unwrap_or_default()], "p98");
+        assert!(d.help_text().unwrap_or_default().contains("did you mean `p99`?"));
+        let second = &d.related_diagnostics()[0];
+        assert_eq!(second.message(), "bad threshold: missing unit after `250`");
+        assert_eq!(&source[second.span().unwrap_or_default()], "250");
+        assert_eq!(second.line_column(), Some((2, 34)));
+
+        let d = err("[expect]\ntreshold = []\n");
+        assert_eq!(d.message(), "unknown key `treshold`");
+        assert!(d.help_text().unwrap_or_default().contains("did you mean `thresholds`?"));
+    }
+
+    #[test]
+    fn key_paths_split_into_segments() {
+        use Segment::{Index, Key};
+        assert_eq!(
+            path_segments("traffic.stages[1].rate"),
+            [Key("traffic".into()), Key("stages".into()), Index(1), Key("rate".into())]
+        );
+        assert_eq!(
+            path_segments("traffic.numbers.\"61.3\""),
+            [Key("traffic".into()), Key("numbers".into()), Key("61.3".into())]
+        );
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //!
 //! [`Scenario`] is the checked, resolved form the engine runs. [`load`] and [`parse`] turn a TOML
 //! file into it, or into a [`Diagnostic`](crate::diagnostic::Diagnostic) naming the file, line and
-//! column. The file format is documented in `docs/scenario-format.md`; [`file`] holds its serde
-//! types and [`json_schema`] describes it for editors.
+//! column. `[traffic]` is checked against the PBX and `[expect]` thresholds are parsed at load
+//! time, so a loaded scenario is valid throughout. The file format is documented in
+//! `docs/scenario-format.md`; [`file`] holds its serde types and [`json_schema`] describes it for
+//! editors.
 
 mod env;
 pub mod file;
@@ -16,6 +18,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use crate::duration::Millis;
 use crate::event::{NullStyle, Str};
 use crate::pbx::{GlobalWebhook, NumberId, Pbx, UserId};
+use crate::report::Threshold;
+use crate::traffic::TrafficSpec;
 
 /// A loaded, checked scenario.
 #[derive(Debug, Clone, Default)]
@@ -37,10 +41,11 @@ pub struct Scenario {
     /// The playback speed the file suggests (virtual seconds per real second); `--speed`
     /// overrides it. `None`: real time.
     pub speed: Option<f64>,
-    /// The `[traffic]` table, kept as written: reserved for generated traffic, not used yet.
-    pub traffic: Option<toml::Table>,
-    /// The `[expect]` table, kept as written: reserved for expectations, not used yet.
-    pub expect: Option<toml::Table>,
+    /// The `[traffic]` table, read and checked: it resolves against `pbx` (`pbxsim load` may
+    /// override fields from flags and resolve it again). `run` does not play it.
+    pub traffic: Option<TrafficSpec>,
+    /// The `[expect]` thresholds, in file order; `run` and `load` set exit code 1 if one fails.
+    pub expect: Vec<Threshold>,
 }
 
 /// The JSON Schema of the scenario file (`pbxsim schema scenario`).
