@@ -1147,16 +1147,8 @@ fn load_traffic(
             return Err(ExitCode::from(EXIT_USAGE));
         }
     };
-    // INTEGRATION POINT (expect helper): once `Scenario.traffic` is an
-    // `Option<TrafficSpec>` checked at load time, use it directly.
     let spec = match scenario.traffic.clone() {
-        Some(table) => match pbxsim::traffic::TrafficSpec::from_toml(table) {
-            Ok(spec) => spec,
-            Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
-                return Err(ExitCode::from(EXIT_USAGE));
-            }
-        },
+        Some(spec) => spec,
         None if args.rate.is_some() => pbxsim::traffic::TrafficSpec::default(),
         None => {
             eprintln!(
@@ -1306,9 +1298,9 @@ fn load(args: LoadArgs) -> ExitCode {
             Ok(r) => r,
             Err(e) => return usage_error(e),
         };
-        // INTEGRATION POINT (expect helper): add the scenario's `[expect]` thresholds here
-        // once `Scenario.expect` is a `Vec<Threshold>`.
-        let verdicts = report.check(&args.thresholds);
+        // The scenario's [expect] thresholds, then --threshold's.
+        let thresholds: Vec<_> = scenario.expect.iter().chain(&args.thresholds).cloned().collect();
+        let verdicts = report.check(&thresholds);
         let thresholds_failed = verdicts.iter().any(|v| !v.pass);
         print!("{}", report.render());
         let mut code = report.exit_code(thresholds_failed, args.delivery.allow_failures);

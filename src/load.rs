@@ -130,6 +130,11 @@ pub fn plan(
     if !(speed.is_finite() && speed > 0.0) {
         return Err(LoadError::BadSpeed(speed));
     }
+    let mut spec = spec.clone();
+    if options.rate.is_some() {
+        // Replaced below; a placeholder lets a table without rate or stages resolve.
+        (spec.rate, spec.stages) = (Some("1/s".into()), None);
+    }
     let mut model = spec.resolve(&scenario.pbx)?;
     // Wall-clock rates and lengths → PBX time.
     model.schedule = match (options.rate, &model.schedule) {

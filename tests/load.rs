@@ -195,3 +195,37 @@ fn bad_flags_are_usage_errors() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("Examples:") && help.contains("--max-calls-in-flight"), "{help}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_set_the_exit_code_and_land_in_the_report_and_junit() {
+    let rx = Receiver::ok();
+    let junit = temp("thresholds.xml");
+    let junit_arg = junit.to_string_lossy().into_owned();
+    let pass = ["--max-calls", "5", "-q", "--threshold", "p99<60s", "--threshold", "error_rate<1%"];
+    let run = load(&rx.url, &pass, "pass").await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let verdicts = run.report["thresholds"].as_array().unwrap();
+    assert_eq!(verdicts.len(), 2);
+    assert!(verdicts.iter().all(|v| v["pass"] == true), "{verdicts:?}");
+
+    let fail = [
+        "--max-calls",
+        "5",
+        "-q",
+        "--threshold",
+        "p99<1us",
+        "--threshold",
+        "rate>=95%",
+        "--junit",
+        &junit_arg,
+    ];
+    let run = load(&rx.url, &fail, "fail").await;
+    assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("fail  p99 < "), "{}", run.stdout);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testcase").count(), 2, "{xml}");
+    assert!(xml.contains("<failure"), "{xml}");
+
+    let out = cargo_bin_cmd!("pbxsim").args(["load", "--threshold", "p99<fast"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -506,3 +506,81 @@ impl super::threshold::Measure for LoadReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(from: u64, n: u64) -> Hist {
+        let mut h = Hist::default();
+        for i in 0..n {
+            h.0.record(from + i * 37).unwrap();
+        }
+        h
+    }
+
+    fn report(k: u64) -> LoadReport {
+        let mut by_type = BTreeMap::new();
+        by_type.insert(
+            "queue_call".to_string(),
+            TypeReport {
+                generated: 10 * k,
+                delivered: 9 * k,
+                failed: k,
+                filtered: 0,
+                latency: Some(hist(500 * k, 9 * k)),
+                raw_latency: Some(hist(100 * k, 9 * k)),
+            },
+        );
+        LoadReport {
+            version: REPORT_VERSION,
+            scenario: "midsize".into(),
+            seed: k,
+            model: "open".into(),
+            max_calls_in_flight: None,
+            compression: Compression { speed: 60.0, asap: false },
+            rate: RateReport { target_per_s: 10.0, achieved_per_s: 9.0 + k as f64, ratio: None },
+            wall_s: 10.0 + k as f64,
+            window_s: Some(10.0),
+            drain_s: 30.0,
+            calls: Calls {
+                simulated: 3 * k,
+                started: 3 * k,
+                ended: 3 * k,
+                answered: 3 * k,
+                ..Calls::default()
+            },
+            events: Events { generated: 10 * k, delivered: 9 * k, failed: k, ..Events::default() },
+            by_type,
+            answers: [("200".to_string(), 9 * k), ("503".to_string(), k)].into_iter().collect(),
+            failures: [("503".to_string(), k)].into_iter().collect(),
+            latency: Some(hist(500 * k, 9 * k)),
+            raw_latency: hist(100 * k, 9 * k),
+            interrupted: false,
+            refused_all: false,
+            unreachable: None,
+            thresholds: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn merged_json_reports_equal_the_merge_of_the_runs() {
+        let (a, b) = (report(1), report(2));
+        let via_json = |r: &LoadReport| -> LoadReport {
+            serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap()
+        };
+        let merged = via_json(&a).merge(&via_json(&b));
+        assert_eq!(merged, a.merge(&b));
+        assert_eq!(merged.events.delivered, 27);
+        assert_eq!(merged.answers["503"], 3);
+        assert_eq!(merged.rate.ratio, Some(21.0 / 20.0));
+        // The histograms are those of both runs together, bucket for bucket.
+        let mut both = hist(100, 9);
+        both.add(&hist(200, 18));
+        assert_eq!(merged.raw_latency, both);
+        assert_eq!(merged.raw_latency.ms(Quantile::P99), both.ms(Quantile::P99));
+        assert_eq!(merged.by_type["queue_call"].raw_latency.as_ref(), Some(&both));
+        assert_eq!(merged.error_rate(), Some(3.0 / 30.0));
+        assert_eq!(via_json(&merged), merged);
+    }
+}
