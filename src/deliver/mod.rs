@@ -186,6 +186,8 @@ pub enum DeliverError {
 
 /// What [`deliver_feed`] reads: events, and the end of each call.
 #[derive(Debug, Clone, PartialEq)]
+// Boxing the event would allocate once per event on the hot path; the feed is moved, not stored.
+#[allow(clippy::large_enum_variant)]
 pub enum Feed {
     Event(Emission),
     /// Call `.0` (as in [`Emission::call`]) has no more events.
