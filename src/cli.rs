@@ -16,6 +16,7 @@ use pbxsim::diagnostic::Diagnostic;
 use pbxsim::duration::Millis;
 use pbxsim::event::{EventType, EventTypeSet};
 use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
+use pbxsim::report;
 use pbxsim::scenario::Scenario;
 
 /// Simulate a hosted PBX and send its webhook events to your receiver.
@@ -38,8 +39,9 @@ pub enum Command {
         pbxsim run scenarios/quickstart.toml --dry-run                # the exact JSON bodies\n  \
         pbxsim run scenarios/quickstart.toml --dry-run --envelope     # with time, target, headers\n  \
         pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n\n\
-        Exit codes: 0 all delivered (and no rule broken); 1 an event failed or a rule was broken;\n\
-        2 usage or scenario error (nothing sent); 3 the target could not be reached.")]
+        Exit codes: 0 all delivered, no rule broken, every [expect] threshold passed; 1 an event\n\
+        failed, a rule was broken or a threshold failed; 2 usage or scenario error (nothing sent);\n\
+        3 the target could not be reached (this wins over 1); 130 interrupted.")]
     Run(RunArgs),
     /// Send one event of any type, with realistic fake data.
     #[command(after_help = "Examples:\n  \
@@ -527,6 +529,20 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if scenario.traffic.is_some() {
+        let file = args.file.display();
+        if scenario.calls.is_empty() {
+            eprintln!(
+                "error: {file} has no [[calls]] to play: `run` plays scripted calls only.\n\
+                 help: its [traffic] section is generated traffic; run it with `pbxsim load {file}`"
+            );
+            return ExitCode::from(EXIT_USAGE);
+        }
+        eprintln!(
+            "note: `run` plays the [[calls]] of {file} only; for its [traffic] section, use \
+             `pbxsim load {file}`"
+        );
+    }
     let options = engine_options(&scenario, args.seed, args.start_time);
     if args.dry_run {
         return dry_run(&scenario, options, args.envelope, args.target.as_deref());
@@ -663,6 +679,15 @@ impl Play {
             {
                 eprintln!("error: {message}");
             }
+            // The [expect] thresholds: a failure makes a clean run exit 1; an unreachable target
+            // (3) or an interruption (130) keeps its code.
+            if !scenario.expect.is_empty() {
+                let verdicts = report::check_all(&scenario.expect, &summary);
+                print!("{}", render_verdicts(&verdicts));
+                if verdicts.iter().any(|v| !v.pass) && code == 0 {
+                    code = 1;
+                }
+            }
             if let Some(r) = receiver {
                 let stats = r.shutdown().await;
                 println!("\nbuilt-in receiver\n{stats}");
@@ -673,6 +698,17 @@ impl Play {
             ExitCode::from(code)
         })
     }
+}
+
+/// The thresholds' verdicts under a run's summary:
+/// `thresholds 1 passed, 1 failed` then one indented `pass  p99 < 250ms  (3.1ms)` line each.
+pub fn render_verdicts(verdicts: &[report::Verdict]) -> String {
+    let failed = verdicts.iter().filter(|v| !v.pass).count();
+    let mut out = format!("thresholds {} passed, {failed} failed\n", verdicts.len() - failed);
+    for line in report::render(verdicts).lines() {
+        out.push_str(&format!("           {line}\n"));
+    }
+    out
 }
 
 #[derive(Debug, Args)]

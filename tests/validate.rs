@@ -150,6 +150,9 @@ fn the_json_schema_rejects_mistakes() {
         "tests/broken/bad-strategy.toml",
         "tests/broken/negative-duration.toml",
         "tests/broken/unknown-key-in-step.toml",
+        "tests/broken/traffic-unknown-dist.toml",
+        "tests/broken/traffic-unknown-key.toml",
+        "tests/broken/expect-unknown-key.toml",
     ] {
         assert!(!validator.is_valid(&toml_as_json(file)), "{file} passed the schema");
     }
