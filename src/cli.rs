@@ -1092,6 +1092,9 @@ pub struct LoadArgs {
     /// rate and stages.
     #[arg(long, value_name = "RATE", value_parser = parse_call_rate)]
     pub rate: Option<f64>,
+    /// How calls arrive, replacing the file's: `poisson` (random) or `uniform` (evenly spaced).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub arrivals: Option<ArrivalsArg>,
     /// No new calls after this much wall time (`30s`, `5m`). Default: the stages' length, else
     /// 10 s unless --max-calls or --max-events ends the run.
     #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
@@ -1143,6 +1146,12 @@ pub struct LoadArgs {
     pub progress_every: Duration,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ArrivalsArg {
+    Poisson,
+    Uniform,
 }
 
 fn parse_threshold(text: &str) -> Result<pbxsim::report::Threshold, String> {
@@ -1214,6 +1223,10 @@ fn load(args: LoadArgs) -> ExitCode {
         speed: args.speed,
         asap: args.asap,
         rate: args.rate,
+        arrivals: args.arrivals.map(|a| match a {
+            ArrivalsArg::Poisson => pbxsim::traffic::Arrivals::Poisson,
+            ArrivalsArg::Uniform => pbxsim::traffic::Arrivals::Uniform,
+        }),
         duration: args.duration,
         drain: args.drain,
         max_calls: args.max_calls,

@@ -52,6 +52,8 @@ pub struct LoadOptions {
     pub asap: bool,
     /// A constant rate in calls per wall second, replacing the traffic's rate and stages.
     pub rate: Option<f64>,
+    /// Replaces the traffic's arrival process.
+    pub arrivals: Option<traffic::Arrivals>,
     /// No new calls after this much wall time.
     pub duration: Option<Duration>,
     /// After `duration`, calls in progress may finish until this much more has passed.
@@ -73,6 +75,7 @@ impl Default for LoadOptions {
             speed: DEFAULT_SPEED,
             asap: false,
             rate: None,
+            arrivals: None,
             duration: None,
             drain: DEFAULT_DRAIN,
             max_calls: None,
@@ -134,6 +137,9 @@ pub fn plan(
     if options.rate.is_some() {
         // Replaced below; a placeholder lets a table without rate or stages resolve.
         (spec.rate, spec.stages) = (Some("1/s".into()), None);
+    }
+    if let Some(arrivals) = options.arrivals {
+        spec.arrivals = Some(arrivals);
     }
     let mut model = spec.resolve(&scenario.pbx)?;
     // Wall-clock rates and lengths → PBX time.

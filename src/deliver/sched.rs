@@ -351,7 +351,8 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
     let workers = spawn_workers(&shared, concurrency, &tls)?;
 
     let mut stats = Stats::new(shared.endpoints.len());
-    let mut tracker = shared.settings.track_calls.then(|| Tracker::new(&shared.settings, limit));
+    let mut tracker =
+        shared.settings.track_calls.then(|| Tracker::new(&shared.settings, limit, start));
     let ended = Dispatcher { shared: &shared, stats: &mut stats, tracker: tracker.as_mut() }
         .run(source)
         .await;
@@ -513,6 +514,8 @@ struct Tracker {
     /// Calls not started, until their end shows in the stream.
     dropped: HashSet<u64, CallHash>,
     counts: CallCounts,
+    /// The run's start, for `counts.last_start`.
+    start: Instant,
 }
 
 #[derive(Default)]
@@ -529,7 +532,7 @@ enum Admit {
 }
 
 impl Tracker {
-    fn new(settings: &Settings, limit: usize) -> Self {
+    fn new(settings: &Settings, limit: usize, start: Instant) -> Self {
         Self {
             max: settings.max_calls_in_flight.map(|m| m.max(1)),
             park_limit: limit,
@@ -539,6 +542,7 @@ impl Tracker {
             parked_events: 0,
             dropped: HashSet::default(),
             counts: CallCounts::default(),
+            start,
         }
     }
 
@@ -573,6 +577,7 @@ impl Tracker {
         self.active.insert(call);
         self.counts.started += 1;
         self.counts.max_in_flight = self.counts.max_in_flight.max(self.active.len() as u64);
+        self.counts.last_start = Some(self.start.elapsed());
     }
 
     fn park(&mut self, call: u64, item: Item) {

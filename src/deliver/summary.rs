@@ -277,6 +277,8 @@ pub struct CallCounts {
     pub cut_off: u64,
     /// The most calls in progress at once.
     pub max_in_flight: u64,
+    /// When the last call started, after the run's start (wall time).
+    pub last_start: Option<std::time::Duration>,
 }
 
 /// The outcome of a delivery run.

@@ -72,6 +72,10 @@ pub struct RateReport {
     pub achieved_per_s: f64,
     /// achieved / target.
     pub ratio: Option<f64>,
+    /// The wall seconds `achieved_per_s` is over: the window calls could start in, or until
+    /// the last call started when that was later (the sender fell behind).
+    #[serde(default)]
+    pub span_s: f64,
 }
 
 /// Calls, by what happened to them.
@@ -136,8 +140,15 @@ impl LoadReport {
         let calls_counts = s.calls.unwrap_or_default();
         let wall = s.wall.as_secs_f64();
         let window = plan.window.map(|w| w.as_secs_f64());
-        // Calls started over the time they could start in.
-        let span = window.map_or(wall, |w| w.min(wall)).max(1e-3);
+        // Calls started over the time they could start in, or until the last one started
+        // when that was later (the sender fell behind the schedule).
+        let last_start = calls_counts.last_start.map(|d| d.as_secs_f64());
+        let span = match (window, last_start) {
+            (Some(w), Some(l)) => w.max(l),
+            (Some(w), None) => w,
+            (None, l) => l.unwrap_or(wall),
+        }
+        .max(1e-3);
         // Outbound calls not placed because the user was busy did arrive, with no events.
         let achieved = (calls_counts.started + engine.outbound_skipped_busy) as f64 / span;
         let target = plan.target_rate;
@@ -176,6 +187,7 @@ impl LoadReport {
                 target_per_s: target,
                 achieved_per_s: achieved,
                 ratio: (target > 0.0).then(|| achieved / target),
+                span_s: span,
             },
             wall_s: wall,
             window_s: window,
@@ -293,6 +305,7 @@ impl LoadReport {
         m.rate.achieved_per_s += other.rate.achieved_per_s;
         m.rate.ratio =
             (m.rate.target_per_s > 0.0).then(|| m.rate.achieved_per_s / m.rate.target_per_s);
+        m.rate.span_s = m.rate.span_s.max(other.rate.span_s);
         let (a, b) = (&mut m.calls, &other.calls);
         a.simulated += b.simulated;
         a.started += b.started;
@@ -539,7 +552,12 @@ mod tests {
             model: "open".into(),
             max_calls_in_flight: None,
             compression: Compression { speed: 60.0, asap: false },
-            rate: RateReport { target_per_s: 10.0, achieved_per_s: 9.0 + k as f64, ratio: None },
+            rate: RateReport {
+                target_per_s: 10.0,
+                achieved_per_s: 9.0 + k as f64,
+                ratio: None,
+                span_s: 10.0,
+            },
             wall_s: 10.0 + k as f64,
             window_s: Some(10.0),
             drain_s: 30.0,
