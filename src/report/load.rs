@@ -186,7 +186,8 @@ impl LoadReport {
             rate: RateReport {
                 target_per_s: target,
                 achieved_per_s: achieved,
-                ratio: (target > 0.0).then(|| achieved / target),
+                // With --asap there is no schedule to hold.
+                ratio: (target > 0.0 && !o.asap).then(|| achieved / target),
                 span_s: span,
             },
             wall_s: wall,
@@ -303,8 +304,8 @@ impl LoadReport {
         };
         m.rate.target_per_s += other.rate.target_per_s;
         m.rate.achieved_per_s += other.rate.achieved_per_s;
-        m.rate.ratio =
-            (m.rate.target_per_s > 0.0).then(|| m.rate.achieved_per_s / m.rate.target_per_s);
+        m.rate.ratio = (m.rate.target_per_s > 0.0 && !m.compression.asap)
+            .then(|| m.rate.achieved_per_s / m.rate.target_per_s);
         m.rate.span_s = m.rate.span_s.max(other.rate.span_s);
         let (a, b) = (&mut m.calls, &other.calls);
         a.simulated += b.simulated;
@@ -386,10 +387,14 @@ impl LoadReport {
             }
         );
         let ratio = self.rate.ratio.map_or(String::new(), |r| format!(" ({:.1}%)", r * 100.0));
+        let target = match c.asap {
+            true => "none (as fast as possible)".to_string(),
+            false => format!("{:.2} calls/s", self.rate.target_per_s),
+        };
         let _ = writeln!(
             w,
-            "rate       target {:.2} calls/s, achieved {:.2} calls/s{ratio}",
-            self.rate.target_per_s, self.rate.achieved_per_s
+            "rate       target {target}, achieved {:.2} calls/s{ratio}",
+            self.rate.achieved_per_s
         );
         let k = &self.calls;
         let _ = writeln!(
