@@ -1000,6 +1000,66 @@ mod tests {
         assert!(st.calls.is_empty() && st.closed);
     }
 
+    fn settings(max: Option<usize>) -> Settings {
+        Settings {
+            concurrency: 1,
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            retry_on: RetryOn::default(),
+            stop_call_on_failure: false,
+            insecure: false,
+            grace: Duration::from_secs(1),
+            paced: false,
+            journal: None,
+            track_calls: true,
+            max_calls_in_flight: max,
+            cut_off_at: None,
+            live: None,
+        }
+    }
+
+    #[test]
+    fn the_tracker_parks_new_calls_beyond_the_cap_and_releases_them_in_order() {
+        let mut t = Tracker::new(&settings(Some(1)), 2, Instant::now());
+        assert!(matches!(t.admit(1), Admit::Go));
+        assert!(matches!(t.admit(1), Admit::Go));
+        // Call 2 waits, then call 3; the backlog holds 2 events.
+        assert!(matches!(t.admit(2), Admit::Park));
+        t.park(2, Item::Send(job(2, 0)));
+        assert!(matches!(t.admit(3), Admit::Park));
+        t.park(3, Item::Send(job(3, 0)));
+        // The backlog is full: call 4 is not started, nor are its later events.
+        assert!(matches!(t.admit(4), Admit::Drop));
+        assert!(matches!(t.admit(4), Admit::Drop));
+        // Call 3 ends while waiting; call 1 ends: call 2 starts, then call 3 starts and ends.
+        let mut released = Vec::new();
+        t.end(3, &mut released);
+        assert!(released.is_empty());
+        t.end(1, &mut released);
+        let calls: Vec<u64> = released.iter().filter_map(Item::call).collect();
+        assert_eq!(calls, vec![2]);
+        assert!(t.active.contains(&2));
+        t.end(2, &mut released);
+        let calls: Vec<u64> = released.iter().filter_map(Item::call).collect();
+        assert_eq!(calls, vec![2, 3]);
+        t.end(4, &mut released);
+        let c = t.counts;
+        assert_eq!((c.started, c.ended, c.waited, c.not_started, c.max_in_flight), (3, 3, 2, 1, 1));
+        assert!(t.cut_off().is_empty());
+        assert_eq!(t.counts.cut_off, 0);
+    }
+
+    #[test]
+    fn the_tracker_cuts_off_calls_in_progress_and_waiting() {
+        let mut t = Tracker::new(&settings(Some(1)), 10, Instant::now());
+        assert!(matches!(t.admit(1), Admit::Go));
+        assert!(matches!(t.admit(2), Admit::Park));
+        t.park(2, Item::Send(job(2, 0)));
+        t.park(2, Item::Send(job(2, 1)));
+        assert_eq!(t.cut_off().len(), 2);
+        assert_eq!(t.counts.cut_off, 2);
+    }
+
     #[test]
     fn a_full_buffer_refuses_and_flags_the_dispatcher() {
         let mut st = State::default();
