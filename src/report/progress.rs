@@ -85,7 +85,11 @@ fn line(s: &Sample, last: &Last, latency: &Hist) -> String {
     let secs = s.elapsed.saturating_sub(last.elapsed).as_secs_f64().max(1e-3);
     let per_s = |now: u64, then: u64| now.saturating_sub(then) as f64 / secs;
     let c = &s.counts;
-    let left = s.remaining.map_or(String::new(), |r| format!(", {}s left", r.as_secs()));
+    let left = match s.remaining {
+        None => String::new(),
+        Some(r) if r.is_zero() => ", draining".to_string(),
+        Some(r) => format!(", {}s left", r.as_secs()),
+    };
     let waiting = match c.calls_waiting {
         0 => String::new(),
         n => format!(" ({n} waiting)"),
