@@ -352,7 +352,8 @@ fn unit(seed: u64, call: u64, seq: u32, salt: u64) -> f64 {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Feed {
     Event(Emission),
-    Ended(u64),
+    /// Call `.0` (as in [`Emission::call`]) has no more events.
+    CallEnded(u64),
 }
 
 impl From<Emission> for Feed {
@@ -368,7 +369,7 @@ pub fn with_ended_calls(engine: crate::engine::Engine<'_>) -> impl Iterator<Item
     let mut ended: VecDeque<u64> = VecDeque::new();
     std::iter::from_fn(move || {
         if let Some(call) = ended.pop_front() {
-            return Some(Feed::Ended(call));
+            return Some(Feed::CallEnded(call));
         }
         let next = engine.next();
         while let Some(call) = engine.take_ended() {
@@ -376,7 +377,7 @@ pub fn with_ended_calls(engine: crate::engine::Engine<'_>) -> impl Iterator<Item
         }
         match next {
             Some(e) => Some(Feed::Event(e)),
-            None => ended.pop_front().map(Feed::Ended),
+            None => ended.pop_front().map(Feed::CallEnded),
         }
     })
 }
@@ -436,6 +437,8 @@ pub enum Planned {
     /// An event the router does not send (filtered, or no endpoint): passed through at once.
     Unsent(Emission),
     Post(Post),
+    /// The call ended; everything it held was planned before this.
+    Ended(u64),
 }
 
 /// How many examples of each fault the report keeps.
@@ -693,6 +696,7 @@ where
             self.add_to_batch(route, held, false);
         }
         self.flush_batch(call);
+        self.out.push_back(Planned::Ended(call));
     }
 
     fn post(&mut self, route: u32, events: Vec<Emission>, reordered: bool) {
@@ -764,7 +768,7 @@ where
             }
             match self.input.next() {
                 Some(Feed::Event(e)) => self.event(e),
-                Some(Feed::Ended(call)) => self.ended(call),
+                Some(Feed::CallEnded(call)) => self.ended(call),
                 None => {
                     self.finish();
                     self.finished = true;
@@ -813,7 +817,7 @@ mod tests {
             .iter()
             .filter_map(|p| match p {
                 Planned::Post(p) => Some(p),
-                Planned::Unsent(_) => None,
+                Planned::Unsent(_) | Planned::Ended(_) => None,
             })
             .collect()
     }
@@ -925,7 +929,7 @@ mod tests {
         let chaos = Chaos { batch: 4, ..Chaos::default() };
         let mut feed = stream(3, 6);
         // Call 1 ends after its 6 events (before the stream does).
-        feed.push(Feed::Ended(1));
+        feed.push(Feed::CallEnded(1));
         feed.push(Feed::Event(emission(0, 6)));
         let (out, report) = plan(chaos, feed);
         let posts = posts(&out);
@@ -965,6 +969,7 @@ mod tests {
             .iter()
             .map(|p| match p {
                 Planned::Unsent(e) => format!("unsent {}", e.seq),
+                Planned::Ended(call) => format!("ended {call}"),
                 Planned::Post(p) => {
                     format!("{}:{:?}", p.route, p.events.iter().map(|e| e.seq).collect::<Vec<_>>())
                 }
@@ -1038,7 +1043,7 @@ talk = "10s"
             .iter()
             .map(|f| match f {
                 Feed::Event(e) => format!("{}", e.call),
-                Feed::Ended(c) => format!("end {c}"),
+                Feed::CallEnded(c) => format!("end {c}"),
             })
             .collect();
         assert_eq!(shape, vec!["0", "0", "0", "end 0", "1", "1", "1", "end 1"]);

@@ -107,6 +107,26 @@ pub enum Command {
         pbxsim check capture.ndjson --types user_inbound,queue_call\n\n\
         Exit codes: 0 no violations; 1 violations; 2 the file cannot be read.")]
     Check(CheckArgs),
+    /// Load-test a receiver with generated telephony traffic at a target call rate.
+    ///
+    /// Without FILE, a built-in mid-size PBX (50 users, 4 queues, 2 ring groups, voicemail,
+    /// recording) at 10 calls/s. Without --target, the built-in receiver takes the events.
+    /// Rates, --duration and --drain are wall time; each call's own timeline is compressed by
+    /// --speed (default 60: a 3-minute call lasts 3 s).
+    #[command(after_help = "Examples:\n  \
+        pbxsim load                                                  # built-in PBX and receiver, 10 s\n  \
+        pbxsim load --target http://127.0.0.1:3000/hook --token s3cret --rate 50/s --duration 5m\n  \
+        pbxsim load my-pbx.toml --target $URL --report load.json --stats-csv load.csv\n  \
+        pbxsim load --target $URL --rate 200/s --duration 1m --max-calls-in-flight 500\n  \
+        pbxsim load --target $URL --asap --max-calls 10000              # highest rate\n  \
+        pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n\n\
+        Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
+        measured from each event's intended send time (corrected) as well as from the request's\n\
+        start (raw). --max-calls-in-flight makes it closed: new calls wait for a slot.\n\n\
+        Exit codes: 0 ok; 1 a threshold failed, an event failed (see --allow-failures) or the\n\
+        built-in receiver saw a violation; 2 usage or scenario error (nothing sent); 3 the target\n\
+        could not be reached; 130 interrupted.")]
+    Load(Box<LoadArgs>),
     /// Send a failure journal (`--failed`) or NDJSON dry-run output again, in file order.
     #[command(after_help = "Lines are bare event payloads, or envelopes with a `body` (and \
                             optionally `target` and `headers`). The whole file is checked before \
@@ -283,6 +303,7 @@ pub fn main() -> ExitCode {
         Command::Listen(args) => listen(args),
         Command::Check(args) => check(args),
         Command::Replay(args) => replay(*args),
+        Command::Load(args) => load(*args),
     }
 }
 
@@ -1126,4 +1147,336 @@ fn call(args: CallArgs) -> ExitCode {
         quiet: args.quiet,
     };
     play.run(scenario, options)
+}
+
+/// `pbxsim load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// A scenario file with a `[traffic]` table (default: the built-in mid-size PBX).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Send global events here (default: the file's `[webhook] url`, else the built-in receiver).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// The X-Pbx-Token for global events.
+    #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Calls started per second of wall time, constant (`50/s`, `600/m`); replaces the file's
+    /// rate and stages.
+    #[arg(long, value_name = "RATE", value_parser = parse_call_rate)]
+    pub rate: Option<f64>,
+    /// How calls arrive, replacing the file's: `poisson` (random) or `uniform` (evenly spaced).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub arrivals: Option<ArrivalsArg>,
+    /// No new calls after this much wall time (`30s`, `5m`). Default: the stages' length, else
+    /// 10 s unless --max-calls or --max-events ends the run.
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub duration: Option<Duration>,
+    /// After --duration, calls in progress may finish for this long; the rest is cut off.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = any_duration)]
+    pub drain: Duration,
+    /// PBX seconds per wall second: compresses each call's timeline.
+    #[arg(long, value_name = "N", default_value_t = pbxsim::load::DEFAULT_SPEED,
+          value_parser = positive_speed)]
+    pub speed: f64,
+    /// Send as fast as the receiver allows, ignoring the schedule (for the highest rate).
+    #[arg(long)]
+    pub asap: bool,
+    /// Start no more than N calls.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_calls: Option<u64>,
+    /// Send no more than N events (calls then in progress are cut off).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_events: Option<u64>,
+    /// Closed model: at most N calls in progress; new calls wait for a slot.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_calls_in_flight: Option<u64>,
+    /// The RNG seed (default: the file's, else 1).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The virtual clock's start, RFC 3339 (default: now).
+    #[arg(long, value_name = "RFC3339", value_parser = parse_start_time)]
+    pub start_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Write the full report, histograms included, as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Pass/fail rule, repeatable: `p99<250ms`, `p99_raw<100ms`, `error_rate<0.1%`,
+    /// `rate>=95%`, `throughput>=500`. Any failing rule makes the exit code 1.
+    #[arg(long = "threshold", value_name = "RULE", value_parser = parse_threshold)]
+    pub thresholds: Vec<pbxsim::report::Threshold>,
+    /// Write the threshold verdicts as JUnit XML (one test case per threshold).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a time series: one CSV row per second, periodic and cumulative columns.
+    #[arg(long, value_name = "FILE")]
+    pub stats_csv: Option<PathBuf>,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Without a terminal, how often a progress line is printed.
+    #[arg(long, hide = true, value_name = "DURATION", default_value = "10s",
+          env = "PBXSIM_PROGRESS_EVERY", value_parser = positive_duration)]
+    pub progress_every: Duration,
+    #[command(flatten)]
+    pub delivery: DeliveryArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ArrivalsArg {
+    Poisson,
+    Uniform,
+}
+
+fn parse_threshold(text: &str) -> Result<pbxsim::report::Threshold, String> {
+    text.parse::<pbxsim::report::Threshold>().map_err(|e| match &e.help {
+        Some(help) => format!("{e}; {help}"),
+        None => e.to_string(),
+    })
+}
+
+fn parse_call_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<pbxsim::traffic::Rate>() {
+        Ok(r) if r.as_per_second() > 0.0 => Ok(r.as_per_second()),
+        Ok(_) => Err("a rate of zero starts no calls; give one like `10/s`".into()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn any_duration(text: &str) -> Result<Duration, String> {
+    pbxsim::duration::parse(text).map(Duration::from_millis).map_err(|e| e.to_string())
+}
+
+/// The scenario and traffic of a load run: FILE's, or the built-in mid-size PBX.
+fn load_traffic(
+    args: &LoadArgs,
+) -> Result<(Scenario, pbxsim::traffic::TrafficSpec, bool), ExitCode> {
+    let Some(path) = &args.file else {
+        let mut spec = pbxsim::builtin::midsize_traffic();
+        if args.rate.is_none() {
+            spec.rate = Some(format!("{}/s", pbxsim::load::BUILTIN_RATE));
+            spec.stages = None;
+        }
+        return Ok((pbxsim::builtin::midsize(), spec, true));
+    };
+    let scenario = match pbxsim::scenario::load(path) {
+        Ok(s) => s,
+        Err(diagnostic) => {
+            report(&diagnostic);
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let spec = match scenario.traffic.clone() {
+        Some(spec) => spec,
+        None if args.rate.is_some() => pbxsim::traffic::TrafficSpec::default(),
+        None => {
+            eprintln!(
+                "error: {} has no [traffic] table; add one (see docs/load.md) or pass --rate \
+                 like `--rate 10/s`",
+                path.display()
+            );
+            return Err(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    Ok((scenario, spec, false))
+}
+
+fn load(args: LoadArgs) -> ExitCode {
+    let (scenario, spec, builtin_pbx) = match load_traffic(&args) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let engine_opts = engine_options(&scenario, args.seed, args.start_time);
+    let mut deliver = args.delivery.options(Pacing::Asap);
+    deliver.nulls = scenario.nulls;
+    deliver.ticked = scenario.webhook.events;
+    deliver.max_calls_in_flight = args.max_calls_in_flight.map(|n| n as usize);
+    deliver.chaos = args.delivery.chaos(scenario.chaos.as_ref(), engine_opts.seed);
+    let builtin_receiver = args.target.is_none() && scenario.webhook.url.is_none();
+    let endpoint_count = 1 + scenario.pbx.webhooks.len();
+    if let Err(e) =
+        pbxsim::limits::check_fd_limit(deliver.concurrency, endpoint_count, builtin_receiver)
+    {
+        return usage_error(e);
+    }
+    let lenient_numbers = deliver
+        .chaos
+        .as_ref()
+        .is_some_and(|c| c.durations == Some(pbxsim::event::DurationStyle::String));
+    let options = pbxsim::load::LoadOptions {
+        seed: engine_opts.seed,
+        start: engine_opts.start,
+        speed: args.speed,
+        asap: args.asap,
+        rate: args.rate,
+        arrivals: args.arrivals.map(|a| match a {
+            ArrivalsArg::Poisson => pbxsim::traffic::Arrivals::Poisson,
+            ArrivalsArg::Uniform => pbxsim::traffic::Arrivals::Uniform,
+        }),
+        duration: args.duration,
+        drain: args.drain,
+        max_calls: args.max_calls,
+        max_events: args.max_events,
+        deliver,
+        sample_every: Duration::from_secs(1).min(args.progress_every),
+    };
+    let plan = match pbxsim::load::plan(scenario, &spec, options) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let source = match &args.file {
+                Some(p) => format!("{}: ", p.display()),
+                None => String::new(),
+            };
+            return usage_error(format!("{source}{e}"));
+        }
+    };
+    let mut series = match &args.stats_csv {
+        Some(path) => match std::fs::File::create(path)
+            .and_then(|f| pbxsim::report::series::Series::new(std::io::BufWriter::new(f)))
+        {
+            Ok(s) => Some(s),
+            Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
+        },
+        None => None,
+    };
+    for path in args.report.iter() {
+        if let Err(e) = std::fs::File::create(path) {
+            return usage_error(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    deliver::init_tls();
+    let scenario = plan.scenario.clone();
+    let rt = runtime();
+    rt.block_on(async move {
+        let receiver = if builtin_receiver {
+            let token = args
+                .token
+                .clone()
+                .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
+            let cfg = ReceiverConfig {
+                token,
+                extra_tokens: scenario.pbx.webhooks.iter().map(|w| w.token.clone()).collect(),
+                checker: CheckerConfig { ticked: scenario.webhook.events, lenient_numbers },
+                print: PrintMode::Quiet,
+                color: false,
+                ..ReceiverConfig::default()
+            };
+            match receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    eprintln!("error: cannot start the built-in receiver: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            }
+        } else {
+            None
+        };
+        let target = receiver.as_ref().map(|r| r.url()).or_else(|| args.target.clone());
+        let endpoints = match deliver::Endpoints::from_scenario(
+            &scenario,
+            target.as_deref(),
+            args.token.as_deref(),
+        ) {
+            Ok(e) => e,
+            Err(e) => return usage_error(e),
+        };
+        let o = &plan.options;
+        let what = if builtin_pbx {
+            "the built-in mid-size PBX".to_string()
+        } else {
+            scenario.name.clone()
+        };
+        let pacing = if o.asap {
+            "as fast as possible".to_string()
+        } else {
+            format!("calls compressed {}x", o.speed)
+        };
+        let limit = match plan.window {
+            Some(w) if plan.default_duration => {
+                format!("for {:.0} s (default; set --duration)", w.as_secs_f64())
+            }
+            Some(w) => format!("for {:.0} s", w.as_secs_f64()),
+            None => "until a limit is reached".to_string(),
+        };
+        eprintln!(
+            "load: {what} at {:.2} calls/s {limit}, {pacing}, seed {}{}",
+            plan.target_rate,
+            o.seed,
+            match &receiver {
+                Some(r) =>
+                    format!("; no target given: sending to the built-in receiver at {}", r.url()),
+                None => String::new(),
+            }
+        );
+        let terminal = std::io::stderr().is_terminal();
+        let mut progress = match args.quiet {
+            true => pbxsim::report::progress::Progress::Off,
+            false => pbxsim::report::progress::Progress::new(terminal, args.progress_every),
+        };
+        let mut csv_error = None;
+        let cancel = deliver::ctrl_c_token();
+        let result = pbxsim::load::run(&plan, &endpoints, cancel, |sample| {
+            progress.update(sample);
+            if let Some(s) = series.as_mut()
+                && let Err(e) = s.row(sample)
+            {
+                csv_error.get_or_insert(e.to_string());
+            }
+        })
+        .await;
+        progress.finish();
+        let mut report = match result {
+            Ok(r) => r,
+            Err(e) => return usage_error(e),
+        };
+        // The scenario's [expect] thresholds, then --threshold's.
+        let thresholds: Vec<_> = scenario.expect.iter().chain(&args.thresholds).cloned().collect();
+        let verdicts = report.check(&thresholds);
+        let thresholds_failed = verdicts.iter().any(|v| !v.pass);
+        print!("{}", report.render());
+        let mut code = report.exit_code(thresholds_failed, args.delivery.allow_failures);
+        if let Some(path) = &args.junit {
+            let xml = pbxsim::report::junit(&format!("pbxsim load {}", report.scenario), &verdicts);
+            if let Err(e) = std::fs::write(path, xml) {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                code = code.max(1);
+            }
+        }
+        if let Some(msg) = report.unreachable.as_ref().filter(|_| code == 3) {
+            eprintln!("error: {msg}");
+        }
+        if let Some(series) = series {
+            if let Err(e) = series.finish() {
+                csv_error.get_or_insert(e.to_string());
+            }
+        }
+        if let (Some(path), Some(e)) = (&args.stats_csv, csv_error) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            code = code.max(1);
+        }
+        if let Some(path) = &args.report {
+            let json = serde_json::to_string_pretty(&report).expect("reports serialize");
+            if let Err(e) = std::fs::write(path, json + "\n") {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                code = code.max(1);
+            }
+        }
+        if let Some(r) = receiver {
+            let stats = r.shutdown().await;
+            println!("\nbuilt-in receiver\n{stats}");
+            // Calls cut off at the end of the run are incomplete by design.
+            let expected = match report.calls.cut_off + report.events.cut_off {
+                0 => 0,
+                _ => {
+                    stats.check.per_rule.get(&pbxsim::check::Rule::Incomplete).copied().unwrap_or(0)
+                }
+            };
+            if expected > 0 {
+                println!("({expected} incomplete-call violations are of calls cut off at the end)");
+            }
+            if stats.violations() > expected && code == 0 {
+                code = 1;
+            }
+        }
+        ExitCode::from(code)
+    })
 }

@@ -12,6 +12,7 @@ pub mod duration;
 pub mod engine;
 pub mod event;
 pub mod limits;
+pub mod load;
 pub mod oneshot;
 pub mod pbx;
 pub mod receiver;

@@ -92,6 +92,7 @@ pub fn write_ndjson_chaos(
                 continue;
             }
             Planned::Post(post) => post,
+            Planned::Ended(_) => continue,
         };
         counts.generated += post.events.len() as u64;
         line.clear();

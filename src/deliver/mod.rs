@@ -16,12 +16,23 @@
 //!   the stream may then also report ended calls ([`Feed`], [`with_ended_calls`]).
 //!
 //! Memory is bounded by the work in flight: the stream is read only as far as
-//! `16 × concurrency + 1024` buffered events allow.
+//! `16 × concurrency + 1024` buffered events allow. When the receiver is slower than the
+//! offered load, the dispatcher stops reading the stream at that bound (the engine, a lazy
+//! iterator, stops with it), so the schedule runs late instead of memory growing; the
+//! corrected latency (from each event's intended send time) shows by how much. Under
+//! `max_calls_in_flight`, calls waiting for a slot hold at most as many events again; beyond
+//! that, new calls are not started (counted as `not_started`).
+//!
+//! [`deliver_feed`] takes a [`Feed`] that also says when each call ended (from
+//! [`Engine::take_ended`](crate::engine::Engine::take_ended)): it counts calls, can cap the
+//! calls in progress (closed model) and cut the run off at a deadline. [`Live`] is the live
+//! view a progress display samples.
 
 mod cancel;
 mod client;
 mod endpoint;
 mod journal;
+mod live;
 pub mod replay;
 mod retry;
 mod sched;
@@ -35,12 +46,15 @@ use bytes::{Bytes, BytesMut};
 pub use cancel::{CancelToken, ctrl_c_token};
 pub use client::{init_tls, one_off_client};
 pub use endpoint::{Endpoint, Endpoints, REDACTED, TOKEN_HEADER, is_secret_header};
+pub use live::{FLUSH_EVERY, Live, LiveCounts, TypeLatency};
 pub use replay::{ReplayError, ReplayPlan};
 pub use retry::{
     BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP, RetryOn, RetryOnError, backoff, parse_retry_after,
     retry_delay,
 };
-pub use summary::{JournalInfo, Outcome, Summary, TypeCounts, Unreachable};
+pub use summary::{
+    CallCounts, JournalInfo, Outcome, Summary, TypeCounts, Unreachable, histogram as new_histogram,
+};
 
 pub use crate::chaos::{Chaos, Feed, with_ended_calls};
 use crate::engine::{Emission, Target};
@@ -101,6 +115,15 @@ pub struct DeliverOptions {
     /// events go as soon as their call ends when the stream reports ended calls
     /// ([`with_ended_calls`]), else at the end of the stream.
     pub chaos: Option<Chaos>,
+    /// [`deliver_feed`] only: calls in progress at most (closed model). A call is in progress
+    /// from its first event's dispatch until the feed says it ended; a new call waits for a
+    /// slot, keeping its schedule (its overdue events go out at once when it starts).
+    pub max_calls_in_flight: Option<usize>,
+    /// Stop reading this long after the start: events not sent by then are failed as
+    /// [`Outcome::CutOff`] (not an interruption), and calls in progress are counted cut off.
+    pub cut_off_at: Option<Duration>,
+    /// A live view to update while the run goes on.
+    pub live: Option<std::sync::Arc<Live>>,
 }
 
 impl Default for DeliverOptions {
@@ -118,6 +141,9 @@ impl Default for DeliverOptions {
             ticked: EventTypeSet::ALL,
             grace: Duration::from_secs(5),
             chaos: None,
+            max_calls_in_flight: None,
+            cut_off_at: None,
+            live: None,
         }
     }
 }
@@ -134,6 +160,10 @@ impl DeliverOptions {
             grace: self.grace,
             paced: self.pacing.speed().is_some(),
             journal: self.failed_journal.clone(),
+            track_calls: false,
+            max_calls_in_flight: self.max_calls_in_flight,
+            cut_off_at: self.cut_off_at,
+            live: self.live.clone(),
         }
     }
 }
@@ -185,6 +215,33 @@ where
     I: Iterator<Item = E> + Send,
     E: Into<Feed>,
 {
+    run(events.map(Into::into), endpoints, opts, false, cancel).await
+}
+
+/// [`deliver`] for a feed that says when calls end: also counts calls ([`Summary::calls`]) and
+/// honours `opts.max_calls_in_flight`.
+pub async fn deliver_feed<I>(
+    feed: I,
+    endpoints: &Endpoints,
+    opts: &DeliverOptions,
+    cancel: CancelToken,
+) -> Result<Summary, DeliverError>
+where
+    I: Iterator<Item = Feed> + Send,
+{
+    run(feed, endpoints, opts, true, cancel).await
+}
+
+async fn run<I>(
+    feed: I,
+    endpoints: &Endpoints,
+    opts: &DeliverOptions,
+    track_calls: bool,
+    cancel: CancelToken,
+) -> Result<Summary, DeliverError>
+where
+    I: Iterator<Item = Feed> + Send,
+{
     let prepared = endpoints.iter().map(Prepared::new).collect::<Result<Vec<_>, _>>()?;
     let webhooks = endpoints.webhooks.len();
     let speed = opts.pacing.speed();
@@ -198,19 +255,19 @@ where
         scratch: Vec::with_capacity(1024),
         arena: BytesMut::new(),
     };
-    let events = events.map(Into::into);
+    let mut settings = opts.settings();
+    settings.track_calls = track_calls;
     if let Some(chaos) = opts.chaos.clone().filter(Chaos::is_active) {
         if chaos.has_token_faults() && endpoints.global.token.is_none() {
             return Err(DeliverError::ChaosWithoutToken);
         }
-        return sched::faults::deliver(events, chaos, render, prepared, opts.settings(), cancel)
-            .await;
+        return sched::faults::deliver(feed, chaos, render, prepared, settings, cancel).await;
     }
-    let mut items = events.filter_map(move |feed| match feed {
-        Feed::Event(e) => Some(render.item(e)),
-        Feed::Ended(_) => None,
+    let mut items = feed.map(move |feed| match feed {
+        Feed::Event(e) => render.item(e),
+        Feed::CallEnded(call) => Item::CallEnded(call),
     });
-    sched::run(&mut items, prepared, opts.settings(), cancel).await
+    sched::run(&mut items, prepared, settings, cancel).await
 }
 
 /// Turns events into what the scheduler takes: bodies cut from a shared arena (no allocation
@@ -235,10 +292,12 @@ impl Router {
     pub(crate) fn route(&self, e: &Emission) -> Result<u32, Item> {
         let k = e.event.event_type().index() as u8;
         match e.target {
-            Target::Global if !self.ticked.contains(e.event.event_type()) => Err(Item::Filtered(k)),
+            Target::Global if !self.ticked.contains(e.event.event_type()) => {
+                Err(Item::Filtered(k, e.call))
+            }
             Target::Global => Ok(0),
             Target::Webhook(i) if i < self.webhooks => Ok(1 + i as u32),
-            Target::Webhook(_) => Err(Item::NoEndpoint(k)),
+            Target::Webhook(_) => Err(Item::NoEndpoint(k, e.call)),
         }
     }
 }

@@ -57,7 +57,7 @@ impl RetryOn {
             Outcome::Status(code) => self.code(code),
             Outcome::Connect | Outcome::Broken => self.connect,
             Outcome::Timeout => self.timeout,
-            Outcome::Skipped | Outcome::Cancelled | Outcome::NoEndpoint => false,
+            Outcome::Skipped | Outcome::Cancelled | Outcome::NoEndpoint | Outcome::CutOff => false,
         }
     }
 }

@@ -10,10 +10,12 @@
 //!
 //! Accounting is per task ([`Stats`]) and merged at the end.
 
+use std::cell::RefCell;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -29,8 +31,9 @@ use super::cancel::CancelToken;
 use super::client::{self, Client};
 use super::endpoint::Prepared;
 use super::journal::Journal;
+use super::live::{FLUSH_EVERY, Live, ThreadLatency};
 use super::retry::{RetryOn, retry_delay};
-use super::summary::{Outcome, Stats, Summary};
+use super::summary::{CallCounts, Outcome, Stats, Summary};
 
 pub(crate) mod faults;
 
@@ -54,10 +57,22 @@ pub(crate) struct Job {
 #[derive(Debug)]
 pub(crate) enum Item {
     Send(Job),
-    /// An event not sent because its type is not ticked.
-    Filtered(u8),
-    /// An event for a webhook object the endpoints do not have.
-    NoEndpoint(u8),
+    /// An event of call `.1` not sent because its type is not ticked.
+    Filtered(u8, u64),
+    /// An event of call `.1` for a webhook object the endpoints do not have.
+    NoEndpoint(u8, u64),
+    /// The call has no more events (load runs: frees its slot under `max_calls_in_flight`).
+    CallEnded(u64),
+}
+
+impl Item {
+    fn call(&self) -> Option<u64> {
+        match self {
+            Item::Send(job) => Some(job.call),
+            Item::Filtered(_, call) | Item::NoEndpoint(_, call) => Some(*call),
+            Item::CallEnded(_) => None,
+        }
+    }
 }
 
 /// Run settings, from `DeliverOptions`.
@@ -72,6 +87,12 @@ pub(crate) struct Settings {
     pub grace: Duration,
     pub paced: bool,
     pub journal: Option<PathBuf>,
+    /// Track calls (the stream carries `CallEnded`): count them, and cap those in progress.
+    pub track_calls: bool,
+    pub max_calls_in_flight: Option<usize>,
+    /// Stop reading the stream this long after the start; what is left is cut off.
+    pub cut_off_at: Option<Duration>,
+    pub live: Option<Arc<Live>>,
 }
 
 struct Shared {
@@ -87,6 +108,8 @@ struct Shared {
     /// Set when the grace after an interruption is over: requests in flight are abandoned.
     halted: AtomicBool,
     start: Instant,
+    /// When the dispatcher stops reading and cuts off what is left.
+    cut_off_at: Option<Instant>,
     limit: usize,
     low_water: usize,
 }
@@ -217,6 +240,9 @@ impl Shared {
     /// Account an event that will not be (re)tried, and journal it.
     fn give_up(&self, stats: &mut Stats, job: &Job, outcome: Outcome, detail: &str) {
         job.kinds().for_each(|kind| stats.fail(kind, outcome));
+        if let Some(live) = &self.settings.live {
+            job.kinds().for_each(|_| live.failed());
+        }
         if let (Some(journal), Some(ep)) =
             (&self.journal, self.endpoints.get(job.endpoint as usize))
         {
@@ -310,16 +336,18 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
     let journal = settings.journal.as_deref().map(Journal::create).transpose()?;
     let urls: Vec<String> = endpoints.iter().map(|e| e.url.clone()).collect();
     let limit = concurrency * 16 + 1024;
+    let start = Instant::now();
     let shared = Arc::new(Shared {
         state: Mutex::new(State::default()),
         work: Notify::new(),
         space: Notify::new(),
         endpoints,
         journal,
-        settings,
         cancel: cancel.clone(),
         halted: AtomicBool::new(false),
-        start: Instant::now(),
+        start,
+        cut_off_at: settings.cut_off_at.map(|d| start + d.min(Duration::from_secs(3_153_600_000))),
+        settings,
         limit,
         low_water: limit / 2,
     });
@@ -328,14 +356,29 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
     let workers = spawn_workers(&shared, concurrency, &tls)?;
 
     let mut stats = Stats::new(shared.endpoints.len());
-    let mut interrupted = dispatch(source, &shared, &mut stats).await;
-    let drained = shared.close(interrupted);
+    let mut tracker =
+        shared.settings.track_calls.then(|| Tracker::new(&shared.settings, limit, start));
+    let ended = Dispatcher { shared: &shared, stats: &mut stats, tracker: tracker.as_mut() }
+        .run(source)
+        .await;
+    let mut interrupted = ended == End::Interrupted;
+    let drained = shared.close(ended != End::Done);
+    let unsent = match ended {
+        End::CutOff => (Outcome::CutOff, CUT_OFF),
+        _ => (Outcome::Cancelled, CANCELLED_UNSENT),
+    };
     for job in &drained {
-        shared.give_up(&mut stats, job, Outcome::Cancelled, CANCELLED_UNSENT);
+        shared.give_up(&mut stats, job, unsent.0, unsent.1);
+    }
+    if let Some(tracker) = tracker.as_mut() {
+        for job in tracker.cut_off() {
+            shared.give_up(&mut stats, &job, Outcome::CutOff, CUT_OFF);
+        }
     }
 
     // Wait for the workers; on interruption give requests in flight `grace`, then halt them.
     let mut deadline = interrupted.then(|| Instant::now() + shared.settings.grace);
+    let mut latency = ThreadLatency::new();
     for mut finished in workers {
         let worker_stats = loop {
             tokio::select! {
@@ -354,7 +397,10 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
             }
         };
         match worker_stats {
-            Ok(Ok(all)) => all.iter().for_each(|s| stats.merge(s)),
+            Ok(Ok((all, thread_latency))) => {
+                all.iter().for_each(|s| stats.merge(s));
+                latency.merge(&thread_latency);
+            }
             Ok(Err(panic)) => std::panic::resume_unwind(panic),
             Err(_) => unreachable!("a worker thread always reports"),
         }
@@ -362,11 +408,16 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
     let wall = shared.start.elapsed();
     drop(guard);
     let journal = shared.journal.as_ref().map(Journal::finish);
-    Ok(Summary::from_stats(stats, &urls, wall, shared.settings.paced, interrupted, journal))
+    let paced = shared.settings.paced;
+    let mut summary = Summary::from_stats(stats, &urls, wall, paced, interrupted, journal);
+    summary.corrected = paced.then(|| latency.corrected.clone());
+    summary.latency_by_type = latency.by_type(paced);
+    summary.calls = tracker.map(|t| t.counts);
+    Ok(summary)
 }
 
-/// What a worker thread hands back: its workers' stats, or its panic.
-type ThreadResult = std::thread::Result<Vec<Stats>>;
+/// What a worker thread hands back: its workers' stats and its latencies, or its panic.
+type ThreadResult = std::thread::Result<(Vec<Stats>, ThreadLatency)>;
 
 /// Start the workers: one OS thread per core (at most one per worker), each with its own
 /// single-threaded runtime, like a dedicated load generator. A worker, its connections and
@@ -389,10 +440,26 @@ fn spawn_workers(
                     .enable_all()
                     .build()
                     .expect("a single-threaded tokio runtime starts");
-                rt.block_on(async {
+                let local = tokio::task::LocalSet::new();
+                let latency = Rc::new(RefCell::new(ThreadLatency::new()));
+                let all = local.block_on(&rt, async {
+                    // The live view gets this thread's interval latencies every FLUSH_EVERY.
+                    let flusher = shared.settings.live.clone().map(|live| {
+                        let latency = latency.clone();
+                        tokio::task::spawn_local(async move {
+                            let mut tick = tokio::time::interval(FLUSH_EVERY);
+                            loop {
+                                tick.tick().await;
+                                latency.borrow_mut().flush(&live);
+                            }
+                        })
+                    });
                     let tasks: Vec<_> = ids
                         .into_iter()
-                        .map(|id| tokio::spawn(worker(shared.clone(), id, tls.clone())))
+                        .map(|id| {
+                            let worker = worker(shared.clone(), id, tls.clone(), latency.clone());
+                            tokio::task::spawn_local(worker)
+                        })
                         .collect();
                     let mut all = Vec::with_capacity(tasks.len());
                     for task in tasks {
@@ -402,8 +469,17 @@ fn spawn_workers(
                             Err(_) => {}
                         }
                     }
+                    if let Some(flusher) = flusher {
+                        flusher.abort();
+                    }
                     all
-                })
+                });
+                let mut latency =
+                    std::mem::replace(&mut *latency.borrow_mut(), ThreadLatency::new());
+                if let Some(live) = &shared.settings.live {
+                    latency.flush(live);
+                }
+                (all, latency)
             }));
             let _ = report.send(result);
         };
@@ -417,46 +493,253 @@ fn spawn_workers(
 }
 
 const CANCELLED_UNSENT: &str = "cancelled: the run was interrupted before this event was sent";
+const CUT_OFF: &str = "cut off: the run's time (duration + drain) ran out before this was sent";
 
-/// Read the stream into the scheduler. Returns whether the run was interrupted.
-async fn dispatch<S: Iterator<Item = Item>>(
-    source: &mut S,
-    shared: &Shared,
-    stats: &mut Stats,
-) -> bool {
-    let cancel = &shared.cancel;
-    loop {
-        if cancel.is_cancelled() {
-            return true;
+/// How the dispatcher stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The stream ended.
+    Done,
+    /// Cancelled (Ctrl-C).
+    Interrupted,
+    /// The cut-off time passed.
+    CutOff,
+}
+
+/// Calls of a tracked run: which are in progress, which wait for a slot (closed model), which
+/// were not started.
+struct Tracker {
+    max: Option<usize>,
+    /// Events of waiting calls held at most (beyond it, new calls are not started).
+    park_limit: usize,
+    active: HashSet<u64, CallHash>,
+    parked: HashMap<u64, Parked, CallHash>,
+    order: VecDeque<u64>,
+    parked_events: usize,
+    /// Calls not started, until their end shows in the stream.
+    dropped: HashSet<u64, CallHash>,
+    counts: CallCounts,
+    /// The run's start, for `counts.last_start`.
+    start: Instant,
+}
+
+#[derive(Default)]
+struct Parked {
+    items: VecDeque<Item>,
+    ended: bool,
+}
+
+/// What to do with an item of a call.
+enum Admit {
+    Go,
+    Park,
+    Drop,
+}
+
+impl Tracker {
+    fn new(settings: &Settings, limit: usize, start: Instant) -> Self {
+        Self {
+            max: settings.max_calls_in_flight.map(|m| m.max(1)),
+            park_limit: limit,
+            active: HashSet::default(),
+            parked: HashMap::default(),
+            order: VecDeque::new(),
+            parked_events: 0,
+            dropped: HashSet::default(),
+            counts: CallCounts::default(),
+            start,
         }
-        let Some(item) = source.next() else { return false };
-        let job = match item {
-            Item::Send(job) => job,
-            Item::Filtered(kind) => {
-                stats.generate(kind);
-                stats.filter(kind);
-                continue;
+    }
+
+    fn admit(&mut self, call: u64) -> Admit {
+        if self.active.contains(&call) {
+            return Admit::Go;
+        }
+        if self.parked.contains_key(&call) {
+            return Admit::Park;
+        }
+        if self.dropped.contains(&call) {
+            return Admit::Drop;
+        }
+        // A call seen for the first time.
+        let room = self.max.is_none_or(|m| self.active.len() < m) && self.order.is_empty();
+        if room {
+            self.start(call);
+            Admit::Go
+        } else if self.parked_events < self.park_limit {
+            self.parked.insert(call, Parked::default());
+            self.order.push_back(call);
+            self.counts.waited += 1;
+            Admit::Park
+        } else {
+            self.dropped.insert(call);
+            self.counts.not_started += 1;
+            Admit::Drop
+        }
+    }
+
+    fn start(&mut self, call: u64) {
+        self.active.insert(call);
+        self.counts.started += 1;
+        self.counts.max_in_flight = self.counts.max_in_flight.max(self.active.len() as u64);
+        self.counts.last_start = Some(self.start.elapsed());
+    }
+
+    fn park(&mut self, call: u64, item: Item) {
+        if let Some(p) = self.parked.get_mut(&call) {
+            p.items.push_back(item);
+            self.parked_events += 1;
+        }
+    }
+
+    /// The call ended; returns the items of waiting calls that may start now, in order.
+    fn end(&mut self, call: u64, released: &mut Vec<Item>) {
+        if self.active.remove(&call) {
+            self.counts.ended += 1;
+        } else if let Some(p) = self.parked.get_mut(&call) {
+            p.ended = true;
+            return;
+        } else {
+            self.dropped.remove(&call);
+            return;
+        }
+        while self.max.is_none_or(|m| self.active.len() < m) {
+            let Some(next) = self.order.pop_front() else { break };
+            let Some(parked) = self.parked.remove(&next) else { continue };
+            self.parked_events -= parked.items.len();
+            self.start(next);
+            released.extend(parked.items);
+            if parked.ended {
+                self.active.remove(&next);
+                self.counts.ended += 1;
             }
-            Item::NoEndpoint(kind) => {
-                stats.generate(kind);
-                stats.fail(kind, Outcome::NoEndpoint);
-                continue;
+        }
+    }
+
+    /// The run stops: calls in progress or waiting are cut off; returns waiting calls' events.
+    fn cut_off(&mut self) -> Vec<Job> {
+        self.counts.cut_off += (self.active.len() + self.parked.len()) as u64;
+        self.active.clear();
+        self.order.clear();
+        self.parked_events = 0;
+        let mut jobs = Vec::new();
+        for (_, parked) in self.parked.drain() {
+            jobs.extend(parked.items.into_iter().filter_map(|item| match item {
+                Item::Send(job) => Some(job),
+                _ => None,
+            }));
+        }
+        jobs
+    }
+}
+
+/// Reads the stream into the scheduler (the caller's task).
+struct Dispatcher<'a> {
+    shared: &'a Shared,
+    stats: &'a mut Stats,
+    tracker: Option<&'a mut Tracker>,
+}
+
+impl Dispatcher<'_> {
+    /// Read the stream to its end, an interruption or the cut-off time.
+    async fn run<S: Iterator<Item = Item>>(mut self, source: &mut S) -> End {
+        let mut released = Vec::new();
+        loop {
+            if self.shared.cancel.is_cancelled() {
+                return End::Interrupted;
             }
-        };
-        job.kinds().for_each(|kind| stats.generate(kind));
-        if let Some(offset) = job.offset {
-            let due = shared.due(offset);
-            if due > Instant::now() {
-                tokio::select! {
-                    _ = tokio::time::sleep_until(due) => {}
-                    _ = cancel.cancelled() => {
-                        shared.give_up(stats, &job, Outcome::Cancelled, CANCELLED_UNSENT);
-                        return true;
+            if self.shared.cut_off_at.is_some_and(|at| Instant::now() >= at) {
+                return End::CutOff;
+            }
+            let Some(item) = source.next() else { return End::Done };
+            if let Item::Send(Job { offset: Some(offset), .. }) = &item {
+                let due = self.shared.due(*offset);
+                if due > Instant::now() {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(due) => {}
+                        end = self.shared.stopped() => {
+                            self.lost(item, end);
+                            return end;
+                        }
                     }
                 }
             }
+            let Some(tracker) = self.tracker.as_deref_mut() else {
+                if let Err(end) = self.push(item).await {
+                    return end;
+                }
+                continue;
+            };
+            let admit = match item.call() {
+                Some(call) => tracker.admit(call),
+                None => {
+                    if let Item::CallEnded(call) = item {
+                        tracker.end(call, &mut released);
+                    }
+                    Admit::Drop
+                }
+            };
+            match admit {
+                Admit::Go => {
+                    account(self.stats, &item);
+                    released.push(item);
+                }
+                Admit::Park => {
+                    account(self.stats, &item);
+                    tracker.park(item.call().unwrap_or_default(), item);
+                }
+                // Events of calls not started are not read as generated: they never existed
+                // for this run (counted as calls `not_started`).
+                Admit::Drop => {}
+            }
+            if let Some(live) = &self.shared.settings.live {
+                live.calls(tracker.counts.started, tracker.active.len(), tracker.parked.len());
+            }
+            for item in released.drain(..) {
+                if let Err(end) = self.push_accounted(item).await {
+                    return end;
+                }
+            }
         }
-        let mut job = job;
+    }
+
+    /// An item read but not sent because the run stopped.
+    fn lost(&mut self, item: Item, end: End) {
+        account(self.stats, &item);
+        self.settle(item, end);
+    }
+
+    fn settle(&mut self, item: Item, end: End) {
+        match item {
+            Item::Send(job) => {
+                let (outcome, detail) = match end {
+                    End::CutOff => (Outcome::CutOff, CUT_OFF),
+                    _ => (Outcome::Cancelled, CANCELLED_UNSENT),
+                };
+                self.shared.give_up(self.stats, &job, outcome, detail);
+            }
+            Item::Filtered(kind, _) => self.stats.filter(kind),
+            Item::NoEndpoint(kind, _) => self.stats.fail(kind, Outcome::NoEndpoint),
+            Item::CallEnded(_) => {}
+        }
+    }
+
+    /// Account and hand over an item.
+    async fn push(&mut self, item: Item) -> Result<(), End> {
+        account(self.stats, &item);
+        self.push_accounted(item).await
+    }
+
+    /// Hand over an item already accounted as generated; waits for room in the scheduler.
+    async fn push_accounted(&mut self, item: Item) -> Result<(), End> {
+        let shared = self.shared;
+        let mut job = match item {
+            Item::Send(job) => job,
+            other => {
+                self.settle(other, End::Done);
+                return Ok(());
+            }
+        };
         loop {
             let pushed = shared.lock().push(job, shared.limit);
             match pushed {
@@ -467,7 +750,7 @@ async fn dispatch<S: Iterator<Item = Item>>(
                     break;
                 }
                 Push::Skipped(skipped) => {
-                    shared.give_up(stats, &skipped, Outcome::Skipped, SKIPPED);
+                    shared.give_up(self.stats, &skipped, Outcome::Skipped, SKIPPED);
                     break;
                 }
                 Push::Full(back) => {
@@ -480,21 +763,52 @@ async fn dispatch<S: Iterator<Item = Item>>(
                     }
                     tokio::select! {
                         _ = room => {}
-                        _ = cancel.cancelled() => {
-                            shared.give_up(stats, &job, Outcome::Cancelled, CANCELLED_UNSENT);
-                            return true;
+                        end = shared.stopped() => {
+                            self.settle(Item::Send(job), end);
+                            return Err(end);
                         }
                     }
                 }
             }
         }
         tokio::task::consume_budget().await;
+        Ok(())
+    }
+}
+
+/// Count an event as read from the stream.
+fn account(stats: &mut Stats, item: &Item) {
+    match item {
+        Item::Send(job) => job.kinds().for_each(|kind| stats.generate(kind)),
+        Item::Filtered(kind, _) | Item::NoEndpoint(kind, _) => stats.generate(*kind),
+        Item::CallEnded(_) => {}
+    }
+}
+
+impl Shared {
+    /// Completes when the run must stop reading: interrupted, or the cut-off time passed.
+    async fn stopped(&self) -> End {
+        let cut_off = async {
+            match self.cut_off_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = self.cancel.cancelled() => End::Interrupted,
+            _ = cut_off => End::CutOff,
+        }
     }
 }
 
 const SKIPPED: &str = "skipped: an earlier event of this call finally failed";
 
-async fn worker(shared: Arc<Shared>, id: usize, tls: Option<reqwest::Client>) -> Stats {
+async fn worker(
+    shared: Arc<Shared>,
+    id: usize,
+    tls: Option<reqwest::Client>,
+    latency: Rc<RefCell<ThreadLatency>>,
+) -> Stats {
     let mut stats = Stats::new(shared.endpoints.len());
     let mut client = Client::new(shared.endpoints.len(), tls);
     let mut rng = ChaCha8Rng::seed_from_u64(0x9b5 ^ id as u64);
@@ -513,6 +827,7 @@ async fn worker(shared: Arc<Shared>, id: usize, tls: Option<reqwest::Client>) ->
             stats: &mut stats,
             rng: &mut rng,
             deadline: &mut deadline,
+            latency: &latency,
         };
         let delivered = match &job.chaos {
             None => ctx.deliver(&job).await,
@@ -531,6 +846,8 @@ struct Attempts<'a> {
     rng: &'a mut ChaCha8Rng,
     /// The per-attempt timeout, reused from one attempt to the next.
     deadline: &'a mut Pin<Box<Sleep>>,
+    /// This thread's latency histograms (borrowed only between awaits).
+    latency: &'a RefCell<ThreadLatency>,
 }
 
 impl Attempts<'_> {
@@ -550,11 +867,21 @@ impl Attempts<'_> {
             }
             let started = Instant::now();
             let result = self.attempt(index, ep, job.body.clone(), started).await;
+            let live = settings.live.as_deref();
             let (outcome, detail, retry_after) = match result {
                 Ok(answer) if (200..300).contains(&answer.status) => {
+                    let now = Instant::now();
+                    let raw = now.saturating_duration_since(started);
                     self.stats.attempt(index, Outcome::Status(answer.status), None, retry > 0);
-                    let latency = started.elapsed();
-                    job.kinds().for_each(|kind| self.stats.deliver(kind, latency));
+                    for kind in job.kinds() {
+                        self.stats.deliver(kind, raw);
+                        let corrected =
+                            job.offset.map(|o| now.saturating_duration_since(self.shared.due(o)));
+                        self.latency.borrow_mut().record(kind, raw, corrected);
+                        if let Some(live) = live {
+                            live.sent(true);
+                        }
+                    }
                     return true;
                 }
                 Ok(answer) => (
@@ -571,6 +898,9 @@ impl Attempts<'_> {
                     return false;
                 }
             };
+            if let Some(live) = live {
+                live.sent(false);
+            }
             self.stats.attempt(index, outcome, Some(&detail), retry > 0);
             let attempts = retry + 1;
             let give_up = |me: &mut Self| {
@@ -678,6 +1008,66 @@ mod tests {
         let drained = st.close(true);
         assert_eq!(drained.iter().map(|j| j.kind).collect::<Vec<_>>(), vec![1, 2]);
         assert!(st.calls.is_empty() && st.closed);
+    }
+
+    fn settings(max: Option<usize>) -> Settings {
+        Settings {
+            concurrency: 1,
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            retry_on: RetryOn::default(),
+            stop_call_on_failure: false,
+            insecure: false,
+            grace: Duration::from_secs(1),
+            paced: false,
+            journal: None,
+            track_calls: true,
+            max_calls_in_flight: max,
+            cut_off_at: None,
+            live: None,
+        }
+    }
+
+    #[test]
+    fn the_tracker_parks_new_calls_beyond_the_cap_and_releases_them_in_order() {
+        let mut t = Tracker::new(&settings(Some(1)), 2, Instant::now());
+        assert!(matches!(t.admit(1), Admit::Go));
+        assert!(matches!(t.admit(1), Admit::Go));
+        // Call 2 waits, then call 3; the backlog holds 2 events.
+        assert!(matches!(t.admit(2), Admit::Park));
+        t.park(2, Item::Send(job(2, 0)));
+        assert!(matches!(t.admit(3), Admit::Park));
+        t.park(3, Item::Send(job(3, 0)));
+        // The backlog is full: call 4 is not started, nor are its later events.
+        assert!(matches!(t.admit(4), Admit::Drop));
+        assert!(matches!(t.admit(4), Admit::Drop));
+        // Call 3 ends while waiting; call 1 ends: call 2 starts, then call 3 starts and ends.
+        let mut released = Vec::new();
+        t.end(3, &mut released);
+        assert!(released.is_empty());
+        t.end(1, &mut released);
+        let calls: Vec<u64> = released.iter().filter_map(Item::call).collect();
+        assert_eq!(calls, vec![2]);
+        assert!(t.active.contains(&2));
+        t.end(2, &mut released);
+        let calls: Vec<u64> = released.iter().filter_map(Item::call).collect();
+        assert_eq!(calls, vec![2, 3]);
+        t.end(4, &mut released);
+        let c = t.counts;
+        assert_eq!((c.started, c.ended, c.waited, c.not_started, c.max_in_flight), (3, 3, 2, 1, 1));
+        assert!(t.cut_off().is_empty());
+        assert_eq!(t.counts.cut_off, 0);
+    }
+
+    #[test]
+    fn the_tracker_cuts_off_calls_in_progress_and_waiting() {
+        let mut t = Tracker::new(&settings(Some(1)), 10, Instant::now());
+        assert!(matches!(t.admit(1), Admit::Go));
+        assert!(matches!(t.admit(2), Admit::Park));
+        t.park(2, Item::Send(job(2, 0)));
+        t.park(2, Item::Send(job(2, 1)));
+        assert_eq!(t.cut_off().len(), 2);
+        assert_eq!(t.counts.cut_off, 2);
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub enum Outcome {
     Cancelled,
     /// The event names a webhook object the endpoints do not have.
     NoEndpoint,
+    /// Not sent because the run's time ran out: the drain limit after `--duration` passed, or
+    /// `--max-events` stopped the stream. Not an interruption.
+    CutOff,
 }
 
 impl Outcome {
@@ -56,6 +59,7 @@ impl fmt::Display for Outcome {
             Outcome::Skipped => f.write_str("skipped"),
             Outcome::Cancelled => f.write_str("cancelled"),
             Outcome::NoEndpoint => f.write_str("no endpoint"),
+            Outcome::CutOff => f.write_str("cut off"),
         }
     }
 }
@@ -71,15 +75,17 @@ pub struct TypeCounts {
 
 /// Index of the "other" bucket: replayed bodies whose `type` is not one of the 12.
 pub(crate) const OTHER_KIND: u8 = 12;
-const KINDS: usize = 13;
+pub(crate) const KINDS: usize = 13;
 
-fn kind_name(kind: usize) -> &'static str {
+pub(crate) fn kind_name(kind: usize) -> &'static str {
     EventType::ALL.get(kind).map_or("other", |t| t.as_str())
 }
 
+/// A latency histogram as every part of delivery keeps them (microseconds; merge only these).
+///
 /// Histogram bounds: 1 µs .. 1 hour, 2 significant digits (1% resolution). Each task keeps its
 /// own (about 50 KB), so 3 digits (about 400 KB each) would cost cache misses in the hot path.
-fn histogram() -> Histogram<u64> {
+pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
 }
 
@@ -101,6 +107,7 @@ pub(crate) struct Stats {
     pub filtered: u64,
     pub skipped: u64,
     pub cancelled: u64,
+    pub cut_off: u64,
     pub sent: u64,
     pub retries: u64,
     pub by_type: [TypeCounts; KINDS],
@@ -125,6 +132,7 @@ impl Stats {
             filtered: 0,
             skipped: 0,
             cancelled: 0,
+            cut_off: 0,
             sent: 0,
             retries: 0,
             by_type: [TypeCounts::default(); KINDS],
@@ -168,6 +176,7 @@ impl Stats {
         match last {
             Outcome::Skipped => self.skipped += 1,
             Outcome::Cancelled => self.cancelled += 1,
+            Outcome::CutOff => self.cut_off += 1,
             _ => {}
         }
     }
@@ -206,6 +215,7 @@ impl Stats {
         self.filtered += other.filtered;
         self.skipped += other.skipped;
         self.cancelled += other.cancelled;
+        self.cut_off += other.cut_off;
         self.sent += other.sent;
         self.retries += other.retries;
         for (mine, theirs) in self.by_type.iter_mut().zip(&other.by_type) {
@@ -255,6 +265,26 @@ pub struct JournalInfo {
     pub error: Option<String>,
 }
 
+/// Calls of a run fed with call ends ([`deliver_feed`](super::deliver_feed)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallCounts {
+    /// Calls whose first event was dispatched.
+    pub started: u64,
+    /// Started calls whose end was reached.
+    pub ended: u64,
+    /// Calls that waited for a slot (`max_calls_in_flight`) before starting.
+    pub waited: u64,
+    /// Calls never started: the backlog of waiting calls was full.
+    pub not_started: u64,
+    /// Calls in progress or waiting when the run stopped (cut-off time, or the stream ended
+    /// early as with `--max-events`).
+    pub cut_off: u64,
+    /// The most calls in progress at once.
+    pub max_in_flight: u64,
+    /// When the last call started, after the run's start (wall time).
+    pub last_start: Option<std::time::Duration>,
+}
+
 /// The outcome of a delivery run.
 #[derive(Debug, Clone)]
 pub struct Summary {
@@ -270,6 +300,8 @@ pub struct Summary {
     pub skipped: u64,
     /// Part of `failed`: never sent, or cut off, because the run was interrupted.
     pub cancelled: u64,
+    /// Part of `failed`: never sent because the run's time ran out (`cut_off_at`).
+    pub cut_off: u64,
     /// HTTP requests made, retries included.
     pub sent: u64,
     /// Requests beyond each event's first attempt.
@@ -287,6 +319,14 @@ pub struct Summary {
     /// Paced runs only: how late each event's first attempt started, in microseconds, against
     /// its intended wall-clock time (start + virtual time / speed).
     pub lateness: Option<Histogram<u64>>,
+    /// Paced runs only: corrected latency in microseconds, from each delivered event's
+    /// intended send time (start + virtual time / speed) to its answer, so time spent waiting
+    /// behind a slow receiver counts (no coordinated omission).
+    pub corrected: Option<Histogram<u64>>,
+    /// Latency per event type (types with deliveries), raw and, when paced, corrected.
+    pub latency_by_type: Vec<super::live::TypeLatency>,
+    /// Calls, when the run was fed call ends.
+    pub calls: Option<CallCounts>,
     /// Wall time from the first event read to the last answer.
     pub wall: Duration,
     /// The run was interrupted (Ctrl-C).
@@ -328,6 +368,7 @@ impl Summary {
             filtered: s.filtered,
             skipped: s.skipped,
             cancelled: s.cancelled,
+            cut_off: s.cut_off,
             sent: s.sent,
             retries: s.retries,
             by_type: s
@@ -341,6 +382,9 @@ impl Summary {
             failures: s.failures,
             latency: s.latency,
             lateness: paced.then_some(s.lateness),
+            corrected: None,
+            latency_by_type: Vec::new(),
+            calls: None,
             wall,
             interrupted,
             refused_all: attempts > 0 && connect_errors == attempts && s.delivered == 0,
@@ -421,6 +465,13 @@ impl Summary {
                 self.skipped, self.cancelled
             );
         }
+        if self.cut_off > 0 {
+            let _ = writeln!(
+                w,
+                "           of the failed: cut off {} (the run's time ran out)",
+                self.cut_off
+            );
+        }
         let _ = writeln!(w, "requests   sent {} ({} retries)", self.sent, self.retries);
         if !self.answers.is_empty() {
             let _ = writeln!(w, "answers    {}", counts(&self.answers));
@@ -445,6 +496,10 @@ impl Summary {
         }
         if !self.latency.is_empty() {
             let _ = writeln!(w, "latency    {}", quantiles(&self.latency));
+        }
+        if let Some(c) = self.corrected.as_ref().filter(|h| !h.is_empty()) {
+            let _ =
+                writeln!(w, "corrected  {} (from each event's intended send time)", quantiles(c));
         }
         if let Some(late) = self.lateness.as_ref().filter(|h| !h.is_empty()) {
             let _ = writeln!(w, "lateness   {} (send time after the paced time)", quantiles(late));

@@ -6,16 +6,19 @@ use super::threshold::{Measure, Metric, Stat};
 use crate::deliver::Summary;
 
 impl Measure for Summary {
-    /// Latency from the request latency histogram (both `p99` and `p99_raw`: a scripted run has
-    /// no corrected latency; generated load adds one from each event's intended send time).
+    /// Latency: `p99` from the corrected histogram (from each event's intended send time) when
+    /// the run was paced, else from the request latency; `p99_raw` always from the request
+    /// latency.
     /// `error_rate` over delivered + failed events, `throughput` in delivered events per second of
     /// wall time; `rate` is not measured (scripted calls have no target rate). With nothing
     /// delivered or failed, nothing is measured.
     fn measure(&self, metric: Metric) -> Option<f64> {
         match metric {
-            // When generated load records a corrected histogram (from each event's intended send
-            // time), `Latency` reads that one and `RawLatency` this one.
-            Metric::Latency(stat) | Metric::RawLatency(stat) => latency_ms(&self.latency, stat),
+            Metric::Latency(stat) => {
+                let corrected = self.corrected.as_ref().filter(|h| !h.is_empty());
+                latency_ms(corrected.unwrap_or(&self.latency), stat)
+            }
+            Metric::RawLatency(stat) => latency_ms(&self.latency, stat),
             Metric::ErrorRate => {
                 let total = self.delivered + self.failed;
                 (total > 0).then(|| self.failed as f64 / total as f64)

@@ -64,9 +64,10 @@ pub(crate) async fn deliver<I: Iterator<Item = Feed>>(
         let mut items = planner.by_ref().map(|planned| match planned {
             Planned::Unsent(e) => match router.route(&e) {
                 Err(unsent) => unsent,
-                Ok(_) => Item::Filtered(e.event.event_type().index() as u8),
+                Ok(_) => Item::Filtered(e.event.event_type().index() as u8, e.call),
             },
             Planned::Post(post) => Item::Send(job(&mut render, post, &style)),
+            Planned::Ended(call) => Item::CallEnded(call),
         });
         run(&mut items, endpoints, settings, cancel).await?
     };

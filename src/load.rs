@@ -1,0 +1,279 @@
+//! Load runs (`pbxsim load`): generated traffic through the engine, delivered at a target
+//! call rate with limits, a live view, and a [`LoadReport`].
+//!
+//! **Time.** Load-test quantities are wall-clock: `rate` (and a `[traffic]` table's `rate` and
+//! `stages`) count calls started per second of wall time, and `duration`, `drain` and stage
+//! lengths are wall time. Each call's own timeline (ringing, talk, patience, voicemail) is PBX
+//! time, compressed by `speed` (default [`DEFAULT_SPEED`]): at 60×, a 3-minute call lasts
+//! 3 wall seconds. So the PBX sees `rate / speed` calls per second of its own time, and agents
+//! stay shared resources at that load. `asap` sends as fast as the receiver allows, with the
+//! same simulated PBX (built at `speed`).
+//!
+//! **End of the run.** No call starts after `duration` (or after the last stage), nor beyond
+//! `max_calls`; calls in progress then finish at their pace until `duration + drain`, when
+//! what is left is cut off: counted and reported, not an interruption. `max_events` stops
+//! the stream after exactly that many events (calls then in progress are cut off).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use hdrhistogram::Histogram;
+
+use crate::deliver::{
+    self, CancelToken, DeliverError, DeliverOptions, Endpoints, Feed, Live, LiveCounts, Pacing,
+    Summary,
+};
+use crate::engine::{self, Engine};
+use crate::scenario::Scenario;
+use crate::traffic::{self, Schedule, TrafficError, TrafficModel, TrafficSpec};
+
+pub use crate::report::LoadReport;
+
+/// Default compression of each call's timeline: a typical 3-minute call lasts 3 s.
+pub const DEFAULT_SPEED: f64 = 60.0;
+/// Default drain limit after the duration.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
+/// Default length of a run that nothing else ends (a constant rate, no limits).
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+/// The built-in model's rate under `load` when no rate is given (calls per wall second).
+pub const BUILTIN_RATE: f64 = 10.0;
+
+/// Validated settings of a load run (the CLI builds them from flags).
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub seed: u64,
+    /// The virtual clock's origin (timestamps in the events).
+    pub start: DateTime<Utc>,
+    /// Compression of each call's timeline.
+    pub speed: f64,
+    /// Ignore virtual time and send as fast as the receiver allows.
+    pub asap: bool,
+    /// A constant rate in calls per wall second, replacing the traffic's rate and stages.
+    pub rate: Option<f64>,
+    /// Replaces the traffic's arrival process.
+    pub arrivals: Option<traffic::Arrivals>,
+    /// No new calls after this much wall time.
+    pub duration: Option<Duration>,
+    /// After `duration`, calls in progress may finish until this much more has passed.
+    pub drain: Duration,
+    pub max_calls: Option<u64>,
+    pub max_events: Option<u64>,
+    /// Delivery settings; `pacing` is set from `speed`/`asap`, and `max_calls_in_flight`,
+    /// `live` and `cut_off_at` are honoured.
+    pub deliver: DeliverOptions,
+    /// How often `on_sample` is called.
+    pub sample_every: Duration,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            start: DateTime::<Utc>::UNIX_EPOCH,
+            speed: DEFAULT_SPEED,
+            asap: false,
+            rate: None,
+            arrivals: None,
+            duration: None,
+            drain: DEFAULT_DRAIN,
+            max_calls: None,
+            max_events: None,
+            deliver: DeliverOptions::default(),
+            sample_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why a load run could not start (nothing was sent).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Traffic(#[from] TrafficError),
+    #[error("bad speed {0}: it must be a number above zero, like 60")]
+    BadSpeed(f64),
+    #[error(transparent)]
+    Deliver(#[from] DeliverError),
+}
+
+/// A load run, planned: the PBX, the traffic model in PBX time, and the limits.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub scenario: Arc<Scenario>,
+    /// The traffic in PBX (virtual) time.
+    pub model: TrafficModel,
+    /// The target rate in calls per wall second (the mean over the stages, when ramped).
+    pub target_rate: f64,
+    /// Wall time during which calls start (`duration`, or the stages' length), if bounded.
+    pub window: Option<Duration>,
+    /// The duration was not given and nothing else ends the run: [`DEFAULT_DURATION`] applies.
+    pub default_duration: bool,
+    pub options: LoadOptions,
+}
+
+/// One live sample, every `sample_every`.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub elapsed: Duration,
+    /// Time left until no more calls start, when known.
+    pub remaining: Option<Duration>,
+    pub counts: LiveCounts,
+    /// Latencies (µs, corrected when paced) since the previous sample.
+    pub interval: Histogram<u64>,
+}
+
+/// Resolve `spec` against the scenario's PBX and apply the options; see the module docs.
+pub fn plan(
+    scenario: Scenario,
+    spec: &TrafficSpec,
+    options: LoadOptions,
+) -> Result<Plan, LoadError> {
+    let speed = options.speed;
+    if !(speed.is_finite() && speed > 0.0) {
+        return Err(LoadError::BadSpeed(speed));
+    }
+    let mut spec = spec.clone();
+    if options.rate.is_some() {
+        // Replaced below; a placeholder lets a table without rate or stages resolve.
+        (spec.rate, spec.stages) = (Some("1/s".into()), None);
+    }
+    if let Some(arrivals) = options.arrivals {
+        spec.arrivals = Some(arrivals);
+    }
+    let mut model = spec.resolve(&scenario.pbx)?;
+    // Wall-clock rates and lengths → PBX time.
+    model.schedule = match (options.rate, &model.schedule) {
+        (Some(rate), _) => Schedule::Constant(rate / speed),
+        (None, Schedule::Constant(r)) => Schedule::Constant(r / speed),
+        (None, Schedule::Stages { start, stages }) => Schedule::Stages {
+            start: start / speed,
+            stages: stages
+                .iter()
+                .map(|s| traffic::Stage {
+                    rate: s.rate / speed,
+                    duration: (s.duration as f64 * speed).round() as u64,
+                })
+                .collect(),
+        },
+    };
+    let stages_wall = model.duration().map(|v| Duration::from_secs_f64(v as f64 / 1000.0 / speed));
+    let default_duration = options.duration.is_none()
+        && stages_wall.is_none()
+        && options.max_calls.is_none()
+        && options.max_events.is_none();
+    let mut options = options;
+    if default_duration {
+        options.duration = Some(DEFAULT_DURATION);
+    }
+    let window = match (options.duration, stages_wall) {
+        (Some(d), Some(s)) => Some(d.min(s)),
+        (d, s) => d.or(s),
+    };
+    let target_rate = match (&model.schedule, window) {
+        (Schedule::Constant(r), _) => r * speed,
+        (Schedule::Stages { .. }, Some(w)) if w > Duration::ZERO => {
+            let virt = (w.as_secs_f64() * speed * 1000.0) as u64;
+            model.expected_calls(virt) / w.as_secs_f64()
+        }
+        _ => 0.0,
+    };
+    Ok(Plan { scenario: Arc::new(scenario), model, target_rate, window, default_duration, options })
+}
+
+/// The engine's events and call ends, with the limits applied.
+struct LoadFeed<'a> {
+    engine: Engine<'a>,
+    events: u64,
+    max_events: Option<u64>,
+    done: bool,
+    truncated: bool,
+}
+
+impl Iterator for LoadFeed<'_> {
+    type Item = Feed;
+
+    fn next(&mut self) -> Option<Feed> {
+        loop {
+            if let Some(call) = self.engine.take_ended() {
+                return Some(Feed::CallEnded(call));
+            }
+            if self.done {
+                return None;
+            }
+            if self.max_events.is_some_and(|m| self.events >= m) {
+                self.done = true;
+                self.truncated = true;
+                return None;
+            }
+            match self.engine.next() {
+                Some(e) => {
+                    self.events += 1;
+                    return Some(Feed::Event(e));
+                }
+                None => self.done = true,
+            }
+        }
+    }
+}
+
+/// Run the plan: deliver to `endpoints`, calling `on_sample` every `sample_every`.
+pub async fn run(
+    plan: &Plan,
+    endpoints: &Endpoints,
+    cancel: CancelToken,
+    mut on_sample: impl FnMut(&Sample),
+) -> Result<LoadReport, LoadError> {
+    let o = &plan.options;
+    let speed = o.speed;
+    let mut opts = o.deliver.clone();
+    opts.pacing = if o.asap { Pacing::Asap } else { Pacing::Speed(speed) };
+    let live = opts.live.get_or_insert_with(|| Arc::new(Live::new())).clone();
+    opts.cut_off_at = plan.window.map(|w| w + o.drain);
+
+    // Arrivals end with the window (in PBX time when paced; on the wall clock with asap) and
+    // after max_calls.
+    let closed = Arc::new(AtomicBool::new(false));
+    let arrivals = traffic::generate(plan.model.clone(), &plan.scenario.pbx, o.seed);
+    let virtual_end =
+        plan.window.filter(|_| !o.asap).map(|w| (w.as_secs_f64() * speed * 1000.0) as u64);
+    let gate = closed.clone();
+    let calls = arrivals
+        .take_while(move |c| virtual_end.is_none_or(|end| c.at < end))
+        .take_while(move |_| !gate.load(Ordering::Relaxed))
+        .take(o.max_calls.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX)));
+    let engine =
+        Engine::with_calls(plan.scenario.clone(), engine::Options::new(o.seed, o.start), calls)
+            .track_ended_calls();
+    let mut feed =
+        LoadFeed { engine, events: 0, max_events: o.max_events, done: false, truncated: false };
+
+    let started = Instant::now();
+    let summary: Summary = {
+        let delivery = deliver::deliver_feed(&mut feed, endpoints, &opts, cancel);
+        tokio::pin!(delivery);
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + o.sample_every, o.sample_every);
+        let asap_window = plan.window.filter(|_| o.asap);
+        loop {
+            tokio::select! {
+                done = &mut delivery => break done?,
+                _ = tick.tick() => {
+                    let elapsed = started.elapsed();
+                    if asap_window.is_some_and(|w| elapsed >= w) {
+                        closed.store(true, Ordering::Relaxed);
+                    }
+                    let sample = Sample {
+                        elapsed,
+                        remaining: plan.window.map(|w| w.saturating_sub(elapsed)),
+                        counts: live.counts(),
+                        interval: live.take_interval(),
+                    };
+                    on_sample(&sample);
+                }
+            }
+        }
+    };
+    let engine_stats = feed.engine.stats().clone();
+    Ok(LoadReport::new(plan, summary, &engine_stats, feed.truncated))
+}

@@ -1,0 +1,633 @@
+//! The report of a load run: what happened, as text for people and as JSON (`--report`) that
+//! merges exactly with other reports ([`LoadReport::merge`]).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::hist::{Hist, Quantile, fmt_ms};
+use crate::deliver::Summary;
+use crate::engine;
+use crate::load::Plan;
+
+/// Format version of the JSON report.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Everything a load run measured. Serializes to the `--report` JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    pub version: u32,
+    /// The scenario's name (`midsize` for the built-in model); merged reports join names.
+    pub scenario: String,
+    pub seed: u64,
+    /// `open` (calls start on schedule) or `closed` (`--max-calls-in-flight`).
+    pub model: String,
+    pub max_calls_in_flight: Option<u64>,
+    pub compression: Compression,
+    pub rate: RateReport,
+    /// Wall seconds from the first event read to the last answer.
+    pub wall_s: f64,
+    /// Wall seconds during which calls could start (`--duration` or the stages), if bounded.
+    pub window_s: Option<f64>,
+    pub drain_s: f64,
+    pub calls: Calls,
+    pub events: Events,
+    /// Per event type, by wire name.
+    pub by_type: BTreeMap<String, TypeReport>,
+    /// Every request's result: status codes (`"200"`) and error classes (`"timeout"`).
+    pub answers: BTreeMap<String, u64>,
+    /// Events that finally failed, by their last result.
+    pub failures: BTreeMap<String, u64>,
+    /// Corrected latency: each event's intended send time to its answer (paced runs).
+    pub latency: Option<Hist>,
+    /// Raw latency: request start to answer.
+    pub raw_latency: Hist,
+    pub interrupted: bool,
+    /// Every request failed to connect: the target is not there.
+    #[serde(default)]
+    pub refused_all: bool,
+    /// "could not connect to URL (…)", per endpoint that refused every connection.
+    #[serde(default)]
+    pub unreachable: Option<String>,
+    /// Threshold verdicts, when thresholds were given: `threshold` (normal form), `actual`
+    /// (null: not measured), `actual_text`, `pass`.
+    #[serde(default)]
+    pub thresholds: Vec<serde_json::Value>,
+    /// `--chaos`: what was injected and how the receiver answered, as the summary shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chaos: Option<String>,
+    /// `--chaos`: forged requests (wrong or no token) the receiver answered 2xx.
+    #[serde(default)]
+    pub forged_accepted: u64,
+}
+
+/// How each call's timeline was compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Compression {
+    /// PBX seconds per wall second.
+    pub speed: f64,
+    /// Sent as fast as possible (no pacing).
+    pub asap: bool,
+}
+
+/// Calls started per wall second.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateReport {
+    pub target_per_s: f64,
+    pub achieved_per_s: f64,
+    /// achieved / target.
+    pub ratio: Option<f64>,
+    /// The wall seconds `achieved_per_s` is over: the window calls could start in, or until
+    /// the last call started when that was later (the sender fell behind).
+    #[serde(default)]
+    pub span_s: f64,
+}
+
+/// Calls, by what happened to them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calls {
+    /// Calls the PBX simulated.
+    pub simulated: u64,
+    /// Calls whose first event was sent.
+    pub started: u64,
+    /// Calls that ended within the run.
+    pub ended: u64,
+    pub answered: u64,
+    pub abandoned: u64,
+    pub voicemail: u64,
+    pub unanswered: u64,
+    /// Outbound calls not placed: the user was busy.
+    pub busy: u64,
+    pub queue_timeouts: u64,
+    /// Calls that waited for a slot (closed model).
+    pub waited: u64,
+    /// Calls never started (closed model, backlog full).
+    pub not_started: u64,
+    /// Calls in progress when the run's time ran out (or `--max-events` stopped it).
+    pub cut_off: u64,
+    pub max_in_flight: u64,
+}
+
+/// Events, by what happened to them: `generated = delivered + failed + filtered`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Events {
+    pub generated: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub filtered: u64,
+    /// Part of `failed`: not sent because the run's time ran out.
+    pub cut_off: u64,
+    /// Part of `failed`: interrupted.
+    pub cancelled: u64,
+    /// Part of `failed`: skipped after an earlier failure of the call.
+    pub skipped: u64,
+    /// HTTP requests, retries included.
+    pub requests: u64,
+    pub retries: u64,
+}
+
+/// One event type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TypeReport {
+    pub generated: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub filtered: u64,
+    pub latency: Option<Hist>,
+    pub raw_latency: Option<Hist>,
+}
+
+impl LoadReport {
+    /// Build the report from a finished run.
+    pub fn new(plan: &Plan, s: Summary, engine: &engine::Stats, _truncated: bool) -> Self {
+        let o = &plan.options;
+        let unreachable = s.unreachable_message();
+        let calls_counts = s.calls.unwrap_or_default();
+        let wall = s.wall.as_secs_f64();
+        let window = plan.window.map(|w| w.as_secs_f64());
+        // Calls started over the time they could start in, or until the last one started
+        // when that was later (the sender fell behind the schedule).
+        let last_start = calls_counts.last_start.map(|d| d.as_secs_f64());
+        let span = match (window, last_start) {
+            (Some(w), Some(l)) => w.max(l),
+            (Some(w), None) => w,
+            (None, l) => l.unwrap_or(wall),
+        }
+        .max(1e-3);
+        // Outbound calls not placed because the user was busy did arrive, with no events.
+        let achieved = (calls_counts.started + engine.outbound_skipped_busy) as f64 / span;
+        let target = plan.target_rate;
+        let mut by_type: BTreeMap<String, TypeReport> = s
+            .by_type
+            .iter()
+            .map(|(name, c)| {
+                let t = TypeReport {
+                    generated: c.generated,
+                    delivered: c.delivered,
+                    failed: c.failed,
+                    filtered: c.filtered,
+                    latency: None,
+                    raw_latency: None,
+                };
+                (name.to_string(), t)
+            })
+            .collect();
+        for t in &s.latency_by_type {
+            if let Some(entry) = by_type.get_mut(t.name) {
+                entry.raw_latency = Some(Hist(t.raw.clone()));
+                entry.latency = t.corrected.clone().map(Hist);
+            }
+        }
+        LoadReport {
+            version: REPORT_VERSION,
+            scenario: plan.scenario.name.clone(),
+            seed: o.seed,
+            model: match o.deliver.max_calls_in_flight {
+                Some(_) => "closed".into(),
+                None => "open".into(),
+            },
+            max_calls_in_flight: o.deliver.max_calls_in_flight.map(|m| m as u64),
+            compression: Compression { speed: o.speed, asap: o.asap },
+            rate: RateReport {
+                target_per_s: target,
+                achieved_per_s: achieved,
+                // With --asap there is no schedule to hold.
+                ratio: (target > 0.0 && !o.asap).then(|| achieved / target),
+                span_s: span,
+            },
+            wall_s: wall,
+            window_s: window,
+            drain_s: o.drain.as_secs_f64(),
+            calls: Calls {
+                simulated: engine.calls,
+                started: calls_counts.started,
+                ended: calls_counts.ended,
+                answered: engine.answered,
+                abandoned: engine.abandoned,
+                voicemail: engine.voicemail,
+                unanswered: engine.unanswered,
+                busy: engine.outbound_skipped_busy,
+                queue_timeouts: engine.queue_timeouts,
+                waited: calls_counts.waited,
+                not_started: calls_counts.not_started,
+                cut_off: calls_counts.cut_off,
+                max_in_flight: calls_counts.max_in_flight,
+            },
+            events: Events {
+                generated: s.generated,
+                delivered: s.delivered,
+                failed: s.failed,
+                filtered: s.filtered,
+                cut_off: s.cut_off,
+                cancelled: s.cancelled,
+                skipped: s.skipped,
+                requests: s.sent,
+                retries: s.retries,
+            },
+            by_type,
+            answers: s.answers.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            failures: s.failures.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            latency: s.corrected.map(Hist),
+            raw_latency: Hist(s.latency),
+            interrupted: s.interrupted,
+            refused_all: s.refused_all,
+            unreachable,
+            thresholds: Vec::new(),
+            forged_accepted: s.chaos.as_ref().map_or(0, |c| c.forged_accepted),
+            chaos: s.chaos.as_ref().map(|c| {
+                let mut text = String::new();
+                c.render(&mut text);
+                text
+            }),
+        }
+    }
+
+    /// The latency that thresholds and headlines use: corrected when measured, else raw.
+    pub fn headline_latency(&self) -> &Hist {
+        self.latency.as_ref().filter(|h| !h.is_empty()).unwrap_or(&self.raw_latency)
+    }
+
+    /// Finally failed / (delivered + failed), cut-off events excluded.
+    pub fn error_rate(&self) -> Option<f64> {
+        let failed = self.events.failed - self.events.cut_off;
+        let total = self.events.delivered + failed;
+        (total > 0).then(|| failed as f64 / total as f64)
+    }
+
+    /// Delivered events per wall second.
+    pub fn throughput(&self) -> f64 {
+        if self.wall_s > 0.0 { self.events.delivered as f64 / self.wall_s } else { 0.0 }
+    }
+
+    /// Events that finally failed for a reason other than the run's time running out.
+    pub fn real_failures(&self) -> u64 {
+        self.events.failed - self.events.cut_off
+    }
+
+    /// The exit code (DESIGN.md): 3 when the target refused every connection, 130 when
+    /// interrupted, 1 when a threshold failed or (unless `allow_failures`) an event finally
+    /// failed for another reason than the run's time running out; else 0.
+    pub fn exit_code(&self, thresholds_failed: bool, allow_failures: bool) -> u8 {
+        if self.refused_all {
+            3
+        } else if self.interrupted {
+            130
+        } else if thresholds_failed
+            || (self.real_failures() > 0 && !allow_failures)
+            || self.forged_accepted > 0
+        {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// Check `thresholds` and keep the verdicts in the report; returns them.
+    pub fn check(
+        &mut self,
+        thresholds: &[super::threshold::Threshold],
+    ) -> Vec<super::threshold::Verdict> {
+        let verdicts = super::threshold::check_all(thresholds, &*self);
+        self.thresholds = verdicts
+            .iter()
+            .map(|v| {
+                let mut value = serde_json::to_value(v).unwrap_or_default();
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("actual_text".into(), v.actual_text().into());
+                }
+                value
+            })
+            .collect();
+        verdicts
+    }
+
+    /// Two reports as one: counts and histograms add (exactly), rates add (runs in
+    /// parallel), wall time is the longer one.
+    pub fn merge(&self, other: &LoadReport) -> LoadReport {
+        let mut m = self.clone();
+        if other.scenario != m.scenario {
+            m.scenario = format!("{} + {}", m.scenario, other.scenario);
+        }
+        if other.model != m.model {
+            m.model = "mixed".into();
+        }
+        m.wall_s = m.wall_s.max(other.wall_s);
+        m.window_s = match (m.window_s, other.window_s) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
+        m.rate.target_per_s += other.rate.target_per_s;
+        m.rate.achieved_per_s += other.rate.achieved_per_s;
+        m.rate.ratio = (m.rate.target_per_s > 0.0 && !m.compression.asap)
+            .then(|| m.rate.achieved_per_s / m.rate.target_per_s);
+        m.rate.span_s = m.rate.span_s.max(other.rate.span_s);
+        m.forged_accepted += other.forged_accepted;
+        if m.chaos.is_none() {
+            m.chaos.clone_from(&other.chaos);
+        }
+        let (a, b) = (&mut m.calls, &other.calls);
+        a.simulated += b.simulated;
+        a.started += b.started;
+        a.ended += b.ended;
+        a.answered += b.answered;
+        a.abandoned += b.abandoned;
+        a.voicemail += b.voicemail;
+        a.unanswered += b.unanswered;
+        a.busy += b.busy;
+        a.queue_timeouts += b.queue_timeouts;
+        a.waited += b.waited;
+        a.not_started += b.not_started;
+        a.cut_off += b.cut_off;
+        a.max_in_flight += b.max_in_flight;
+        let (a, b) = (&mut m.events, &other.events);
+        a.generated += b.generated;
+        a.delivered += b.delivered;
+        a.failed += b.failed;
+        a.filtered += b.filtered;
+        a.cut_off += b.cut_off;
+        a.cancelled += b.cancelled;
+        a.skipped += b.skipped;
+        a.requests += b.requests;
+        a.retries += b.retries;
+        for (name, t) in &other.by_type {
+            match m.by_type.get_mut(name) {
+                None => {
+                    m.by_type.insert(name.clone(), t.clone());
+                }
+                Some(mine) => {
+                    mine.generated += t.generated;
+                    mine.delivered += t.delivered;
+                    mine.failed += t.failed;
+                    mine.filtered += t.filtered;
+                    add_opt(&mut mine.latency, &t.latency);
+                    add_opt(&mut mine.raw_latency, &t.raw_latency);
+                }
+            }
+        }
+        for (k, v) in &other.answers {
+            *m.answers.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.failures {
+            *m.failures.entry(k.clone()).or_default() += v;
+        }
+        add_opt(&mut m.latency, &other.latency);
+        m.raw_latency.add(&other.raw_latency);
+        m.interrupted |= other.interrupted;
+        m.refused_all &= other.refused_all;
+        m.thresholds.clear();
+        m
+    }
+
+    /// The human report.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let w = &mut out;
+        let c = &self.compression;
+        let pacing = match c.asap {
+            true => "as fast as possible".to_string(),
+            false => format!("at {}x", c.speed),
+        };
+        let model = match self.max_calls_in_flight {
+            Some(n) => format!("closed model, at most {n} calls in flight"),
+            None => "open model".to_string(),
+        };
+        let _ = writeln!(w, "load       {} ({model}), seed {}", self.scenario, self.seed);
+        let _ = writeln!(
+            w,
+            "time       {:.1} s wall{}, drain limit {:.0} s; calls compressed {} ({})",
+            self.wall_s,
+            self.window_s.map_or(String::new(), |s| format!(", calls started for {s:.1} s")),
+            self.drain_s,
+            pacing,
+            match c.speed {
+                s if s > 0.0 => format!("a 3-minute call lasts {:.1} s", 180.0 / s),
+                _ => String::new(),
+            }
+        );
+        let ratio = self.rate.ratio.map_or(String::new(), |r| format!(" ({:.1}%)", r * 100.0));
+        let target = match c.asap {
+            true => "none (as fast as possible)".to_string(),
+            false => format!("{:.2} calls/s", self.rate.target_per_s),
+        };
+        let _ = writeln!(
+            w,
+            "rate       target {target}, achieved {:.2} calls/s{ratio}",
+            self.rate.achieved_per_s
+        );
+        let k = &self.calls;
+        let _ = writeln!(
+            w,
+            "calls      started {}  ended {}  cut off {}  (simulated {}, max in flight {})",
+            k.started, k.ended, k.cut_off, k.simulated, k.max_in_flight
+        );
+        let _ = writeln!(
+            w,
+            "outcomes   answered {}  abandoned {}  voicemail {}  unanswered {}  busy {}  \
+             (queue timeouts {})",
+            k.answered, k.abandoned, k.voicemail, k.unanswered, k.busy, k.queue_timeouts
+        );
+        if k.waited > 0 || k.not_started > 0 {
+            let _ = writeln!(
+                w,
+                "           waited for a slot {}  not started (backlog full) {}",
+                k.waited, k.not_started
+            );
+        }
+        let e = &self.events;
+        let _ = writeln!(
+            w,
+            "events     generated {}  delivered {}  failed {}  filtered {}  ({:.1}/s delivered)",
+            e.generated,
+            e.delivered,
+            e.failed,
+            e.filtered,
+            self.throughput()
+        );
+        if e.cut_off + e.cancelled + e.skipped > 0 {
+            let _ = writeln!(
+                w,
+                "           of the failed: cut off {}  cancelled {}  skipped {}",
+                e.cut_off, e.cancelled, e.skipped
+            );
+        }
+        let _ = writeln!(w, "requests   {} ({} retries)", e.requests, e.retries);
+        if !self.answers.is_empty() {
+            let _ = writeln!(w, "answers    {}", join_counts(&self.answers));
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(w, "failed     by last error: {}", join_counts(&self.failures));
+        }
+        if let Some(chaos) = &self.chaos {
+            w.push_str(chaos);
+        }
+        let stats = &Quantile::ALL[..6];
+        if let Some(h) = &self.latency {
+            let _ =
+                writeln!(w, "latency    {}  (corrected: from intended send time)", h.line(stats));
+        }
+        let _ =
+            writeln!(w, "raw        {}  (request start to answer)", self.raw_latency.line(stats));
+        if !self.by_type.is_empty() {
+            let width = self.by_type.keys().map(|n| n.len()).max().unwrap_or(0);
+            let label = if self.latency.is_some() { "corrected" } else { "raw" };
+            let _ = writeln!(
+                w,
+                "by type    {:width$}  {:>9}  {:>6}  {:>9}  {:>9}  {:>9}  {:>9}  ({label})",
+                "", "delivered", "failed", "p50", "p99", "p99.9", "max"
+            );
+            for (name, t) in &self.by_type {
+                let h = t.latency.as_ref().or(t.raw_latency.as_ref());
+                let cell = |q| h.and_then(|h| h.ms(q)).map_or("-".into(), fmt_ms);
+                let _ = writeln!(
+                    w,
+                    "           {name:width$}  {:>9}  {:>6}  {:>9}  {:>9}  {:>9}  {:>9}",
+                    t.delivered,
+                    t.failed,
+                    cell(Quantile::P50),
+                    cell(Quantile::P99),
+                    cell(Quantile::P999),
+                    cell(Quantile::Max)
+                );
+            }
+        }
+        if self.interrupted {
+            let _ = writeln!(w, "interrupted before the end of the run");
+        }
+        if !self.thresholds.is_empty() {
+            let _ = writeln!(w, "thresholds");
+            for v in &self.thresholds {
+                let word = if v["pass"].as_bool() == Some(true) { "pass" } else { "fail" };
+                let text = v["threshold"].as_str().unwrap_or_default();
+                let actual = v["actual_text"].as_str().unwrap_or_default();
+                let _ = writeln!(w, "           {word}  {text}  ({actual})");
+            }
+        }
+        out
+    }
+}
+
+fn add_opt(mine: &mut Option<Hist>, theirs: &Option<Hist>) {
+    match (mine.as_mut(), theirs) {
+        (Some(a), Some(b)) => a.add(b),
+        (None, Some(b)) => *mine = Some(b.clone()),
+        _ => {}
+    }
+}
+
+fn join_counts(map: &BTreeMap<String, u64>) -> String {
+    let items: Vec<String> = map.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    items.join(", ")
+}
+
+impl super::threshold::Measure for LoadReport {
+    /// Latency in ms (corrected where measured, else raw; `_raw` always raw), `error_rate` over
+    /// delivered + finally failed events (cut-off events excluded), `rate` as achieved / target
+    /// call-start rate, `throughput` in delivered events per wall second.
+    fn measure(&self, metric: super::threshold::Metric) -> Option<f64> {
+        use super::threshold::{Metric, Stat};
+        let q = |stat: Stat| match stat {
+            Stat::P50 => Quantile::P50,
+            Stat::P90 => Quantile::P90,
+            Stat::P95 => Quantile::P95,
+            Stat::P99 => Quantile::P99,
+            Stat::P999 => Quantile::P999,
+            Stat::Max => Quantile::Max,
+            Stat::Mean => Quantile::Mean,
+        };
+        match metric {
+            Metric::Latency(stat) => self.headline_latency().ms(q(stat)),
+            Metric::RawLatency(stat) => self.raw_latency.ms(q(stat)),
+            Metric::ErrorRate => self.error_rate(),
+            Metric::Rate => self.rate.ratio,
+            Metric::Throughput => (self.events.delivered + self.real_failures() > 0
+                && self.wall_s > 0.0)
+                .then(|| self.throughput()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(from: u64, n: u64) -> Hist {
+        let mut h = Hist::default();
+        for i in 0..n {
+            h.0.record(from + i * 37).unwrap();
+        }
+        h
+    }
+
+    fn report(k: u64) -> LoadReport {
+        let mut by_type = BTreeMap::new();
+        by_type.insert(
+            "queue_call".to_string(),
+            TypeReport {
+                generated: 10 * k,
+                delivered: 9 * k,
+                failed: k,
+                filtered: 0,
+                latency: Some(hist(500 * k, 9 * k)),
+                raw_latency: Some(hist(100 * k, 9 * k)),
+            },
+        );
+        LoadReport {
+            version: REPORT_VERSION,
+            scenario: "midsize".into(),
+            seed: k,
+            model: "open".into(),
+            max_calls_in_flight: None,
+            compression: Compression { speed: 60.0, asap: false },
+            rate: RateReport {
+                target_per_s: 10.0,
+                achieved_per_s: 9.0 + k as f64,
+                ratio: None,
+                span_s: 10.0,
+            },
+            wall_s: 10.0 + k as f64,
+            window_s: Some(10.0),
+            drain_s: 30.0,
+            calls: Calls {
+                simulated: 3 * k,
+                started: 3 * k,
+                ended: 3 * k,
+                answered: 3 * k,
+                ..Calls::default()
+            },
+            events: Events { generated: 10 * k, delivered: 9 * k, failed: k, ..Events::default() },
+            by_type,
+            answers: [("200".to_string(), 9 * k), ("503".to_string(), k)].into_iter().collect(),
+            failures: [("503".to_string(), k)].into_iter().collect(),
+            latency: Some(hist(500 * k, 9 * k)),
+            raw_latency: hist(100 * k, 9 * k),
+            interrupted: false,
+            refused_all: false,
+            unreachable: None,
+            thresholds: Vec::new(),
+            chaos: None,
+            forged_accepted: 0,
+        }
+    }
+
+    #[test]
+    fn merged_json_reports_equal_the_merge_of_the_runs() {
+        let (a, b) = (report(1), report(2));
+        let via_json = |r: &LoadReport| -> LoadReport {
+            serde_json::from_str(&serde_json::to_string(r).unwrap()).unwrap()
+        };
+        let merged = via_json(&a).merge(&via_json(&b));
+        assert_eq!(merged, a.merge(&b));
+        assert_eq!(merged.events.delivered, 27);
+        assert_eq!(merged.answers["503"], 3);
+        assert_eq!(merged.rate.ratio, Some(21.0 / 20.0));
+        // The histograms are those of both runs together, bucket for bucket.
+        let mut both = hist(100, 9);
+        both.add(&hist(200, 18));
+        assert_eq!(merged.raw_latency, both);
+        assert_eq!(merged.raw_latency.ms(Quantile::P99), both.ms(Quantile::P99));
+        assert_eq!(merged.by_type["queue_call"].raw_latency.as_ref(), Some(&both));
+        assert_eq!(merged.error_rate(), Some(3.0 / 30.0));
+        assert_eq!(via_json(&merged), merged);
+    }
+}
