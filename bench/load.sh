@@ -49,9 +49,11 @@ ASAP_EPS=$(json "$WORK/asap.json" "round(r['events']['delivered'] / r['wall_s'])
 ASAP_EVENTS=$(json "$WORK/asap.json" "r['events']['delivered']")
 OHA_RPS=n/a
 if [ -x "$OHA" ]; then
+    # An event-sized body: one queue_call as pbxsim sends it.
+    target/release/pbxsim trigger queue_call --print --seed 1 > "$WORK/body.json"
     "$OHA" -n "$ASAP_EVENTS" -c "$C" -m POST --no-tui --output-format json \
         -H 'Content-Type: application/json' -H 'X-Pbx-Token: bench-token' \
-        -d '{"type":"queue_call"}' "$URL" > "$WORK/oha.json"
+        -D "$WORK/body.json" "$URL" > "$WORK/oha.json"
     OHA_RPS=$(json "$WORK/oha.json" "round(r['summary']['requestsPerSec'])")
 fi
 echo "   pbxsim $ASAP_EPS events/s, oha $OHA_RPS requests/s"

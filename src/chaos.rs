@@ -975,7 +975,8 @@ mod tests {
                 }
             })
             .collect();
-        assert_eq!(shape, vec!["0:[0, 1]", "1:[2]", "unsent 4", "0:[3, 5]"]);
+        // The stream's end ends the call: what it held goes, then the end itself.
+        assert_eq!(shape, vec!["0:[0, 1]", "1:[2]", "unsent 4", "0:[3, 5]", "ended 0"]);
     }
 
     #[test]
@@ -1058,6 +1059,7 @@ talk = "10s"
         let mut planner = Planner::new(feed.into_iter(), chaos, route);
         let Some(Planned::Post(first)) = planner.next() else { panic!("a post") };
         assert_eq!((first.events.len(), first.events[0].call, read.get()), (3, 0, 3));
+        assert!(matches!(planner.next(), Some(Planned::Ended(0))), "the end follows the batch");
         let Some(Planned::Post(second)) = planner.next() else { panic!("a post") };
         assert_eq!((second.events.len(), second.events[0].call, read.get()), (3, 1, 6));
     }

@@ -231,3 +231,41 @@ async fn thresholds_set_the_exit_code_and_land_in_the_report_and_junit() {
     let out = cargo_bin_cmd!("pbxsim").args(["load", "--threshold", "p99<fast"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_rides_along_in_a_closed_model_run() {
+    let rx = Receiver::ok();
+    let args = [
+        "--rate",
+        "40/s",
+        "--duration",
+        "1s",
+        "--max-calls-in-flight",
+        "3",
+        "--token",
+        "s3cret",
+        "--chaos",
+        "duplicate=1,batch=2",
+        "-q",
+    ];
+    let run = load(&rx.url, &args, "chaos").await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    let r = &run.report;
+    let chaos = r["chaos"].as_str().unwrap_or_else(|| panic!("no chaos in {r}"));
+    assert!(chaos.contains("duplicate=1"), "{chaos}");
+    let c = &r["calls"];
+    assert!(n(&c["max_in_flight"]) <= 3, "{c}");
+    assert_eq!(n(&c["started"]), n(&c["ended"]), "{c}");
+    // Every POST went twice, and every POST is an array of at most 2 events of one call.
+    let received = rx.received();
+    assert_eq!(received.len() as u64, 2 * n(&r["events"]["requests"]), "{r}");
+    let mut events = 0;
+    for req in &received {
+        let batch = req.json();
+        let items = batch.as_array().expect("batched bodies are arrays");
+        assert!((1..=2).contains(&items.len()), "{batch}");
+        assert!(items.iter().all(|e| e["unique_call_id"] == items[0]["unique_call_id"]));
+        events += items.len() as u64;
+    }
+    assert_eq!(events, 2 * n(&r["events"]["delivered"]));
+}

@@ -2,7 +2,8 @@
 //! a webhook object's API-key header) through every command, then every output is searched
 //! for them: stdout and stderr of `run` (to a target and to the built-in receiver), `--dry-run`
 //! and `--dry-run --envelope`, the `--failed` journal, `replay`, `trigger`, `validate` and its
-//! error messages, `listen` and its `--save` file.
+//! error messages, `load` (with forged-token chaos) and its report, JUnit, CSV and journal files,
+//! `listen` and its `--save` file.
 
 mod robust_support;
 
@@ -87,6 +88,35 @@ fn no_output_of_a_full_run_contains_a_secret() {
             TOKEN,
         ]),
     );
+    // `load` with chaos (forged tokens are derived from the real one): its text report, the
+    // --report JSON, --junit, --stats-csv and its --failed journal.
+    let (report, junit, csv, load_journal) = (
+        dir.join("load.json"),
+        dir.join("load.xml"),
+        dir.join("load.csv"),
+        dir.join("load-failed.ndjson"),
+    );
+    outputs.command(
+        "load",
+        pbxsim()
+            .arg("load")
+            .arg(&scenario)
+            .args(["--rate", "20/s", "--duration", "1s", "--target", &rx.url()])
+            .args(["--threshold", "p99<10s", "--chaos", "wrong_token=0.3,duplicate=0.1"])
+            .arg("--report")
+            .arg(&report)
+            .arg("--junit")
+            .arg(&junit)
+            .arg("--stats-csv")
+            .arg(&csv)
+            .arg("--failed")
+            .arg(&load_journal),
+    );
+    for (name, path) in [("load --report", &report), ("load --junit", &junit)] {
+        outputs.file(name, path);
+    }
+    outputs.file("load --stats-csv", &csv);
+    outputs.file("load --failed journal", &load_journal);
     // The built-in receiver prints every event and violation.
     let out = outputs.command("run built-in", pbxsim().arg("run").arg(&scenario).arg("--asap"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
