@@ -527,6 +527,8 @@ struct Tracker {
 struct Parked {
     items: VecDeque<Item>,
     ended: bool,
+    /// When the call's first event was due (paced runs).
+    due: Option<Instant>,
 }
 
 /// What to do with an item of a call.
@@ -551,7 +553,8 @@ impl Tracker {
         }
     }
 
-    fn admit(&mut self, call: u64) -> Admit {
+    /// `due`: when this item was meant to go (paced runs).
+    fn admit(&mut self, call: u64, due: Option<Instant>) -> Admit {
         if self.active.contains(&call) {
             return Admit::Go;
         }
@@ -564,10 +567,10 @@ impl Tracker {
         // A call seen for the first time.
         let room = self.max.is_none_or(|m| self.active.len() < m) && self.order.is_empty();
         if room {
-            self.start(call);
+            self.start(call, due);
             Admit::Go
         } else if self.parked_events < self.park_limit {
-            self.parked.insert(call, Parked::default());
+            self.parked.insert(call, Parked { due, ..Parked::default() });
             self.order.push_back(call);
             self.counts.waited += 1;
             Admit::Park
@@ -578,11 +581,14 @@ impl Tracker {
         }
     }
 
-    fn start(&mut self, call: u64) {
+    /// Start `call`, whose first event was due at `due` (paced runs).
+    fn start(&mut self, call: u64, due: Option<Instant>) {
         self.active.insert(call);
         self.counts.started += 1;
         self.counts.max_in_flight = self.counts.max_in_flight.max(self.active.len() as u64);
-        self.counts.last_start = Some(self.start.elapsed());
+        let now = Instant::now();
+        self.counts.last_start = Some(now.saturating_duration_since(self.start));
+        self.counts.last_start_lag = due.map(|d| now.saturating_duration_since(d));
     }
 
     fn park(&mut self, call: u64, item: Item) {
@@ -607,7 +613,7 @@ impl Tracker {
             let Some(next) = self.order.pop_front() else { break };
             let Some(parked) = self.parked.remove(&next) else { continue };
             self.parked_events -= parked.items.len();
-            self.start(next);
+            self.start(next, parked.due);
             released.extend(parked.items);
             if parked.ended {
                 self.active.remove(&next);
@@ -670,8 +676,12 @@ impl Dispatcher<'_> {
                 }
                 continue;
             };
+            let due = match &item {
+                Item::Send(Job { offset: Some(offset), .. }) => Some(self.shared.due(*offset)),
+                _ => None,
+            };
             let admit = match item.call() {
-                Some(call) => tracker.admit(call),
+                Some(call) => tracker.admit(call, due),
                 None => {
                     if let Item::CallEnded(call) = item {
                         tracker.end(call, &mut released);
@@ -1031,16 +1041,16 @@ mod tests {
     #[test]
     fn the_tracker_parks_new_calls_beyond_the_cap_and_releases_them_in_order() {
         let mut t = Tracker::new(&settings(Some(1)), 2, Instant::now());
-        assert!(matches!(t.admit(1), Admit::Go));
-        assert!(matches!(t.admit(1), Admit::Go));
+        assert!(matches!(t.admit(1, None), Admit::Go));
+        assert!(matches!(t.admit(1, None), Admit::Go));
         // Call 2 waits, then call 3; the backlog holds 2 events.
-        assert!(matches!(t.admit(2), Admit::Park));
+        assert!(matches!(t.admit(2, None), Admit::Park));
         t.park(2, Item::Send(job(2, 0)));
-        assert!(matches!(t.admit(3), Admit::Park));
+        assert!(matches!(t.admit(3, None), Admit::Park));
         t.park(3, Item::Send(job(3, 0)));
         // The backlog is full: call 4 is not started, nor are its later events.
-        assert!(matches!(t.admit(4), Admit::Drop));
-        assert!(matches!(t.admit(4), Admit::Drop));
+        assert!(matches!(t.admit(4, None), Admit::Drop));
+        assert!(matches!(t.admit(4, None), Admit::Drop));
         // Call 3 ends while waiting; call 1 ends: call 2 starts, then call 3 starts and ends.
         let mut released = Vec::new();
         t.end(3, &mut released);
@@ -1062,8 +1072,8 @@ mod tests {
     #[test]
     fn the_tracker_cuts_off_calls_in_progress_and_waiting() {
         let mut t = Tracker::new(&settings(Some(1)), 10, Instant::now());
-        assert!(matches!(t.admit(1), Admit::Go));
-        assert!(matches!(t.admit(2), Admit::Park));
+        assert!(matches!(t.admit(1, None), Admit::Go));
+        assert!(matches!(t.admit(2, None), Admit::Park));
         t.park(2, Item::Send(job(2, 0)));
         t.park(2, Item::Send(job(2, 1)));
         assert_eq!(t.cut_off().len(), 2);

@@ -283,6 +283,9 @@ pub struct CallCounts {
     pub max_in_flight: u64,
     /// When the last call started, after the run's start (wall time).
     pub last_start: Option<std::time::Duration>,
+    /// Paced runs: how late the last call started against its first event's intended time;
+    /// how far the sender had fallen behind the schedule (0 when it kept up).
+    pub last_start_lag: Option<std::time::Duration>,
 }
 
 /// The outcome of a delivery run.

@@ -146,13 +146,17 @@ impl LoadReport {
         let calls_counts = s.calls.unwrap_or_default();
         let wall = s.wall.as_secs_f64();
         let window = plan.window.map(|w| w.as_secs_f64());
-        // Calls started over the time they could start in, or until the last one started
-        // when that was later (the sender fell behind the schedule).
+        // Calls started over the time they could start in, stretched by how far the sender had
+        // fallen behind the schedule when the last call started (paced runs; a call whose first
+        // event comes late because the PBX queued it is not late). Unpaced: until the last call
+        // started, when that was later.
         let last_start = calls_counts.last_start.map(|d| d.as_secs_f64());
-        let span = match (window, last_start) {
-            (Some(w), Some(l)) => w.max(l),
-            (Some(w), None) => w,
-            (None, l) => l.unwrap_or(wall),
+        let lag = calls_counts.last_start_lag.map(|d| d.as_secs_f64());
+        let span = match (window, lag, last_start) {
+            (Some(w), Some(lag), _) => w + lag,
+            (Some(w), None, Some(l)) => w.max(l),
+            (Some(w), None, None) => w,
+            (None, _, l) => l.unwrap_or(wall),
         }
         .max(1e-3);
         // Outbound calls not placed because the user was busy did arrive, with no events.
