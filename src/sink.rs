@@ -174,7 +174,7 @@ pub fn describe_target(
     for (name, _) in extra {
         headers.insert(name.to_ascii_lowercase(), Value::from(REDACTED));
     }
-    (url, headers)
+    (crate::deliver::mask_credentials(&url), headers)
 }
 
 fn envelope(

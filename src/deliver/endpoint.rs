@@ -14,6 +14,18 @@ pub const TOKEN_HEADER: &str = "X-Pbx-Token";
 /// What a secret header value is replaced by in journals and envelopes.
 pub const REDACTED: &str = "***";
 
+/// `url` with any credentials (`user:password@`) replaced by `***@`, for messages and
+/// envelopes: pbxsim refuses such URLs, but must not print the password while saying so.
+pub fn mask_credentials(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+    let authority_end =
+        url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        Some(at) => format!("{}{REDACTED}{}", &url[..scheme_end], &url[scheme_end + at..]),
+        None => url.to_string(),
+    }
+}
+
 /// Where events go: a URL, the `X-Pbx-Token` value (no header when `None`), and extra headers.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Endpoint {
@@ -153,7 +165,10 @@ pub(crate) struct Prepared {
 
 impl Prepared {
     pub fn new(e: &Endpoint) -> Result<Self, DeliverError> {
-        let bad = |reason: &str| DeliverError::BadUrl { url: e.url.clone(), reason: reason.into() };
+        let bad = |reason: &str| DeliverError::BadUrl {
+            url: mask_credentials(&e.url),
+            reason: reason.into(),
+        };
         let url = url::Url::parse(&e.url).map_err(|err| bad(&err.to_string()))?;
         let https = match url.scheme() {
             "http" => false,
@@ -288,13 +303,24 @@ mod tests {
     }
 
     #[test]
+    fn credentials_in_urls_are_masked_in_messages() {
+        assert_eq!(mask_credentials("http://u:s3cret@host:8/p?a=b@c"), "http://***@host:8/p?a=b@c");
+        assert_eq!(mask_credentials("https://host/p"), "https://host/p");
+        assert_eq!(mask_credentials("not a url"), "not a url");
+        let e = Endpoint::new("http://user:s3cret@127.0.0.1:9/x", None);
+        let Err(err) = Prepared::new(&e) else { panic!("credentials are refused") };
+        let err = err.to_string();
+        assert!(!err.contains("s3cret") && err.contains("credentials"), "{err}");
+    }
+
+    #[test]
     fn missing_or_bad_urls_are_errors() {
         let mut s = scenario();
         s.webhook.url = None;
         assert!(matches!(Endpoints::from_scenario(&s, None, None), Err(DeliverError::NoTarget)));
         for bad in ["ftp://x/", "not a url", "http://user:pw@host/", "http://:80/"] {
             let err = Endpoints::from_scenario(&s, Some(bad), None).unwrap_err();
-            assert!(err.to_string().contains(bad), "{err}");
+            assert!(err.to_string().contains(&mask_credentials(bad)), "{err}");
         }
     }
 

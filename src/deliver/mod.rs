@@ -45,7 +45,9 @@ use bytes::{Bytes, BytesMut};
 
 pub use cancel::{CancelToken, ctrl_c_token};
 pub use client::{init_tls, one_off_client};
-pub use endpoint::{Endpoint, Endpoints, REDACTED, TOKEN_HEADER, is_secret_header};
+pub use endpoint::{
+    Endpoint, Endpoints, REDACTED, TOKEN_HEADER, is_secret_header, mask_credentials,
+};
 pub use live::{FLUSH_EVERY, Live, LiveCounts, TypeLatency};
 pub use replay::{ReplayError, ReplayPlan};
 pub use retry::{
