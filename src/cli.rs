@@ -630,32 +630,13 @@ impl Play {
         rt.block_on(async move {
             // With no target anywhere, the built-in receiver takes the events and checks them.
             let receiver = if builtin {
-                let token = self
-                    .token
-                    .clone()
-                    .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
-                let extra_tokens = scenario.pbx.webhooks.iter().map(|w| w.token.clone()).collect();
-                let cfg = ReceiverConfig {
-                    token,
-                    extra_tokens,
-                    checker: CheckerConfig {
-                        ticked: scenario.webhook.events,
-                        // `--chaos durations=string` is a variant, not a violation.
-                        lenient_numbers: opts.chaos.as_ref().is_some_and(|c| {
-                            c.durations == Some(pbxsim::event::DurationStyle::String)
-                        }),
-                    },
-                    print: if self.quiet { PrintMode::Quiet } else { PrintMode::Lines },
-                    color: receiver::format::color_for_stdout(),
-                    ..ReceiverConfig::default()
-                };
-                let bind = SocketAddr::from(([127, 0, 0, 1], 0));
-                match receiver::start(bind, cfg).await {
+                let print = if self.quiet { PrintMode::Quiet } else { PrintMode::Lines };
+                let color = receiver::format::color_for_stdout();
+                match start_builtin_receiver(&scenario, self.token.as_deref(), &opts, print, color)
+                    .await
+                {
                     Ok(r) => Some(r),
-                    Err(e) => {
-                        eprintln!("error: cannot start the built-in receiver: {e}");
-                        return ExitCode::from(EXIT_USAGE);
-                    }
+                    Err(code) => return code,
                 }
             } else {
                 None
@@ -1280,6 +1261,40 @@ fn load_traffic(
     Ok((scenario, spec, false))
 }
 
+/// Start the built-in receiver on a loopback port for a run with no target: it accepts the
+/// token (`--token`, else the scenario's) and every webhook object's token, and checks each
+/// call's events. A failure to start is reported; the `Err` is the exit code.
+async fn start_builtin_receiver(
+    scenario: &Scenario,
+    token: Option<&str>,
+    opts: &DeliverOptions,
+    print: PrintMode,
+    color: bool,
+) -> Result<receiver::RunningReceiver, ExitCode> {
+    let token = token
+        .map(str::to_string)
+        .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
+    let cfg = ReceiverConfig {
+        token,
+        extra_tokens: scenario.pbx.webhooks.iter().map(|w| w.token.clone()).collect(),
+        checker: CheckerConfig {
+            ticked: scenario.webhook.events,
+            // `--chaos durations=string` is a variant, not a violation.
+            lenient_numbers: opts
+                .chaos
+                .as_ref()
+                .is_some_and(|c| c.durations == Some(pbxsim::event::DurationStyle::String)),
+        },
+        print,
+        color,
+        ..ReceiverConfig::default()
+    };
+    receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await.map_err(|e| {
+        eprintln!("error: cannot start the built-in receiver: {e}");
+        ExitCode::from(EXIT_USAGE)
+    })
+}
+
 fn load(args: LoadArgs) -> ExitCode {
     let (scenario, spec, builtin_pbx) = match load_traffic(&args) {
         Ok(t) => t,
@@ -1298,10 +1313,6 @@ fn load(args: LoadArgs) -> ExitCode {
     {
         return usage_error(e);
     }
-    let lenient_numbers = deliver
-        .chaos
-        .as_ref()
-        .is_some_and(|c| c.durations == Some(pbxsim::event::DurationStyle::String));
     let options = pbxsim::load::LoadOptions {
         seed: engine_opts.seed,
         start: engine_opts.start,
@@ -1348,24 +1359,13 @@ fn load(args: LoadArgs) -> ExitCode {
     let rt = runtime();
     rt.block_on(async move {
         let receiver = if builtin_receiver {
-            let token = args
-                .token
-                .clone()
-                .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
-            let cfg = ReceiverConfig {
-                token,
-                extra_tokens: scenario.pbx.webhooks.iter().map(|w| w.token.clone()).collect(),
-                checker: CheckerConfig { ticked: scenario.webhook.events, lenient_numbers },
-                print: PrintMode::Quiet,
-                color: false,
-                ..ReceiverConfig::default()
-            };
-            match receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await {
+            let deliver = &plan.options.deliver;
+            let quiet = PrintMode::Quiet;
+            match start_builtin_receiver(&scenario, args.token.as_deref(), deliver, quiet, false)
+                .await
+            {
                 Ok(r) => Some(r),
-                Err(e) => {
-                    eprintln!("error: cannot start the built-in receiver: {e}");
-                    return ExitCode::from(EXIT_USAGE);
-                }
+                Err(code) => return code,
             }
         } else {
             None
