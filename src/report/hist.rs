@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::threshold::Stat;
 use crate::deliver::new_histogram;
 
 const ENCODING: &str = "pbxsim-hdr-v1";
@@ -28,42 +29,6 @@ impl Default for Hist {
     }
 }
 
-/// The statistics a report shows of a histogram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Quantile {
-    P50,
-    P90,
-    P95,
-    P99,
-    P999,
-    Max,
-    Mean,
-}
-
-impl Quantile {
-    pub const ALL: [Quantile; 7] = [
-        Quantile::P50,
-        Quantile::P90,
-        Quantile::P95,
-        Quantile::P99,
-        Quantile::P999,
-        Quantile::Max,
-        Quantile::Mean,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Quantile::P50 => "p50",
-            Quantile::P90 => "p90",
-            Quantile::P95 => "p95",
-            Quantile::P99 => "p99",
-            Quantile::P999 => "p99.9",
-            Quantile::Max => "max",
-            Quantile::Mean => "mean",
-        }
-    }
-}
-
 impl Hist {
     pub fn len(&self) -> u64 {
         self.0.len()
@@ -74,19 +39,15 @@ impl Hist {
     }
 
     /// A statistic in milliseconds; `None` when nothing was recorded.
-    pub fn ms(&self, q: Quantile) -> Option<f64> {
+    pub fn ms(&self, q: Stat) -> Option<f64> {
         let h = &self.0;
         if h.is_empty() {
             return None;
         }
-        let micros = match q {
-            Quantile::P50 => h.value_at_quantile(0.5) as f64,
-            Quantile::P90 => h.value_at_quantile(0.9) as f64,
-            Quantile::P95 => h.value_at_quantile(0.95) as f64,
-            Quantile::P99 => h.value_at_quantile(0.99) as f64,
-            Quantile::P999 => h.value_at_quantile(0.999) as f64,
-            Quantile::Max => h.max() as f64,
-            Quantile::Mean => h.mean(),
+        let micros = match q.quantile() {
+            Some(1.0) => h.max() as f64,
+            Some(quantile) => h.value_at_quantile(quantile) as f64,
+            None => h.mean(),
         };
         Some(micros / 1000.0)
     }
@@ -102,10 +63,10 @@ impl Hist {
     }
 
     /// "p50 1.20 ms  p90 …  max …".
-    pub fn line(&self, stats: &[Quantile]) -> String {
+    pub fn line(&self, stats: &[Stat]) -> String {
         let parts: Vec<String> = stats
             .iter()
-            .map(|q| format!("{} {}", q.label(), self.ms(*q).map_or("-".into(), fmt_ms)))
+            .map(|q| format!("{} {}", q.name(), self.ms(*q).map_or("-".into(), fmt_ms)))
             .collect();
         parts.join("  ")
     }
@@ -124,7 +85,7 @@ pub fn fmt_ms(ms: f64) -> String {
 
 impl fmt::Display for Hist {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.line(&Quantile::ALL))
+        f.write_str(&self.line(&Stat::ALL))
     }
 }
 
@@ -158,13 +119,13 @@ impl Serialize for Hist {
         let h = &self.0;
         let wire = Wire {
             count: h.len(),
-            p50_ms: self.ms(Quantile::P50),
-            p90_ms: self.ms(Quantile::P90),
-            p95_ms: self.ms(Quantile::P95),
-            p99_ms: self.ms(Quantile::P99),
-            p99_9_ms: self.ms(Quantile::P999),
-            max_ms: self.ms(Quantile::Max),
-            mean_ms: self.ms(Quantile::Mean),
+            p50_ms: self.ms(Stat::P50),
+            p90_ms: self.ms(Stat::P90),
+            p95_ms: self.ms(Stat::P95),
+            p99_ms: self.ms(Stat::P99),
+            p99_9_ms: self.ms(Stat::P999),
+            max_ms: self.ms(Stat::Max),
+            mean_ms: self.ms(Stat::Mean),
             encoding: ENCODING.into(),
             unit: "us".into(),
             lowest: h.low(),
@@ -218,7 +179,7 @@ mod tests {
         let json = serde_json::to_string(&h).unwrap();
         let back: Hist = serde_json::from_str(&json).unwrap();
         assert_eq!(back, h);
-        assert_eq!(back.ms(Quantile::P99), h.ms(Quantile::P99));
+        assert_eq!(back.ms(Stat::P99), h.ms(Stat::P99));
     }
 
     #[test]
@@ -229,7 +190,7 @@ mod tests {
         let mut merged: Hist = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
         merged.add(&serde_json::from_str(&serde_json::to_string(&b).unwrap()).unwrap());
         assert_eq!(merged, both);
-        for q in Quantile::ALL {
+        for q in Stat::ALL {
             assert_eq!(merged.ms(q), both.ms(q), "{q:?}");
         }
     }

@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::hist::{Hist, Quantile, fmt_ms};
+use super::hist::{Hist, fmt_ms};
+use super::threshold::Stat;
 use crate::deliver::Summary;
 use crate::engine;
 use crate::load::Plan;
@@ -465,7 +466,7 @@ impl LoadReport {
         if let Some(chaos) = &self.chaos {
             w.push_str(chaos);
         }
-        let stats = &Quantile::ALL[..6];
+        let stats = &Stat::ALL[..6];
         if let Some(h) = &self.latency {
             let _ =
                 writeln!(w, "latency    {}  (corrected: from intended send time)", h.line(stats));
@@ -488,10 +489,10 @@ impl LoadReport {
                     "           {name:width$}  {:>9}  {:>6}  {:>9}  {:>9}  {:>9}  {:>9}",
                     t.delivered,
                     t.failed,
-                    cell(Quantile::P50),
-                    cell(Quantile::P99),
-                    cell(Quantile::P999),
-                    cell(Quantile::Max)
+                    cell(Stat::P50),
+                    cell(Stat::P99),
+                    cell(Stat::P999),
+                    cell(Stat::Max)
                 );
             }
         }
@@ -529,19 +530,10 @@ impl super::threshold::Measure for LoadReport {
     /// delivered + finally failed events (cut-off events excluded), `rate` as achieved / target
     /// call-start rate, `throughput` in delivered events per wall second.
     fn measure(&self, metric: super::threshold::Metric) -> Option<f64> {
-        use super::threshold::{Metric, Stat};
-        let q = |stat: Stat| match stat {
-            Stat::P50 => Quantile::P50,
-            Stat::P90 => Quantile::P90,
-            Stat::P95 => Quantile::P95,
-            Stat::P99 => Quantile::P99,
-            Stat::P999 => Quantile::P999,
-            Stat::Max => Quantile::Max,
-            Stat::Mean => Quantile::Mean,
-        };
+        use super::threshold::Metric;
         match metric {
-            Metric::Latency(stat) => self.headline_latency().ms(q(stat)),
-            Metric::RawLatency(stat) => self.raw_latency.ms(q(stat)),
+            Metric::Latency(stat) => self.headline_latency().ms(stat),
+            Metric::RawLatency(stat) => self.raw_latency.ms(stat),
             Metric::ErrorRate => self.error_rate(),
             Metric::Rate => self.rate.ratio,
             Metric::Throughput => (self.events.delivered + self.real_failures() > 0
@@ -629,7 +621,7 @@ mod tests {
         let mut both = hist(100, 9);
         both.add(&hist(200, 18));
         assert_eq!(merged.raw_latency, both);
-        assert_eq!(merged.raw_latency.ms(Quantile::P99), both.ms(Quantile::P99));
+        assert_eq!(merged.raw_latency.ms(Stat::P99), both.ms(Stat::P99));
         assert_eq!(merged.by_type["queue_call"].raw_latency.as_ref(), Some(&both));
         assert_eq!(merged.error_rate(), Some(3.0 / 30.0));
         assert_eq!(via_json(&merged), merged);

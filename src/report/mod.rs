@@ -18,7 +18,7 @@ pub mod progress;
 pub mod series;
 pub mod threshold;
 
-pub use hist::{Hist, Quantile};
+pub use hist::Hist;
 pub use junit::junit;
 pub use load::LoadReport;
 pub use threshold::{

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::hist::{Hist, Quantile, fmt_ms};
+use super::hist::{Hist, fmt_ms};
+use super::threshold::Stat;
 use crate::deliver::LiveCounts;
 use crate::load::Sample;
 
@@ -104,7 +105,7 @@ fn line(s: &Sample, last: &Last, latency: &Hist) -> String {
         per_s(c.sent, last.counts.sent),
         per_s(c.delivered, last.counts.delivered),
         c.errors,
-        q(Quantile::P50),
-        q(Quantile::P99),
+        q(Stat::P50),
+        q(Stat::P99),
     )
 }

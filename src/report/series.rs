@@ -4,7 +4,8 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use super::hist::{Hist, Quantile};
+use super::hist::Hist;
+use super::threshold::Stat;
 use crate::deliver::LiveCounts;
 use crate::load::Sample;
 
@@ -60,14 +61,14 @@ impl<W: Write> Series<W> {
             c.errors - p.errors.min(c.errors),
             c.errors,
             rate,
-            ms(&interval, Quantile::P50),
-            ms(&interval, Quantile::P90),
-            ms(&interval, Quantile::P99),
-            ms(&interval, Quantile::Max),
-            ms(&self.total, Quantile::P50),
-            ms(&self.total, Quantile::P90),
-            ms(&self.total, Quantile::P99),
-            ms(&self.total, Quantile::Max),
+            ms(&interval, Stat::P50),
+            ms(&interval, Stat::P90),
+            ms(&interval, Stat::P99),
+            ms(&interval, Stat::Max),
+            ms(&self.total, Stat::P50),
+            ms(&self.total, Stat::P90),
+            ms(&self.total, Stat::P99),
+            ms(&self.total, Stat::Max),
         )?;
         self.prev = *c;
         self.prev_elapsed = sample.elapsed;
