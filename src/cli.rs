@@ -584,6 +584,7 @@ fn dry_run(
     };
     let timeline = pbxsim::time::Timeline::new(options.start, scenario.utc_offset);
     let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(scenario), options);
+    let backstop = engine.backstop();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match chaos {
@@ -595,6 +596,9 @@ fn dry_run(
             )
         }
     };
+    if let Some(runaway) = backstop.tripped() {
+        return runaway_error(runaway);
+    }
     match written {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -676,6 +680,7 @@ impl Play {
                 println!("chaos {chaos}");
             }
             let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(&scenario), options);
+            let backstop = engine.backstop();
             let cancel = deliver::ctrl_c_token();
             let delivered = match opts.chaos {
                 Some(_) => {
@@ -690,6 +695,9 @@ impl Play {
             };
             println!();
             print!("{}", summary.render());
+            if let Some(runaway) = backstop.tripped() {
+                return runaway_error(runaway);
+            }
             let mut code = summary.exit_code(self.delivery.allow_failures);
             if let Some(message) = summary.chaos.as_ref().and_then(|c| c.accepted_forgery_message())
             {
@@ -844,6 +852,16 @@ pub fn runtime() -> tokio::runtime::Runtime {
 fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
+}
+
+/// A call the engine stopped (a flow that never ends): a scenario error, exit 2.
+fn runaway_error(runaway: &pbxsim::engine::Runaway) -> ExitCode {
+    usage_error(format!(
+        "{runaway}\nhelp: every call may take at most {} call-flow steps and cause at most {} \
+         events; `pbxsim validate` points at failover steps that loop",
+        pbxsim::engine::MAX_STEPS_PER_CALL,
+        pbxsim::engine::MAX_EVENTS_PER_CALL
+    ))
 }
 
 fn replay(args: ReplayArgs) -> ExitCode {
@@ -1426,6 +1444,7 @@ fn load(args: LoadArgs) -> ExitCode {
         progress.finish();
         let mut report = match result {
             Ok(r) => r,
+            Err(pbxsim::load::LoadError::Runaway(r)) => return runaway_error(&r),
             Err(e) => return usage_error(e),
         };
         // The scenario's [expect] thresholds, then --threshold's.

@@ -516,7 +516,12 @@ impl Resolver<'_> {
             }
         });
         let webhook = self.webhook(file.webhook.as_ref());
+        let before = self.errors.len();
         let pbx = self.pbx(file);
+        // Loops are looked for once the PBX resolved cleanly, so steps match the file's.
+        if self.errors.len() == before {
+            self.errors.extend(super::loops::find(file, &pbx, self.file_name, self.source));
+        }
         let calls = self.calls(&file.calls, &pbx);
         let traffic = file.traffic.as_ref().and_then(|t| self.traffic(t, &pbx));
         let expect = file.expect.as_ref().map(|e| self.thresholds(&e.thresholds));
