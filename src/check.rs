@@ -1100,17 +1100,29 @@ pub struct ReadStats {
     pub skipped: u64,
 }
 
+/// Why [`check_reader`] stopped before the end.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The first non-blank line is not JSON: the input is not a capture at all (a scenario
+    /// file, a pretty-printed document), so its lines are not reported one by one.
+    #[error("line {line} is not JSON ({error}), so this is not an NDJSON capture")]
+    NotNdjson { line: u64, error: String },
+}
+
 /// Check an NDJSON capture line by line. A line is a payload object, an array of payloads, or an
 /// envelope `{"received_at": …, "headers": {…}, "body": …}` (the `listen --save` format and the
 /// delivery failure journal); envelopes the receiver answered with a non-2xx
-/// `response_status` are skipped, since the sender retries those. Blank lines are ignored; a
-/// line that is not JSON is a `malformed` violation. `on_violation` gets each violation as it
-/// happens, with its 1-based line number. Does not call [`Checker::finish`].
+/// `response_status` are skipped, since the sender retries those. Blank lines are ignored. If
+/// the first non-blank line is not JSON the input is not a capture ([`ReadError::NotNdjson`]);
+/// a later line that is not JSON is a `malformed` violation. `on_violation` gets each violation
+/// as it happens, with its 1-based line number. Does not call [`Checker::finish`].
 pub fn check_reader(
     mut reader: impl BufRead,
     checker: &mut Checker,
     mut on_violation: impl FnMut(u64, &Violation),
-) -> std::io::Result<ReadStats> {
+) -> Result<ReadStats, ReadError> {
     let mut stats = ReadStats::default();
     let mut buf = Vec::new();
     let mut line_no = 0;
@@ -1129,6 +1141,9 @@ pub fn check_reader(
             Err(e) => {
                 // The error's position is within this one line: keep its column only.
                 let e = e.to_string().replace(" at line 1 column", " at column");
+                if stats.lines == 1 {
+                    return Err(ReadError::NotNdjson { line: line_no, error: e });
+                }
                 let v = checker.reject(format!("line {line_no} is not JSON: {e}"));
                 on_violation(line_no, &v);
                 continue;

@@ -76,7 +76,8 @@ pub enum Command {
     /// Check scenario files without running them.
     ///
     /// Exits 0 when every file is valid, 2 when one is not; errors name the file, line and
-    /// column, with a hint.
+    /// column, with a hint. A valid file with nothing to play (no [[calls]], no [traffic]) gets
+    /// a note: `run` refuses it.
     #[command(after_help = "Examples:\n  \
         pbxsim validate scenarios/quickstart.toml\n  \
         pbxsim validate scenarios/*.toml\n  \
@@ -105,7 +106,10 @@ pub enum Command {
     /// Check a saved capture (NDJSON: payloads, arrays, or `listen --save` envelopes).
     #[command(after_help = "Examples:\n  pbxsim check capture.ndjson\n  \
         pbxsim check capture.ndjson --types user_inbound,queue_call\n\n\
-        Exit codes: 0 no violations; 1 violations; 2 the file cannot be read.")]
+        A file whose first non-blank line is not JSON is not a capture (exit 2, one message);\n\
+        a later line that is not JSON is a `malformed` violation.\n\n\
+        Exit codes: 0 no violations; 1 violations, or no events at all; 2 the file cannot be\n\
+        read or is not NDJSON.")]
     Check(CheckArgs),
     /// Load-test a receiver with generated telephony traffic at a target call rate.
     ///
@@ -384,6 +388,11 @@ fn check(args: CheckArgs) -> ExitCode {
     });
     let stats = match stats {
         Ok(stats) => stats,
+        Err(e @ pbxsim::check::ReadError::NotNdjson { .. }) => {
+            eprintln!("error: {name}: {e}");
+            eprintln!("{}", not_a_capture_help(&name));
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("error: cannot read {name}: {e}");
             return ExitCode::from(2);
@@ -403,7 +412,33 @@ fn check(args: CheckArgs) -> ExitCode {
         );
     }
     println!("{summary}");
+    if summary.events == 0 {
+        let why = match stats.skipped {
+            0 => String::new(),
+            n => format!(" (the {n} envelopes in it were answered with a failure code)"),
+        };
+        let shown = if name == "-" { "standard input" } else { name.as_str() };
+        eprintln!("error: no events in {shown}{why}: nothing was checked");
+        eprintln!(
+            "help: a capture holds one event per line, e.g. from `pbxsim listen --save FILE` or \
+             `pbxsim run FILE --dry-run`"
+        );
+        return ExitCode::from(1);
+    }
     if summary.violations > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// The hint for `check` of a file that is not NDJSON.
+fn not_a_capture_help(name: &str) -> String {
+    let scenario = if name.ends_with(".toml") {
+        format!("; to check a scenario file, run `pbxsim validate {name}`")
+    } else {
+        String::new()
+    };
+    format!(
+        "help: a capture holds one JSON event (or envelope) per line: `pbxsim listen --save FILE`, \
+         a `--failed` journal or `pbxsim run FILE --dry-run` output{scenario}"
+    )
 }
 
 /// Whether diagnostics on stderr may use color: only on a terminal, and never with `NO_COLOR`.
@@ -427,7 +462,14 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     for path in files {
         match pbxsim::scenario::load(path) {
             Ok(scenario) => {
-                print_stdout(&format!("ok: {}: {}", path.display(), summary(&scenario)))
+                print_stdout(&format!("ok: {}: {}", path.display(), summary(&scenario)));
+                if nothing_to_play(&scenario) {
+                    eprintln!(
+                        "note: {}: nothing to play (no [[calls]], no [traffic]); `pbxsim run` \
+                         refuses it",
+                        path.display()
+                    );
+                }
             }
             Err(diagnostic) => {
                 report(&diagnostic);
@@ -436,6 +478,29 @@ fn validate(files: &[PathBuf]) -> ExitCode {
         }
     }
     if failed { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
+}
+
+/// A scenario with neither scripted calls nor generated traffic: `run` has nothing to send.
+fn nothing_to_play(scenario: &Scenario) -> bool {
+    scenario.calls.is_empty() && scenario.traffic.is_none()
+}
+
+/// `run` of a scenario with nothing to play: a usage error, with a call to add.
+fn nothing_to_play_error(file: &std::path::Path, scenario: &Scenario) -> ExitCode {
+    let file = file.display();
+    let help = match scenario.pbx.numbers.first() {
+        Some(n) => format!(
+            "add a call to one of its numbers:\n\n  [[calls]]\n  at = \"0s\"\n  \
+             from = \"61400000001\"\n  to = \"{}\"\n\n\
+             or play one call through its PBX: `pbxsim call inbound --scenario {file}`",
+            n.number
+        ),
+        None => "add [[numbers]] with a call flow and [[calls]] to them (see \
+                 docs/scenario-format.md), or try `pbxsim run scenarios/quickstart.toml`"
+            .to_string(),
+    };
+    eprintln!("error: {file} has nothing to play: no [[calls]] and no [traffic]\nhelp: {help}");
+    ExitCode::from(EXIT_USAGE)
 }
 
 /// "3 users, 1 queue, 5 calls": the non-empty parts of a scenario.
@@ -536,6 +601,9 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if nothing_to_play(&scenario) {
+        return nothing_to_play_error(&args.file, &scenario);
+    }
     if scenario.traffic.is_some() {
         let file = args.file.display();
         if scenario.calls.is_empty() {

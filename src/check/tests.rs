@@ -659,6 +659,17 @@ fn reads_bare_lines_arrays_and_envelopes() {
 }
 
 #[test]
+fn a_reader_whose_first_line_is_not_json_is_not_a_capture() {
+    let text = format!("\n# a scenario\n{}\n", good_calls()[0].1[0]);
+    let mut checker = Checker::new(CheckerConfig::default());
+    let mut seen = 0;
+    let err = check_reader(text.as_bytes(), &mut checker, |_, _| seen += 1).unwrap_err();
+    assert!(matches!(err, ReadError::NotNdjson { line: 2, .. }), "{err:?}");
+    assert!(err.to_string().starts_with("line 2 is not JSON (expected value at column 1)"), "{err}");
+    assert_eq!((seen, checker.summary().events), (0, 0), "nothing checked");
+}
+
+#[test]
 fn summary_prints_counts() {
     let mut checker = Checker::new(CheckerConfig::default());
     for e in &good_calls()[0].1 {
