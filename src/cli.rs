@@ -201,6 +201,20 @@ pub struct CheckFlags {
     /// Accept digit strings (`"28"`) where integers are due.
     #[arg(long)]
     pub lenient_numbers: bool,
+    /// Which rules: `all` (each event and each call's sequence), or `fields` (each event on
+    /// its own, as one-off events from `pbxsim trigger`; no call is followed). Requests with
+    /// `X-Pbxsim-Trigger: 1` (sent by `pbxsim trigger`) are always checked as one-offs.
+    #[arg(long = "check", value_enum, value_name = "RULES", default_value_t = CheckScope::All)]
+    pub scope: CheckScope,
+}
+
+/// `--check`: which conformance rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckScope {
+    /// Every rule.
+    All,
+    /// Each event's own fields, durations and status only.
+    Fields,
 }
 
 impl CheckFlags {
@@ -210,7 +224,11 @@ impl CheckFlags {
         } else {
             self.types.iter().copied().collect()
         };
-        CheckerConfig { ticked, lenient_numbers: self.lenient_numbers }
+        let scope = match self.scope {
+            CheckScope::All => pbxsim::check::Scope::All,
+            CheckScope::Fields => pbxsim::check::Scope::Fields,
+        };
+        CheckerConfig { ticked, lenient_numbers: self.lenient_numbers, scope }
     }
 }
 
@@ -1002,6 +1020,11 @@ pub struct TriggerArgs {
     /// Leave a field out of the body (repeatable).
     #[arg(long = "unset", value_name = "FIELD")]
     pub unsets: Vec<String>,
+    /// Send the --set values exactly as given: do not recompute the fields that depend on
+    /// them (durations, connected_at, a summary's user), nor refuse combinations that cannot
+    /// hold. For rehearsing how a receiver copes with inconsistent payloads.
+    #[arg(long)]
+    pub raw: bool,
     /// Print the body instead of sending it.
     #[arg(long)]
     pub print: bool,
@@ -1034,7 +1057,26 @@ fn trigger(args: TriggerArgs) -> ExitCode {
         serde_json::Value::Object(map) => map,
         _ => unreachable!("payloads are objects"),
     };
-    if let Err(e) = pbxsim::trigger::apply_edits(ty, &mut body, &sets, &args.unsets) {
+    let original = body.clone();
+    if let Err(e) = pbxsim::trigger::apply_edits(ty, &mut body, &sets, &[]) {
+        return usage_error(e);
+    }
+    if !args.raw {
+        match pbxsim::trigger::reconcile(ty, &original, &mut body, &sets) {
+            Ok(changed) if !changed.is_empty() && !sets.is_empty() => eprintln!(
+                "note: {} adjusted to agree with --set (--raw sends the fields as they were)",
+                changed.join(", ")
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                return usage_error(format!(
+                    "{e}\nhelp: change the --set values so they fit one call, or add --raw to \
+                     send them as given"
+                ));
+            }
+        }
+    }
+    if let Err(e) = pbxsim::trigger::apply_edits(ty, &mut body, &[], &args.unsets) {
         return usage_error(e);
     }
     let body = serde_json::Value::Object(body).to_string();
@@ -1061,6 +1103,8 @@ fn trigger(args: TriggerArgs) -> ExitCode {
         if let Some(token) = &token {
             request = request.header(deliver::TOKEN_HEADER, token);
         }
+        // A one-off: a receiver that follows calls (pbxsim listen) checks it on its own.
+        request = request.header(pbxsim::check::TRIGGER_HEADER, "1");
         match request.send().await {
             Ok(response) => {
                 let status = response.status();
@@ -1370,6 +1414,7 @@ async fn start_builtin_receiver(
                 .chaos
                 .as_ref()
                 .is_some_and(|c| c.durations == Some(pbxsim::event::DurationStyle::String)),
+            ..CheckerConfig::default()
         },
         print,
         color,
