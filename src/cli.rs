@@ -52,9 +52,17 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         pbxsim trigger queue_call --target http://127.0.0.1:3000/hook --token s3cret\n  \
         pbxsim trigger user_inbound_completed --set call_duration=95 --set queue_name=Sales --print\n  \
-        pbxsim trigger voicemail --unset email_message --target http://127.0.0.1:3000/hook\n\n\
+        pbxsim trigger voicemail --unset email_message --target http://127.0.0.1:3000/hook\n  \
+        pbxsim trigger queue_call --set status=abandoned --print   # no agent, no talk time\n  \
+        pbxsim trigger queue_call --set conversation_duration=999 --raw --print\n\n\
+        Users, queues, ring groups and numbers come from the built-in PBX of `pbxsim call`.\n\
         --set values are converted to the field's JSON type (`null` for fields that may be null);\n\
-        an unknown field is an error. Types: user_inbound, user_inbound_answered,\n\
+        an unknown field is an error. The fields that depend on one set follow it (durations,\n\
+        connected_at, call_start_at; a summary's user and talk time for status abandoned or\n\
+        timedout; user_name for a built-in user_number); a combination that cannot hold in one\n\
+        call is refused. --raw sends the values as given. The request carries\n\
+        `X-Pbxsim-Trigger: 1`, so `pbxsim listen` checks it as a one-off.\n\n\
+        Types: user_inbound, user_inbound_answered,\n\
         user_inbound_completed, user_outbound, user_outbound_answered, user_outbound_completed,\n\
         queue_call, ring_group_call, voicemail, recording_inbound, recording_outbound,\n\
         webhook_component_event.\n\n\
@@ -100,6 +108,7 @@ pub enum Command {
     /// Run a webhook receiver that prints what arrives and checks every call's events.
     #[command(after_help = "Examples:\n  pbxsim listen --port 8080 --token s3cret\n  \
         pbxsim listen --port 0 --save capture.ndjson --exit-after 100\n  \
+        pbxsim listen --check fields                  # every event is a one-off: no call order\n  \
         pbxsim listen --fail-rate 0.2 --delay 500ms   # rehearse your sender's retries\n\n\
         Exit codes: 0 no violations; 1 violations; 2 usage error or cannot listen.")]
     Listen(ListenArgs),
