@@ -350,9 +350,7 @@ fn stamp(body: &Map<String, Value>, name: &str) -> Option<Result<DateTime<Utc>, 
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(
-            DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| s.clone()),
+            DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| s.clone()),
         ),
         other => Some(Err(other.to_string())),
     }
@@ -400,10 +398,7 @@ pub fn reconcile(
     let has_status = ty.field("status").is_some();
     let status = body.get("status").and_then(Value::as_str).map(str::to_string);
     let connected_null = body.get("connected_at").is_some_and(|v| v.is_null() || v == "");
-    let answered = match status.as_deref() {
-        Some("answered") | None => true,
-        _ => false,
-    };
+    let answered = matches!(status.as_deref(), Some("answered") | None);
     if has_status && answered && connected_null && given("connected_at") {
         return inconsistent(
             "connected_at=null means nobody answered, but status is answered; add \
@@ -436,8 +431,7 @@ pub fn reconcile(
         Some(Ok(c)) => c,
         _ => return Ok(changed),
     };
-    let talk0 = seconds(original, "conversation_duration")
-        .map_or_else(|| 60_000, |t| t * 1000);
+    let talk0 = seconds(original, "conversation_duration").map_or_else(|| 60_000, |t| t * 1000);
     let ring0 = (connected0 - start0).num_milliseconds();
 
     let start_given = match (given("call_start_at"), stamp(body, "call_start_at")) {
@@ -521,7 +515,8 @@ pub fn reconcile(
                     .into(),
             );
         }
-        let ring = d_given.unwrap_or_else(|| seconds(original, "call_duration").unwrap_or(0) * 1000);
+        let ring =
+            d_given.unwrap_or_else(|| seconds(original, "call_duration").unwrap_or(0) * 1000);
         CallTimes { start: start_given.unwrap_or(start0), ring, talk: 0, answered: false }
     };
 
@@ -609,11 +604,15 @@ mod tests {
                         assert_eq!(*u.name, *name, "{ty}: name and extension agree");
                         if let Some(q) = text("queue_name") {
                             let q = pbx.queues.iter().find(|x| *x.name == *q).expect("a queue");
-                            assert!(q.members.iter().any(|&m| pbx.users[m].extension == u.extension));
+                            assert!(
+                                q.members.iter().any(|&m| pbx.users[m].extension == u.extension)
+                            );
                         }
                         if let Some(g) = text("ring_group_name") {
                             let g = pbx.ring_groups.iter().find(|x| *x.name == *g).expect("group");
-                            assert!(g.members.iter().any(|&m| pbx.users[m].extension == u.extension));
+                            assert!(
+                                g.members.iter().any(|&m| pbx.users[m].extension == u.extension)
+                            );
                         }
                     }
                 }
@@ -651,7 +650,8 @@ mod tests {
 
     #[test]
     fn combinations_that_cannot_hold_are_refused() {
-        let cases: [(EventType, &[(&str, &str)], &str); 5] = [
+        type Sets<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(EventType, Sets, &str); 5] = [
             (
                 EventType::UserInboundCompleted,
                 &[("call_duration", "95"), ("conversation_duration", "120")],
@@ -659,7 +659,10 @@ mod tests {
             ),
             (
                 EventType::UserInboundCompleted,
-                &[("call_start_at", "2026-03-02T09:00:40Z"), ("connected_at", "2026-03-02T09:00:30Z")],
+                &[
+                    ("call_start_at", "2026-03-02T09:00:40Z"),
+                    ("connected_at", "2026-03-02T09:00:30Z"),
+                ],
                 "connected_at is 10 s before call_start_at",
             ),
             (EventType::QueueCall, &[("connected_at", "null")], "add --set status=abandoned"),

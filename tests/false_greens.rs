@@ -92,7 +92,9 @@ fn check_of_an_empty_capture_fails() {
     );
     let out = pbxsim(&["check", &refused], "");
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("(the 1 envelopes in it were answered with a failure code)"));
+    assert!(
+        text(&out.stderr).contains("(the 1 envelopes in it were answered with a failure code)")
+    );
 }
 
 #[test]

@@ -96,7 +96,11 @@ fn readme_trigger_call_and_listen_examples_agree_with_the_readme_listen() {
         .find(|c| c.starts_with("pbxsim listen "))
         .expect("the README starts a listener")
         .clone();
-    assert_eq!(flag_value(&listen, "--token"), Some("s3cret"), "the README's listen checks a token");
+    assert_eq!(
+        flag_value(&listen, "--token"),
+        Some("s3cret"),
+        "the README's listen checks a token"
+    );
     let port = flag_value(&listen, "--port").expect("the README's listen names its port");
     let its_url = format!("http://127.0.0.1:{port}/");
 
@@ -135,7 +139,8 @@ fn readme_trigger_call_and_listen_examples_agree_with_the_readme_listen() {
         expected += if command.starts_with("pbxsim trigger ") {
             1
         } else {
-            let dry = format!("{} --dry-run", with_flag(command, "--target", "http://127.0.0.1:9/x"));
+            let dry =
+                format!("{} --dry-run", with_flag(command, "--target", "http://127.0.0.1:9/x"));
             let dry = dry.replace(" --asap", "");
             let out = sh(&dry);
             assert_eq!(out.status.code(), Some(0), "{dry}:\n{}", text(&out.stderr));

@@ -665,7 +665,10 @@ fn a_reader_whose_first_line_is_not_json_is_not_a_capture() {
     let mut seen = 0;
     let err = check_reader(text.as_bytes(), &mut checker, |_, _| seen += 1).unwrap_err();
     assert!(matches!(err, ReadError::NotNdjson { line: 2, .. }), "{err:?}");
-    assert!(err.to_string().starts_with("line 2 is not JSON (expected value at column 1)"), "{err}");
+    assert!(
+        err.to_string().starts_with("line 2 is not JSON (expected value at column 1)"),
+        "{err}"
+    );
     assert_eq!((seen, checker.summary().events), (0, 0), "nothing checked");
 }
 

@@ -321,8 +321,13 @@ impl<'a> Engine<'a> {
         } else {
             (u64::from(MAX_EVENTS_PER_CALL), "events")
         };
-        let runaway =
-            Runaway { call: c.index, unique_call_id: c.id.clone(), dest: c.dest.clone(), limit, what };
+        let runaway = Runaway {
+            call: c.index,
+            unique_call_id: c.id.clone(),
+            dest: c.dest.clone(),
+            limit,
+            what,
+        };
         self.backstop.trip(runaway);
         self.halted = true;
         self.timers.clear();

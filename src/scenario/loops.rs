@@ -114,7 +114,8 @@ pub(super) fn find(
     }
     for (n, number) in file.numbers.iter().enumerate() {
         for (written, step) in number.get().flow.get().iter().zip(&pbx.numbers[n].flow) {
-            starts.push((written.span().start, Node { step: step.clone(), written: Some(written) }));
+            starts
+                .push((written.span().start, Node { step: step.clone(), written: Some(written) }));
         }
     }
     starts.sort_by_key(|(at, _)| *at);
@@ -217,10 +218,8 @@ name = "VM"
 
     #[test]
     fn a_queue_failing_over_to_itself_is_a_loop() {
-        let e = check(
-            "[[queues]]\nname = \"Q\"\nmembers = [\"1010\"]\nfailover = \"queue:Q\"\n",
-        )
-        .unwrap_err();
+        let e = check("[[queues]]\nname = \"Q\"\nmembers = [\"1010\"]\nfailover = \"queue:Q\"\n")
+            .unwrap_err();
         assert!(e.contains("queue `Q` sends it back to itself (failover)"), "{e}");
         assert!(e.contains("@ Some((12, 12))"), "{e}");
     }
