@@ -490,6 +490,10 @@ pub struct RunArgs {
     /// The X-Pbx-Token for global events (overrides the file's token).
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Send one event type to its own URL, with the global token (repeatable; replaces the
+    /// file's `[webhook] routes` entry for that type): `--route queue_call=http://…/queue`.
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = parse_route)]
+    pub routes: Vec<(EventType, String)>,
     /// Play N times faster than real time (default: the file's `speed`, else 1).
     #[arg(long, value_name = "N", value_parser = positive_speed, conflicts_with = "asap")]
     pub speed: Option<f64>,
@@ -553,7 +557,8 @@ fn run(args: RunArgs) -> ExitCode {
     let options = engine_options(&scenario, args.seed, args.start_time);
     if args.dry_run {
         let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
-        return dry_run(&scenario, options, args.envelope, args.target.as_deref(), chaos);
+        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
+        return dry_run(&scenario, options, args.envelope, &shown, chaos);
     }
     let pacing = match (args.asap, args.speed) {
         (true, _) => Pacing::Asap,
@@ -563,6 +568,7 @@ fn run(args: RunArgs) -> ExitCode {
     let play = Play {
         target: args.target,
         token: args.token,
+        routes: args.routes,
         pacing,
         delivery: args.delivery,
         quiet: args.quiet,
@@ -574,7 +580,7 @@ fn dry_run(
     scenario: &std::sync::Arc<Scenario>,
     options: pbxsim::engine::Options,
     envelope: bool,
-    target: Option<&str>,
+    endpoints: &deliver::Overrides,
     chaos: Option<Chaos>,
 ) -> ExitCode {
     let format = if envelope {
@@ -587,11 +593,13 @@ fn dry_run(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match chaos {
-        None => pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, target, &mut out),
+        None => {
+            pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, endpoints, &mut out)
+        }
         Some(chaos) => {
             let events = deliver::with_ended_calls(engine);
             pbxsim::sink::write_ndjson_chaos(
-                scenario, &timeline, events, &chaos, format, target, &mut out,
+                scenario, &timeline, events, &chaos, format, endpoints, &mut out,
             )
         }
     };
@@ -609,6 +617,8 @@ fn dry_run(
 struct Play {
     target: Option<String>,
     token: Option<String>,
+    /// `--route TYPE=URL`.
+    routes: Vec<(EventType, String)>,
     pacing: Pacing,
     delivery: DeliveryArgs,
     quiet: bool,
@@ -622,7 +632,7 @@ impl Play {
         opts.ticked = scenario.webhook.events;
         opts.chaos = self.delivery.chaos(scenario.chaos.as_ref(), options.seed);
         let builtin = self.target.is_none() && scenario.webhook.url.is_none();
-        let endpoints = 1 + scenario.pbx.webhooks.len();
+        let endpoints = endpoint_count(&scenario, &self.routes);
         if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, builtin) {
             return usage_error(e);
         }
@@ -645,11 +655,8 @@ impl Play {
                 Some(r) => Some(r.url()),
                 None => self.target.clone(),
             };
-            let endpoints = match deliver::Endpoints::from_scenario(
-                &scenario,
-                target.as_deref(),
-                self.token.as_deref(),
-            ) {
+            let overrides = overrides(target.as_deref(), self.token.as_deref(), &self.routes);
+            let endpoints = match deliver::Endpoints::from_scenario(&scenario, &overrides) {
                 Ok(e) => e,
                 Err(e) => return usage_error(e),
             };
@@ -695,11 +702,7 @@ impl Play {
             {
                 eprintln!("error: {message}");
             }
-            if code == 3
-                && let Some(message) = summary.unreachable_message()
-            {
-                eprintln!("error: {message}");
-            }
+            print_unreachable(summary.unreachable_message(), code);
             // The [expect] thresholds: a failure makes a clean run exit 1; an unreachable target
             // (3) or an interruption (130) keeps its code.
             if !scenario.expect.is_empty() {
@@ -846,6 +849,76 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// `--route TYPE=URL`.
+fn parse_route(text: &str) -> Result<(EventType, String), String> {
+    let Some((kind, url)) = text.split_once('=') else {
+        return Err(format!(
+            "`{}` is not TYPE=URL; write it like `queue_call=http://127.0.0.1:3000/queue`",
+            pbxsim::secret::redact_url(text)
+        ));
+    };
+    let kind = kind.trim().parse::<EventType>().map_err(|e| {
+        let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        format!("{e} (event types: {})", names.join(", "))
+    })?;
+    let url = url.trim();
+    let shown = pbxsim::secret::redact_url(url);
+    match url::Url::parse(url) {
+        Err(e) => Err(format!("bad URL `{shown}` for {kind}: {e}")),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Err(format!(
+            "bad URL `{shown}` for {kind}: the scheme must be http or https, not `{}`",
+            u.scheme()
+        )),
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+            Err(format!("bad URL `{shown}` for {kind}: it has no host"))
+        }
+        Ok(_) => Ok((kind, url.to_string())),
+    }
+}
+
+/// Where a `--token` value came from: the flag itself, or clap's fallback to `PBXSIM_TOKEN`.
+fn token_source() -> deliver::TokenSource {
+    let flag = std::env::args_os().skip(1).any(|a| {
+        let a = a.to_string_lossy();
+        a == "--token" || a.starts_with("--token=")
+    });
+    if flag { deliver::TokenSource::Flag } else { deliver::TokenSource::Env }
+}
+
+/// The command line's changes to a scenario's endpoints.
+fn overrides(
+    target: Option<&str>,
+    token: Option<&str>,
+    routes: &[(EventType, String)],
+) -> deliver::Overrides {
+    deliver::Overrides {
+        target: target.map(str::to_string),
+        token: token.map(str::to_string),
+        token_source: token_source(),
+        routes: routes.to_vec(),
+    }
+}
+
+/// How many endpoints a run opens connections to, at most: global, objects, routes.
+fn endpoint_count(scenario: &Scenario, routes: &[(EventType, String)]) -> usize {
+    let mut routed: Vec<EventType> = scenario.webhook.routes.iter().map(|r| r.0).collect();
+    routed.extend(routes.iter().map(|r| r.0));
+    routed.sort_by_key(|t| t.index());
+    routed.dedup();
+    1 + scenario.pbx.webhooks.len() + routed.len()
+}
+
+/// "could not connect to URL …", printed once at the end of a run: an error when nothing
+/// could connect (exit 3), else a warning (another URL of the run was reachable).
+fn print_unreachable(message: Option<String>, code: u8) {
+    if let Some(message) = message {
+        let level = if code == 3 { "error" } else { "warning" };
+        for line in message.lines() {
+            eprintln!("{level}: {line}");
+        }
+    }
+}
+
 fn replay(args: ReplayArgs) -> ExitCode {
     if !args.delivery.chaos.is_empty() {
         return usage_error("replay sends the file as it is: --chaos works with run and call");
@@ -862,11 +935,12 @@ fn replay(args: ReplayArgs) -> ExitCode {
             ));
         }
     }
-    let plan =
+    let mut plan =
         match deliver::replay::plan(&args.file, args.target.as_deref(), args.token.as_deref()) {
             Ok(plan) => plan,
             Err(e) => return usage_error(e),
         };
+    plan.set_token_source(token_source());
     if plan.redacted_headers && args.token.is_none() {
         eprintln!(
             "warning: {} holds redacted secrets (***) that are not sent again; pass --token or \
@@ -890,11 +964,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
     };
     print!("{}", summary.render());
     let code = summary.exit_code(args.delivery.allow_failures);
-    if code == 3
-        && let Some(message) = summary.unreachable_message()
-    {
-        eprintln!("error: {message}");
-    }
+    print_unreachable(summary.unreachable_message(), code);
     ExitCode::from(code)
 }
 
@@ -957,8 +1027,9 @@ fn trigger(args: TriggerArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let target = args.target.expect("clap requires --target without --print");
+    let shown = pbxsim::secret::redact_url(&target);
     if let Err(e) = url::Url::parse(&target) {
-        return usage_error(format!("bad --target `{target}`: {e}"));
+        return usage_error(format!("bad --target `{shown}`: {e}"));
     }
     deliver::init_tls();
     let client = match deliver::one_off_client(args.insecure) {
@@ -980,15 +1051,15 @@ fn trigger(args: TriggerArgs) -> ExitCode {
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
                 let text: String = text.chars().take(200).collect();
-                println!("{ty} → {target}: {status} {}", text.trim());
+                println!("{ty} → {shown}: {status} {}", text.trim());
                 if status.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
             Err(e) if e.is_connect() => {
-                eprintln!("error: could not connect to {target}. Is the receiver running?");
+                eprintln!("error: could not connect to {shown}. Is the receiver running?");
                 ExitCode::from(3)
             }
             Err(e) => {
-                eprintln!("error: {ty} → {target}: {e}");
+                eprintln!("error: {ty} → {shown}: {}", e.without_url());
                 ExitCode::from(1)
             }
         }
@@ -1038,6 +1109,10 @@ pub struct CallArgs {
     /// The X-Pbx-Token for the events.
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Send one event type to its own URL, with the global token (repeatable):
+    /// `--route user_inbound_completed=http://…/completed`.
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = parse_route)]
+    pub routes: Vec<(EventType, String)>,
     /// With the built-in receiver: print only violations and the summaries.
     #[arg(long, short)]
     pub quiet: bool,
@@ -1118,11 +1193,13 @@ fn call(args: CallArgs) -> ExitCode {
     let options = engine_options(&scenario, None, None);
     if args.dry_run {
         let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
-        return dry_run(&scenario, options, false, args.target.as_deref(), chaos);
+        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
+        return dry_run(&scenario, options, false, &shown, chaos);
     }
     let play = Play {
         target: args.target,
         token: args.token,
+        routes: args.routes,
         pacing: args.speed.map_or(Pacing::Asap, Pacing::Speed),
         delivery: args.delivery,
         quiet: args.quiet,
@@ -1142,6 +1219,10 @@ pub struct LoadArgs {
     /// The X-Pbx-Token for global events.
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Send one event type to its own URL, with the global token (repeatable; replaces the
+    /// file's `[webhook] routes` entry for that type): `--route queue_call=http://…/queue`.
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = parse_route)]
+    pub routes: Vec<(EventType, String)>,
     /// Calls started per second of wall time, constant (`50/s`, `600/m`); replaces the file's
     /// rate and stages.
     #[arg(long, value_name = "RATE", value_parser = parse_call_rate)]
@@ -1276,7 +1357,7 @@ async fn start_builtin_receiver(
         .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
     let cfg = ReceiverConfig {
         token,
-        extra_tokens: scenario.pbx.webhooks.iter().map(|w| w.token.clone()).collect(),
+        extra_tokens: scenario.pbx.webhooks.iter().filter_map(|w| w.token.clone()).collect(),
         checker: CheckerConfig {
             ticked: scenario.webhook.events,
             // `--chaos durations=string` is a variant, not a violation.
@@ -1307,7 +1388,7 @@ fn load(args: LoadArgs) -> ExitCode {
     deliver.max_calls_in_flight = args.max_calls_in_flight.map(|n| n as usize);
     deliver.chaos = args.delivery.chaos(scenario.chaos.as_ref(), engine_opts.seed);
     let builtin_receiver = args.target.is_none() && scenario.webhook.url.is_none();
-    let endpoint_count = 1 + scenario.pbx.webhooks.len();
+    let endpoint_count = endpoint_count(&scenario, &args.routes);
     if let Err(e) =
         pbxsim::limits::check_fd_limit(deliver.concurrency, endpoint_count, builtin_receiver)
     {
@@ -1371,11 +1452,8 @@ fn load(args: LoadArgs) -> ExitCode {
             None
         };
         let target = receiver.as_ref().map(|r| r.url()).or_else(|| args.target.clone());
-        let endpoints = match deliver::Endpoints::from_scenario(
-            &scenario,
-            target.as_deref(),
-            args.token.as_deref(),
-        ) {
+        let overrides = overrides(target.as_deref(), args.token.as_deref(), &args.routes);
+        let endpoints = match deliver::Endpoints::from_scenario(&scenario, &overrides) {
             Ok(e) => e,
             Err(e) => return usage_error(e),
         };
@@ -1441,9 +1519,7 @@ fn load(args: LoadArgs) -> ExitCode {
                 code = code.max(1);
             }
         }
-        if let Some(msg) = report.unreachable.as_ref().filter(|_| code == 3) {
-            eprintln!("error: {msg}");
-        }
+        print_unreachable(report.unreachable.clone(), code);
         if let Some(series) = series {
             if let Err(e) = series.finish() {
                 csv_error.get_or_insert(e.to_string());

@@ -58,54 +58,46 @@ fn words(name: &str) -> Vec<String> {
 /// (and fragment) parameters (`?token=abc` → `?token=***`) masked; everything else is kept as
 /// written. Text that is not a URL comes back unchanged.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
-    let authority_end =
-        url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
     let mut out = String::with_capacity(url.len());
-    out.push_str(&url[..scheme_end]);
-    match url[scheme_end..authority_end].rfind('@') {
-        Some(at) => {
-            out.push_str(MASK);
-            out.push_str(&url[scheme_end + at..authority_end]);
-        }
-        None => out.push_str(&url[scheme_end..authority_end]),
+    let mut at = 0;
+    for range in secret_ranges(url) {
+        out.push_str(&url[at..range.start]);
+        out.push_str(MASK);
+        at = range.end;
     }
-    let rest = &url[authority_end..];
-    let (before_fragment, fragment) = match rest.find('#') {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    match before_fragment.find('?') {
-        Some(q) => {
-            out.push_str(&before_fragment[..=q]);
-            redact_pairs(&before_fragment[q + 1..], &mut out);
-        }
-        None => out.push_str(before_fragment),
-    }
-    if let Some(fragment) = fragment {
-        out.push('#');
-        redact_pairs(fragment, &mut out);
-    }
+    out.push_str(&url[at..]);
     out
 }
 
-/// `a=1&token=2` → `a=1&token=***` (also with `;` separators).
-fn redact_pairs(pairs: &str, out: &mut String) {
-    for pair in pairs.split_inclusive(['&', ';']) {
-        let (pair, sep) = match pair.strip_suffix(['&', ';']) {
-            Some(p) => (p, &pair[p.len()..]),
-            None => (pair, ""),
-        };
-        match pair.split_once('=') {
-            Some((name, value)) if !value.is_empty() && is_secret_name(&percent_decode(name)) => {
-                out.push_str(name);
-                out.push('=');
-                out.push_str(MASK);
-            }
-            _ => out.push_str(pair),
-        }
-        out.push_str(sep);
+/// The byte ranges of `url` that hold secrets: the credentials before `@`, and the value of
+/// each secret-looking query or fragment parameter. Empty values are not secrets.
+pub fn secret_ranges(url: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return out };
+    let authority_end =
+        url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
+    if let Some(at) = url[scheme_end..authority_end].rfind('@') {
+        out.push(scheme_end..scheme_end + at);
     }
+    let Some(first) = url[authority_end..].find(['?', '#']).map(|i| authority_end + i + 1) else {
+        return out;
+    };
+    let mut start = first;
+    let ends = url[first..].char_indices().map(|(i, c)| (first + i, c)).chain([(url.len(), '&')]);
+    for (i, c) in ends {
+        if !matches!(c, '&' | ';' | '#') {
+            continue;
+        }
+        let pair = &url[start..i];
+        if let Some(eq) = pair.find('=')
+            && eq + 1 < pair.len()
+            && is_secret_name(&percent_decode(&pair[..eq]))
+        {
+            out.push(start + eq + 1..i);
+        }
+        start = i + 1;
+    }
+    out
 }
 
 /// `%5F` → `_` and `+` → ` `, for looking at a parameter's name (invalid escapes stay).
@@ -116,16 +108,14 @@ fn percent_decode(text: &str) -> String {
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             b => out.push(b),
         }
@@ -224,7 +214,10 @@ mod tests {
             ("http://h/hook?token=abc", "http://h/hook?token=***"),
             ("http://h/hook?TOKEN=abc&x=1", "http://h/hook?TOKEN=***&x=1"),
             ("http://h/p?a=1&api_key=k&sig=s;b=2", "http://h/p?a=1&api_key=***&sig=***;b=2"),
-            ("https://h:8443/p?x=1#access_token=t&y=2", "https://h:8443/p?x=1#access_token=***&y=2"),
+            (
+                "https://h:8443/p?x=1#access_token=t&y=2",
+                "https://h:8443/p?x=1#access_token=***&y=2",
+            ),
             ("http://u:pw@h:8/p?a=b@c", "http://***@h:8/p?a=b@c"),
             ("http://u:pw@h/p?password=pw", "http://***@h/p?password=***"),
             ("http://h/p?token=", "http://h/p?token="),
