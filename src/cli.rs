@@ -492,7 +492,7 @@ pub struct RunArgs {
     pub token: Option<String>,
     /// Send one event type to its own URL, with the global token (repeatable; replaces the
     /// file's `[webhook] routes` entry for that type): `--route queue_call=http://…/queue`.
-    #[arg(long = "route", value_name = "TYPE=URL", value_parser = parse_route)]
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = RouteParser)]
     pub routes: Vec<(EventType, String)>,
     /// Play N times faster than real time (default: the file's `speed`, else 1).
     #[arg(long, value_name = "N", value_parser = positive_speed, conflicts_with = "asap")]
@@ -849,13 +849,34 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// `--route TYPE=URL`.
+/// `--route TYPE=URL`, with errors that show the URL with its secrets masked (clap's own
+/// "invalid value" message would quote it whole).
+#[derive(Debug, Clone, Copy)]
+struct RouteParser;
+
+impl clap::builder::TypedValueParser for RouteParser {
+    type Value = (EventType, String);
+
+    fn parse_ref(
+        &self,
+        _: &clap::Command,
+        _: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let text = value.to_string_lossy();
+        parse_route(&text).map_err(|e| {
+            let shown = pbxsim::secret::redact_url(&text);
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--route {shown}: {e}\n"),
+            )
+        })
+    }
+}
+
 fn parse_route(text: &str) -> Result<(EventType, String), String> {
     let Some((kind, url)) = text.split_once('=') else {
-        return Err(format!(
-            "`{}` is not TYPE=URL; write it like `queue_call=http://127.0.0.1:3000/queue`",
-            pbxsim::secret::redact_url(text)
-        ));
+        return Err("write it as TYPE=URL, like `queue_call=http://127.0.0.1:3000/queue`".into());
     };
     let kind = kind.trim().parse::<EventType>().map_err(|e| {
         let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
@@ -1111,7 +1132,7 @@ pub struct CallArgs {
     pub token: Option<String>,
     /// Send one event type to its own URL, with the global token (repeatable):
     /// `--route user_inbound_completed=http://…/completed`.
-    #[arg(long = "route", value_name = "TYPE=URL", value_parser = parse_route)]
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = RouteParser)]
     pub routes: Vec<(EventType, String)>,
     /// With the built-in receiver: print only violations and the summaries.
     #[arg(long, short)]
@@ -1221,7 +1242,7 @@ pub struct LoadArgs {
     pub token: Option<String>,
     /// Send one event type to its own URL, with the global token (repeatable; replaces the
     /// file's `[webhook] routes` entry for that type): `--route queue_call=http://…/queue`.
-    #[arg(long = "route", value_name = "TYPE=URL", value_parser = parse_route)]
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = RouteParser)]
     pub routes: Vec<(EventType, String)>,
     /// Calls started per second of wall time, constant (`50/s`, `600/m`); replaces the file's
     /// rate and stages.
