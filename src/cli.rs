@@ -37,6 +37,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         pbxsim run scenarios/quickstart.toml\n  \
         pbxsim run scenarios/queue-outcomes.toml --target http://127.0.0.1:3000/hook --token s3cret\n  \
+        pbxsim run scenarios/quickstart.toml --target $URL --token s3cret --route queue_call=$URL/queue\n  \
         pbxsim run scenarios/quickstart.toml --dry-run                # the exact JSON bodies\n  \
         pbxsim run scenarios/quickstart.toml --dry-run --envelope     # with time, target, headers\n  \
         pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n  \
@@ -44,7 +45,8 @@ pub enum Command {
         pbxsim run my-pbx.toml --chaos wrong_token=0.1 --chaos numbers=e164,durations=string\n  \
         pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n\n\
         Exit codes: 0 all delivered, no rule broken, every [expect] threshold passed; 1 an event\n\
-        failed, a rule was broken, a threshold failed or the receiver accepted a forged token;\n\
+        failed, a rule was broken, a threshold failed or the receiver accepted a forged token\n\
+        (a summary line says which endpoint and token source a 401/403 came from);\n\
         2 usage or scenario error (nothing sent); 3 the target could not be reached (this wins\n\
         over 1); 130 interrupted.")]
     Run(RunArgs),
@@ -68,7 +70,8 @@ pub enum Command {
         pbxsim call inbound --via user:1002 --talk 90s --ring 8s --record\n  \
         pbxsim call outbound --outcome no-answer --dry-run\n  \
         pbxsim call inbound --scenario scenarios/quickstart.toml --via queue:Support\n  \
-        pbxsim call inbound --token s3cret --chaos duplicate=0.5,wrong_token=1,nulls=omit\n\n\
+        pbxsim call inbound --token s3cret --chaos duplicate=0.5,wrong_token=1,nulls=omit\n  \
+        pbxsim call inbound --target $URL --route queue_call=$URL/queue --via queue:Support\n\n\
         Without --target (and no url in --scenario) the events go to the built-in receiver,\n\
         which checks them. The built-in PBX has queues Support, Sales, Billing, Technical,\n\
         ring groups Reception and Management, and users 1001-1050.")]
@@ -119,6 +122,7 @@ pub enum Command {
         pbxsim load my-pbx.toml --target $URL --report load.json --stats-csv load.csv\n  \
         pbxsim load --target $URL --rate 200/s --duration 1m --max-calls-in-flight 500\n  \
         pbxsim load --target $URL --asap --max-calls 10000              # highest rate\n  \
+        pbxsim load --target $URL --token s3cret --route voicemail=$URL/voicemail\n  \
         pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
         measured from each event's intended send time (corrected) as well as from the request's\n\
@@ -487,7 +491,8 @@ pub struct RunArgs {
     /// Send global events here instead of the file's `[webhook] url`.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// The X-Pbx-Token for global events (overrides the file's token).
+    /// The X-Pbx-Token for every event (overrides the file's token; a webhook object with a
+    /// token of its own keeps it).
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Send one event type to its own URL, with the global token (repeatable; replaces the
@@ -1237,7 +1242,8 @@ pub struct LoadArgs {
     /// Send global events here (default: the file's `[webhook] url`, else the built-in receiver).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// The X-Pbx-Token for global events.
+    /// The X-Pbx-Token for every event (overrides the file's token; a webhook object with a
+    /// token of its own keeps it).
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Send one event type to its own URL, with the global token (repeatable; replaces the

@@ -3,8 +3,9 @@
 //!
 //! [`deliver`] takes any stream of [`Emission`]s (lazy, possibly endless) and:
 //! - posts each event's exact JSON with `Content-Type: application/json` and `X-Pbx-Token`
-//!   (plus the endpoint's extra headers) to its [`Endpoint`]: global events to the global one,
-//!   `Target::Webhook(i)` to webhook object `i`'s;
+//!   (plus the endpoint's extra headers) to its [`Endpoint`]: global events to their type's
+//!   route if it has one, else the global one, `Target::Webhook(i)` to webhook object `i`'s
+//!   (see [`Endpoints::resolve`] for which URL and token each gets);
 //! - paces them ([`Pacing`]): an event is sent at `start + at / speed`, or at once with `Asap`;
 //! - keeps each call's order in every mode: a call's next event is sent only once the previous
 //!   one was answered or finally gave up, while different calls proceed concurrently with up
