@@ -37,6 +37,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         pbxsim run scenarios/quickstart.toml\n  \
         pbxsim run scenarios/queue-outcomes.toml --target http://127.0.0.1:3000/hook --token s3cret\n  \
+        pbxsim run scenarios/quickstart.toml --target $URL --token s3cret --route queue_call=$URL/queue\n  \
         pbxsim run scenarios/quickstart.toml --dry-run                # the exact JSON bodies\n  \
         pbxsim run scenarios/quickstart.toml --dry-run --envelope     # with time, target, headers\n  \
         pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n  \
@@ -44,7 +45,8 @@ pub enum Command {
         pbxsim run my-pbx.toml --chaos wrong_token=0.1 --chaos numbers=e164,durations=string\n  \
         pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n\n\
         Exit codes: 0 all delivered, no rule broken, every [expect] threshold passed; 1 an event\n\
-        failed, a rule was broken, a threshold failed or the receiver accepted a forged token;\n\
+        failed, a rule was broken, a threshold failed or the receiver accepted a forged token\n\
+        (a summary line says which endpoint and token source a 401/403 came from);\n\
         2 usage or scenario error (nothing sent); 3 the target could not be reached (this wins\n\
         over 1); 130 interrupted.")]
     Run(RunArgs),
@@ -76,7 +78,8 @@ pub enum Command {
         pbxsim call inbound --via user:1002 --talk 90s --ring 8s --record\n  \
         pbxsim call outbound --outcome no-answer --dry-run\n  \
         pbxsim call inbound --scenario scenarios/quickstart.toml --via queue:Support\n  \
-        pbxsim call inbound --token s3cret --chaos duplicate=0.5,wrong_token=1,nulls=omit\n\n\
+        pbxsim call inbound --token s3cret --chaos duplicate=0.5,wrong_token=1,nulls=omit\n  \
+        pbxsim call inbound --target $URL --route queue_call=$URL/queue --via queue:Support\n\n\
         Without --target (and no url in --scenario) the events go to the built-in receiver,\n\
         which checks them. The built-in PBX has queues Support, Sales, Billing, Technical,\n\
         ring groups Reception and Management, and users 1001-1050.")]
@@ -132,6 +135,7 @@ pub enum Command {
         pbxsim load my-pbx.toml --target $URL --report load.json --stats-csv load.csv\n  \
         pbxsim load --target $URL --rate 200/s --duration 1m --max-calls-in-flight 500\n  \
         pbxsim load --target $URL --asap --max-calls 10000              # highest rate\n  \
+        pbxsim load --target $URL --token s3cret --route voicemail=$URL/voicemail\n  \
         pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
         measured from each event's intended send time (corrected) as well as from the request's\n\
@@ -579,9 +583,14 @@ pub struct RunArgs {
     /// Send global events here instead of the file's `[webhook] url`.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// The X-Pbx-Token for global events (overrides the file's token).
+    /// The X-Pbx-Token for every event (overrides the file's token; a webhook object with a
+    /// token of its own keeps it).
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Send one event type to its own URL, with the global token (repeatable; replaces the
+    /// file's `[webhook] routes` entry for that type): `--route queue_call=http://…/queue`.
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = RouteParser)]
+    pub routes: Vec<(EventType, String)>,
     /// Play N times faster than real time (default: the file's `speed`, else 1).
     #[arg(long, value_name = "N", value_parser = positive_speed, conflicts_with = "asap")]
     pub speed: Option<f64>,
@@ -648,7 +657,8 @@ fn run(args: RunArgs) -> ExitCode {
     let options = engine_options(&scenario, args.seed, args.start_time);
     if args.dry_run {
         let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
-        return dry_run(&scenario, options, args.envelope, args.target.as_deref(), chaos);
+        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
+        return dry_run(&scenario, options, args.envelope, &shown, chaos);
     }
     let pacing = match (args.asap, args.speed) {
         (true, _) => Pacing::Asap,
@@ -658,6 +668,7 @@ fn run(args: RunArgs) -> ExitCode {
     let play = Play {
         target: args.target,
         token: args.token,
+        routes: args.routes,
         pacing,
         delivery: args.delivery,
         quiet: args.quiet,
@@ -669,7 +680,7 @@ fn dry_run(
     scenario: &std::sync::Arc<Scenario>,
     options: pbxsim::engine::Options,
     envelope: bool,
-    target: Option<&str>,
+    endpoints: &deliver::Overrides,
     chaos: Option<Chaos>,
 ) -> ExitCode {
     let format = if envelope {
@@ -683,11 +694,13 @@ fn dry_run(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match chaos {
-        None => pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, target, &mut out),
+        None => {
+            pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, endpoints, &mut out)
+        }
         Some(chaos) => {
             let events = deliver::with_ended_calls(engine);
             pbxsim::sink::write_ndjson_chaos(
-                scenario, &timeline, events, &chaos, format, target, &mut out,
+                scenario, &timeline, events, &chaos, format, endpoints, &mut out,
             )
         }
     };
@@ -708,6 +721,8 @@ fn dry_run(
 struct Play {
     target: Option<String>,
     token: Option<String>,
+    /// `--route TYPE=URL`.
+    routes: Vec<(EventType, String)>,
     pacing: Pacing,
     delivery: DeliveryArgs,
     quiet: bool,
@@ -721,7 +736,7 @@ impl Play {
         opts.ticked = scenario.webhook.events;
         opts.chaos = self.delivery.chaos(scenario.chaos.as_ref(), options.seed);
         let builtin = self.target.is_none() && scenario.webhook.url.is_none();
-        let endpoints = 1 + scenario.pbx.webhooks.len();
+        let endpoints = endpoint_count(&scenario, &self.routes);
         if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, builtin) {
             return usage_error(e);
         }
@@ -744,11 +759,8 @@ impl Play {
                 Some(r) => Some(r.url()),
                 None => self.target.clone(),
             };
-            let endpoints = match deliver::Endpoints::from_scenario(
-                &scenario,
-                target.as_deref(),
-                self.token.as_deref(),
-            ) {
+            let overrides = overrides(target.as_deref(), self.token.as_deref(), &self.routes);
+            let endpoints = match deliver::Endpoints::from_scenario(&scenario, &overrides) {
                 Ok(e) => e,
                 Err(e) => return usage_error(e),
             };
@@ -798,11 +810,7 @@ impl Play {
             {
                 eprintln!("error: {message}");
             }
-            if code == 3
-                && let Some(message) = summary.unreachable_message()
-            {
-                eprintln!("error: {message}");
-            }
+            print_unreachable(summary.unreachable_message(), code);
             // The [expect] thresholds: a failure makes a clean run exit 1; an unreachable target
             // (3) or an interruption (130) keeps its code.
             if !scenario.expect.is_empty() {
@@ -959,6 +967,97 @@ fn runaway_error(runaway: &pbxsim::engine::Runaway) -> ExitCode {
     ))
 }
 
+/// `--route TYPE=URL`, with errors that show the URL with its secrets masked (clap's own
+/// "invalid value" message would quote it whole).
+#[derive(Debug, Clone, Copy)]
+struct RouteParser;
+
+impl clap::builder::TypedValueParser for RouteParser {
+    type Value = (EventType, String);
+
+    fn parse_ref(
+        &self,
+        _: &clap::Command,
+        _: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let text = value.to_string_lossy();
+        parse_route(&text).map_err(|e| {
+            let shown = pbxsim::secret::redact_url(&text);
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--route {shown}: {e}\n"),
+            )
+        })
+    }
+}
+
+fn parse_route(text: &str) -> Result<(EventType, String), String> {
+    let Some((kind, url)) = text.split_once('=') else {
+        return Err("write it as TYPE=URL, like `queue_call=http://127.0.0.1:3000/queue`".into());
+    };
+    let kind = kind.trim().parse::<EventType>().map_err(|e| {
+        let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        format!("{e} (event types: {})", names.join(", "))
+    })?;
+    let url = url.trim();
+    let shown = pbxsim::secret::redact_url(url);
+    match url::Url::parse(url) {
+        Err(e) => Err(format!("bad URL `{shown}` for {kind}: {e}")),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Err(format!(
+            "bad URL `{shown}` for {kind}: the scheme must be http or https, not `{}`",
+            u.scheme()
+        )),
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+            Err(format!("bad URL `{shown}` for {kind}: it has no host"))
+        }
+        Ok(_) => Ok((kind, url.to_string())),
+    }
+}
+
+/// Where a `--token` value came from: the flag itself, or clap's fallback to `PBXSIM_TOKEN`.
+fn token_source() -> deliver::TokenSource {
+    let flag = std::env::args_os().skip(1).any(|a| {
+        let a = a.to_string_lossy();
+        a == "--token" || a.starts_with("--token=")
+    });
+    if flag { deliver::TokenSource::Flag } else { deliver::TokenSource::Env }
+}
+
+/// The command line's changes to a scenario's endpoints.
+fn overrides(
+    target: Option<&str>,
+    token: Option<&str>,
+    routes: &[(EventType, String)],
+) -> deliver::Overrides {
+    deliver::Overrides {
+        target: target.map(str::to_string),
+        token: token.map(str::to_string),
+        token_source: token_source(),
+        routes: routes.to_vec(),
+    }
+}
+
+/// How many endpoints a run opens connections to, at most: global, objects, routes.
+fn endpoint_count(scenario: &Scenario, routes: &[(EventType, String)]) -> usize {
+    let mut routed: Vec<EventType> = scenario.webhook.routes.iter().map(|r| r.0).collect();
+    routed.extend(routes.iter().map(|r| r.0));
+    routed.sort_by_key(|t| t.index());
+    routed.dedup();
+    1 + scenario.pbx.webhooks.len() + routed.len()
+}
+
+/// "could not connect to URL …", printed once at the end of a run: an error when nothing
+/// could connect (exit 3), else a warning (another URL of the run was reachable).
+fn print_unreachable(message: Option<String>, code: u8) {
+    if let Some(message) = message {
+        let level = if code == 3 { "error" } else { "warning" };
+        for line in message.lines() {
+            eprintln!("{level}: {line}");
+        }
+    }
+}
+
 fn replay(args: ReplayArgs) -> ExitCode {
     if !args.delivery.chaos.is_empty() {
         return usage_error("replay sends the file as it is: --chaos works with run and call");
@@ -975,11 +1074,12 @@ fn replay(args: ReplayArgs) -> ExitCode {
             ));
         }
     }
-    let plan =
+    let mut plan =
         match deliver::replay::plan(&args.file, args.target.as_deref(), args.token.as_deref()) {
             Ok(plan) => plan,
             Err(e) => return usage_error(e),
         };
+    plan.set_token_source(token_source());
     if plan.redacted_headers && args.token.is_none() {
         eprintln!(
             "warning: {} holds redacted secrets (***) that are not sent again; pass --token or \
@@ -1003,11 +1103,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
     };
     print!("{}", summary.render());
     let code = summary.exit_code(args.delivery.allow_failures);
-    if code == 3
-        && let Some(message) = summary.unreachable_message()
-    {
-        eprintln!("error: {message}");
-    }
+    print_unreachable(summary.unreachable_message(), code);
     ExitCode::from(code)
 }
 
@@ -1094,8 +1190,9 @@ fn trigger(args: TriggerArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let target = args.target.expect("clap requires --target without --print");
+    let shown = pbxsim::secret::redact_url(&target);
     if let Err(e) = url::Url::parse(&target) {
-        return usage_error(format!("bad --target `{target}`: {e}"));
+        return usage_error(format!("bad --target `{shown}`: {e}"));
     }
     deliver::init_tls();
     let client = match deliver::one_off_client(args.insecure) {
@@ -1119,15 +1216,15 @@ fn trigger(args: TriggerArgs) -> ExitCode {
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
                 let text: String = text.chars().take(200).collect();
-                println!("{ty} → {target}: {status} {}", text.trim());
+                println!("{ty} → {shown}: {status} {}", text.trim());
                 if status.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
             Err(e) if e.is_connect() => {
-                eprintln!("error: could not connect to {target}. Is the receiver running?");
+                eprintln!("error: could not connect to {shown}. Is the receiver running?");
                 ExitCode::from(3)
             }
             Err(e) => {
-                eprintln!("error: {ty} → {target}: {e}");
+                eprintln!("error: {ty} → {shown}: {}", e.without_url());
                 ExitCode::from(1)
             }
         }
@@ -1177,6 +1274,10 @@ pub struct CallArgs {
     /// The X-Pbx-Token for the events.
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Send one event type to its own URL, with the global token (repeatable):
+    /// `--route user_inbound_completed=http://…/completed`.
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = RouteParser)]
+    pub routes: Vec<(EventType, String)>,
     /// With the built-in receiver: print only violations and the summaries.
     #[arg(long, short)]
     pub quiet: bool,
@@ -1257,11 +1358,13 @@ fn call(args: CallArgs) -> ExitCode {
     let options = engine_options(&scenario, None, None);
     if args.dry_run {
         let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
-        return dry_run(&scenario, options, false, args.target.as_deref(), chaos);
+        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
+        return dry_run(&scenario, options, false, &shown, chaos);
     }
     let play = Play {
         target: args.target,
         token: args.token,
+        routes: args.routes,
         pacing: args.speed.map_or(Pacing::Asap, Pacing::Speed),
         delivery: args.delivery,
         quiet: args.quiet,
@@ -1278,9 +1381,14 @@ pub struct LoadArgs {
     /// Send global events here (default: the file's `[webhook] url`, else the built-in receiver).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// The X-Pbx-Token for global events.
+    /// The X-Pbx-Token for every event (overrides the file's token; a webhook object with a
+    /// token of its own keeps it).
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Send one event type to its own URL, with the global token (repeatable; replaces the
+    /// file's `[webhook] routes` entry for that type): `--route queue_call=http://…/queue`.
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = RouteParser)]
+    pub routes: Vec<(EventType, String)>,
     /// Calls started per second of wall time, constant (`50/s`, `600/m`); replaces the file's
     /// rate and stages.
     #[arg(long, value_name = "RATE", value_parser = parse_call_rate)]
@@ -1415,7 +1523,7 @@ async fn start_builtin_receiver(
         .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
     let cfg = ReceiverConfig {
         token,
-        extra_tokens: scenario.pbx.webhooks.iter().map(|w| w.token.clone()).collect(),
+        extra_tokens: scenario.pbx.webhooks.iter().filter_map(|w| w.token.clone()).collect(),
         checker: CheckerConfig {
             ticked: scenario.webhook.events,
             // `--chaos durations=string` is a variant, not a violation.
@@ -1447,7 +1555,7 @@ fn load(args: LoadArgs) -> ExitCode {
     deliver.max_calls_in_flight = args.max_calls_in_flight.map(|n| n as usize);
     deliver.chaos = args.delivery.chaos(scenario.chaos.as_ref(), engine_opts.seed);
     let builtin_receiver = args.target.is_none() && scenario.webhook.url.is_none();
-    let endpoint_count = 1 + scenario.pbx.webhooks.len();
+    let endpoint_count = endpoint_count(&scenario, &args.routes);
     if let Err(e) =
         pbxsim::limits::check_fd_limit(deliver.concurrency, endpoint_count, builtin_receiver)
     {
@@ -1511,11 +1619,8 @@ fn load(args: LoadArgs) -> ExitCode {
             None
         };
         let target = receiver.as_ref().map(|r| r.url()).or_else(|| args.target.clone());
-        let endpoints = match deliver::Endpoints::from_scenario(
-            &scenario,
-            target.as_deref(),
-            args.token.as_deref(),
-        ) {
+        let overrides = overrides(target.as_deref(), args.token.as_deref(), &args.routes);
+        let endpoints = match deliver::Endpoints::from_scenario(&scenario, &overrides) {
             Ok(e) => e,
             Err(e) => return usage_error(e),
         };
@@ -1582,9 +1687,7 @@ fn load(args: LoadArgs) -> ExitCode {
                 code = code.max(1);
             }
         }
-        if let Some(msg) = report.unreachable.as_ref().filter(|_| code == 3) {
-            eprintln!("error: {msg}");
-        }
+        print_unreachable(report.unreachable.clone(), code);
         if let Some(series) = series {
             if let Err(e) = series.finish() {
                 csv_error.get_or_insert(e.to_string());

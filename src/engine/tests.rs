@@ -72,7 +72,7 @@ fn pbx(strategy: Strategy, mode: RingMode) -> Pbx {
         webhooks: vec![WebhookObject {
             name: s("CRM"),
             url: None,
-            token: "t".into(),
+            token: Some("t".into()),
             headers: vec![],
         }],
         numbers: vec![
