@@ -57,5 +57,31 @@ impl Emission {
     }
 }
 
+/// What playing a scenario's scripted calls will emit, found in advance by simulating them
+/// (the engine is deterministic and needs no I/O, so this is exact and fast).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Preview {
+    /// Events emitted, sent or not.
+    pub events: u64,
+    /// Events that will be sent (global events of ticked types, and webhook-object events).
+    pub sent: u64,
+    /// The virtual time of the last event (0 with none).
+    pub last_at: Millis,
+}
+
+/// Simulate the scenario's scripted calls with `seed` (the start time changes no virtual
+/// time, so any will do) and count what they emit.
+pub fn preview(scenario: &std::sync::Arc<crate::scenario::Scenario>, seed: u64) -> Preview {
+    let ticked = scenario.webhook.events;
+    let options = Options::new(seed, chrono::DateTime::UNIX_EPOCH);
+    let mut p = Preview::default();
+    for e in Engine::new(scenario.clone(), options) {
+        p.events += 1;
+        p.sent += u64::from(e.is_sent(ticked));
+        p.last_at = p.last_at.max(e.at);
+    }
+    p
+}
+
 #[cfg(test)]
 mod tests;

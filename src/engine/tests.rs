@@ -608,3 +608,20 @@ proptest! {
         prop_assert!(seen.is_subset(&ended), "a call with events was never reported ended");
     }
 }
+
+#[test]
+fn a_preview_counts_the_events_and_finds_the_last_ones_time() {
+    let sc = scenario(
+        pbx(Strategy::Ringall, RingMode::Simultaneous),
+        vec![
+            inbound(0, 0, behaviour(Answer::Any, 14_000, 14_000)),
+            inbound(60_000, 0, behaviour(Answer::Any, 5_000, 30_000)),
+        ],
+    );
+    let out = run(sc.clone());
+    let p = super::preview(&sc, 7);
+    assert_eq!(p.events, out.len() as u64);
+    assert_eq!(p.sent, p.events);
+    assert_eq!(p.last_at, out.iter().map(|e| e.at).max().unwrap());
+    assert_eq!(p.last_at, 95_000);
+}
