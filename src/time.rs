@@ -106,7 +106,7 @@ impl Anchor {
             AnchorKind::Pinned => format!("pinned at {at}"),
             AnchorKind::Anchored { lead, .. } if lead < 1_000 => format!("now, {at}"),
             AnchorKind::Anchored { lead, horizon: Some(_) } => format!(
-                "{} back, at {at}, so that the last event is sent when its time comes",
+                "{} back, at {at}, so that the last event's time is when it is sent",
                 crate::duration::Human(lead / 1_000 * 1_000)
             ),
             AnchorKind::Anchored { lead, horizon: None } => format!(

@@ -56,7 +56,7 @@ pub use retry::{
 };
 pub use summary::{
     CallCounts, Holds, JournalInfo, Outcome, Spacing, Summary, TypeCounts, Unreachable,
-    histogram as new_histogram, plural,
+    histogram as new_histogram, holds_line, plural,
 };
 
 pub use crate::chaos::{Chaos, Feed, with_ended_calls};

@@ -540,30 +540,6 @@ impl Summary {
         Some(lines.join("\n"))
     }
 
-    /// `held back by chaos: 12 events, 3.20 s in all, at most 2.00 s (not counted as
-    /// latency)`, and the same for the clock's backstop; `None` when nothing was held.
-    pub fn holds_line(&self) -> Option<String> {
-        let mut parts = Vec::new();
-        let h = &self.chaos_holds;
-        if h.events > 0 {
-            parts.push(format!(
-                "held back by chaos: {}, {:.2} s in all, at most {:.2} s",
-                plural(h.events, "event", "events"),
-                h.total.as_secs_f64(),
-                h.max.as_secs_f64()
-            ));
-        }
-        let c = &self.clock_holds;
-        if c.events > 0 {
-            parts.push(format!(
-                "held until the wall clock reached their time: {}, at most {:.2} s",
-                plural(c.events, "event", "events"),
-                c.max.as_secs_f64()
-            ));
-        }
-        (!parts.is_empty()).then(|| format!("{} (not counted as latency)", parts.join("; ")))
-    }
-
     /// The human summary.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -617,7 +593,7 @@ impl Summary {
             let _ =
                 writeln!(w, "corrected  {} (from each event's intended send time)", quantiles(c));
         }
-        if let Some(line) = self.holds_line() {
+        if let Some(line) = holds_line(&self.chaos_holds, &self.clock_holds) {
             let _ = writeln!(w, "           {line}");
         }
         if let Some(late) = self.lateness.as_ref().filter(|h| !h.is_empty()) {
@@ -655,6 +631,28 @@ impl Summary {
         }
         out
     }
+}
+
+/// `held back by chaos: 12 events, 3.20 s in all, at most 2.00 s (not counted as latency)`,
+/// and the clock's waits; `None` when nothing was held.
+pub fn holds_line(chaos: &Holds, clock: &Holds) -> Option<String> {
+    let mut parts = Vec::new();
+    if chaos.events > 0 {
+        parts.push(format!(
+            "held back by chaos: {}, {:.2} s in all, at most {:.2} s",
+            plural(chaos.events, "event", "events"),
+            chaos.total.as_secs_f64(),
+            chaos.max.as_secs_f64()
+        ));
+    }
+    if clock.events > 0 {
+        parts.push(format!(
+            "held until the wall clock reached their time: {}, at most {:.2} s",
+            plural(clock.events, "event", "events"),
+            clock.max.as_secs_f64()
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("{} (not counted as latency)", parts.join("; ")))
 }
 
 /// `1 event`, `2 events`.

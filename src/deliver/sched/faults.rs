@@ -93,11 +93,12 @@ fn job(render: &mut Render, post: Post, style: &WireStyle) -> Job {
         }
     });
     // A batch is sent when its last event is due; a reordered event when the call's next
-    // event, which it was held behind, is due: that hold is chaos, not the receiver's time.
+    // event, which it was held behind, is due; what a call held when it ended: that hold is
+    // chaos's, not the receiver's time.
     let last_at = events.iter().map(|e| e.at).max().unwrap_or(0);
     let offset = render.offset(release_at);
     let held = match (render.offset(last_at), offset) {
-        (Some(own), Some(release)) if faults.reordered => release.saturating_sub(own),
+        (Some(own), Some(release)) => release.saturating_sub(own),
         _ => Duration::ZERO,
     };
     Job {
