@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use assert_cmd::cargo::cargo_bin_cmd;
-use deliver_support::{Receiver, Received, Reply};
+use deliver_support::{Received, Receiver, Reply};
 use serde_json::Value;
 
 fn temp(name: &str) -> PathBuf {
@@ -30,11 +30,8 @@ fn temp(name: &str) -> PathBuf {
 /// The quickstart scenario without its pinned `start_time`: its clock is anchored.
 fn unpinned_quickstart() -> PathBuf {
     let text = std::fs::read_to_string("scenarios/quickstart.toml").unwrap();
-    let text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("start_time"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let text: String =
+        text.lines().filter(|l| !l.starts_with("start_time")).map(|l| format!("{l}\n")).collect();
     assert!(!text.contains("start_time"));
     let path = temp("quickstart-unpinned.toml");
     std::fs::write(&path, text).unwrap();
