@@ -42,8 +42,12 @@ pub enum Command {
         pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n  \
         pbxsim run my-pbx.toml --asap --chaos duplicate=0.05,reorder=0.02,batch=5\n  \
         pbxsim run my-pbx.toml --chaos wrong_token=0.1 --chaos numbers=e164,durations=string\n  \
-        pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n\n\
-        Exit codes: 0 all delivered, no rule broken, every [expect] threshold passed; 1 an event\n\
+        pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n  \
+        pbxsim run my-pbx.toml --target $URL --asap --threshold 'p99<250ms' --junit run.xml\n  \
+        pbxsim run my-pbx.toml --target $URL --asap --output json > run.json\n\n\
+        Without start_time (or --start-time) the PBX clock is anchored so that no event carries\n\
+        a time later than its sending; the header says where. Progress goes to stderr (-q: none).\n\n\
+        Exit codes: 0 all delivered, no rule broken, every threshold passed; 1 an event\n\
         failed, a rule was broken, a threshold failed or the receiver accepted a forged token;\n\
         2 usage or scenario error (nothing sent); 3 the target could not be reached (this wins\n\
         over 1); 130 interrupted.")]
@@ -80,6 +84,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         pbxsim validate scenarios/quickstart.toml\n  \
         pbxsim validate scenarios/*.toml\n  \
+        pbxsim validate scenarios/*.toml --output json\n  \
         PBX_TOKEN=s3cret pbxsim validate my-pbx.toml")]
     Validate {
         /// The scenario files (TOML).
@@ -108,7 +113,8 @@ pub enum Command {
     Listen(ListenArgs),
     /// Check a saved capture (NDJSON: payloads, arrays, or `listen --save` envelopes).
     #[command(after_help = "Examples:\n  pbxsim check capture.ndjson\n  \
-        pbxsim check capture.ndjson --types user_inbound,queue_call\n\n\
+        pbxsim check capture.ndjson --types user_inbound,queue_call\n  \
+        pbxsim check capture.ndjson --output json\n\n\
         Exit codes: 0 no violations; 1 violations; 2 the file cannot be read.")]
     Check(CheckArgs),
     /// Load-test a receiver with generated telephony traffic at a target call rate.
@@ -123,13 +129,14 @@ pub enum Command {
         pbxsim load my-pbx.toml --target $URL --report load.json --stats-csv load.csv\n  \
         pbxsim load --target $URL --rate 200/s --duration 1m --max-calls-in-flight 500\n  \
         pbxsim load --target $URL --asap --max-calls 10000              # highest rate\n  \
-        pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n\n\
+        pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n  \
+        pbxsim load --target $URL --duration 30s --output json | jq .latency.p99_ms\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
         measured from each event's intended send time (corrected) as well as from the request's\n\
         start (raw). --max-calls-in-flight makes it closed: new calls wait for a slot.\n\n\
-        Exit codes: 0 ok; 1 a threshold failed, an event failed (see --allow-failures) or the\n\
-        built-in receiver saw a violation; 2 usage or scenario error (nothing sent); 3 the target\n\
-        could not be reached; 130 interrupted.")]
+        Exit codes: 0 ok; 1 a threshold failed, an event failed (see --allow-failures), no call\n\
+        started, or the built-in receiver saw a violation; 2 usage or scenario error (nothing\n\
+        sent); 3 the target could not be reached; 130 interrupted.")]
     Load(Box<LoadArgs>),
     /// Send a failure journal (`--failed`) or NDJSON dry-run output again, in file order.
     #[command(after_help = "Lines are bare event payloads, or envelopes with a `body` (and \
@@ -518,7 +525,8 @@ pub struct RunArgs {
     /// The RNG seed (overrides the file's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The virtual clock's start, RFC 3339 (overrides the file's `start_time`; default: now).
+    /// The virtual clock's start, RFC 3339 (overrides the file's `start_time`; default: anchored
+    /// to now, so that no event is sent before the time it carries).
     #[arg(long, value_name = "RFC3339", value_parser = parse_start_time)]
     pub start_time: Option<chrono::DateTime<chrono::Utc>>,
     /// Send global events here instead of the file's `[webhook] url`.
@@ -1417,7 +1425,8 @@ pub struct LoadArgs {
     /// The RNG seed (default: the file's, else 1).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The virtual clock's start, RFC 3339 (default: now).
+    /// The virtual clock's start, RFC 3339 (default: anchored before now, so that no event is
+    /// sent before the time it carries).
     #[arg(long, value_name = "RFC3339", value_parser = parse_start_time)]
     pub start_time: Option<chrono::DateTime<chrono::Utc>>,
     /// Write the full report, histograms included, as JSON.

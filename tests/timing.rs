@@ -154,6 +154,22 @@ async fn a_pinned_start_stays_where_it_was_put() {
         .min()
         .unwrap();
     assert_eq!(earliest, "2030-01-01T00:00:00.000Z");
+
+    // The header speaks the file's utc_offset, as its timestamps do.
+    let text = std::fs::read_to_string("scenarios/quickstart.toml").unwrap();
+    let text = text.replacen("seed = 42\n", "seed = 42\nutc_offset = \"+10:00\"\n", 1);
+    assert!(text.contains("utc_offset"));
+    let file = temp("quickstart-sydney.toml");
+    std::fs::write(&file, text).unwrap();
+    let a = args(&["run", file.to_str().unwrap(), "--asap", "--target", &rx.url]);
+    let out = pbxsim(a, vec![]).await;
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("PBX clock  pinned at 2026-03-02T19:00:00+10:00"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("(7 calls, 27 events)"), "{}", out.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
