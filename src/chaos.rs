@@ -429,6 +429,10 @@ pub struct Post {
     pub faults: PostFaults,
     /// The body is a JSON array of the events (`batch` is on), even for a single event.
     pub array: bool,
+    /// The virtual time at which the POST is due: its last event's; for a reordered event,
+    /// that of the call's next event, which it was held behind; for what a call held until it
+    /// ended, when the end showed (the latest event read then).
+    pub release_at: Millis,
 }
 
 /// What the planner yields.
@@ -595,6 +599,7 @@ struct Batch {
     route: u32,
     events: Vec<Emission>,
     reordered: bool,
+    release_at: Millis,
 }
 
 /// Turns a stream of events into POSTs with their faults: reorders (per call), batches (per
@@ -611,6 +616,8 @@ pub struct Planner<I, R> {
     out: VecDeque<Planned>,
     report: Report,
     finished: bool,
+    /// The virtual time of the latest event read: what a call's end releases is due then.
+    now: Millis,
 }
 
 impl<I, R> Planner<I, R>
@@ -633,6 +640,7 @@ where
             out: VecDeque::new(),
             report,
             finished: false,
+            now: 0,
         }
     }
 
@@ -646,6 +654,7 @@ where
     }
 
     fn event(&mut self, e: Emission) {
+        self.now = self.now.max(e.at);
         let Some(route) = (self.route)(&e) else {
             self.out.push_back(Planned::Unsent(e));
             return;
@@ -653,18 +662,22 @@ where
         if let Some((held_route, held)) = self.held.remove(&e.call) {
             self.report.reordered += 1;
             self.sample("reorder", &held);
-            self.add_to_batch(route, e, false);
-            self.add_to_batch(held_route, held, true);
+            let release_at = e.at;
+            self.add_to_batch(route, e, false, release_at);
+            self.add_to_batch(held_route, held, true, release_at);
         } else if self.chaos.reorder > 0.0 && self.chaos.decide(e.call, e.seq).reorder {
             self.held.insert(e.call, (route, e));
         } else {
-            self.add_to_batch(route, e, false);
+            let at = e.at;
+            self.add_to_batch(route, e, false, at);
         }
     }
 
-    fn add_to_batch(&mut self, route: u32, e: Emission, reordered: bool) {
+    /// Adds `e` to its call's batch, or posts it; `release_at` is when it is due (its own
+    /// time, or later when it was held).
+    fn add_to_batch(&mut self, route: u32, e: Emission, reordered: bool, release_at: Millis) {
         if self.chaos.batch <= 1 {
-            return self.post(route, vec![e], reordered);
+            return self.post(route, vec![e], reordered, release_at);
         }
         let call = e.call;
         if self.batches.get(&call).is_some_and(|b| b.route != route) {
@@ -674,9 +687,11 @@ where
             route,
             events: Vec::with_capacity(self.chaos.batch),
             reordered: false,
+            release_at: 0,
         });
         batch.events.push(e);
         batch.reordered |= reordered;
+        batch.release_at = batch.release_at.max(release_at);
         if batch.events.len() >= self.chaos.batch {
             self.flush_batch(call);
         }
@@ -686,21 +701,26 @@ where
         if let Some(b) = self.batches.remove(&call)
             && !b.events.is_empty()
         {
-            self.post(b.route, b.events, b.reordered);
+            self.post(b.route, b.events, b.reordered, b.release_at);
         }
     }
 
-    /// The call ended: send what it still holds.
+    /// The call ended: send what it still holds, due now (it was held until the end showed).
     fn ended(&mut self, call: u64) {
+        let now = self.now;
         if let Some((route, held)) = self.held.remove(&call) {
-            self.add_to_batch(route, held, false);
+            self.add_to_batch(route, held, false, now);
+        }
+        if let Some(b) = self.batches.get_mut(&call) {
+            b.release_at = b.release_at.max(now);
         }
         self.flush_batch(call);
         self.out.push_back(Planned::Ended(call));
     }
 
-    fn post(&mut self, route: u32, events: Vec<Emission>, reordered: bool) {
+    fn post(&mut self, route: u32, events: Vec<Emission>, reordered: bool, release_at: Millis) {
         let first = &events[0];
+        let release_at = events.iter().map(|e| e.at).fold(release_at, Millis::max);
         let d = self.chaos.decide(first.call, first.seq);
         let faults = PostFaults {
             duplicate: d.duplicate,
@@ -730,7 +750,7 @@ where
             }
         }
         let array = self.chaos.batch > 1;
-        self.out.push_back(Planned::Post(Post { events, route, faults, array }));
+        self.out.push_back(Planned::Post(Post { events, route, faults, array, release_at }));
     }
 
     fn sample(&mut self, fault: &'static str, e: &Emission) {
@@ -920,6 +940,20 @@ mod tests {
         }
         let swapped = posts.iter().filter(|p| p.faults.reordered).count() as u64;
         assert_eq!(swapped, report.reordered);
+        // A reordered event is due when the event it was held behind is (the hold is chaos's,
+        // not the receiver's); every other POST when its own event is, or when it was let go.
+        for (i, p) in posts.iter().enumerate() {
+            let own = p.events[0].at;
+            if p.faults.reordered {
+                let ahead = posts[..i].iter().rev().find(|q| q.events[0].call == p.events[0].call);
+                let ahead = ahead.map(|q| q.events[0].at);
+                assert_eq!(Some(p.release_at), ahead, "{p:?}");
+                assert!(p.release_at > own);
+            } else if p.release_at != own {
+                // Held to the end of the stream (its call's end never showed): due then.
+                assert_eq!(p.release_at, 5 * 10 + 19, "{p:?}");
+            }
+        }
         // Reproducible.
         assert_eq!(plan(chaos, stream(20, 6)).0, out);
     }

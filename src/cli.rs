@@ -43,8 +43,12 @@ pub enum Command {
         pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n  \
         pbxsim run my-pbx.toml --asap --chaos duplicate=0.05,reorder=0.02,batch=5\n  \
         pbxsim run my-pbx.toml --chaos wrong_token=0.1 --chaos numbers=e164,durations=string\n  \
-        pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n\n\
-        Exit codes: 0 all delivered, no rule broken, every [expect] threshold passed; 1 an event\n\
+        pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n  \
+        pbxsim run my-pbx.toml --target $URL --asap --threshold 'p99<250ms' --junit run.xml\n  \
+        pbxsim run my-pbx.toml --target $URL --asap --output json > run.json\n\n\
+        Without start_time (or --start-time) the PBX clock is anchored so that no event carries\n\
+        a time later than its sending; the header says where. Progress goes to stderr (-q: none).\n\n\
+        Exit codes: 0 all delivered, no rule broken, every threshold passed; 1 an event\n\
         failed, a rule was broken, a threshold failed or the receiver accepted a forged token\n\
         (a summary line says which endpoint and token source a 401/403 came from);\n\
         2 usage or scenario error (nothing sent); 3 the target could not be reached (this wins\n\
@@ -92,11 +96,16 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         pbxsim validate scenarios/quickstart.toml\n  \
         pbxsim validate scenarios/*.toml\n  \
+        pbxsim validate scenarios/*.toml --output json\n  \
         PBX_TOKEN=s3cret pbxsim validate my-pbx.toml")]
     Validate {
         /// The scenario files (TOML).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// `text`, or `json`: one JSON document on stdout, each file ok or its errors with
+        /// their positions.
+        #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+        output: OutputFormat,
     },
     /// Print a JSON Schema.
     #[command(after_help = "Examples:\n  \
@@ -117,7 +126,8 @@ pub enum Command {
     Listen(ListenArgs),
     /// Check a saved capture (NDJSON: payloads, arrays, or `listen --save` envelopes).
     #[command(after_help = "Examples:\n  pbxsim check capture.ndjson\n  \
-        pbxsim check capture.ndjson --types user_inbound,queue_call\n\n\
+        pbxsim check capture.ndjson --types user_inbound,queue_call\n  \
+        pbxsim check capture.ndjson --output json\n\n\
         A file whose first non-blank line is not JSON is not a capture (exit 2, one message);\n\
         a later line that is not JSON is a `malformed` violation.\n\n\
         Exit codes: 0 no violations; 1 violations, or no events at all; 2 the file cannot be\n\
@@ -136,13 +146,14 @@ pub enum Command {
         pbxsim load --target $URL --rate 200/s --duration 1m --max-calls-in-flight 500\n  \
         pbxsim load --target $URL --asap --max-calls 10000              # highest rate\n  \
         pbxsim load --target $URL --token s3cret --route voicemail=$URL/voicemail\n  \
-        pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n\n\
+        pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n  \
+        pbxsim load --target $URL --duration 30s --output json | jq .latency.p99_ms\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
         measured from each event's intended send time (corrected) as well as from the request's\n\
         start (raw). --max-calls-in-flight makes it closed: new calls wait for a slot.\n\n\
-        Exit codes: 0 ok; 1 a threshold failed, an event failed (see --allow-failures) or the\n\
-        built-in receiver saw a violation; 2 usage or scenario error (nothing sent); 3 the target\n\
-        could not be reached; 130 interrupted.")]
+        Exit codes: 0 ok; 1 a threshold failed, an event failed (see --allow-failures), no call\n\
+        started, or the built-in receiver saw a violation; 2 usage or scenario error (nothing\n\
+        sent); 3 the target could not be reached; 130 interrupted.")]
     Load(Box<LoadArgs>),
     /// Send a failure journal (`--failed`) or NDJSON dry-run output again, in file order.
     #[command(after_help = "Lines are bare event payloads, or envelopes with a `body` (and \
@@ -202,6 +213,9 @@ pub struct CheckArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub check: CheckFlags,
+    /// `text`, or `json`: one JSON document on stdout, the counts and every violation.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub output: OutputFormat,
 }
 
 /// Conformance checker flags shared by `listen` and `check`.
@@ -323,7 +337,7 @@ const EXIT_USAGE: u8 = 2;
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Validate { files } => validate(&files),
+        Command::Validate { files, output } => validate(&files, output),
         Command::Run(args) => run(args),
         Command::Trigger(args) => trigger(args),
         Command::Call(args) => call(args),
@@ -409,10 +423,17 @@ fn check(args: CheckArgs) -> ExitCode {
         }
     };
     let mut checker = pbxsim::check::Checker::new(args.check.config());
+    let json = args.output == OutputFormat::Json;
     let mut printed = 0;
+    let mut violations = Vec::new();
     let mut print = |at: &str, v: &Violation| {
         printed += 1;
-        println!("{at}: {v}");
+        match json {
+            true => violations.push(serde_json::json!({
+                "at": at, "call_id": v.call_id, "rule": v.rule, "message": v.message,
+            })),
+            false => println!("{at}: {v}"),
+        }
     };
     let stats = pbxsim::check::check_reader(reader, &mut checker, |line, v| {
         print(&format!("{name}:{line}"), v)
@@ -432,10 +453,21 @@ fn check(args: CheckArgs) -> ExitCode {
     for v in checker.finish() {
         print(&name, &v);
     }
+    let summary = checker.summary();
+    if json {
+        let doc = serde_json::json!({
+            "file": name,
+            "lines": stats.lines,
+            "skipped": stats.skipped,
+            "summary": summary,
+            "violations": violations,
+        });
+        print_stdout(&serde_json::to_string_pretty(&doc).expect("JSON serializes"));
+        return if summary.violations > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS };
+    }
     if printed > 0 {
         println!();
     }
-    let summary = checker.summary();
     if stats.skipped > 0 {
         println!(
             "skipped:    {} (envelopes the receiver answered with a failure code)",
@@ -488,25 +520,38 @@ pub fn report(diagnostic: &Diagnostic) {
     eprint!("{}", diagnostic.render(stderr_color()));
 }
 
-fn validate(files: &[PathBuf]) -> ExitCode {
+fn validate(files: &[PathBuf], output: OutputFormat) -> ExitCode {
     let mut failed = false;
+    let mut results = Vec::new();
     for path in files {
+        let file = path.display().to_string();
         match pbxsim::scenario::load(path) {
+            Ok(scenario) if output == OutputFormat::Json => results.push(serde_json::json!({
+                "file": file, "ok": true, "summary": summary(&scenario),
+            })),
             Ok(scenario) => {
-                print_stdout(&format!("ok: {}: {}", path.display(), summary(&scenario)));
+                print_stdout(&format!("ok: {file}: {}", summary(&scenario)));
                 if nothing_to_play(&scenario) {
                     eprintln!(
-                        "note: {}: nothing to play (no [[calls]], no [traffic]); `pbxsim run` \
-                         refuses it",
-                        path.display()
+                        "note: {file}: nothing to play (no [[calls]], no [traffic]); `pbxsim run` \
+                         refuses it"
                     );
                 }
             }
             Err(diagnostic) => {
-                report(&diagnostic);
+                match output {
+                    OutputFormat::Json => results.push(serde_json::json!({
+                        "file": file, "ok": false, "error": diagnostic.to_json(),
+                    })),
+                    OutputFormat::Text => report(&diagnostic),
+                }
                 failed = true;
             }
         }
+    }
+    if output == OutputFormat::Json {
+        let doc = serde_json::json!({ "ok": !failed, "files": results });
+        print_stdout(&serde_json::to_string_pretty(&doc).expect("JSON serializes"));
     }
     if failed { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
 }
@@ -577,7 +622,8 @@ pub struct RunArgs {
     /// The RNG seed (overrides the file's `seed`).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The virtual clock's start, RFC 3339 (overrides the file's `start_time`; default: now).
+    /// The virtual clock's start, RFC 3339 (overrides the file's `start_time`; default: anchored
+    /// to now, so that no event is sent before the time it carries).
     #[arg(long, value_name = "RFC3339", value_parser = parse_start_time)]
     pub start_time: Option<chrono::DateTime<chrono::Utc>>,
     /// Send global events here instead of the file's `[webhook] url`.
@@ -597,11 +643,42 @@ pub struct RunArgs {
     /// Send as fast as the receiver allows, ignoring virtual time.
     #[arg(long)]
     pub asap: bool,
-    /// With the built-in receiver: print only violations and the summaries.
+    /// No progress display; with the built-in receiver, print only violations and the
+    /// summaries.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write the run's report as JSON: the summary, histograms, threshold verdicts and the
+    /// built-in receiver's counts (the document `--output json` prints).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Pass/fail rule, repeatable, checked with the file's [expect] thresholds: `p99<250ms`,
+    /// `p99_raw<100ms`, `error_rate<0.1%`, `throughput>=500`. Any failing rule makes the exit
+    /// code 1.
+    #[arg(long = "threshold", value_name = "RULE", value_parser = parse_threshold)]
+    pub thresholds: Vec<pbxsim::report::Threshold>,
+    /// Write the threshold verdicts as JUnit XML (one test case per threshold).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// `text`, or `json`: the report as one JSON document on stdout (diagnostics and progress
+    /// stay on stderr).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub output: OutputFormat,
+    /// Without a terminal, how often a progress line is printed.
+    #[arg(long, hide = true, value_name = "DURATION", default_value = "10s",
+          env = "PBXSIM_PROGRESS_EVERY", value_parser = positive_duration)]
+    pub progress_every: Duration,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+}
+
+/// `--output`: what a command prints on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Text for people.
+    #[default]
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 fn positive_speed(text: &str) -> Result<f64, String> {
@@ -615,6 +692,23 @@ fn parse_start_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String>
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| format!("{e}; write it like 2026-03-02T09:00:00Z"))
+}
+
+/// The PBX clock of a scripted run: pinned by `--start-time` or the file's `start_time`, else
+/// anchored to the wall clock so that no event is sent before the time it carries, given the
+/// virtual time of the run's last event and its speed (`None`: as fast as possible, or a dry
+/// run, which prints everything at once).
+fn scripted_anchor(
+    scenario: &Scenario,
+    start: Option<chrono::DateTime<chrono::Utc>>,
+    last_at: Millis,
+    speed: Option<f64>,
+) -> pbxsim::time::Anchor {
+    use pbxsim::time::{Anchor, lead_for};
+    match start.or(scenario.start_time) {
+        Some(start) => Anchor::pinned(start),
+        None => Anchor::back_from(chrono::Utc::now(), lead_for(last_at, speed), Some(last_at)),
+    }
 }
 
 /// The seed and start time of a run: flags, else the file, else the defaults (seed from the
@@ -654,16 +748,31 @@ fn run(args: RunArgs) -> ExitCode {
              `pbxsim load {file}`"
         );
     }
-    let options = engine_options(&scenario, args.seed, args.start_time);
-    if args.dry_run {
-        let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
-        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
-        return dry_run(&scenario, options, args.envelope, &shown, chaos);
+    let seed = args.seed.unwrap_or(scenario.seed);
+    let preview = pbxsim::engine::preview(&scenario, seed);
+    if let Some(runaway) = &preview.runaway {
+        return runaway_error(runaway);
     }
     let pacing = match (args.asap, args.speed) {
         (true, _) => Pacing::Asap,
         (false, Some(speed)) => Pacing::Speed(speed),
         (false, None) => scenario.speed.map_or(Pacing::Realtime, Pacing::Speed),
+    };
+    if args.dry_run {
+        let anchor = scripted_anchor(&scenario, args.start_time, preview.last_at, None);
+        let options = pbxsim::engine::Options::new(seed, anchor.start);
+        let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
+        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
+        return dry_run(&scenario, options, args.envelope, &shown, chaos);
+    }
+    let anchor = scripted_anchor(&scenario, args.start_time, preview.last_at, pacing.speed());
+    let outputs = RunOutputs {
+        command: "run",
+        report: args.report,
+        junit: args.junit,
+        thresholds: args.thresholds,
+        json: args.output == OutputFormat::Json,
+        progress_every: args.progress_every,
     };
     let play = Play {
         target: args.target,
@@ -672,8 +781,53 @@ fn run(args: RunArgs) -> ExitCode {
         pacing,
         delivery: args.delivery,
         quiet: args.quiet,
+        anchor,
+        preview,
+        seed,
+        outputs,
     };
-    play.run(scenario, options)
+    play.run(scenario)
+}
+
+/// Where a scripted run's results go besides the text summary.
+#[derive(Debug, Clone)]
+struct RunOutputs {
+    /// `run` or `call`, for the report and the JUnit suite.
+    command: &'static str,
+    report: Option<PathBuf>,
+    junit: Option<PathBuf>,
+    /// `--threshold`s, checked with the scenario's `[expect]` ones.
+    thresholds: Vec<pbxsim::report::Threshold>,
+    /// `--output json`: the report on stdout instead of the text.
+    json: bool,
+    progress_every: Duration,
+}
+
+impl RunOutputs {
+    fn none(command: &'static str) -> Self {
+        RunOutputs {
+            command,
+            report: None,
+            junit: None,
+            thresholds: Vec::new(),
+            json: false,
+            progress_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// "3 calls", "1 call".
+fn plural(n: usize, one: &str, many: &str) -> String {
+    deliver::plural(n as u64, one, many)
+}
+
+/// "about 5m2s", for a run header.
+fn about(length: Duration) -> String {
+    let secs = length.as_secs_f64().round() as u64;
+    match secs {
+        0 => "under a second".to_string(),
+        s => format!("about {}", pbxsim::duration::Human(s * 1000)),
+    }
 }
 
 fn dry_run(
@@ -726,28 +880,57 @@ struct Play {
     pacing: Pacing,
     delivery: DeliveryArgs,
     quiet: bool,
+    /// The PBX clock's start, and why.
+    anchor: pbxsim::time::Anchor,
+    /// What the run will emit (simulated in advance).
+    preview: pbxsim::engine::Preview,
+    seed: u64,
+    outputs: RunOutputs,
 }
 
 impl Play {
-    fn run(self, scenario: std::sync::Arc<Scenario>, options: pbxsim::engine::Options) -> ExitCode {
+    fn run(self, scenario: std::sync::Arc<Scenario>) -> ExitCode {
         deliver::init_tls();
+        let json = self.outputs.json;
         let mut opts = self.delivery.options(self.pacing);
         opts.nulls = scenario.nulls;
         opts.ticked = scenario.webhook.events;
-        opts.chaos = self.delivery.chaos(scenario.chaos.as_ref(), options.seed);
+        opts.chaos = self.delivery.chaos(scenario.chaos.as_ref(), self.seed);
+        opts.clock_lead = self.anchor.lead();
         let builtin = self.target.is_none() && scenario.webhook.url.is_none();
         let endpoints = endpoint_count(&scenario, &self.routes);
         if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, builtin) {
             return usage_error(e);
         }
+        for path in self.outputs.report.iter().chain(&self.outputs.junit) {
+            if let Err(e) = std::fs::File::create(path) {
+                return usage_error(format!("cannot write {}: {e}", path.display()));
+            }
+        }
+        // Text goes to stdout; with --output json, stdout holds the report alone.
+        let say = |line: &str| match json {
+            true => eprintln!("{line}"),
+            false => println!("{line}"),
+        };
         let rt = runtime();
         rt.block_on(async move {
             // With no target anywhere, the built-in receiver takes the events and checks them.
             let receiver = if builtin {
                 let print = if self.quiet { PrintMode::Quiet } else { PrintMode::Lines };
-                let color = receiver::format::color_for_stdout();
-                match start_builtin_receiver(&scenario, self.token.as_deref(), &opts, print, color)
-                    .await
+                let color = receiver::format::color_for_stdout() && !json;
+                let output = match json {
+                    true => Output::new(std::io::stderr()),
+                    false => Output::stdout(),
+                };
+                match start_builtin_receiver(
+                    &scenario,
+                    self.token.as_deref(),
+                    &opts,
+                    print,
+                    color,
+                    output,
+                )
+                .await
                 {
                     Ok(r) => Some(r),
                     Err(code) => return code,
@@ -765,45 +948,57 @@ impl Play {
                 Err(e) => return usage_error(e),
             };
             if let Some(r) = &receiver {
-                println!(
+                say(&format!(
                     "no target given: sending to the built-in receiver at {} \
                      (pass --target URL to use yours)",
                     r.url()
-                );
+                ));
             }
             let speed = match self.pacing {
                 Pacing::Asap => "as fast as possible".to_string(),
                 Pacing::Realtime => "in real time".to_string(),
                 Pacing::Speed(s) => format!("at {s}x speed"),
             };
-            println!(
-                "playing {} ({} calls) {speed}, seed {}, start {}",
+            let length = pbxsim::play::wall_length(self.preview.last_at, self.pacing.speed());
+            let takes = length.map_or(String::new(), |l| format!(": {}", about(l)));
+            say(&format!(
+                "playing {} ({}, {}) {speed}, seed {}{takes}",
                 scenario.name,
-                scenario.calls.len(),
-                options.seed,
-                options.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            );
+                plural(scenario.calls.len(), "call", "calls"),
+                plural(self.preview.sent as usize, "event", "events"),
+                self.seed,
+            ));
+            say(&format!("PBX clock  {}", self.anchor.describe(scenario.utc_offset)));
             if let Some(chaos) = &opts.chaos {
-                println!("chaos {chaos}");
+                say(&format!("chaos {chaos}"));
             }
-            let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(&scenario), options);
-            let backstop = engine.backstop();
-            let cancel = deliver::ctrl_c_token();
-            let delivered = match opts.chaos {
-                Some(_) => {
-                    let events = deliver::with_ended_calls(engine);
-                    deliver::deliver(events, &endpoints, &opts, cancel).await
-                }
-                None => deliver::deliver(engine, &endpoints, &opts, cancel).await,
+            let mut progress = match self.quiet || builtin {
+                true => pbxsim::report::progress::Progress::Off,
+                false => pbxsim::report::progress::Progress::new(
+                    std::io::stderr().is_terminal(),
+                    self.outputs.progress_every,
+                ),
             };
+            let options = pbxsim::play::PlayOptions {
+                engine: pbxsim::engine::Options::new(self.seed, self.anchor.start),
+                deliver: opts.clone(),
+                sample_every: Duration::from_secs(1).min(self.outputs.progress_every),
+                length,
+            };
+            let cancel = deliver::ctrl_c_token();
+            let delivered =
+                pbxsim::play::play(scenario.clone(), options, &endpoints, cancel, |s| {
+                    progress.update(s)
+                })
+                .await;
+            progress.finish();
             let summary = match delivered {
                 Ok(summary) => summary,
                 Err(e) => return usage_error(e),
             };
-            println!();
-            print!("{}", summary.render());
-            if let Some(runaway) = backstop.tripped() {
-                return runaway_error(runaway);
+            if !json {
+                println!();
+                print!("{}", summary.render());
             }
             let mut code = summary.exit_code(self.delivery.allow_failures);
             if let Some(message) = summary.chaos.as_ref().and_then(|c| c.accepted_forgery_message())
@@ -811,21 +1006,68 @@ impl Play {
                 eprintln!("error: {message}");
             }
             print_unreachable(summary.unreachable_message(), code);
-            // The [expect] thresholds: a failure makes a clean run exit 1; an unreachable target
-            // (3) or an interruption (130) keeps its code.
-            if !scenario.expect.is_empty() {
-                let verdicts = report::check_all(&scenario.expect, &summary);
-                print!("{}", render_verdicts(&verdicts));
+            // The [expect] thresholds and --threshold's: a failure makes a clean run exit 1; an
+            // unreachable target (3) or an interruption (130) keeps its code.
+            let thresholds: Vec<_> =
+                scenario.expect.iter().chain(&self.outputs.thresholds).cloned().collect();
+            let verdicts = report::check_all(&thresholds, &summary);
+            if !verdicts.is_empty() {
+                if !json {
+                    print!("{}", render_verdicts(&verdicts));
+                }
                 if verdicts.iter().any(|v| !v.pass) && code == 0 {
                     code = 1;
                 }
             }
+            let mut receiver_json = None;
             if let Some(r) = receiver {
                 let stats = r.shutdown().await;
-                println!("\nbuilt-in receiver\n{stats}");
+                if !json {
+                    println!("\nbuilt-in receiver\n{stats}");
+                }
                 if stats.violations() > 0 && code == 0 {
                     code = 1;
                 }
+                receiver_json = serde_json::to_value(&stats).ok();
+            }
+            let command = self.outputs.command;
+            if let Some(path) = &self.outputs.junit {
+                let suite = format!("pbxsim {command} {}", scenario.name);
+                if let Err(e) = std::fs::write(path, report::junit(&suite, &verdicts)) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    code = code.max(1);
+                }
+            }
+            let info = report::run::RunInfo {
+                command: command.to_string(),
+                scenario: scenario.name.clone(),
+                seed: self.seed,
+                calls: scenario.calls.len() as u64,
+                pacing: report::run::Pacing {
+                    speed: self.pacing.speed(),
+                    asap: self.pacing == Pacing::Asap,
+                    length_s: length.map(|l| l.as_secs_f64()),
+                },
+                anchor: self.anchor,
+            };
+            let build = |code| {
+                let r = report::run::RunReport::new(
+                    info.clone(),
+                    &summary,
+                    &verdicts,
+                    receiver_json.clone(),
+                    code,
+                );
+                serde_json::to_string_pretty(&r).expect("reports serialize")
+            };
+            if let Some(path) = &self.outputs.report
+                && let Err(e) = std::fs::write(path, build(code) + "\n")
+            {
+                eprintln!("error: cannot write {}: {e}", path.display());
+                code = code.max(1);
+            }
+            if json {
+                print_stdout(&build(code));
             }
             ExitCode::from(code)
         })
@@ -1355,8 +1597,15 @@ fn call(args: CallArgs) -> ExitCode {
         Ok(s) => std::sync::Arc::new(s),
         Err(e) => return usage_error(e),
     };
-    let options = engine_options(&scenario, None, None);
+    let seed = scenario.seed;
+    let preview = pbxsim::engine::preview(&scenario, seed);
+    if let Some(runaway) = &preview.runaway {
+        return runaway_error(runaway);
+    }
+    let pacing = args.speed.map_or(Pacing::Asap, Pacing::Speed);
     if args.dry_run {
+        let anchor = scripted_anchor(&scenario, None, preview.last_at, None);
+        let options = pbxsim::engine::Options::new(seed, anchor.start);
         let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
         let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
         return dry_run(&scenario, options, false, &shown, chaos);
@@ -1365,11 +1614,15 @@ fn call(args: CallArgs) -> ExitCode {
         target: args.target,
         token: args.token,
         routes: args.routes,
-        pacing: args.speed.map_or(Pacing::Asap, Pacing::Speed),
+        pacing,
         delivery: args.delivery,
         quiet: args.quiet,
+        anchor: scripted_anchor(&scenario, None, preview.last_at, pacing.speed()),
+        preview,
+        seed,
+        outputs: RunOutputs::none("call"),
     };
-    play.run(scenario, options)
+    play.run(scenario)
 }
 
 /// `pbxsim load`.
@@ -1422,7 +1675,8 @@ pub struct LoadArgs {
     /// The RNG seed (default: the file's, else 1).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The virtual clock's start, RFC 3339 (default: now).
+    /// The virtual clock's start, RFC 3339 (default: anchored before now, so that no event is
+    /// sent before the time it carries).
     #[arg(long, value_name = "RFC3339", value_parser = parse_start_time)]
     pub start_time: Option<chrono::DateTime<chrono::Utc>>,
     /// Write the full report, histograms included, as JSON.
@@ -1441,6 +1695,10 @@ pub struct LoadArgs {
     /// No progress display.
     #[arg(long, short)]
     pub quiet: bool,
+    /// `text`, or `json`: the report (as `--report` writes it) as one JSON document on stdout;
+    /// the header, progress and diagnostics stay on stderr.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+    pub output: OutputFormat,
     /// Without a terminal, how often a progress line is printed.
     #[arg(long, hide = true, value_name = "DURATION", default_value = "10s",
           env = "PBXSIM_PROGRESS_EVERY", value_parser = positive_duration)]
@@ -1517,6 +1775,7 @@ async fn start_builtin_receiver(
     opts: &DeliverOptions,
     print: PrintMode,
     color: bool,
+    output: Output,
 ) -> Result<receiver::RunningReceiver, ExitCode> {
     let token = token
         .map(str::to_string)
@@ -1535,6 +1794,7 @@ async fn start_builtin_receiver(
         },
         print,
         color,
+        output,
         ..ReceiverConfig::default()
     };
     receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await.map_err(|e| {
@@ -1549,6 +1809,7 @@ fn load(args: LoadArgs) -> ExitCode {
         Err(code) => return code,
     };
     let engine_opts = engine_options(&scenario, args.seed, args.start_time);
+    let pinned = args.start_time.or(scenario.start_time);
     let mut deliver = args.delivery.options(Pacing::Asap);
     deliver.nulls = scenario.nulls;
     deliver.ticked = scenario.webhook.events;
@@ -1578,7 +1839,7 @@ fn load(args: LoadArgs) -> ExitCode {
         deliver,
         sample_every: Duration::from_secs(1).min(args.progress_every),
     };
-    let plan = match pbxsim::load::plan(scenario, &spec, options) {
+    let mut plan = match pbxsim::load::plan(scenario, &spec, options) {
         Ok(plan) => plan,
         Err(e) => {
             let source = match &args.file {
@@ -1588,6 +1849,18 @@ fn load(args: LoadArgs) -> ExitCode {
             return usage_error(format!("{source}{e}"));
         }
     };
+    // The PBX clock: pinned, or anchored so that no event is sent before the time it carries.
+    let anchor = match pinned {
+        Some(start) => pbxsim::time::Anchor::pinned(start),
+        None => {
+            let (horizon, exact) = pbxsim::load::horizon(&plan);
+            let speed = (!plan.options.asap).then_some(plan.options.speed);
+            let lead = pbxsim::time::lead_for(horizon, speed);
+            pbxsim::time::Anchor::back_from(chrono::Utc::now(), lead, exact.then_some(horizon))
+        }
+    };
+    plan.options.start = anchor.start;
+    plan.options.deliver.clock_lead = anchor.lead();
     let mut series = match &args.stats_csv {
         Some(path) => match std::fs::File::create(path)
             .and_then(|f| pbxsim::report::series::Series::new(std::io::BufWriter::new(f)))
@@ -1609,8 +1882,16 @@ fn load(args: LoadArgs) -> ExitCode {
         let receiver = if builtin_receiver {
             let deliver = &plan.options.deliver;
             let quiet = PrintMode::Quiet;
-            match start_builtin_receiver(&scenario, args.token.as_deref(), deliver, quiet, false)
-                .await
+            let output = Output::stdout();
+            match start_builtin_receiver(
+                &scenario,
+                args.token.as_deref(),
+                deliver,
+                quiet,
+                false,
+                output,
+            )
+            .await
             {
                 Ok(r) => Some(r),
                 Err(code) => return code,
@@ -1630,11 +1911,6 @@ fn load(args: LoadArgs) -> ExitCode {
         } else {
             scenario.name.clone()
         };
-        let pacing = if o.asap {
-            "as fast as possible".to_string()
-        } else {
-            format!("calls compressed {}x", o.speed)
-        };
         let limit = match plan.window {
             Some(w) if plan.default_duration => {
                 format!("for {:.0} s (default; set --duration)", w.as_secs_f64())
@@ -1642,9 +1918,14 @@ fn load(args: LoadArgs) -> ExitCode {
             Some(w) => format!("for {:.0} s", w.as_secs_f64()),
             None => "until a limit is reached".to_string(),
         };
+        let how = match o.asap {
+            true => format!("as fast as possible {limit} (calls built at {}x)", o.speed),
+            false => {
+                format!("at {:.2} calls/s {limit}, calls compressed {}x", plan.target_rate, o.speed)
+            }
+        };
         eprintln!(
-            "load: {what} at {:.2} calls/s {limit}, {pacing}, seed {}{}",
-            plan.target_rate,
+            "load: {what} {how}, seed {}{}",
             o.seed,
             match &receiver {
                 Some(r) =>
@@ -1652,6 +1933,7 @@ fn load(args: LoadArgs) -> ExitCode {
                 None => String::new(),
             }
         );
+        eprintln!("load: PBX clock {}", anchor.describe(scenario.utc_offset));
         let terminal = std::io::stderr().is_terminal();
         let mut progress = match args.quiet {
             true => pbxsim::report::progress::Progress::Off,
@@ -1678,8 +1960,16 @@ fn load(args: LoadArgs) -> ExitCode {
         let thresholds: Vec<_> = scenario.expect.iter().chain(&args.thresholds).cloned().collect();
         let verdicts = report.check(&thresholds);
         let thresholds_failed = verdicts.iter().any(|v| !v.pass);
-        print!("{}", report.render());
+        let json = args.output == OutputFormat::Json;
+        if !json {
+            print!("{}", report.render());
+        }
         let mut code = report.exit_code(thresholds_failed, args.delivery.allow_failures);
+        // A run that started no call tested nothing: not a success.
+        if let Some(why) = report.no_calls() {
+            eprintln!("error: no call started: {why}");
+            code = code.max(1);
+        }
         if let Some(path) = &args.junit {
             let xml = pbxsim::report::junit(&format!("pbxsim load {}", report.scenario), &verdicts);
             if let Err(e) = std::fs::write(path, xml) {
@@ -1697,16 +1987,22 @@ fn load(args: LoadArgs) -> ExitCode {
             eprintln!("error: cannot write {}: {e}", path.display());
             code = code.max(1);
         }
+        let text = serde_json::to_string_pretty(&report).expect("reports serialize");
         if let Some(path) = &args.report {
-            let json = serde_json::to_string_pretty(&report).expect("reports serialize");
-            if let Err(e) = std::fs::write(path, json + "\n") {
+            if let Err(e) = std::fs::write(path, text.clone() + "\n") {
                 eprintln!("error: cannot write {}: {e}", path.display());
                 code = code.max(1);
             }
         }
+        if json {
+            print_stdout(&text);
+        }
         if let Some(r) = receiver {
             let stats = r.shutdown().await;
-            println!("\nbuilt-in receiver\n{stats}");
+            match json {
+                true => eprintln!("\nbuilt-in receiver\n{stats}"),
+                false => println!("\nbuilt-in receiver\n{stats}"),
+            }
             // Calls cut off at the end of the run are incomplete by design.
             let expected = match report.calls.cut_off + report.events.cut_off {
                 0 => 0,
@@ -1715,7 +2011,13 @@ fn load(args: LoadArgs) -> ExitCode {
                 }
             };
             if expected > 0 {
-                println!("({expected} incomplete-call violations are of calls cut off at the end)");
+                let note = format!(
+                    "({expected} incomplete-call violations are of calls cut off at the end)"
+                );
+                match json {
+                    true => eprintln!("{note}"),
+                    false => println!("{note}"),
+                }
             }
             if stats.violations() > expected && code == 0 {
                 code = 1;

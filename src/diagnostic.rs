@@ -136,6 +136,20 @@ impl Diagnostic {
         &self.related
     }
 
+    /// The report as JSON (`--output json`): `message`, `file`, `line` and `column` (1-based,
+    /// null when it points at no file), `help`, and `related`: further errors, the same shape.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (line, column) = self.line_column().unzip();
+        serde_json::json!({
+            "message": self.message,
+            "file": self.file_name(),
+            "line": line,
+            "column": column,
+            "help": self.help,
+            "related": self.related.iter().map(Diagnostic::to_json).collect::<Vec<_>>(),
+        })
+    }
+
     /// The report as a terminal would show it: unicode box drawing, wrapped at
     /// [`RENDER_WIDTH`] columns, with ANSI colors only when `color` is true.
     pub fn render(&self, color: bool) -> String {
@@ -247,6 +261,20 @@ impl miette::Diagnostic for Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_carries_the_position_the_hint_and_related_errors() {
+        let source = "a = 1\nbb = 2\n";
+        let d = Diagnostic::at("x.toml", source, 6..8, "unknown key `bb`")
+            .with_help("did you mean `b`?")
+            .with_related(vec![Diagnostic::plain("another", None)]);
+        let j = d.to_json();
+        assert_eq!(j["file"], "x.toml");
+        assert_eq!((j["line"].as_u64(), j["column"].as_u64()), (Some(2), Some(1)));
+        assert_eq!(j["help"], "did you mean `b`?");
+        assert_eq!(j["related"][0]["message"], "another");
+        assert!(j["related"][0]["line"].is_null());
+    }
 
     #[test]
     fn renders_file_line_column_message_and_help() {

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod load;
 pub mod oneshot;
 pub mod pbx;
+pub mod play;
 pub mod receiver;
 pub mod report;
 pub mod scenario;

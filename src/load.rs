@@ -185,6 +185,80 @@ pub fn plan(
     Ok(Plan { scenario: Arc::new(scenario), model, target_rate, window, default_duration, options })
 }
 
+/// The calls of the plan: its traffic's arrivals, ending with the window (in PBX time when
+/// paced; with `asap`, when `gate` closes on the wall clock) and after `max_calls`.
+fn arrivals(
+    plan: &Plan,
+    gate: Option<Arc<AtomicBool>>,
+) -> impl Iterator<Item = crate::scenario::ScriptedCall> + Send + 'static {
+    let o = &plan.options;
+    let speed = o.speed;
+    let virtual_end =
+        plan.window.filter(|_| !o.asap).map(|w| (w.as_secs_f64() * speed * 1000.0) as u64);
+    traffic::generate(plan.model.clone(), &plan.scenario.pbx, o.seed)
+        .take_while(move |c| virtual_end.is_none_or(|end| c.at < end))
+        .take_while(move |_| gate.as_ref().is_none_or(|g| !g.load(Ordering::Relaxed)))
+        .take(o.max_calls.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX)))
+}
+
+/// The most calls per wall second an open-ended `--asap` run is assumed to start when its
+/// clock is anchored (pbxsim's own best is about 9,000 against a minimal receiver). Were a run
+/// to go faster, its events would wait for their time rather than carry a timestamp from the
+/// future (see [`horizon`]).
+pub const ASAP_CALL_CEILING: f64 = 10_000.0;
+
+/// Finding a horizon by simulation stops after this many events; beyond, the drain limit
+/// bounds it.
+const HORIZON_SIMULATION_LIMIT: u64 = 2_000_000;
+
+/// How far the PBX clock of a load run reaches: the virtual time of its last event, in ms,
+/// and whether that is exact (found by simulating the run, as the engine is deterministic) or
+/// a bound.
+///
+/// - Paced: the last event the run can send. Calls start until the window's end and are cut
+///   off at `window + drain` (PBX time `× speed`), so the simulation stops there; after
+///   [`HORIZON_SIMULATION_LIMIT`] events it takes that cut-off as the bound.
+/// - `asap` with `max_calls` or `max_events`: the last event of those calls or events.
+/// - `asap` bounded only by the wall clock: the number of calls is not known in advance; the
+///   bound assumes at most [`ASAP_CALL_CEILING`] calls per wall second for the window, plus
+///   the drain limit in PBX time.
+pub fn horizon(plan: &Plan) -> (crate::duration::Millis, bool) {
+    let o = &plan.options;
+    let speed = o.speed;
+    let pbx_ms = |wall: Duration| (wall.as_secs_f64() * speed * 1000.0).ceil() as u64;
+    let bounded = o.max_calls.is_some() || o.max_events.is_some();
+    if o.asap && !bounded {
+        let window = plan.window.unwrap_or(DEFAULT_DURATION).as_secs_f64();
+        let calls = ASAP_CALL_CEILING * window.max(1.0);
+        let per_call = 1000.0 * speed / plan.target_rate.max(1e-9);
+        let bound = (calls * per_call).min(1e15) as u64 + pbx_ms(o.drain);
+        return (bound, false);
+    }
+    let cut_off = plan.window.filter(|_| !o.asap).map(|w| pbx_ms(w + o.drain));
+    let engine =
+        Engine::with_calls(plan.scenario.clone(), engine::Options::new(o.seed, o.start), {
+            arrivals(plan, None)
+        });
+    let limit = o.max_events.unwrap_or(u64::MAX);
+    let mut last = 0;
+    for (n, e) in engine.enumerate() {
+        let n = n as u64;
+        if n >= limit {
+            break;
+        }
+        if cut_off.is_some_and(|c| e.at >= c) {
+            return (cut_off.unwrap_or(e.at), true);
+        }
+        if n >= HORIZON_SIMULATION_LIMIT
+            && let Some(c) = cut_off
+        {
+            return (c, false);
+        }
+        last = e.at;
+    }
+    (last, true)
+}
+
 /// The engine's events and call ends, with the limits applied.
 struct LoadFeed<'a> {
     engine: Engine<'a>,
@@ -238,14 +312,7 @@ pub async fn run(
     // Arrivals end with the window (in PBX time when paced; on the wall clock with asap) and
     // after max_calls.
     let closed = Arc::new(AtomicBool::new(false));
-    let arrivals = traffic::generate(plan.model.clone(), &plan.scenario.pbx, o.seed);
-    let virtual_end =
-        plan.window.filter(|_| !o.asap).map(|w| (w.as_secs_f64() * speed * 1000.0) as u64);
-    let gate = closed.clone();
-    let calls = arrivals
-        .take_while(move |c| virtual_end.is_none_or(|end| c.at < end))
-        .take_while(move |_| !gate.load(Ordering::Relaxed))
-        .take(o.max_calls.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX)));
+    let calls = arrivals(plan, Some(closed.clone()));
     let engine =
         Engine::with_calls(plan.scenario.clone(), engine::Options::new(o.seed, o.start), calls)
             .track_ended_calls();

@@ -42,6 +42,103 @@ impl Timeline {
     }
 }
 
+/// Where a run's PBX clock starts, and why: the origin of every timestamp in its events.
+///
+/// Pinned (`start_time` in the file, `--start-time`), the clock starts exactly there. Otherwise
+/// it is anchored to the wall clock so that no event carries a timestamp later than the moment
+/// it is sent: an event at virtual time `at` is sent no earlier than `at / speed` after the
+/// start (at once with `--asap`), and its timestamps are at most `start + at`, so starting the
+/// clock [`lead_for`] the run's last event in the past keeps every timestamp at or before its
+/// sending, and puts the last event's timestamp at about the moment it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Anchor {
+    /// The PBX clock's start (virtual time 0).
+    pub start: DateTime<Utc>,
+    pub kind: AnchorKind,
+}
+
+/// How an [`Anchor`] was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnchorKind {
+    /// Given by the file or the command line; kept as it is.
+    Pinned,
+    /// `lead` milliseconds before the wall-clock moment the run was prepared (rounded down to
+    /// the second, so `lead` may be up to a second more than was asked for).
+    Anchored {
+        lead: Millis,
+        /// The virtual time of the run's last event, when known in advance (by simulating);
+        /// `None` when the lead is an estimate (open-ended `load --asap`).
+        horizon: Option<Millis>,
+    },
+}
+
+impl Anchor {
+    /// A start given by the file or the command line.
+    pub fn pinned(start: DateTime<Utc>) -> Self {
+        Self { start, kind: AnchorKind::Pinned }
+    }
+
+    /// The clock starts `lead` ms before `now`, rounded down to the second.
+    pub fn back_from(now: DateTime<Utc>, lead: Millis, horizon: Option<Millis>) -> Self {
+        use chrono::SubsecRound;
+        let lead = i64::try_from(lead).unwrap_or(i64::MAX / 4).min(100 * 365 * 86_400_000);
+        let start = (now - chrono::Duration::milliseconds(lead)).trunc_subsecs(0);
+        let lead = (now - start).num_milliseconds().max(0) as Millis;
+        Self { start, kind: AnchorKind::Anchored { lead, horizon } }
+    }
+
+    /// How far the clock starts before the moment the run was prepared; `None` when pinned.
+    /// Delivery uses it as a backstop: an event at virtual `at` is not sent before
+    /// `at - lead` after its start, so that even an estimate cannot send a timestamp from the
+    /// future.
+    pub fn lead(&self) -> Option<Millis> {
+        match self.kind {
+            AnchorKind::Pinned => None,
+            AnchorKind::Anchored { lead, .. } => Some(lead),
+        }
+    }
+
+    /// For a run header: `pinned at 2026-03-02T19:00:00+10:00`, `now, 2026-…`, or
+    /// `4m30s back, at 2026-… (so the last event's timestamp is not ahead of its sending)`.
+    pub fn describe(&self, offset: Option<FixedOffset>) -> String {
+        let at = format_seconds(self.start, offset);
+        match self.kind {
+            AnchorKind::Pinned => format!("pinned at {at}"),
+            AnchorKind::Anchored { lead, .. } if lead < 1_000 => format!("now, {at}"),
+            AnchorKind::Anchored { lead, horizon: Some(_) } => format!(
+                "{} back, at {at}, so that the last event's time is when it is sent",
+                crate::duration::Human(lead / 1_000 * 1_000)
+            ),
+            AnchorKind::Anchored { lead, horizon: None } => format!(
+                "{} back, at {at}, so that no timestamp is ahead of the wall clock",
+                crate::duration::Human(lead / 1_000 * 1_000)
+            ),
+        }
+    }
+}
+
+/// How far back the PBX clock must start so that a run whose last event is at virtual time
+/// `horizon` (ms), sent at `speed` virtual seconds per wall second (`None`: as fast as
+/// possible), sends no event before the time it carries: `horizon` with `--asap`,
+/// `horizon × (1 − 1/speed)` faster than real time, nothing at real time or slower.
+pub fn lead_for(horizon: Millis, speed: Option<f64>) -> Millis {
+    match speed {
+        None => horizon,
+        Some(s) if s > 1.0 && s.is_finite() => (horizon as f64 * (1.0 - 1.0 / s)).ceil() as Millis,
+        Some(_) => 0,
+    }
+}
+
+/// An instant to the second, in `offset` (`2026-03-02T19:00:00+10:00`) or UTC (`…Z`).
+pub fn format_seconds(instant: DateTime<Utc>, offset: Option<FixedOffset>) -> String {
+    match offset {
+        None => instant.to_rfc3339_opts(SecondsFormat::Secs, true),
+        Some(offset) => offset
+            .from_utc_datetime(&instant.naive_utc())
+            .to_rfc3339_opts(SecondsFormat::Secs, false),
+    }
+}
+
 /// Parse a time zone offset such as `+10:00`, `-05:30` or `Z`.
 pub fn parse_offset(text: &str) -> Option<FixedOffset> {
     if text == "Z" || text == "UTC" {
@@ -79,5 +176,35 @@ mod tests {
         assert_eq!(t.format(0), "2019-10-02T01:31:15.000+10:00");
         assert_eq!(parse_offset("-05:30").unwrap().local_minus_utc(), -(5 * 3600 + 1800));
         assert_eq!(parse_offset("10:00"), None);
+    }
+    #[test]
+    fn the_lead_keeps_the_last_event_at_or_before_its_sending() {
+        assert_eq!(lead_for(600_000, None), 600_000);
+        assert_eq!(lead_for(600_000, Some(10.0)), 540_000);
+        assert_eq!(lead_for(600_000, Some(1.0)), 0);
+        assert_eq!(lead_for(600_000, Some(0.5)), 0);
+        // Every event at or before the horizon is sent at or after its own time.
+        for (h, s) in [(1_234_567u64, 7.0), (999, 60.0), (86_400_000, 3.3)] {
+            let lead = lead_for(h, Some(s));
+            for at in [0, h / 3, h / 2, h] {
+                let sent_ms = at as f64 / s;
+                assert!(at as f64 - lead as f64 <= sent_ms + 1e-6, "{h} {s} {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn anchors_round_down_to_the_second_and_describe_themselves() {
+        let now: DateTime<Utc> = "2026-03-02T09:00:00.750Z".parse().unwrap();
+        let a = Anchor::back_from(now, 90_000, Some(100_000));
+        assert_eq!(a.start, "2026-03-02T08:58:30Z".parse::<DateTime<Utc>>().unwrap());
+        assert_eq!(a.lead(), Some(90_750));
+        let text = a.describe(parse_offset("+10:00"));
+        assert!(text.starts_with("1m30s back, at 2026-03-02T18:58:30+10:00"), "{text}");
+        let now_anchor = Anchor::back_from(now, 0, Some(0));
+        assert_eq!(now_anchor.describe(None), "now, 2026-03-02T09:00:00Z");
+        let pinned = Anchor::pinned(now);
+        assert_eq!(pinned.lead(), None);
+        assert!(pinned.describe(None).starts_with("pinned at "));
     }
 }

@@ -56,8 +56,8 @@ pub use retry::{
     retry_delay,
 };
 pub use summary::{
-    AuthFailure, CallCounts, JournalInfo, Outcome, Summary, TypeCounts, Unreachable,
-    histogram as new_histogram,
+    AuthFailure, CallCounts, Holds, JournalInfo, Outcome, Spacing, Summary, TypeCounts,
+    Unreachable, histogram as new_histogram, holds_line, plural,
 };
 
 pub use crate::chaos::{Chaos, Feed, with_ended_calls};
@@ -128,6 +128,11 @@ pub struct DeliverOptions {
     pub cut_off_at: Option<Duration>,
     /// A live view to update while the run goes on.
     pub live: Option<std::sync::Arc<Live>>,
+    /// How far the PBX clock starts before the run ([`Anchor::lead`](crate::time::Anchor)):
+    /// an event at virtual time `at` is then not sent before `at − clock_lead` after the
+    /// start, so no timestamp is ahead of the wall clock; such waits are counted
+    /// ([`Summary::clock_holds`]). `None` (a pinned clock): no such limit.
+    pub clock_lead: Option<crate::duration::Millis>,
 }
 
 impl Default for DeliverOptions {
@@ -148,6 +153,7 @@ impl Default for DeliverOptions {
             max_calls_in_flight: None,
             cut_off_at: None,
             live: None,
+            clock_lead: None,
         }
     }
 }
@@ -262,6 +268,7 @@ where
         router: Router { ticked: opts.ticked, webhooks, routes },
         nulls: opts.nulls,
         speed,
+        clock_lead: opts.clock_lead,
         scratch: Vec::with_capacity(1024),
         arena: BytesMut::new(),
     };
@@ -286,6 +293,7 @@ pub(crate) struct Render {
     router: Router,
     nulls: NullStyle,
     speed: Option<f64>,
+    clock_lead: Option<crate::duration::Millis>,
     scratch: Vec<u8>,
     arena: BytesMut,
 }
@@ -341,6 +349,12 @@ impl Render {
             .map(|s| Duration::try_from_secs_f64(at as f64 / 1000.0 / s).unwrap_or(Duration::MAX))
     }
 
+    /// With a clock lead: not before `at − lead` after the start, when that is later than 0.
+    pub(crate) fn not_before(&self, at: crate::duration::Millis) -> Option<Duration> {
+        let lead = self.clock_lead?;
+        (at > lead).then(|| Duration::from_millis(at - lead))
+    }
+
     fn item(&mut self, e: Emission) -> Item {
         let endpoint = match self.router.route(&e) {
             Ok(endpoint) => endpoint,
@@ -349,12 +363,9 @@ impl Render {
         let nulls = self.nulls;
         let body = self.body(|out| e.event.write_json(nulls, out));
         Item::Send(Job {
-            call: e.call,
-            endpoint,
-            kind: e.event.event_type().index() as u8,
-            body,
             offset: self.offset(e.at),
-            chaos: None,
+            not_before: self.not_before(e.at),
+            ..Job::new(e.call, endpoint, e.event.event_type().index() as u8, body)
         })
     }
 }

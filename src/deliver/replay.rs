@@ -392,14 +392,7 @@ impl Iterator for Lines<'_> {
             if let (Some(endpoint), Some((kind, call))) = (self.plain, fast_probe(text)) {
                 let call = call_key(Some(call), self.line_no);
                 let body = bytes.slice_ref(text.as_bytes());
-                return Some(Item::Send(Job {
-                    call,
-                    endpoint,
-                    kind,
-                    body,
-                    offset: None,
-                    chaos: None,
-                }));
+                return Some(Item::Send(Job::new(call, endpoint, kind, body)));
             }
             let line = match parse_line(text) {
                 Ok(Some(line)) => line,
@@ -411,7 +404,7 @@ impl Iterator for Lines<'_> {
             let Some(endpoint) = self.endpoint(line.target.as_deref(), line.headers) else {
                 return self.fail(1, "a target not seen when checking the file".into());
             };
-            return Some(Item::Send(Job { call, endpoint, kind, body, offset: None, chaos: None }));
+            return Some(Item::Send(Job::new(call, endpoint, kind, body)));
         }
     }
 }

@@ -33,7 +33,7 @@ use super::endpoint::{Label, Prepared};
 use super::journal::Journal;
 use super::live::{FLUSH_EVERY, Live, ThreadLatency};
 use super::retry::{RetryOn, retry_delay};
-use super::summary::{CallCounts, Outcome, Stats, Summary};
+use super::summary::{CallCounts, Outcome, Spacing, Stats, Summary};
 
 pub(crate) mod faults;
 
@@ -51,6 +51,30 @@ pub(crate) struct Job {
     pub offset: Option<Duration>,
     /// `--chaos`: the faults of this POST, and the further events of a batch.
     pub chaos: Option<Box<faults::JobChaos>>,
+    /// Not before this long after the start, so that its timestamps are not ahead of the wall
+    /// clock (`DeliverOptions::clock_lead`); `None` when that cannot happen.
+    pub not_before: Option<Duration>,
+    /// How long chaos held it back on purpose so far: `offset` already includes it, so
+    /// corrected latency counts from the end of the hold.
+    pub held: Duration,
+}
+
+impl Job {
+    /// A job with no chaos, no hold and no clock limit.
+    pub(crate) fn new(call: u64, endpoint: u32, kind: u8, body: Bytes) -> Self {
+        Job { call, endpoint, kind, body, offset: None, chaos: None, not_before: None, held: ZERO }
+    }
+}
+
+const ZERO: Duration = Duration::ZERO;
+
+/// A worker's previous event, finished: its call, whether it finally failed, and when it was
+/// due (after any hold), which its call's next event cannot be due before.
+#[derive(Debug, Clone, Copy)]
+struct Done {
+    call: u64,
+    failed: bool,
+    offset: Option<Duration>,
 }
 
 /// What the stream yields to the dispatcher.
@@ -187,21 +211,40 @@ impl State {
         }
     }
 
-    /// A call's event is done (delivered or finally failed): release its next event.
-    fn complete(&mut self, call: u64, stop: bool, skipped: &mut Vec<Job>) {
+    /// A call's event is done (delivered or finally failed): release its next event. The next
+    /// event cannot be due before `floor`, when the one done was due after a hold: it waited
+    /// behind the hold, which is then its own. Returns the next event's own due time, if any.
+    fn complete(
+        &mut self,
+        call: u64,
+        stop: bool,
+        floor: Option<Duration>,
+        skipped: &mut Vec<Job>,
+    ) -> Option<Duration> {
         let State { calls, ready, stopped, buffered, .. } = self;
-        let Some(pending) = calls.get_mut(&call) else { return };
+        let pending = calls.get_mut(&call)?;
         if stop {
             *buffered -= pending.len();
             skipped.extend(pending.drain(..));
             stopped.insert(call);
         }
         match pending.pop_front() {
-            Some(next) => ready.push_back(next),
+            Some(mut next) => {
+                let due = next.offset;
+                if let (Some(floor), Some(own)) = (floor, due)
+                    && floor > own
+                {
+                    next.held += floor - own;
+                    next.offset = Some(floor);
+                }
+                ready.push_back(next);
+                return due;
+            }
             None => {
                 calls.remove(&call);
             }
         }
+        None
     }
 
     /// Close, and when `drain`, take out every event not in flight.
@@ -253,16 +296,21 @@ impl Shared {
     }
 
     /// Finish `done` (the worker's previous event) and take the next ready event. `None` when
-    /// the run is over.
-    async fn next(&self, done: &mut Option<(u64, bool)>, skipped: &mut Vec<Job>) -> Option<Job> {
+    /// the run is over. How the finished event's call is spaced goes to `spacing`.
+    async fn next(
+        &self,
+        done: &mut Option<Done>,
+        skipped: &mut Vec<Job>,
+        spacing: &mut Spacing,
+    ) -> Option<Job> {
         loop {
-            if let Some(next) = self.try_next(done, skipped) {
+            if let Some(next) = self.try_next(done, skipped, spacing) {
                 return next;
             }
             let notified = self.work.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(next) = self.try_next(done, skipped) {
+            if let Some(next) = self.try_next(done, skipped, spacing) {
                 return next;
             }
             notified.await;
@@ -271,12 +319,20 @@ impl Shared {
 
     fn try_next(
         &self,
-        done: &mut Option<(u64, bool)>,
+        done: &mut Option<Done>,
         skipped: &mut Vec<Job>,
+        spacing: &mut Spacing,
     ) -> Option<Option<Job>> {
         let mut st = self.lock();
-        if let Some((call, failed)) = done.take() {
-            st.complete(call, failed && self.settings.stop_call_on_failure, skipped);
+        if let Some(d) = done.take() {
+            let stop = d.failed && self.settings.stop_call_on_failure;
+            let next_due = st.complete(d.call, stop, d.offset, skipped);
+            // The call's next event: was it due before this one's answer?
+            if let (Some(prev), Some(next)) = (d.offset, next_due)
+                && next > prev
+            {
+                spacing.pair(next - prev, Instant::now() > self.due(next));
+            }
         }
         let job = st.ready.pop_front();
         if job.is_some() {
@@ -658,7 +714,10 @@ impl Dispatcher<'_> {
             if self.shared.cut_off_at.is_some_and(|at| Instant::now() >= at) {
                 return End::CutOff;
             }
-            let Some(item) = source.next() else { return End::Done };
+            let Some(mut item) = source.next() else { return End::Done };
+            if let Item::Send(job) = &mut item {
+                self.hold_for_clock(job);
+            }
             if let Item::Send(Job { offset: Some(offset), .. }) = &item {
                 let due = self.shared.due(*offset);
                 if due > Instant::now() {
@@ -711,6 +770,17 @@ impl Dispatcher<'_> {
                     return end;
                 }
             }
+        }
+    }
+
+    /// The clock's backstop: a job whose PBX time is still ahead of the wall clock is due when
+    /// the wall clock gets there, and counted as held.
+    fn hold_for_clock(&mut self, job: &mut Job) {
+        let Some(not_before) = job.not_before.take() else { return };
+        let due = job.offset.unwrap_or_else(|| self.shared.start.elapsed());
+        if not_before > due {
+            self.stats.clock_holds.add(not_before - due);
+            job.offset = Some(not_before);
         }
     }
 
@@ -827,11 +897,11 @@ async fn worker(
     let mut done = None;
     let mut skipped = Vec::new();
     loop {
-        let next = shared.next(&mut done, &mut skipped).await;
+        let next = shared.next(&mut done, &mut skipped, &mut stats.spacing).await;
         for job in skipped.drain(..) {
             shared.give_up(&mut stats, &job, Outcome::Skipped, SKIPPED);
         }
-        let Some(job) = next else { break };
+        let Some(mut job) = next else { break };
         let mut ctx = Attempts {
             shared: &shared,
             client: &mut client,
@@ -840,11 +910,14 @@ async fn worker(
             deadline: &mut deadline,
             latency: &latency,
         };
-        let delivered = match &job.chaos {
-            None => ctx.deliver(&job).await,
-            Some(chaos) => ctx.deliver_with_faults(&job, chaos).await,
+        let delivered = match job.chaos.is_some() {
+            false => ctx.deliver(&job).await,
+            true => ctx.deliver_with_faults(&mut job).await,
         };
-        done = Some((job.call, !delivered));
+        if !job.held.is_zero() {
+            stats.chaos_holds.add(job.held);
+        }
+        done = Some(Done { call: job.call, failed: !delivered, offset: job.offset });
     }
     stats
 }
@@ -993,7 +1066,7 @@ mod tests {
     use super::*;
 
     fn job(call: u64, n: u8) -> Job {
-        Job { call, endpoint: 0, kind: n, body: Bytes::new(), offset: None, chaos: None }
+        Job::new(call, 0, n, Bytes::new())
     }
 
     #[test]
@@ -1008,9 +1081,9 @@ mod tests {
         st.ready.clear();
         st.buffered -= 2;
         let mut skipped = Vec::new();
-        st.complete(1, false, &mut skipped);
+        st.complete(1, false, None, &mut skipped);
         assert_eq!(st.ready.back().map(|j| (j.call, j.kind)), Some((1, 1)));
-        st.complete(2, true, &mut skipped);
+        st.complete(2, true, None, &mut skipped);
         assert_eq!(skipped.len(), 1);
         assert!(matches!(st.push(job(2, 9), 100), Push::Skipped(_)));
         assert!(!st.calls.contains_key(&2));
@@ -1019,6 +1092,27 @@ mod tests {
         let drained = st.close(true);
         assert_eq!(drained.iter().map(|j| j.kind).collect::<Vec<_>>(), vec![1, 2]);
         assert!(st.calls.is_empty() && st.closed);
+    }
+
+    #[test]
+    fn a_held_events_due_time_is_its_calls_next_floor() {
+        let mut st = State::default();
+        let at = |ms| Some(Duration::from_millis(ms));
+        for (n, ms) in [(0, 100), (1, 150), (2, 900)] {
+            let job = Job { offset: at(ms), ..job(1, n) };
+            assert!(matches!(st.push(job, 100), Push::Queued { .. }));
+        }
+        st.ready.clear();
+        st.buffered -= 1;
+        let mut skipped = Vec::new();
+        // Event 0 was held until 600 ms: event 1 (due at 150) waited behind it.
+        assert_eq!(st.complete(1, false, at(600), &mut skipped), at(150));
+        let next = st.ready.pop_front().unwrap();
+        assert_eq!((next.offset, next.held), (at(600), Duration::from_millis(450)));
+        // Event 2 is due after that floor: untouched.
+        assert_eq!(st.complete(1, false, next.offset, &mut skipped), at(900));
+        let last = st.ready.pop_front().unwrap();
+        assert_eq!((last.offset, last.held), (at(900), Duration::ZERO));
     }
 
     fn settings(max: Option<usize>) -> Settings {

@@ -90,6 +90,73 @@ pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
 }
 
+/// Events held back on purpose before they were sent: how many, and for how long in all and
+/// at most. A held event's corrected latency counts from the end of its hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Holds {
+    pub events: u64,
+    pub total: Duration,
+    pub max: Duration,
+}
+
+impl Holds {
+    pub(crate) fn add(&mut self, hold: Duration) {
+        self.events += 1;
+        self.total += hold;
+        self.max = self.max.max(hold);
+    }
+
+    pub(crate) fn merge(&mut self, other: &Holds) {
+        self.events += other.events;
+        self.total += other.total;
+        self.max = self.max.max(other.max);
+    }
+}
+
+/// How a call's consecutive events were spaced against the receiver's answers (paced runs):
+/// pairs of a call's events with a positive gap between their intended times, how many of
+/// them found the earlier event still unanswered when the later one was due, and the gaps.
+#[derive(Debug, Clone)]
+pub struct Spacing {
+    pub pairs: u64,
+    /// Later events that were due before their call's previous event was answered.
+    pub overran: u64,
+    /// The gaps, in microseconds of wall time.
+    pub gaps: Histogram<u64>,
+}
+
+impl Default for Spacing {
+    fn default() -> Self {
+        let gaps = Histogram::new_with_bounds(1, 3_600_000_000, 1).expect("valid bounds");
+        Self { pairs: 0, overran: 0, gaps }
+    }
+}
+
+impl Spacing {
+    pub(crate) fn pair(&mut self, gap: Duration, overran: bool) {
+        self.pairs += 1;
+        self.overran += u64::from(overran);
+        self.gaps.saturating_record(gap.as_micros().clamp(1, u128::from(u64::MAX)) as u64);
+    }
+
+    pub(crate) fn merge(&mut self, other: &Spacing) {
+        self.pairs += other.pairs;
+        self.overran += other.overran;
+        let _ = self.gaps.add(&other.gaps);
+    }
+
+    /// Whether the receiver's time per event outran the spacing of a call's events: at least
+    /// a tenth of the spaced pairs found the earlier event unanswered when the later was due.
+    pub fn receiver_outpaced(&self) -> bool {
+        self.overran > 0 && self.overran * 10 >= self.pairs
+    }
+
+    /// The median gap between a call's spaced events.
+    pub fn median_gap(&self) -> Duration {
+        Duration::from_micros(self.gaps.value_at_quantile(0.5))
+    }
+}
+
 /// Per-endpoint accounting, to tell "the receiver is not running" and "the token is wrong".
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EndpointStats {
@@ -124,6 +191,11 @@ pub(crate) struct Stats {
     pub endpoints: Vec<EndpointStats>,
     /// `--chaos`: forged requests and duplicates sent, and their answers.
     pub chaos: crate::chaos::Report,
+    /// `--chaos` reorder and delay: POSTs held back, and events of their calls held behind.
+    pub chaos_holds: Holds,
+    /// Events held until the wall clock reached their PBX time (see `clock_lead`).
+    pub clock_holds: Holds,
+    pub spacing: Spacing,
 }
 
 impl Stats {
@@ -145,6 +217,9 @@ impl Stats {
             lateness: histogram(),
             endpoints: vec![EndpointStats::default(); endpoints],
             chaos: crate::chaos::Report::default(),
+            chaos_holds: Holds::default(),
+            clock_holds: Holds::default(),
+            spacing: Spacing::default(),
         }
     }
 
@@ -252,6 +327,9 @@ impl Stats {
         let _ = self.latency.add(&other.latency);
         let _ = self.lateness.add(&other.lateness);
         self.chaos.merge(&other.chaos);
+        self.chaos_holds.merge(&other.chaos_holds);
+        self.clock_holds.merge(&other.clock_holds);
+        self.spacing.merge(&other.spacing);
         for (mine, theirs) in self.endpoints.iter_mut().zip(&other.endpoints) {
             mine.attempts += theirs.attempts;
             mine.connect_errors += theirs.connect_errors;
@@ -400,6 +478,14 @@ pub struct Summary {
     pub journal: Option<JournalInfo>,
     /// `--chaos`: what was injected and how the receiver answered (`None` without chaos).
     pub chaos: Option<crate::chaos::Report>,
+    /// `--chaos` reorder and delay held these POSTs back on purpose (and the events of their
+    /// calls behind them); their corrected latency counts from the end of the hold.
+    pub chaos_holds: Holds,
+    /// Events that waited for the wall clock to reach their PBX time (a clock anchored by
+    /// estimate, open-ended `load --asap`); counted from the end of the wait.
+    pub clock_holds: Holds,
+    /// Paced runs: how a call's events were spaced against the receiver's answers.
+    pub spacing: Spacing,
 }
 
 impl Summary {
@@ -488,6 +574,9 @@ impl Summary {
             auth_failures,
             journal,
             chaos: Some(s.chaos).filter(|c| !c.is_empty()),
+            chaos_holds: s.chaos_holds,
+            clock_holds: s.clock_holds,
+            spacing: s.spacing,
         }
     }
 
@@ -609,6 +698,9 @@ impl Summary {
             let _ =
                 writeln!(w, "corrected  {} (from each event's intended send time)", quantiles(c));
         }
+        if let Some(line) = holds_line(&self.chaos_holds, &self.clock_holds) {
+            let _ = writeln!(w, "           {line}");
+        }
         if let Some(late) = self.lateness.as_ref().filter(|h| !h.is_empty()) {
             let _ = writeln!(w, "lateness   {} (send time after the paced time)", quantiles(late));
         }
@@ -626,8 +718,8 @@ impl Summary {
                 None => {
                     let _ = writeln!(
                         w,
-                        "journal    {} failed event(s) in {}",
-                        j.lines,
+                        "journal    {} in {}",
+                        plural(j.lines, "failed event", "failed events"),
                         j.path.display()
                     );
                 }
@@ -646,6 +738,33 @@ impl Summary {
         }
         out
     }
+}
+
+/// `held back by chaos: 12 events, 3.20 s in all, at most 2.00 s (not counted as latency)`,
+/// and the clock's waits; `None` when nothing was held.
+pub fn holds_line(chaos: &Holds, clock: &Holds) -> Option<String> {
+    let mut parts = Vec::new();
+    if chaos.events > 0 {
+        parts.push(format!(
+            "held back by chaos: {}, {:.2} s in all, at most {:.2} s",
+            plural(chaos.events, "event", "events"),
+            chaos.total.as_secs_f64(),
+            chaos.max.as_secs_f64()
+        ));
+    }
+    if clock.events > 0 {
+        parts.push(format!(
+            "held until the wall clock reached their time: {}, at most {:.2} s",
+            plural(clock.events, "event", "events"),
+            clock.max.as_secs_f64()
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("{} (not counted as latency)", parts.join("; ")))
+}
+
+/// `1 event`, `2 events`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn counts(map: &BTreeMap<Outcome, u64>) -> String {

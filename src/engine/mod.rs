@@ -103,5 +103,37 @@ impl Emission {
     }
 }
 
+/// What playing a scenario's scripted calls will emit, found in advance by simulating them
+/// (the engine is deterministic and needs no I/O, so this is exact and fast).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preview {
+    /// Events emitted, sent or not.
+    pub events: u64,
+    /// Events that will be sent (global events of ticked types, and webhook-object events).
+    pub sent: u64,
+    /// The virtual time of the last event (0 with none).
+    pub last_at: Millis,
+    /// The call that went past the engine's per-call limits, if one did: playing the
+    /// scenario would stop there, so callers refuse it before sending anything.
+    pub runaway: Option<Runaway>,
+}
+
+/// Simulate the scenario's scripted calls with `seed` (the start time changes no virtual
+/// time, so any will do) and count what they emit.
+pub fn preview(scenario: &std::sync::Arc<crate::scenario::Scenario>, seed: u64) -> Preview {
+    let ticked = scenario.webhook.events;
+    let options = Options::new(seed, chrono::DateTime::UNIX_EPOCH);
+    let mut p = Preview::default();
+    let engine = Engine::new(scenario.clone(), options);
+    let backstop = engine.backstop();
+    for e in engine {
+        p.events += 1;
+        p.sent += u64::from(e.is_sent(ticked));
+        p.last_at = p.last_at.max(e.at);
+    }
+    p.runaway = backstop.tripped().cloned();
+    p
+}
+
 #[cfg(test)]
 mod tests;

@@ -695,3 +695,20 @@ fn valid_calls_never_trip_the_backstop() {
     assert!(engine.count() > 0);
     assert_eq!(backstop.tripped(), None);
 }
+
+#[test]
+fn a_preview_counts_the_events_and_finds_the_last_ones_time() {
+    let sc = scenario(
+        pbx(Strategy::Ringall, RingMode::Simultaneous),
+        vec![
+            inbound(0, 0, behaviour(Answer::Any, 14_000, 14_000)),
+            inbound(60_000, 0, behaviour(Answer::Any, 5_000, 30_000)),
+        ],
+    );
+    let out = run(sc.clone());
+    let p = super::preview(&sc, 7);
+    assert_eq!(p.events, out.len() as u64);
+    assert_eq!(p.sent, p.events);
+    assert_eq!(p.last_at, out.iter().map(|e| e.at).max().unwrap());
+    assert_eq!(p.last_at, 95_000);
+}

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::hist::{Hist, fmt_ms};
+use super::run::HoldsReport;
 use super::threshold::Stat;
 use crate::deliver::Summary;
 use crate::engine;
@@ -67,6 +68,34 @@ pub struct LoadReport {
     /// `--chaos`: forged requests (wrong or no token) the receiver answered 2xx.
     #[serde(default)]
     pub forged_accepted: u64,
+    /// Events held back on purpose (chaos `reorder`/`delay`, the clock), not counted as
+    /// latency.
+    #[serde(default)]
+    pub holds: HoldsReport,
+    /// Paced runs: how a call's consecutive events were spaced against the receiver's answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spacing: Option<SpacingReport>,
+}
+
+/// How a call's consecutive events (with time between them) were spaced against the
+/// receiver's answers: when the receiver takes longer per event than that spacing, a call's
+/// events queue behind each other and the corrected latency grows with `--speed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpacingReport {
+    /// Pairs of a call's consecutive events with a gap between their intended times.
+    pub pairs: u64,
+    /// Of them, the later event was due before the earlier one was answered.
+    pub overran: u64,
+    /// The gaps, wall time.
+    pub gaps: Hist,
+}
+
+impl SpacingReport {
+    /// Whether at least a tenth of the pairs overran: the receiver's time per event is longer
+    /// than the spacing of a call's events.
+    pub fn outpaced(&self) -> bool {
+        self.overran > 0 && self.overran * 10 >= self.pairs
+    }
 }
 
 /// How each call's timeline was compressed.
@@ -151,6 +180,7 @@ impl LoadReport {
         let o = &plan.options;
         let unreachable = s.unreachable_message();
         let refused = s.auth_message();
+        let holds = HoldsReport::from_summary(&s);
         let calls_counts = s.calls.unwrap_or_default();
         let wall = s.wall.as_secs_f64();
         let window = plan.window.map(|w| w.as_secs_f64());
@@ -160,7 +190,9 @@ impl LoadReport {
         // started, when that was later.
         let last_start = calls_counts.last_start.map(|d| d.as_secs_f64());
         let lag = calls_counts.last_start_lag.map(|d| d.as_secs_f64());
+        // With --asap every call may start at once: the run's wall time is the only honest span.
         let span = match (window, lag, last_start) {
+            _ if o.asap => wall,
             (Some(w), Some(lag), _) => w + lag,
             (Some(w), None, Some(l)) => w.max(l),
             (Some(w), None, None) => w,
@@ -253,7 +285,68 @@ impl LoadReport {
                 c.render(&mut text);
                 text
             }),
+            holds,
+            spacing: (!o.asap && s.spacing.pairs > 0).then(|| SpacingReport {
+                pairs: s.spacing.pairs,
+                overran: s.spacing.overran,
+                gaps: Hist(s.spacing.gaps.clone()),
+            }),
         }
+    }
+
+    /// When the receiver's time per event is longer than the spacing of a call's events: one
+    /// line saying so, with a `--speed` that would space them out.
+    pub fn spacing_line(&self) -> Option<String> {
+        let sp = self.spacing.as_ref().filter(|sp| sp.outpaced())?;
+        let gap = sp.gaps.ms(Stat::P50)?;
+        let took = self.raw_latency.ms(Stat::P50)?;
+        let speed = self.compression.speed;
+        // At speed s' the gaps are gap × speed / s'; leave room for twice the receiver's time.
+        let fit = (gap * speed / (2.0 * took.max(1e-3))).floor().max(1.0);
+        let nice = nice_down(fit.min(speed));
+        let suggest = match nice < speed {
+            true => format!("a lower --speed, like --speed {nice}, spaces them out"),
+            false => "a lower --speed spaces them out".to_string(),
+        };
+        Some(format!(
+            "the receiver takes longer per event (p50 {}) than the time between a call's events \
+             at {speed}x (p50 {}): {} of {} were due before the previous one's answer; {suggest}",
+            fmt_ms(took),
+            fmt_ms(gap),
+            sp.overran,
+            sp.pairs,
+        ))
+    }
+
+    /// Why no call started, when none did and the run was not interrupted: such a run tested
+    /// nothing, and fails.
+    pub fn no_calls(&self) -> Option<String> {
+        let k = &self.calls;
+        if k.started > 0 || self.interrupted {
+            return None;
+        }
+        let why = if k.busy > 0 {
+            format!(
+                "the {} that arrived were outbound calls from users already on a call, \
+                 which place no call",
+                k.busy
+            )
+        } else if k.not_started > 0 {
+            format!("{} waited for a slot and never got one", k.not_started)
+        } else {
+            match self.window_s.filter(|_| !self.compression.asap) {
+                Some(w) => format!(
+                    "at {:.4} calls/s for {w:.0} s, {:.3} calls were expected and the first \
+                     would arrive later; raise --rate or --duration",
+                    self.rate.target_per_s,
+                    self.rate.target_per_s * w
+                ),
+                None => "the traffic produced no call; check the [traffic] table, or pass \
+                         --rate"
+                    .to_string(),
+            }
+        };
+        Some(why)
     }
 
     /// The latency that thresholds and headlines use: corrected when measured, else raw.
@@ -302,16 +395,7 @@ impl LoadReport {
         thresholds: &[super::threshold::Threshold],
     ) -> Vec<super::threshold::Verdict> {
         let verdicts = super::threshold::check_all(thresholds, &*self);
-        self.thresholds = verdicts
-            .iter()
-            .map(|v| {
-                let mut value = serde_json::to_value(v).unwrap_or_default();
-                if let Some(map) = value.as_object_mut() {
-                    map.insert("actual_text".into(), v.actual_text().into());
-                }
-                value
-            })
-            .collect();
+        self.thresholds = super::threshold::verdicts_json(&verdicts);
         verdicts
     }
 
@@ -392,6 +476,16 @@ impl LoadReport {
             m.refused.clone_from(&other.refused);
         }
         m.thresholds.clear();
+        m.holds.merge(&other.holds);
+        m.spacing = match (m.spacing.take(), &other.spacing) {
+            (Some(mut a), Some(b)) => {
+                a.pairs += b.pairs;
+                a.overran += b.overran;
+                a.gaps.add(&b.gaps);
+                Some(a)
+            }
+            (a, b) => a.or_else(|| b.clone()),
+        };
         m
     }
 
@@ -417,20 +511,31 @@ impl LoadReport {
             self.drain_s,
             pacing,
             match c.speed {
+                _ if c.asap => format!("built at {}x", c.speed),
                 s if s > 0.0 => format!("a 3-minute call lasts {:.1} s", 180.0 / s),
                 _ => String::new(),
             }
         );
         let ratio = self.rate.ratio.map_or(String::new(), |r| format!(" ({:.1}%)", r * 100.0));
-        let target = match c.asap {
-            true => "none (as fast as possible)".to_string(),
-            false => format!("{:.2} calls/s", self.rate.target_per_s),
-        };
-        let _ = writeln!(
-            w,
-            "rate       target {target}, achieved {:.2} calls/s{ratio}",
-            self.rate.achieved_per_s
-        );
+        match c.asap {
+            // No target and no schedule: calls over the run's whole wall time.
+            true => {
+                let _ = writeln!(
+                    w,
+                    "rate       as fast as possible: {} in {:.2} s ({:.1} calls/s over the run)",
+                    crate::deliver::plural(self.calls.started + self.calls.busy, "call", "calls"),
+                    self.wall_s,
+                    self.rate.achieved_per_s
+                );
+            }
+            false => {
+                let _ = writeln!(
+                    w,
+                    "rate       target {:.2} calls/s, achieved {:.2} calls/s{ratio}",
+                    self.rate.target_per_s, self.rate.achieved_per_s
+                );
+            }
+        }
         let k = &self.calls;
         let _ = writeln!(
             w,
@@ -484,6 +589,12 @@ impl LoadReport {
         }
         let _ =
             writeln!(w, "raw        {}  (request start to answer)", self.raw_latency.line(stats));
+        if let Some(line) = self.holds.line() {
+            let _ = writeln!(w, "           {line}");
+        }
+        if let Some(line) = self.spacing_line() {
+            let _ = writeln!(w, "spacing    {line}");
+        }
         if !self.by_type.is_empty() {
             let width = self.by_type.keys().map(|n| n.len()).max().unwrap_or(0);
             let label = if self.latency.is_some() { "corrected" } else { "raw" };
@@ -524,6 +635,15 @@ impl LoadReport {
         }
         out
     }
+}
+
+/// `n` rounded down to one significant digit: 437 → 400, 62 → 60, 7 → 7.
+fn nice_down(n: f64) -> f64 {
+    if n < 10.0 {
+        return n.floor().max(1.0);
+    }
+    let unit = 10f64.powi(n.log10().floor() as i32);
+    (n / unit).floor() * unit
 }
 
 fn add_opt(mine: &mut Option<Hist>, theirs: &Option<Hist>) {
@@ -618,7 +738,33 @@ mod tests {
             thresholds: Vec::new(),
             chaos: None,
             forged_accepted: 0,
+            holds: HoldsReport::default(),
+            spacing: None,
         }
+    }
+
+    #[test]
+    fn a_receiver_slower_than_a_calls_spacing_gets_one_line_and_a_speed() {
+        let mut r = report(1);
+        r.compression.speed = 2000.0;
+        r.raw_latency = hist(30_000, 50);
+        let mut gaps = Hist::default();
+        for _ in 0..100 {
+            gaps.0.record(5_000).unwrap();
+        }
+        r.spacing = Some(SpacingReport { pairs: 100, overran: 90, gaps: gaps.clone() });
+        let line = r.spacing_line().expect("the receiver is outpaced");
+        assert!(line.contains("at 2000x") && line.contains("90 of 100"), "{line}");
+        // gap 5 ms × 2000 / (2 × ~31 ms) ≈ 160 → 100.
+        assert!(line.contains("--speed 100,"), "{line}");
+        assert!(r.render().contains("spacing    the receiver takes longer"));
+        // Few overruns: no line.
+        r.spacing = Some(SpacingReport { pairs: 100, overran: 5, gaps });
+        assert_eq!(r.spacing_line(), None);
+        r.spacing = None;
+        assert_eq!(r.spacing_line(), None);
+        assert_eq!(nice_down(437.0), 400.0);
+        assert_eq!(nice_down(7.9), 7.0);
     }
 
     #[test]

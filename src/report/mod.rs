@@ -6,7 +6,7 @@
 //!   [`Summary`](crate::deliver::Summary) and a [`LoadReport`] do); [`junit`] writes the
 //!   verdicts as a JUnit XML file for CI;
 //! - [`hist`]: HDR latency histograms as reports carry them (exact merge);
-//! - [`load`]: the load run's report, as text and JSON;
+//! - [`load`]: the load run's report, as text and JSON; [`run`]: a scripted run's, as JSON;
 //! - [`series`]: the `--stats-csv` time series;
 //! - [`progress`]: live progress on a terminal, or plain lines without one.
 
@@ -15,6 +15,7 @@ pub mod junit;
 pub mod load;
 mod measure;
 pub mod progress;
+pub mod run;
 pub mod series;
 pub mod threshold;
 
@@ -22,5 +23,5 @@ pub use hist::Hist;
 pub use junit::junit;
 pub use load::LoadReport;
 pub use threshold::{
-    Measure, Metric, Op, Stat, Threshold, ThresholdError, Verdict, check_all, render,
+    Measure, Metric, Op, Stat, Threshold, ThresholdError, Verdict, check_all, render, verdicts_json,
 };

@@ -518,6 +518,21 @@ pub fn check_all(thresholds: &[Threshold], m: &impl Measure) -> Vec<Verdict> {
         .collect()
 }
 
+/// The verdicts as report JSON: each verdict's fields (`threshold` in normal form, `actual`,
+/// null when not measured, `pass`) and `actual_text`.
+pub fn verdicts_json(verdicts: &[Verdict]) -> Vec<serde_json::Value> {
+    verdicts
+        .iter()
+        .map(|v| {
+            let mut value = serde_json::to_value(v).unwrap_or_default();
+            if let Some(map) = value.as_object_mut() {
+                map.insert("actual_text".into(), v.actual_text().into());
+            }
+            value
+        })
+        .collect()
+}
+
 /// Human lines, one per verdict: `pass  p99 < 250ms         (31.2ms)`.
 pub fn render(verdicts: &[Verdict]) -> String {
     let texts: Vec<String> = verdicts.iter().map(|v| v.threshold.to_string()).collect();

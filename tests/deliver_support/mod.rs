@@ -16,6 +16,8 @@ use pbxsim::event::{Event, Str, UserInbound, WebhookComponentEvent};
 #[derive(Debug, Clone)]
 pub struct Received {
     pub at: Instant,
+    /// The wall-clock moment it arrived.
+    pub wall: std::time::SystemTime,
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -129,12 +131,14 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let at = Instant::now();
+    let wall = std::time::SystemTime::now();
     let n = shared.count.fetch_add(1, Ordering::SeqCst);
     let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
     let reply = (shared.behaviour)(n, &headers, &body);
     shared.log.lock().unwrap().push(Received {
         at,
+        wall,
         path: uri.path_and_query().map_or("/".to_string(), |p| p.to_string()),
         headers,
         body,

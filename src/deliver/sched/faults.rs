@@ -76,7 +76,7 @@ pub(crate) async fn deliver<I: Iterator<Item = Feed>>(
 }
 
 fn job(render: &mut Render, post: Post, style: &WireStyle) -> Job {
-    let Post { events, route, faults, array } = post;
+    let Post { events, route, faults, array, release_at } = post;
     let kind = |e: &Emission| e.event.event_type().index() as u8;
     let body = render.body(|out| {
         if array {
@@ -92,19 +92,25 @@ fn job(render: &mut Render, post: Post, style: &WireStyle) -> Job {
             events[0].event.write_json_styled(style, out);
         }
     });
-    // A batch is sent when its last event is due.
-    let last_at = events.last().map_or(0, |e| e.at);
+    // A batch is sent when its last event is due; a reordered event when the call's next
+    // event, which it was held behind, is due; what a call held when it ended: that hold is
+    // chaos's, not the receiver's time.
+    let last_at = events.iter().map(|e| e.at).max().unwrap_or(0);
+    let offset = render.offset(release_at);
+    let held = match (render.offset(last_at), offset) {
+        (Some(own), Some(release)) => release.saturating_sub(own),
+        _ => Duration::ZERO,
+    };
     Job {
-        call: events[0].call,
-        endpoint: route,
-        kind: kind(&events[0]),
-        body,
-        offset: render.offset(last_at),
+        offset,
         chaos: Some(Box::new(JobChaos {
             faults,
             more_kinds: events[1..].iter().map(kind).collect(),
             array,
         })),
+        not_before: render.not_before(last_at),
+        held,
+        ..Job::new(events[0].call, route, kind(&events[0]), body)
     }
 }
 
@@ -112,25 +118,23 @@ const TOKEN: HeaderName = HeaderName::from_static("x-pbx-token");
 
 impl Attempts<'_> {
     /// Deliver `job` with its faults: hold it back, send its forged copies, send it (with
-    /// retries, as always), then send it again. Returns whether it was delivered.
-    pub(super) async fn deliver_with_faults(&mut self, job: &Job, chaos: &JobChaos) -> bool {
-        let faults = chaos.faults;
-        let held;
-        let job = match faults.delay {
-            Some(ms) => {
-                let hold = Duration::from_millis(ms);
-                tokio::select! {
-                    _ = tokio::time::sleep(hold) => {}
-                    _ = self.shared.cancel.cancelled() => {}
-                }
-                // Lateness is measured against the held-back time.
-                let mut shifted = job.clone();
-                shifted.offset = job.offset.map(|o| o.saturating_add(hold));
-                held = shifted;
-                &held
-            }
-            None => job,
+    /// retries, as always), then send it again. Returns whether it was delivered. A hold moves
+    /// the job's due time (and `held`) by its length: lateness and corrected latency count
+    /// from the end of the hold, and the call's later events cannot be due before it.
+    pub(super) async fn deliver_with_faults(&mut self, job: &mut Job) -> bool {
+        let Some(faults) = job.chaos.as_ref().map(|c| c.faults) else {
+            return self.deliver(job).await;
         };
+        if let Some(ms) = faults.delay {
+            let hold = Duration::from_millis(ms);
+            tokio::select! {
+                _ = tokio::time::sleep(hold) => {}
+                _ = self.shared.cancel.cancelled() => {}
+            }
+            job.offset = job.offset.map(|o| o.saturating_add(hold));
+            job.held += hold;
+        }
+        let job = &*job;
         if faults.wrong_token {
             self.forge(job, false).await;
         }
@@ -212,16 +216,12 @@ mod tests {
     #[test]
     fn a_batch_job_carries_every_kind() {
         let job = Job {
-            call: 1,
-            endpoint: 0,
-            kind: 3,
-            body: bytes::Bytes::new(),
-            offset: None,
             chaos: Some(Box::new(JobChaos {
                 faults: PostFaults::default(),
                 more_kinds: vec![4, 5],
                 array: true,
             })),
+            ..Job::new(1, 0, 3, bytes::Bytes::new())
         };
         assert_eq!(job.kinds().collect::<Vec<_>>(), vec![3, 4, 5]);
         let body = br#"[{"type":"a","n":[1,2]}, {"type":"b"},{"type":"c"}]"#;

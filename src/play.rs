@@ -1,0 +1,79 @@
+//! Playing a scenario's scripted calls to real endpoints with a live view: what `run` and
+//! `call` do once their flags are read (a load run's counterpart is [`crate::load`]).
+//!
+//! The calls go through the engine and delivery as they are; the live view is sampled every
+//! `sample_every`, with the time left in the scenario when it is paced (its length is known
+//! in advance, [`crate::engine::preview`]).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::deliver::{self, CancelToken, DeliverError, DeliverOptions, Endpoints, Live, Summary};
+use crate::engine::{self, Engine};
+use crate::load::Sample;
+use crate::scenario::Scenario;
+
+/// How a scripted run is played.
+#[derive(Debug, Clone)]
+pub struct PlayOptions {
+    pub engine: engine::Options,
+    /// Delivery settings; `live` is set if it is not.
+    pub deliver: DeliverOptions,
+    /// How often `on_sample` is called.
+    pub sample_every: Duration,
+    /// The scenario's length in wall time at its pacing, when known (paced runs).
+    pub length: Option<Duration>,
+}
+
+/// The scenario's length in wall time: its last event's virtual time at `speed` (`None`: as
+/// fast as possible, which has no length known in advance).
+pub fn wall_length(last_at: crate::duration::Millis, speed: Option<f64>) -> Option<Duration> {
+    let speed = speed.filter(|s| s.is_finite() && *s > 0.0)?;
+    Duration::try_from_secs_f64(last_at as f64 / 1000.0 / speed).ok()
+}
+
+/// Play the scenario's calls to `endpoints`, calling `on_sample` every `sample_every`.
+pub async fn play(
+    scenario: Arc<Scenario>,
+    options: PlayOptions,
+    endpoints: &Endpoints,
+    cancel: CancelToken,
+    mut on_sample: impl FnMut(&Sample),
+) -> Result<Summary, DeliverError> {
+    let mut opts = options.deliver;
+    let live = opts.live.get_or_insert_with(|| Arc::new(Live::new())).clone();
+    let engine = Engine::new(scenario, options.engine);
+    let events = deliver::with_ended_calls(engine);
+    let delivery = deliver::deliver_feed(events, endpoints, &opts, cancel);
+    tokio::pin!(delivery);
+    let every = options.sample_every.max(Duration::from_millis(10));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let started = Instant::now();
+    loop {
+        tokio::select! {
+            done = &mut delivery => return done,
+            _ = tick.tick() => {
+                let elapsed = started.elapsed();
+                let sample = Sample {
+                    elapsed,
+                    remaining: options.length.map(|l| l.saturating_sub(elapsed)),
+                    counts: live.counts(),
+                    interval: live.take_interval(),
+                };
+                on_sample(&sample);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wall_length_follows_the_pacing() {
+        assert_eq!(wall_length(90_000, Some(1.0)), Some(Duration::from_secs(90)));
+        assert_eq!(wall_length(90_000, Some(10.0)), Some(Duration::from_secs(9)));
+        assert_eq!(wall_length(90_000, None), None);
+    }
+}
