@@ -20,6 +20,82 @@ use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
 use pbxsim::report;
 use pbxsim::scenario::Scenario;
 
+// Standard output and error of every command. A closed pipe (`pbxsim run … | head -1`) stops
+// the printing, never panics, and leaves the exit code to the command: these shadow std's
+// `print!`, `println!`, `eprint!` and `eprintln!` for the rest of this file.
+macro_rules! print {
+    ($($arg:tt)*) => { crate::cli::write_stdout(format_args!($($arg)*)) };
+}
+macro_rules! println {
+    () => { crate::cli::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => { crate::cli::write_stderr(format_args!($($arg)*)) };
+}
+macro_rules! eprintln {
+    () => { crate::cli::write_stderr(format_args!("\n")) };
+    ($($arg:tt)*) => { crate::cli::write_stderr(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Set once stdout is gone (a closed pipe, or another write error): nothing more is printed.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to stdout and flushes; once stdout is closed (`| head -1`), writes nothing more. Any
+/// other write error is said once on stderr.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        if !STDOUT_CLOSED.swap(true, Ordering::Relaxed) && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            write_stderr(format_args!("pbxsim: cannot write to standard output: {e}\n"));
+        }
+    }
+}
+
+/// Writes to stderr; a closed stderr is not an error.
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
+/// The cancel token of a run. The first SIGINT (Ctrl-C) or SIGTERM fires it: no new events
+/// start, requests in flight finish for the grace period, then the summary, the journal and
+/// the report files are written. A second signal at least [`deliver::QUIT_GAP`] later ends the
+/// process at once (130, or 143 for SIGTERM); copies arriving together (a signal sent to the
+/// process group) are one interrupt. Install it before printing the header, so a signal sent
+/// once the header is out is never lost.
+fn stop_token() -> deliver::CancelToken {
+    deliver::on_signals(|event| match event {
+        deliver::SignalEvent::Stop(signal) => {
+            let (what, again) = match signal {
+                deliver::StopSignal::Interrupt => ("interrupted", "press Ctrl-C again"),
+                deliver::StopSignal::Terminate => ("terminated (SIGTERM)", "signal again"),
+            };
+            eprintln!(
+                "\npbxsim: {what}; finishing the requests in flight ({again} to quit at once)"
+            );
+        }
+        deliver::SignalEvent::QuitNow(signal) => {
+            eprintln!("pbxsim: quitting at once");
+            std::process::exit(i32::from(signal.exit_code()));
+        }
+    })
+}
+
+/// A run's exit code, with 130 ("interrupted") made 143 when SIGTERM stopped it.
+fn stopped_code(code: u8, cancel: &deliver::CancelToken) -> ExitCode {
+    match (code, cancel.signal()) {
+        (130, Some(signal)) => ExitCode::from(signal.exit_code()),
+        _ => ExitCode::from(code),
+    }
+}
+
 /// Simulate a hosted PBX and send its webhook events to your receiver.
 #[derive(Debug, Parser)]
 #[command(name = "pbxsim", version, about, long_about = None)]
@@ -338,6 +414,13 @@ fn listen(args: ListenArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        // Ctrl-C or SIGTERM ends listening (its normal end: the summary, exit 0 or 1); a
+        // closed stdout (`| head -1`) ends it too, quietly.
+        let stop = deliver::on_signals(|event| {
+            if let deliver::SignalEvent::QuitNow(signal) = event {
+                std::process::exit(i32::from(signal.exit_code()));
+            }
+        });
         output.line(&format!("listening on http://{}", running.addr));
         output.line("press Ctrl-C to stop and print the summary");
         let time_limit = async {
@@ -349,7 +432,8 @@ fn listen(args: ListenArgs) -> ExitCode {
             }
         };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = stop.cancelled() => {}
+            _ = output.closed() => {}
             _ = running.stopped() => {}
             _ = time_limit => {}
         }
@@ -413,8 +497,7 @@ pub fn stderr_color() -> bool {
 
 /// Prints a line to stdout; a closed pipe (`pbxsim schema scenario | head`) is not an error.
 fn print_stdout(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+    println!("{line}");
 }
 
 /// Prints a diagnostic to stderr.
@@ -628,6 +711,7 @@ impl Play {
         }
         let rt = runtime();
         rt.block_on(async move {
+            let cancel = stop_token();
             // With no target anywhere, the built-in receiver takes the events and checks them.
             let receiver = if builtin {
                 let print = if self.quiet { PrintMode::Quiet } else { PrintMode::Lines };
@@ -676,13 +760,12 @@ impl Play {
                 println!("chaos {chaos}");
             }
             let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(&scenario), options);
-            let cancel = deliver::ctrl_c_token();
             let delivered = match opts.chaos {
                 Some(_) => {
                     let events = deliver::with_ended_calls(engine);
-                    deliver::deliver(events, &endpoints, &opts, cancel).await
+                    deliver::deliver(events, &endpoints, &opts, cancel.clone()).await
                 }
-                None => deliver::deliver(engine, &endpoints, &opts, cancel).await,
+                None => deliver::deliver(engine, &endpoints, &opts, cancel.clone()).await,
             };
             let summary = match delivered {
                 Ok(summary) => summary,
@@ -716,7 +799,7 @@ impl Play {
                     code = 1;
                 }
             }
-            ExitCode::from(code)
+            stopped_code(code, &cancel)
         })
     }
 }
@@ -880,9 +963,9 @@ fn replay(args: ReplayArgs) -> ExitCode {
         return usage_error(e);
     }
     let rt = runtime();
-    let result = rt.block_on(async {
-        let cancel = deliver::ctrl_c_token();
-        deliver::replay::replay(&plan, &opts, cancel).await
+    let (result, cancel) = rt.block_on(async {
+        let cancel = stop_token();
+        (deliver::replay::replay(&plan, &opts, cancel.clone()).await, cancel)
     });
     let summary = match result {
         Ok(summary) => summary,
@@ -895,7 +978,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
     {
         eprintln!("error: {message}");
     }
-    ExitCode::from(code)
+    stopped_code(code, &cancel)
 }
 
 /// `pbxsim trigger`.
@@ -1358,6 +1441,7 @@ fn load(args: LoadArgs) -> ExitCode {
     let scenario = plan.scenario.clone();
     let rt = runtime();
     rt.block_on(async move {
+        let cancel = stop_token();
         let receiver = if builtin_receiver {
             let deliver = &plan.options.deliver;
             let quiet = PrintMode::Quiet;
@@ -1413,8 +1497,7 @@ fn load(args: LoadArgs) -> ExitCode {
             false => pbxsim::report::progress::Progress::new(terminal, args.progress_every),
         };
         let mut csv_error = None;
-        let cancel = deliver::ctrl_c_token();
-        let result = pbxsim::load::run(&plan, &endpoints, cancel, |sample| {
+        let result = pbxsim::load::run(&plan, &endpoints, cancel.clone(), |sample| {
             progress.update(sample);
             if let Some(s) = series.as_mut()
                 && let Err(e) = s.row(sample)
@@ -1477,6 +1560,6 @@ fn load(args: LoadArgs) -> ExitCode {
                 code = 1;
             }
         }
-        ExitCode::from(code)
+        stopped_code(code, &cancel)
     })
 }

@@ -43,7 +43,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-pub use cancel::{CancelToken, ctrl_c_token};
+pub use cancel::{
+    CancelToken, QUIT_GAP, SignalEvent, SignalGate, StopSignal, ctrl_c_token, on_signals,
+};
 pub use client::{init_tls, one_off_client};
 pub use endpoint::{
     Endpoint, Endpoints, REDACTED, TOKEN_HEADER, is_secret_header, mask_credentials,
