@@ -140,7 +140,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         pbxsim call inbound --target http://127.0.0.1:3000/hook --token s3cret\n  \
         pbxsim call inbound --via queue:Support --outcome abandoned\n  \
-        pbxsim call inbound --via ring-group:Reception --outcome voicemail --speed 10\n  \
+        pbxsim call inbound --via ring_group:Reception --outcome voicemail --speed 10\n  \
         pbxsim call inbound --via user:1002 --talk 90s --ring 8s --record\n  \
         pbxsim call outbound --outcome no-answer --dry-run\n  \
         pbxsim call inbound --scenario scenarios/quickstart.toml --via queue:Support\n  \
@@ -216,15 +216,15 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ListenArgs {
     /// Port to listen on; 0 picks a free one (printed on the first line).
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, short = 'p', default_value_t = 8080)]
     pub port: u16,
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Expected X-Pbx-Token; requests without it are answered 401. Without a token every
-    /// request is accepted.
+    /// Expected X-Pbx-Token; requests without it are answered 401. Repeat it to accept any of
+    /// several (a token rotation). Without a token every request is accepted.
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    pub token: Vec<String>,
     /// Append every request to this NDJSON file (the token is written as `***`).
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
@@ -361,8 +361,62 @@ pub enum SchemaKind {
 /// Exit code for usage and scenario errors.
 const EXIT_USAGE: u8 = 2;
 
+/// The command line as clap matched it, so that a command can tell a flag given on the command
+/// line from its default ([`given`]).
+static MATCHES: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new();
+
+/// Parse the command line (exiting on a usage error, as `Cli::parse` does) and keep the matches.
+fn parse_cli() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let _ = MATCHES.set(matches);
+    cli
+}
+
+/// Of `flags` (`(arg id, how it is written)`), those of the running subcommand that were given
+/// on the command line: not defaults, not environment variables.
+fn given(flags: &[(&'static str, &'static str)]) -> Vec<&'static str> {
+    use clap::CommandFactory;
+    let Some((name, sub)) = MATCHES.get().and_then(|m| m.subcommand()) else { return Vec::new() };
+    let command = Cli::command();
+    let Some(defined) = command.find_subcommand(name) else { return Vec::new() };
+    flags
+        .iter()
+        // Asking clap about an id the subcommand does not have is a bug it panics on.
+        .filter(|(id, _)| defined.get_arguments().any(|a| a.get_id() == *id))
+        .filter(|(id, _)| sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|(_, flag)| *flag)
+        .collect()
+}
+
+/// Refuse `flags` that were given although `why` they cannot apply: exit 2, naming them.
+fn refuse(flags: &[(&'static str, &'static str)], why: &str) -> Result<(), ExitCode> {
+    match given(flags).as_slice() {
+        [] => Ok(()),
+        [one] => Err(usage_error(format!("{one} does not apply: {why}; leave it out"))),
+        many => Err(usage_error(format!("{} do not apply: {why}; leave them out", many.join(", ")))),
+    }
+}
+
+/// The flags of `run` and `call` that only matter when events are sent.
+const SENDING_FLAGS: [(&str, &str); 12] = [
+    ("concurrency", "--concurrency"),
+    ("timeout", "--timeout"),
+    ("retries", "--retries"),
+    ("retry_on", "--retry-on"),
+    ("stop_call_on_failure", "--stop-call-on-failure"),
+    ("insecure", "--insecure"),
+    ("failed", "--failed"),
+    ("allow_failures", "--allow-failures"),
+    ("verbose", "--verbose"),
+    ("speed", "--speed"),
+    ("asap", "--asap"),
+    ("quiet", "--quiet"),
+];
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Run(args) => run(args),
@@ -386,9 +440,10 @@ pub fn main() -> ExitCode {
 fn listen(args: ListenArgs) -> ExitCode {
     let output = Output::stdout();
     let color = receiver::format::color_for_stdout();
+    let mut tokens = args.token.into_iter().filter(|t| !t.is_empty());
     let cfg = ReceiverConfig {
-        token: args.token.filter(|t| !t.is_empty()),
-        extra_tokens: Vec::new(),
+        token: tokens.next(),
+        extra_tokens: tokens.collect(),
         save: args.save,
         status: args.status,
         delay: args.delay.unwrap_or(0),
@@ -521,6 +576,11 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     if failed { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
 }
 
+/// `1 call`, `2 calls`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// "3 users, 1 queue, 5 calls": the non-empty parts of a scenario.
 fn summary(scenario: &Scenario) -> String {
     let pbx = &scenario.pbx;
@@ -584,6 +644,8 @@ pub struct RunArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub chaos: ChaosArgs,
 }
 
 fn positive_speed(text: &str) -> Result<f64, String> {
@@ -612,13 +674,28 @@ fn engine_options(
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let scenario = match pbxsim::scenario::load(&args.file) {
-        Ok(s) => std::sync::Arc::new(s),
+    if args.dry_run
+        && let Err(code) = refuse(&SENDING_FLAGS, "--dry-run prints the events and sends nothing")
+    {
+        return code;
+    }
+    let mut scenario = match pbxsim::scenario::load(&args.file) {
+        Ok(s) => s,
         Err(diagnostic) => {
             report(&diagnostic);
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Err(code) = args.delivery.apply_headers(&mut scenario) {
+        return code;
+    }
+    if args.dry_run
+        && let Some(token) = &args.token
+    {
+        // The envelopes show whether a token is sent (as `***`).
+        scenario.webhook.token = token.clone();
+    }
+    let scenario = std::sync::Arc::new(scenario);
     if scenario.traffic.is_some() {
         let file = args.file.display();
         if scenario.calls.is_empty() {
@@ -635,7 +712,7 @@ fn run(args: RunArgs) -> ExitCode {
     }
     let options = engine_options(&scenario, args.seed, args.start_time);
     if args.dry_run {
-        let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
+        let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
         return dry_run(&scenario, options, args.envelope, args.target.as_deref(), chaos);
     }
     let pacing = match (args.asap, args.speed) {
@@ -648,6 +725,7 @@ fn run(args: RunArgs) -> ExitCode {
         token: args.token,
         pacing,
         delivery: args.delivery,
+        chaos: args.chaos,
         quiet: args.quiet,
     };
     play.run(scenario, options)
@@ -694,6 +772,7 @@ struct Play {
     token: Option<String>,
     pacing: Pacing,
     delivery: DeliveryArgs,
+    chaos: ChaosArgs,
     quiet: bool,
 }
 
@@ -703,7 +782,7 @@ impl Play {
         let mut opts = self.delivery.options(self.pacing);
         opts.nulls = scenario.nulls;
         opts.ticked = scenario.webhook.events;
-        opts.chaos = self.delivery.chaos(scenario.chaos.as_ref(), options.seed);
+        opts.chaos = self.chaos.chaos(scenario.chaos.as_ref(), options.seed);
         let builtin = self.target.is_none() && scenario.webhook.url.is_none();
         let endpoints = 1 + scenario.pbx.webhooks.len();
         if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, builtin) {
@@ -750,9 +829,9 @@ impl Play {
                 Pacing::Speed(s) => format!("at {s}x speed"),
             };
             println!(
-                "playing {} ({} calls) {speed}, seed {}, start {}",
+                "playing {} ({}) {speed}, seed {}, start {}",
                 scenario.name,
-                scenario.calls.len(),
+                plural(scenario.calls.len() as u64, "call", "calls"),
                 options.seed,
                 options.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             );
@@ -833,7 +912,7 @@ pub struct ReplayArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DeliveryArgs {
     /// Requests in flight at most; each call has at most one.
-    #[arg(long, default_value_t = 64, value_name = "N",
+    #[arg(long, short = 'c', default_value_t = 64, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub concurrency: u32,
     /// Per-attempt timeout, connecting included (`500ms`, `10s`).
@@ -852,14 +931,29 @@ pub struct DeliveryArgs {
     #[arg(long)]
     pub stop_call_on_failure: bool,
     /// Accept invalid TLS certificates (self-signed receivers).
-    #[arg(long)]
+    #[arg(long, short = 'k')]
     pub insecure: bool,
+    /// An extra header, `'Name: value'` (repeatable, as in curl): on every global event (webhook
+    /// objects keep their own headers), or every replayed line. It replaces the file's header
+    /// of that name; `'Name:'` removes it. Secret-looking values are shown as `***`.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// A line per event as it is delivered or finally fails: time, type, call id, status,
+    /// latency.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// Write every event that finally failed to this NDJSON file (token redacted), for `replay`.
     #[arg(long, value_name = "FILE")]
     pub failed: Option<PathBuf>,
     /// Exit 0 even if some events finally failed.
     #[arg(long)]
     pub allow_failures: bool,
+}
+
+/// `--chaos`, on the commands that generate events (`run`, `call`, `load`); `replay` sends its
+/// file as it is.
+#[derive(Debug, Clone, Args)]
+pub struct ChaosArgs {
     /// Inject faults toward the receiver, seeded by the run's seed: a comma list of
     /// `duplicate=P`, `reorder=P`, `delay=P:D`, `wrong_token=P`, `no_token=P`, `batch=N`,
     /// `numbers=digits|e164|local`, `nulls=null|empty|omit`, `durations=int|string`
@@ -877,6 +971,18 @@ fn parse_chaos(text: &str) -> Result<ChaosList, String> {
 }
 
 impl DeliveryArgs {
+    /// The `-H` headers, checked; a bad one is a usage error (its value is never printed).
+    fn parsed_headers(&self) -> Result<Vec<(String, String)>, ExitCode> {
+        self.headers.iter().map(|h| deliver::parse_header(h)).collect::<Result<_, _>>().map_err(usage_error)
+    }
+
+    /// Lay the `-H` headers over the scenario's global webhook headers.
+    fn apply_headers(&self, scenario: &mut Scenario) -> Result<(), ExitCode> {
+        let extra = self.parsed_headers()?;
+        scenario.webhook.headers = deliver::with_headers(&scenario.webhook.headers, &extra);
+        Ok(())
+    }
+
     /// The library settings for these flags.
     pub fn options(&self, pacing: Pacing) -> DeliverOptions {
         DeliverOptions {
@@ -888,10 +994,13 @@ impl DeliveryArgs {
             stop_call_on_failure: self.stop_call_on_failure,
             insecure: self.insecure,
             failed_journal: self.failed.clone(),
+            on_event: self.verbose.then(verbose_log),
             ..DeliverOptions::default()
         }
     }
+}
 
+impl ChaosArgs {
     /// The chaos of a run: the scenario's `[chaos]`, then the `--chaos` flags; `None` when
     /// nothing is injected.
     pub fn chaos(&self, base: Option<&Chaos>, seed: u64) -> Option<Chaos> {
@@ -902,6 +1011,34 @@ impl DeliveryArgs {
         chaos.seed = seed;
         chaos.is_active().then_some(chaos)
     }
+}
+
+/// `-v`: a line per event on stdout as it is delivered or finally fails.
+fn verbose_log() -> deliver::EventLog {
+    deliver::EventLog::new(|end| println!("{}", verbose_line(end, &chrono::Local::now())))
+}
+
+/// `09:00:01.234 queue_call 160455961758 200 3.10 ms`, and for a failure the reason after the
+/// status: `… 503 12.0 ms failed: HTTP 503 (after 3 attempts)`; `-` for no latency (never sent).
+fn verbose_line(end: &deliver::EventEnd<'_>, at: &chrono::DateTime<chrono::Local>) -> String {
+    #[derive(serde::Deserialize)]
+    struct Call {
+        unique_call_id: Option<serde_json::Value>,
+    }
+    let call = match serde_json::from_slice::<Call>(end.body).ok().and_then(|c| c.unique_call_id) {
+        Some(serde_json::Value::String(id)) => receiver::format::printable(&id).into_owned(),
+        Some(other) => other.to_string(),
+        None => "-".to_string(),
+    };
+    let latency = end
+        .latency
+        .map_or("-".to_string(), |d| report::hist::fmt_ms(d.as_secs_f64() * 1000.0).replace(' ', ""));
+    let mut line =
+        format!("{} {} {call} {} {latency}", receiver::format::clock(at), end.kind, end.outcome);
+    if let Some(detail) = end.detail.filter(|_| !end.delivered) {
+        line.push_str(&format!(" failed: {detail}"));
+    }
+    line
 }
 
 fn positive_duration(text: &str) -> Result<Duration, String> {
@@ -930,9 +1067,10 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn replay(args: ReplayArgs) -> ExitCode {
-    if !args.delivery.chaos.is_empty() {
-        return usage_error("replay sends the file as it is: --chaos works with run and call");
-    }
+    let headers = match args.delivery.parsed_headers() {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
     if let Some(failed) = &args.delivery.failed {
         let same = match (failed.canonicalize(), args.file.canonicalize()) {
             (Ok(a), Ok(b)) => a == b,
@@ -945,11 +1083,15 @@ fn replay(args: ReplayArgs) -> ExitCode {
             ));
         }
     }
-    let plan =
-        match deliver::replay::plan(&args.file, args.target.as_deref(), args.token.as_deref()) {
-            Ok(plan) => plan,
-            Err(e) => return usage_error(e),
-        };
+    let plan = match deliver::replay::plan_with_headers(
+        &args.file,
+        args.target.as_deref(),
+        args.token.as_deref(),
+        &headers,
+    ) {
+        Ok(plan) => plan,
+        Err(e) => return usage_error(e),
+    };
     if plan.redacted_headers && args.token.is_none() {
         eprintln!(
             "warning: {} holds redacted secrets (***) that are not sent again; pass --token or \
@@ -1009,13 +1151,40 @@ pub struct TriggerArgs {
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = positive_duration)]
     pub timeout: Duration,
     /// Accept invalid TLS certificates.
-    #[arg(long)]
+    #[arg(long, short = 'k')]
     pub insecure: bool,
+    /// An extra header, `'Name: value'` (repeatable, as in curl). Secret-looking values are
+    /// never printed.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
 }
 
 fn trigger(args: TriggerArgs) -> ExitCode {
     use rand::SeedableRng;
     let ty = args.event_type;
+    if args.print
+        && let Err(code) = refuse(
+            &[
+                ("target", "--target"),
+                ("token", "--token"),
+                ("timeout", "--timeout"),
+                ("insecure", "--insecure"),
+                ("headers", "--header"),
+            ],
+            "--print prints the body and sends nothing",
+        )
+    {
+        return code;
+    }
+    let headers = match args
+        .headers
+        .iter()
+        .map(|h| deliver::parse_header(h))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(h) => h,
+        Err(e) => return usage_error(e),
+    };
     let mut sets = Vec::new();
     for text in &args.sets {
         match pbxsim::trigger::parse_assignment(text) {
@@ -1058,6 +1227,12 @@ fn trigger(args: TriggerArgs) -> ExitCode {
         if let Some(token) = &token {
             request = request.header(deliver::TOKEN_HEADER, token);
         }
+        for (name, value) in headers.iter().filter(|(_, v)| !v.is_empty()) {
+            let Ok(mut value) = reqwest::header::HeaderValue::from_str(value) else { continue };
+            // Kept out of debug output, like every secret header.
+            value.set_sensitive(deliver::is_secret_header(name));
+            request = request.header(name.as_str(), value);
+        }
         match request.send().await {
             Ok(response) => {
                 let status = response.status();
@@ -1084,20 +1259,20 @@ pub struct CallArgs {
     /// Which way the call goes.
     #[arg(value_enum)]
     pub direction: CallDirection,
-    /// Route an inbound call through `queue:NAME`, `ring-group:NAME` or `user:EXTENSION`
+    /// Route an inbound call through `queue:NAME`, `ring_group:NAME` or `user:EXTENSION`
     /// (default: the PBX's first queue).
     #[arg(long, value_name = "KIND:NAME", value_parser = parse_via)]
     pub via: Option<pbxsim::oneshot::Via>,
     /// How the call ends.
     #[arg(long, value_enum, default_value = "answered")]
     pub outcome: CallOutcome,
-    /// Conversation length once answered.
+    /// Conversation length once answered (`--outcome answered` only).
     #[arg(long, default_value = "90s", value_name = "DURATION", value_parser = duration_ms)]
     pub talk: Millis,
     /// How long phones ring before the answer (or before the caller abandons).
     #[arg(long, default_value = "8s", value_name = "DURATION", value_parser = duration_ms)]
     pub ring: Millis,
-    /// Record the call (recording_inbound / recording_outbound).
+    /// Record the call (recording_inbound / recording_outbound); answered calls only.
     #[arg(long)]
     pub record: bool,
     /// Outbound: the calling user's extension (default: the PBX's first user).
@@ -1126,6 +1301,8 @@ pub struct CallArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub chaos: ChaosArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -1143,18 +1320,21 @@ pub enum CallOutcome {
     NoAnswer,
 }
 
+/// `queue:NAME`, `ring_group:NAME` (as in scenario files; `ring-group:` is accepted too) or
+/// `user:EXTENSION`.
 fn parse_via(text: &str) -> Result<pbxsim::oneshot::Via, String> {
     use pbxsim::oneshot::Via;
-    let (kind, name) = text
-        .split_once(':')
-        .ok_or_else(|| format!("`{text}`: write queue:NAME, ring-group:NAME or user:EXTENSION"))?;
+    const KINDS: &str = "write queue:NAME, ring_group:NAME or user:EXTENSION";
+    let (kind, name) = text.split_once(':').ok_or_else(|| format!("`{text}`: {KINDS}"))?;
     match kind {
         "queue" => Ok(Via::Queue(name.into())),
-        "ring-group" | "ring_group" => Ok(Via::RingGroup(name.into())),
+        "ring_group" | "ring-group" => Ok(Via::RingGroup(name.into())),
         "user" => Ok(Via::User(name.into())),
-        other => Err(format!(
-            "unknown kind `{other}`; write queue:NAME, ring-group:NAME or user:EXTENSION"
-        )),
+        other => {
+            let hint = pbxsim::suggest::did_you_mean(other, ["queue", "ring_group", "user"]);
+            let hint = if hint.is_empty() { String::new() } else { format!(" ({hint})") };
+            Err(format!("unknown kind `{other}`{hint}; {KINDS}"))
+        }
     }
 }
 
@@ -1164,7 +1344,17 @@ fn duration_ms(text: &str) -> Result<Millis, String> {
 
 fn call(args: CallArgs) -> ExitCode {
     use pbxsim::oneshot::{Direction, OneCall, Outcome};
-    let base = match &args.scenario {
+    if args.dry_run
+        && let Err(code) = refuse(&SENDING_FLAGS, "--dry-run prints the events and sends nothing")
+    {
+        return code;
+    }
+    if !matches!(args.outcome, CallOutcome::Answered)
+        && let Err(code) = refuse(&[("talk", "--talk")], "only an answered call has a conversation")
+    {
+        return code;
+    }
+    let mut base = match &args.scenario {
         Some(path) => match pbxsim::scenario::load(path) {
             Ok(s) => s,
             Err(diagnostic) => {
@@ -1174,6 +1364,9 @@ fn call(args: CallArgs) -> ExitCode {
         },
         None => pbxsim::builtin::midsize(),
     };
+    if let Err(code) = args.delivery.apply_headers(&mut base) {
+        return code;
+    }
     let spec = OneCall {
         direction: match args.direction {
             CallDirection::Inbound => Direction::Inbound,
@@ -1200,7 +1393,7 @@ fn call(args: CallArgs) -> ExitCode {
     };
     let options = engine_options(&scenario, None, None);
     if args.dry_run {
-        let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
+        let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
         return dry_run(&scenario, options, false, args.target.as_deref(), chaos);
     }
     let play = Play {
@@ -1208,6 +1401,7 @@ fn call(args: CallArgs) -> ExitCode {
         token: args.token,
         pacing: args.speed.map_or(Pacing::Asap, Pacing::Speed),
         delivery: args.delivery,
+        chaos: args.chaos,
         quiet: args.quiet,
     };
     play.run(scenario, options)
@@ -1234,7 +1428,7 @@ pub struct LoadArgs {
     pub arrivals: Option<ArrivalsArg>,
     /// No new calls after this much wall time (`30s`, `5m`). Default: the stages' length, else
     /// 10 s unless --max-calls or --max-events ends the run.
-    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    #[arg(long, short = 'z', value_name = "DURATION", value_parser = positive_duration)]
     pub duration: Option<Duration>,
     /// After --duration, calls in progress may finish for this long; the rest is cut off.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = any_duration)]
@@ -1247,7 +1441,7 @@ pub struct LoadArgs {
     #[arg(long)]
     pub asap: bool,
     /// Start no more than N calls.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_calls: Option<u64>,
     /// Send no more than N events (calls then in progress are cut off).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -1283,6 +1477,8 @@ pub struct LoadArgs {
     pub progress_every: Duration,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub chaos: ChaosArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -1379,16 +1575,19 @@ async fn start_builtin_receiver(
 }
 
 fn load(args: LoadArgs) -> ExitCode {
-    let (scenario, spec, builtin_pbx) = match load_traffic(&args) {
+    let (mut scenario, spec, builtin_pbx) = match load_traffic(&args) {
         Ok(t) => t,
         Err(code) => return code,
     };
+    if let Err(code) = args.delivery.apply_headers(&mut scenario) {
+        return code;
+    }
     let engine_opts = engine_options(&scenario, args.seed, args.start_time);
     let mut deliver = args.delivery.options(Pacing::Asap);
     deliver.nulls = scenario.nulls;
     deliver.ticked = scenario.webhook.events;
     deliver.max_calls_in_flight = args.max_calls_in_flight.map(|n| n as usize);
-    deliver.chaos = args.delivery.chaos(scenario.chaos.as_ref(), engine_opts.seed);
+    deliver.chaos = args.chaos.chaos(scenario.chaos.as_ref(), engine_opts.seed);
     let builtin_receiver = args.target.is_none() && scenario.webhook.url.is_none();
     let endpoint_count = 1 + scenario.pbx.webhooks.len();
     if let Err(e) =
@@ -1492,7 +1691,8 @@ fn load(args: LoadArgs) -> ExitCode {
             }
         );
         let terminal = std::io::stderr().is_terminal();
-        let mut progress = match args.quiet {
+        // -v's lines on a terminal take the place of the progress bar.
+        let mut progress = match args.quiet || (args.delivery.verbose && terminal) {
             true => pbxsim::report::progress::Progress::Off,
             false => pbxsim::report::progress::Progress::new(terminal, args.progress_every),
         };
@@ -1554,7 +1754,11 @@ fn load(args: LoadArgs) -> ExitCode {
                 }
             };
             if expected > 0 {
-                println!("({expected} incomplete-call violations are of calls cut off at the end)");
+                let what = match expected {
+                    1 => "violation is of a call",
+                    _ => "violations are of calls",
+                };
+                println!("({expected} incomplete-call {what} cut off at the end)");
             }
             if stats.violations() > expected && code == 0 {
                 code = 1;

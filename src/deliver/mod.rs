@@ -31,6 +31,7 @@
 mod cancel;
 mod client;
 mod endpoint;
+mod header;
 mod journal;
 mod live;
 pub mod replay;
@@ -51,6 +52,7 @@ pub use endpoint::{
     Endpoint, Endpoints, REDACTED, TOKEN_HEADER, is_secret_header, mask_credentials,
 };
 pub use live::{FLUSH_EVERY, Live, LiveCounts, TypeLatency};
+pub use header::{HeaderError, parse_header, with_headers};
 pub use replay::{ReplayError, ReplayPlan};
 pub use retry::{
     BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP, RetryOn, RetryOnError, backoff, parse_retry_after,
@@ -128,6 +130,42 @@ pub struct DeliverOptions {
     pub cut_off_at: Option<Duration>,
     /// A live view to update while the run goes on.
     pub live: Option<std::sync::Arc<Live>>,
+    /// Called as each event is delivered or finally fails (`-v`).
+    pub on_event: Option<EventLog>,
+}
+
+/// One event's end, as a per-event log (`-v`) sees it: delivered, or finally failed.
+#[derive(Debug, Clone, Copy)]
+pub struct EventEnd<'a> {
+    /// The event's JSON body, as sent.
+    pub body: &'a [u8],
+    /// The wire type name (`queue_call`), or `other`.
+    pub kind: &'static str,
+    /// The final answer (`Status(200)`), or how the event failed.
+    pub outcome: Outcome,
+    /// Answered 2xx.
+    pub delivered: bool,
+    /// Request start to answer (or to giving up) of the last attempt; `None` when the event
+    /// was never sent (cancelled, cut off, skipped).
+    pub latency: Option<Duration>,
+    /// Why it failed, e.g. `HTTP 503 (after 3 attempts)`; `None` when delivered.
+    pub detail: Option<&'a str>,
+}
+
+/// A callback for every event's end, called from the delivery threads (keep it quick).
+#[derive(Clone)]
+pub struct EventLog(pub std::sync::Arc<dyn Fn(&EventEnd<'_>) + Send + Sync>);
+
+impl EventLog {
+    pub fn new(log: impl Fn(&EventEnd<'_>) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(log))
+    }
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventLog")
+    }
 }
 
 impl Default for DeliverOptions {
@@ -148,6 +186,7 @@ impl Default for DeliverOptions {
             max_calls_in_flight: None,
             cut_off_at: None,
             live: None,
+            on_event: None,
         }
     }
 }
@@ -168,6 +207,7 @@ impl DeliverOptions {
             max_calls_in_flight: self.max_calls_in_flight,
             cut_off_at: self.cut_off_at,
             live: self.live.clone(),
+            on_event: self.on_event.clone(),
         }
     }
 }

@@ -204,6 +204,18 @@ pub fn plan(
     target: Option<&str>,
     token: Option<&str>,
 ) -> Result<ReplayPlan, ReplayError> {
+    plan_with_headers(path, target, token, &[])
+}
+
+/// [`plan`], with `headers` (`-H`) laid over every line's own (see
+/// [`with_headers`](super::with_headers)): a redacted header the journal could not keep can be
+/// given again this way.
+pub fn plan_with_headers(
+    path: &Path,
+    target: Option<&str>,
+    token: Option<&str>,
+    headers: &[(String, String)],
+) -> Result<ReplayPlan, ReplayError> {
     let io = |source| ReplayError::Io { path: path.to_path_buf(), source };
     let mut reader = BufReader::new(File::open(path).map_err(io)?);
     let mut plan = ReplayPlan {
@@ -243,8 +255,11 @@ pub fn plan(
         };
         let key = (url, line.headers);
         if !plan.index.contains_key(&key) {
-            let endpoint =
-                Endpoint { url: key.0.clone(), token: plan.token.clone(), headers: key.1.clone() };
+            let endpoint = Endpoint {
+                url: key.0.clone(),
+                token: plan.token.clone(),
+                headers: super::with_headers(&key.1, headers),
+            };
             Prepared::new(&endpoint).map_err(|e| at((1, e.to_string())))?;
             plan.index.insert(key, plan.endpoints.len() as u32);
             plan.endpoints.push(endpoint);
