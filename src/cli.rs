@@ -118,17 +118,21 @@ pub enum Command {
         pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n  \
         pbxsim run my-pbx.toml --asap --chaos duplicate=0.05,reorder=0.02,batch=5\n  \
         pbxsim run my-pbx.toml --chaos wrong_token=0.1 --chaos numbers=e164,durations=string\n  \
-        pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n\n\
+        pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n  \
+        pbxsim run my-pbx.toml --target $URL -H 'X-Tenant: acme' -H 'Authorization: Bearer $KEY' -v\n\n\
+        Ctrl-C or SIGTERM stops starting events, lets requests in flight finish (5 s), then prints\n\
+        the summary and writes the journal; a second one, a moment later, quits at once.\n\n\
         Exit codes: 0 all delivered, no rule broken, every [expect] threshold passed; 1 an event\n\
         failed, a rule was broken, a threshold failed or the receiver accepted a forged token;\n\
         2 usage or scenario error (nothing sent); 3 the target could not be reached (this wins\n\
-        over 1); 130 interrupted.")]
+        over 1); 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.")]
     Run(RunArgs),
     /// Send one event of any type, with realistic fake data.
     #[command(after_help = "Examples:\n  \
         pbxsim trigger queue_call --target http://127.0.0.1:3000/hook --token s3cret\n  \
         pbxsim trigger user_inbound_completed --set call_duration=95 --set queue_name=Sales --print\n  \
-        pbxsim trigger voicemail --unset email_message --target http://127.0.0.1:3000/hook\n\n\
+        pbxsim trigger voicemail --unset email_message --target http://127.0.0.1:3000/hook\n  \
+        pbxsim trigger queue_call --target https://localhost:8443/hook -k -H 'X-Tenant: acme'\n\n\
         --set values are converted to the field's JSON type (`null` for fields that may be null);\n\
         an unknown field is an error. Types: user_inbound, user_inbound_answered,\n\
         user_inbound_completed, user_outbound, user_outbound_answered, user_outbound_completed,\n\
@@ -144,7 +148,10 @@ pub enum Command {
         pbxsim call inbound --via user:1002 --talk 90s --ring 8s --record\n  \
         pbxsim call outbound --outcome no-answer --dry-run\n  \
         pbxsim call inbound --scenario scenarios/quickstart.toml --via queue:Support\n  \
-        pbxsim call inbound --token s3cret --chaos duplicate=0.5,wrong_token=1,nulls=omit\n\n\
+        pbxsim call inbound --token s3cret --chaos duplicate=0.5,wrong_token=1,nulls=omit\n  \
+        pbxsim call outbound --from 1003 --target $URL -H 'X-Tenant: acme' -v\n\n\
+        Flags that cannot apply are refused: --via (inbound only), --from (outbound only),\n\
+        --record and --talk (answered calls only), --outcome timedout (queues, ring groups).\n\n\
         Without --target (and no url in --scenario) the events go to the built-in receiver,\n\
         which checks them. The built-in PBX has queues Support, Sales, Billing, Technical,\n\
         ring groups Reception and Management, and users 1001-1050.")]
@@ -174,9 +181,11 @@ pub enum Command {
     },
     /// Run a webhook receiver that prints what arrives and checks every call's events.
     #[command(after_help = "Examples:\n  pbxsim listen --port 8080 --token s3cret\n  \
-        pbxsim listen --port 0 --save capture.ndjson --exit-after 100\n  \
+        pbxsim listen -p 0 --save capture.ndjson --exit-after 100\n  \
+        pbxsim listen --token old-s3cret --token new-s3cret   # accept either during a rotation\n  \
         pbxsim listen --fail-rate 0.2 --delay 500ms   # rehearse your sender's retries\n\n\
-        Exit codes: 0 no violations; 1 violations; 2 usage error or cannot listen.")]
+        Ctrl-C, SIGTERM, --exit-after or a closed stdout ends it: the summary, then the exit\n\
+        code. Exit codes: 0 no violations; 1 violations; 2 usage error or cannot listen.")]
     Listen(ListenArgs),
     /// Check a saved capture (NDJSON: payloads, arrays, or `listen --save` envelopes).
     #[command(after_help = "Examples:\n  pbxsim check capture.ndjson\n  \
@@ -195,20 +204,26 @@ pub enum Command {
         pbxsim load my-pbx.toml --target $URL --report load.json --stats-csv load.csv\n  \
         pbxsim load --target $URL --rate 200/s --duration 1m --max-calls-in-flight 500\n  \
         pbxsim load --target $URL --asap --max-calls 10000              # highest rate\n  \
+        pbxsim load --target $URL -c 128 -z 2m -H 'X-Tenant: acme'       # short flags as in oha\n  \
         pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
         measured from each event's intended send time (corrected) as well as from the request's\n\
         start (raw). --max-calls-in-flight makes it closed: new calls wait for a slot.\n\n\
         Exit codes: 0 ok; 1 a threshold failed, an event failed (see --allow-failures) or the\n\
         built-in receiver saw a violation; 2 usage or scenario error (nothing sent); 3 the target\n\
-        could not be reached; 130 interrupted.")]
+        could not be reached; 130 interrupted (Ctrl-C); 143 stopped by SIGTERM (the report and\n\
+        the journal are written either way).")]
     Load(Box<LoadArgs>),
     /// Send a failure journal (`--failed`) or NDJSON dry-run output again, in file order.
     #[command(after_help = "Lines are bare event payloads, or envelopes with a `body` (and \
                             optionally `target` and `headers`). The whole file is checked before \
                             anything is sent. Lines with the same unique_call_id are sent one \
-                            after another.\n\nExamples:\n  pbxsim replay failed.ndjson --target \
-                            http://localhost:8080/hook --token s3cret --retries 3")]
+                            after another. The file is sent as it is (fault injection is for run, call and \
+                            load).\n\nExamples:\n  \
+                            pbxsim replay failed.ndjson --target http://localhost:8080/hook \
+                            --token s3cret --retries 3\n  pbxsim replay failed.ndjson -H \
+                            'Authorization: Bearer $KEY' -v   # restore redacted headers\n\n\
+                            Exit codes: as for run.")]
     Replay(Box<ReplayArgs>),
 }
 
