@@ -21,6 +21,16 @@ use serde_json::{Map, Value};
 
 use crate::event::{CallStatus, EventType, EventTypeSet, FieldKind};
 
+/// The header `pbxsim trigger` sends (value `1`): the request is a one-off event, to be checked
+/// on its own ([`Checker::observe_lone`]) rather than as part of a call. The receiver honours
+/// it, and so does [`check_reader`] for saved envelopes.
+pub const TRIGGER_HEADER: &str = "x-pbxsim-trigger";
+
+/// Whether a request's headers mark it as a one-off event ([`TRIGGER_HEADER`]).
+pub fn is_one_off(header_value: Option<&str>) -> bool {
+    header_value.is_some_and(|v| v.trim() == "1")
+}
+
 /// The rules a stream of events can break, with stable kebab-case names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -117,11 +127,34 @@ pub struct CheckerConfig {
     pub ticked: EventTypeSet,
     /// Accept a digit string (`"28"`) where an integer is due. Default: integers only.
     pub lenient_numbers: bool,
+    /// Which rules apply: all of them (default), or only those about each event on its own.
+    pub scope: Scope,
 }
 
 impl Default for CheckerConfig {
     fn default() -> Self {
-        Self { ticked: EventTypeSet::ALL, lenient_numbers: false }
+        Self { ticked: EventTypeSet::ALL, lenient_numbers: false, scope: Scope::All }
+    }
+}
+
+/// How much the checker checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Every rule: each event's fields and each call's sequence.
+    #[default]
+    All,
+    /// Each event on its own, as a one-off (`pbxsim trigger`): `malformed`, `fields`, and the
+    /// `durations` and `status` rules within the event. No call is followed, so there is no
+    /// `call-fields`, `order`, `voicemail-after-answer` or `incomplete` violation.
+    Fields,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::All => "all",
+            Scope::Fields => "fields",
+        }
     }
 }
 
@@ -280,14 +313,24 @@ impl Checker {
     /// Check one received body: a payload object, or an array of them (batched delivery),
     /// taken in order. Returns the violations it caused (empty if it is fine).
     pub fn observe(&mut self, body: &Value) -> Vec<Violation> {
+        self.observe_in(body, self.cfg.scope)
+    }
+
+    /// Check one body as a one-off ([`Scope::Fields`]) whatever the configured scope: each
+    /// event on its own, without following its call (a `pbxsim trigger` event).
+    pub fn observe_lone(&mut self, body: &Value) -> Vec<Violation> {
+        self.observe_in(body, Scope::Fields)
+    }
+
+    fn observe_in(&mut self, body: &Value, scope: Scope) -> Vec<Violation> {
         let mut out = Vec::new();
         match body {
             Value::Array(items) => {
                 for item in items {
-                    self.observe_one(item, &mut out);
+                    self.observe_one(item, scope, &mut out);
                 }
             }
-            _ => self.observe_one(body, &mut out),
+            _ => self.observe_one(body, scope, &mut out),
         }
         self.count(&out);
         out
@@ -370,7 +413,7 @@ impl Checker {
         }
     }
 
-    fn observe_one(&mut self, value: &Value, out: &mut Vec<Violation>) {
+    fn observe_one(&mut self, value: &Value, scope: Scope, out: &mut Vec<Violation>) {
         let Some(map) = value.as_object() else {
             out.push(Violation {
                 call_id: String::new(),
@@ -412,6 +455,14 @@ impl Checker {
         let mut flag = |rule: Rule, message: String| {
             out.push(Violation { call_id: call_id.to_string(), rule, message })
         };
+        if scope == Scope::Fields {
+            // The call is counted but not followed: the event is checked against itself.
+            check_durations(&CallState::default(), &view, &mut flag);
+            if let Some((kind, name)) = summary_of(&view) {
+                check_summary_fields(&view, kind, name, &mut flag);
+            }
+            return;
+        }
         check_call_fields(call, &view, &mut flag);
         check_durations(call, &view, &mut flag);
         check_sequence(self.cfg.ticked, call, &view, &mut flag);
@@ -936,21 +987,12 @@ fn check_summary(
 ) {
     let ty = v.ty;
     let Some(status) = v.status() else { return };
+    if !check_summary_fields(v, kind, name, flag) {
+        return;
+    }
     match status {
         CallStatus::Answered => {
             call.was_answered = true;
-            let missing: Vec<&str> =
-                ["user_number", "connected_at"].into_iter().filter(|f| v.blank(f)).collect();
-            if !missing.is_empty() {
-                flag(
-                    Rule::Status,
-                    format!(
-                        "{ty} for {kind} {name} has status answered but no {}",
-                        missing.join(" and no ")
-                    ),
-                );
-                return;
-            }
             if !ticked.contains(EventType::UserInboundCompleted) {
                 return;
             }
@@ -997,6 +1039,45 @@ fn check_summary(
                 );
             }
         }
+        CallStatus::Abandoned | CallStatus::Timedout => {}
+    }
+}
+
+/// A queue or ring group summary's kind and name, if `v` is one.
+fn summary_of<'a>(v: &View<'a>) -> Option<(&'static str, &'a str)> {
+    match v.ty {
+        EventType::QueueCall => Some(("queue", v.text("queue_name")?)),
+        EventType::RingGroupCall => Some(("ring group", v.text("ring_group_name")?)),
+        _ => None,
+    }
+}
+
+/// Rule `status` within one summary: its status agrees with its own fields. False when it
+/// does not.
+fn check_summary_fields(
+    v: &View,
+    kind: &str,
+    name: &str,
+    flag: &mut impl FnMut(Rule, String),
+) -> bool {
+    let ty = v.ty;
+    let Some(status) = v.status() else { return true };
+    match status {
+        CallStatus::Answered => {
+            let missing: Vec<&str> =
+                ["user_number", "connected_at"].into_iter().filter(|f| v.blank(f)).collect();
+            if !missing.is_empty() {
+                flag(
+                    Rule::Status,
+                    format!(
+                        "{ty} for {kind} {name} has status answered but no {}",
+                        missing.join(" and no ")
+                    ),
+                );
+                return false;
+            }
+            true
+        }
         CallStatus::Abandoned | CallStatus::Timedout => {
             let mut wrong: Vec<String> = ["user_name", "user_number", "connected_at"]
                 .into_iter()
@@ -1018,6 +1099,7 @@ fn check_summary(
                     ),
                 );
             }
+            wrong.is_empty()
         }
     }
 }
@@ -1100,17 +1182,30 @@ pub struct ReadStats {
     pub skipped: u64,
 }
 
+/// Why [`check_reader`] stopped before the end.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The first non-blank line is not JSON: the input is not a capture at all (a scenario
+    /// file, a pretty-printed document), so its lines are not reported one by one.
+    #[error("line {line} is not JSON ({error}), so this is not an NDJSON capture")]
+    NotNdjson { line: u64, error: String },
+}
+
 /// Check an NDJSON capture line by line. A line is a payload object, an array of payloads, or an
 /// envelope `{"received_at": …, "headers": {…}, "body": …}` (the `listen --save` format and the
 /// delivery failure journal); envelopes the receiver answered with a non-2xx
-/// `response_status` are skipped, since the sender retries those. Blank lines are ignored; a
-/// line that is not JSON is a `malformed` violation. `on_violation` gets each violation as it
-/// happens, with its 1-based line number. Does not call [`Checker::finish`].
+/// `response_status` are skipped, since the sender retries those; envelopes whose headers mark
+/// a one-off ([`TRIGGER_HEADER`]) are checked on their own. Blank lines are ignored. If
+/// the first non-blank line is not JSON the input is not a capture ([`ReadError::NotNdjson`]);
+/// a later line that is not JSON is a `malformed` violation. `on_violation` gets each violation
+/// as it happens, with its 1-based line number. Does not call [`Checker::finish`].
 pub fn check_reader(
     mut reader: impl BufRead,
     checker: &mut Checker,
     mut on_violation: impl FnMut(u64, &Violation),
-) -> std::io::Result<ReadStats> {
+) -> Result<ReadStats, ReadError> {
     let mut stats = ReadStats::default();
     let mut buf = Vec::new();
     let mut line_no = 0;
@@ -1129,20 +1224,24 @@ pub fn check_reader(
             Err(e) => {
                 // The error's position is within this one line: keep its column only.
                 let e = e.to_string().replace(" at line 1 column", " at column");
+                if stats.lines == 1 {
+                    return Err(ReadError::NotNdjson { line: line_no, error: e });
+                }
                 let v = checker.reject(format!("line {line_no} is not JSON: {e}"));
                 on_violation(line_no, &v);
                 continue;
             }
         };
-        let body = match envelope_body(&value) {
-            Envelope::Body(body) => body,
+        let (body, one_off) = match envelope_body(&value) {
+            Envelope::Body(body, one_off) => (body, one_off),
             Envelope::Skipped => {
                 stats.skipped += 1;
                 continue;
             }
-            Envelope::Bare => &value,
+            Envelope::Bare => (&value, false),
         };
-        for v in checker.observe(body) {
+        let violations = if one_off { checker.observe_lone(body) } else { checker.observe(body) };
+        for v in violations {
             on_violation(line_no, &v);
         }
     }
@@ -1150,7 +1249,8 @@ pub fn check_reader(
 
 enum Envelope<'a> {
     Bare,
-    Body(&'a Value),
+    /// The body, and whether the request was marked as a one-off ([`TRIGGER_HEADER`]).
+    Body(&'a Value, bool),
     Skipped,
 }
 
@@ -1160,9 +1260,13 @@ fn envelope_body(value: &Value) -> Envelope<'_> {
     if map.contains_key("type") {
         return Envelope::Bare;
     }
+    let one_off = map
+        .get("headers")
+        .and_then(|h| h.get(TRIGGER_HEADER))
+        .is_some_and(|v| is_one_off(v.as_str()));
     match map.get("response_status").and_then(Value::as_u64) {
         Some(code) if !(200..300).contains(&code) => Envelope::Skipped,
-        _ => Envelope::Body(body),
+        _ => Envelope::Body(body, one_off),
     }
 }
 

@@ -113,6 +113,7 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         pbxsim run scenarios/quickstart.toml\n  \
         pbxsim run scenarios/queue-outcomes.toml --target http://127.0.0.1:3000/hook --token s3cret\n  \
+        pbxsim run scenarios/quickstart.toml --target $URL --token s3cret --route queue_call=$URL/queue\n  \
         pbxsim run scenarios/quickstart.toml --dry-run                # the exact JSON bodies\n  \
         pbxsim run scenarios/quickstart.toml --dry-run --envelope     # with time, target, headers\n  \
         pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n  \
@@ -123,7 +124,8 @@ pub enum Command {
         Ctrl-C or SIGTERM stops starting events, lets requests in flight finish (5 s), then prints\n\
         the summary and writes the journal; a second one, a moment later, quits at once.\n\n\
         Exit codes: 0 all delivered, no rule broken, every [expect] threshold passed; 1 an event\n\
-        failed, a rule was broken, a threshold failed or the receiver accepted a forged token;\n\
+        failed, a rule was broken, a threshold failed or the receiver accepted a forged token\n\
+        (a summary line says which endpoint and token source a 401/403 came from);\n\
         2 usage or scenario error (nothing sent); 3 the target could not be reached (this wins\n\
         over 1); 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.")]
     Run(RunArgs),
@@ -132,9 +134,17 @@ pub enum Command {
         pbxsim trigger queue_call --target http://127.0.0.1:3000/hook --token s3cret\n  \
         pbxsim trigger user_inbound_completed --set call_duration=95 --set queue_name=Sales --print\n  \
         pbxsim trigger voicemail --unset email_message --target http://127.0.0.1:3000/hook\n  \
+        pbxsim trigger queue_call --set status=abandoned --print   # no agent, no talk time\n  \
+        pbxsim trigger queue_call --set conversation_duration=999 --raw --print\n  \
         pbxsim trigger queue_call --target https://localhost:8443/hook -k -H 'X-Tenant: acme'\n\n\
+        Users, queues, ring groups and numbers come from the built-in PBX of `pbxsim call`.\n\
         --set values are converted to the field's JSON type (`null` for fields that may be null);\n\
-        an unknown field is an error. Types: user_inbound, user_inbound_answered,\n\
+        an unknown field is an error. The fields that depend on one set follow it (durations,\n\
+        connected_at, call_start_at; a summary's user and talk time for status abandoned or\n\
+        timedout; user_name for a built-in user_number); a combination that cannot hold in one\n\
+        call is refused. --raw sends the values as given. The request carries\n\
+        `X-Pbxsim-Trigger: 1`, so `pbxsim listen` checks it as a one-off.\n\n\
+        Types: user_inbound, user_inbound_answered,\n\
         user_inbound_completed, user_outbound, user_outbound_answered, user_outbound_completed,\n\
         queue_call, ring_group_call, voicemail, recording_inbound, recording_outbound,\n\
         webhook_component_event.\n\n\
@@ -149,6 +159,7 @@ pub enum Command {
         pbxsim call outbound --outcome no-answer --dry-run\n  \
         pbxsim call inbound --scenario scenarios/quickstart.toml --via queue:Support\n  \
         pbxsim call inbound --token s3cret --chaos duplicate=0.5,wrong_token=1,nulls=omit\n  \
+        pbxsim call inbound --target $URL --route queue_call=$URL/queue --via queue:Support\n  \
         pbxsim call outbound --from 1003 --target $URL -H 'X-Tenant: acme' -v\n\n\
         Flags that cannot apply are refused: --via (inbound only), --from (outbound only),\n\
         --record and --talk (answered calls only), --outcome timedout (queues, ring groups).\n\n\
@@ -159,7 +170,8 @@ pub enum Command {
     /// Check scenario files without running them.
     ///
     /// Exits 0 when every file is valid, 2 when one is not; errors name the file, line and
-    /// column, with a hint.
+    /// column, with a hint. A valid file with nothing to play (no [[calls]], no [traffic]) gets
+    /// a note: `run` refuses it.
     #[command(after_help = "Examples:\n  \
         pbxsim validate scenarios/quickstart.toml\n  \
         pbxsim validate scenarios/*.toml\n  \
@@ -182,6 +194,7 @@ pub enum Command {
     /// Run a webhook receiver that prints what arrives and checks every call's events.
     #[command(after_help = "Examples:\n  pbxsim listen --port 8080 --token s3cret\n  \
         pbxsim listen -p 0 --save capture.ndjson --exit-after 100\n  \
+        pbxsim listen --check fields                  # every event is a one-off: no call order\n  \
         pbxsim listen --token old-s3cret --token new-s3cret   # accept either during a rotation\n  \
         pbxsim listen --fail-rate 0.2 --delay 500ms   # rehearse your sender's retries\n\n\
         Ctrl-C, SIGTERM, --exit-after or a closed stdout ends it: the summary, then the exit\n\
@@ -190,7 +203,10 @@ pub enum Command {
     /// Check a saved capture (NDJSON: payloads, arrays, or `listen --save` envelopes).
     #[command(after_help = "Examples:\n  pbxsim check capture.ndjson\n  \
         pbxsim check capture.ndjson --types user_inbound,queue_call\n\n\
-        Exit codes: 0 no violations; 1 violations; 2 the file cannot be read.")]
+        A file whose first non-blank line is not JSON is not a capture (exit 2, one message);\n\
+        a later line that is not JSON is a `malformed` violation.\n\n\
+        Exit codes: 0 no violations; 1 violations, or no events at all; 2 the file cannot be\n\
+        read or is not NDJSON.")]
     Check(CheckArgs),
     /// Load-test a receiver with generated telephony traffic at a target call rate.
     ///
@@ -204,6 +220,7 @@ pub enum Command {
         pbxsim load my-pbx.toml --target $URL --report load.json --stats-csv load.csv\n  \
         pbxsim load --target $URL --rate 200/s --duration 1m --max-calls-in-flight 500\n  \
         pbxsim load --target $URL --asap --max-calls 10000              # highest rate\n  \
+        pbxsim load --target $URL --token s3cret --route voicemail=$URL/voicemail\n  \
         pbxsim load --target $URL -c 128 -z 2m -H 'X-Tenant: acme'       # short flags as in oha\n  \
         pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
@@ -288,6 +305,20 @@ pub struct CheckFlags {
     /// Accept digit strings (`"28"`) where integers are due.
     #[arg(long)]
     pub lenient_numbers: bool,
+    /// Which rules: `all` (each event and each call's sequence), or `fields` (each event on
+    /// its own, as one-off events from `pbxsim trigger`; no call is followed). Requests with
+    /// `X-Pbxsim-Trigger: 1` (sent by `pbxsim trigger`) are always checked as one-offs.
+    #[arg(long = "check", value_enum, value_name = "RULES", default_value_t = CheckScope::All)]
+    pub scope: CheckScope,
+}
+
+/// `--check`: which conformance rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckScope {
+    /// Every rule.
+    All,
+    /// Each event's own fields, durations and status only.
+    Fields,
 }
 
 impl CheckFlags {
@@ -297,7 +328,11 @@ impl CheckFlags {
         } else {
             self.types.iter().copied().collect()
         };
-        CheckerConfig { ticked, lenient_numbers: self.lenient_numbers }
+        let scope = match self.scope {
+            CheckScope::All => pbxsim::check::Scope::All,
+            CheckScope::Fields => pbxsim::check::Scope::Fields,
+        };
+        CheckerConfig { ticked, lenient_numbers: self.lenient_numbers, scope }
     }
 }
 
@@ -538,6 +573,11 @@ fn check(args: CheckArgs) -> ExitCode {
     });
     let stats = match stats {
         Ok(stats) => stats,
+        Err(e @ pbxsim::check::ReadError::NotNdjson { .. }) => {
+            eprintln!("error: {name}: {e}");
+            eprintln!("{}", not_a_capture_help(&name));
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!("error: cannot read {name}: {e}");
             return ExitCode::from(2);
@@ -557,7 +597,33 @@ fn check(args: CheckArgs) -> ExitCode {
         );
     }
     println!("{summary}");
+    if summary.events == 0 {
+        let why = match stats.skipped {
+            0 => String::new(),
+            n => format!(" (the {n} envelopes in it were answered with a failure code)"),
+        };
+        let shown = if name == "-" { "standard input" } else { name.as_str() };
+        eprintln!("error: no events in {shown}{why}: nothing was checked");
+        eprintln!(
+            "help: a capture holds one event per line, e.g. from `pbxsim listen --save FILE` or \
+             `pbxsim run FILE --dry-run`"
+        );
+        return ExitCode::from(1);
+    }
     if summary.violations > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// The hint for `check` of a file that is not NDJSON.
+fn not_a_capture_help(name: &str) -> String {
+    let scenario = if name.ends_with(".toml") {
+        format!("; to check a scenario file, run `pbxsim validate {name}`")
+    } else {
+        String::new()
+    };
+    format!(
+        "help: a capture holds one JSON event (or envelope) per line: `pbxsim listen --save FILE`, \
+         a `--failed` journal or `pbxsim run FILE --dry-run` output{scenario}"
+    )
 }
 
 /// Whether diagnostics on stderr may use color: only on a terminal, and never with `NO_COLOR`.
@@ -580,7 +646,14 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     for path in files {
         match pbxsim::scenario::load(path) {
             Ok(scenario) => {
-                print_stdout(&format!("ok: {}: {}", path.display(), summary(&scenario)))
+                print_stdout(&format!("ok: {}: {}", path.display(), summary(&scenario)));
+                if nothing_to_play(&scenario) {
+                    eprintln!(
+                        "note: {}: nothing to play (no [[calls]], no [traffic]); `pbxsim run` \
+                         refuses it",
+                        path.display()
+                    );
+                }
             }
             Err(diagnostic) => {
                 report(&diagnostic);
@@ -594,6 +667,29 @@ fn validate(files: &[PathBuf]) -> ExitCode {
 /// `1 call`, `2 calls`.
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A scenario with neither scripted calls nor generated traffic: `run` has nothing to send.
+fn nothing_to_play(scenario: &Scenario) -> bool {
+    scenario.calls.is_empty() && scenario.traffic.is_none()
+}
+
+/// `run` of a scenario with nothing to play: a usage error, with a call to add.
+fn nothing_to_play_error(file: &std::path::Path, scenario: &Scenario) -> ExitCode {
+    let file = file.display();
+    let help = match scenario.pbx.numbers.first() {
+        Some(n) => format!(
+            "add a call to one of its numbers:\n\n  [[calls]]\n  at = \"0s\"\n  \
+             from = \"61400000001\"\n  to = \"{}\"\n\n\
+             or play one call through its PBX: `pbxsim call inbound --scenario {file}`",
+            n.number
+        ),
+        None => "add [[numbers]] with a call flow and [[calls]] to them (see \
+                 docs/scenario-format.md), or try `pbxsim run scenarios/quickstart.toml`"
+            .to_string(),
+    };
+    eprintln!("error: {file} has nothing to play: no [[calls]] and no [traffic]\nhelp: {help}");
+    ExitCode::from(EXIT_USAGE)
 }
 
 /// "3 users, 1 queue, 5 calls": the non-empty parts of a scenario.
@@ -645,9 +741,14 @@ pub struct RunArgs {
     /// Send global events here instead of the file's `[webhook] url`.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// The X-Pbx-Token for global events (overrides the file's token).
+    /// The X-Pbx-Token for every event (overrides the file's token; a webhook object with a
+    /// token of its own keeps it).
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Send one event type to its own URL, with the global token (repeatable; replaces the
+    /// file's `[webhook] routes` entry for that type): `--route queue_call=http://…/queue`.
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = RouteParser)]
+    pub routes: Vec<(EventType, String)>,
     /// Play N times faster than real time (default: the file's `speed`, else 1).
     #[arg(long, value_name = "N", value_parser = positive_speed, conflicts_with = "asap")]
     pub speed: Option<f64>,
@@ -701,14 +802,11 @@ fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if nothing_to_play(&scenario) {
+        return nothing_to_play_error(&args.file, &scenario);
+    }
     if let Err(code) = args.delivery.apply_headers(&mut scenario) {
         return code;
-    }
-    if args.dry_run
-        && let Some(token) = &args.token
-    {
-        // The envelopes show whether a token is sent (as `***`).
-        scenario.webhook.token = token.clone();
     }
     let scenario = std::sync::Arc::new(scenario);
     if scenario.traffic.is_some() {
@@ -728,7 +826,8 @@ fn run(args: RunArgs) -> ExitCode {
     let options = engine_options(&scenario, args.seed, args.start_time);
     if args.dry_run {
         let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
-        return dry_run(&scenario, options, args.envelope, args.target.as_deref(), chaos);
+        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
+        return dry_run(&scenario, options, args.envelope, &shown, chaos);
     }
     let pacing = match (args.asap, args.speed) {
         (true, _) => Pacing::Asap,
@@ -738,6 +837,7 @@ fn run(args: RunArgs) -> ExitCode {
     let play = Play {
         target: args.target,
         token: args.token,
+        routes: args.routes,
         pacing,
         delivery: args.delivery,
         chaos: args.chaos,
@@ -750,7 +850,7 @@ fn dry_run(
     scenario: &std::sync::Arc<Scenario>,
     options: pbxsim::engine::Options,
     envelope: bool,
-    target: Option<&str>,
+    endpoints: &deliver::Overrides,
     chaos: Option<Chaos>,
 ) -> ExitCode {
     let format = if envelope {
@@ -760,17 +860,23 @@ fn dry_run(
     };
     let timeline = pbxsim::time::Timeline::new(options.start, scenario.utc_offset);
     let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(scenario), options);
+    let backstop = engine.backstop();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match chaos {
-        None => pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, target, &mut out),
+        None => {
+            pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, endpoints, &mut out)
+        }
         Some(chaos) => {
             let events = deliver::with_ended_calls(engine);
             pbxsim::sink::write_ndjson_chaos(
-                scenario, &timeline, events, &chaos, format, target, &mut out,
+                scenario, &timeline, events, &chaos, format, endpoints, &mut out,
             )
         }
     };
+    if let Some(runaway) = backstop.tripped() {
+        return runaway_error(runaway);
+    }
     match written {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -785,6 +891,8 @@ fn dry_run(
 struct Play {
     target: Option<String>,
     token: Option<String>,
+    /// `--route TYPE=URL`.
+    routes: Vec<(EventType, String)>,
     pacing: Pacing,
     delivery: DeliveryArgs,
     chaos: ChaosArgs,
@@ -799,7 +907,7 @@ impl Play {
         opts.ticked = scenario.webhook.events;
         opts.chaos = self.chaos.chaos(scenario.chaos.as_ref(), options.seed);
         let builtin = self.target.is_none() && scenario.webhook.url.is_none();
-        let endpoints = 1 + scenario.pbx.webhooks.len();
+        let endpoints = endpoint_count(&scenario, &self.routes);
         if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, builtin) {
             return usage_error(e);
         }
@@ -823,11 +931,8 @@ impl Play {
                 Some(r) => Some(r.url()),
                 None => self.target.clone(),
             };
-            let endpoints = match deliver::Endpoints::from_scenario(
-                &scenario,
-                target.as_deref(),
-                self.token.as_deref(),
-            ) {
+            let overrides = overrides(target.as_deref(), self.token.as_deref(), &self.routes);
+            let endpoints = match deliver::Endpoints::from_scenario(&scenario, &overrides) {
                 Ok(e) => e,
                 Err(e) => return usage_error(e),
             };
@@ -854,6 +959,7 @@ impl Play {
                 println!("chaos {chaos}");
             }
             let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(&scenario), options);
+            let backstop = engine.backstop();
             let delivered = match opts.chaos {
                 Some(_) => {
                     let events = deliver::with_ended_calls(engine);
@@ -867,16 +973,15 @@ impl Play {
             };
             println!();
             print!("{}", summary.render());
+            if let Some(runaway) = backstop.tripped() {
+                return runaway_error(runaway);
+            }
             let mut code = summary.exit_code(self.delivery.allow_failures);
             if let Some(message) = summary.chaos.as_ref().and_then(|c| c.accepted_forgery_message())
             {
                 eprintln!("error: {message}");
             }
-            if code == 3
-                && let Some(message) = summary.unreachable_message()
-            {
-                eprintln!("error: {message}");
-            }
+            print_unreachable(summary.unreachable_message(), code);
             // The [expect] thresholds: a failure makes a clean run exit 1; an unreachable target
             // (3) or an interruption (130) keeps its code.
             if !scenario.expect.is_empty() {
@@ -1081,6 +1186,107 @@ fn usage_error(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// A call the engine stopped (a flow that never ends): a scenario error, exit 2.
+fn runaway_error(runaway: &pbxsim::engine::Runaway) -> ExitCode {
+    usage_error(format!(
+        "{runaway}\nhelp: every call may take at most {} call-flow steps and cause at most {} \
+         events; `pbxsim validate` points at failover steps that loop",
+        pbxsim::engine::MAX_STEPS_PER_CALL,
+        pbxsim::engine::MAX_EVENTS_PER_CALL
+    ))
+}
+
+/// `--route TYPE=URL`, with errors that show the URL with its secrets masked (clap's own
+/// "invalid value" message would quote it whole).
+#[derive(Debug, Clone, Copy)]
+struct RouteParser;
+
+impl clap::builder::TypedValueParser for RouteParser {
+    type Value = (EventType, String);
+
+    fn parse_ref(
+        &self,
+        _: &clap::Command,
+        _: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Self::Value, clap::Error> {
+        let text = value.to_string_lossy();
+        parse_route(&text).map_err(|e| {
+            let shown = pbxsim::secret::redact_url(&text);
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--route {shown}: {e}\n"),
+            )
+        })
+    }
+}
+
+fn parse_route(text: &str) -> Result<(EventType, String), String> {
+    let Some((kind, url)) = text.split_once('=') else {
+        return Err("write it as TYPE=URL, like `queue_call=http://127.0.0.1:3000/queue`".into());
+    };
+    let kind = kind.trim().parse::<EventType>().map_err(|e| {
+        let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        format!("{e} (event types: {})", names.join(", "))
+    })?;
+    let url = url.trim();
+    let shown = pbxsim::secret::redact_url(url);
+    match url::Url::parse(url) {
+        Err(e) => Err(format!("bad URL `{shown}` for {kind}: {e}")),
+        Ok(u) if !matches!(u.scheme(), "http" | "https") => Err(format!(
+            "bad URL `{shown}` for {kind}: the scheme must be http or https, not `{}`",
+            u.scheme()
+        )),
+        Ok(u) if u.host_str().is_none_or(str::is_empty) => {
+            Err(format!("bad URL `{shown}` for {kind}: it has no host"))
+        }
+        Ok(_) => Ok((kind, url.to_string())),
+    }
+}
+
+/// Where a `--token` value came from: the flag itself, or clap's fallback to `PBXSIM_TOKEN`.
+fn token_source() -> deliver::TokenSource {
+    let flag = std::env::args_os().skip(1).any(|a| {
+        let a = a.to_string_lossy();
+        a == "--token" || a.starts_with("--token=")
+    });
+    if flag { deliver::TokenSource::Flag } else { deliver::TokenSource::Env }
+}
+
+/// The command line's changes to a scenario's endpoints.
+fn overrides(
+    target: Option<&str>,
+    token: Option<&str>,
+    routes: &[(EventType, String)],
+) -> deliver::Overrides {
+    deliver::Overrides {
+        target: target.map(str::to_string),
+        token: token.map(str::to_string),
+        token_source: token_source(),
+        routes: routes.to_vec(),
+    }
+}
+
+/// How many endpoints a run opens connections to, at most: global, objects, routes.
+fn endpoint_count(scenario: &Scenario, routes: &[(EventType, String)]) -> usize {
+    let mut routed: Vec<EventType> = scenario.webhook.routes.iter().map(|r| r.0).collect();
+    routed.extend(routes.iter().map(|r| r.0));
+    routed.sort_by_key(|t| t.index());
+    routed.dedup();
+    1 + scenario.pbx.webhooks.len() + routed.len()
+}
+
+/// "could not connect to URL …", printed once at the end of a run: an error when nothing
+/// could connect (exit 3), else a warning (another URL of the run was reachable).
+fn print_unreachable(message: Option<String>, code: u8) {
+    if let Some(message) = message {
+        let level = if code == 3 { "error" } else { "warning" };
+        for line in message.lines() {
+            eprintln!("{level}: {line}");
+        }
+    }
+}
+
 fn replay(args: ReplayArgs) -> ExitCode {
     let headers = match args.delivery.parsed_headers() {
         Ok(h) => h,
@@ -1098,7 +1304,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
             ));
         }
     }
-    let plan = match deliver::replay::plan_with_headers(
+    let mut plan = match deliver::replay::plan_with_headers(
         &args.file,
         args.target.as_deref(),
         args.token.as_deref(),
@@ -1107,6 +1313,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
         Ok(plan) => plan,
         Err(e) => return usage_error(e),
     };
+    plan.set_token_source(token_source());
     if plan.redacted_headers && args.token.is_none() {
         eprintln!(
             "warning: {} holds redacted secrets (***) that are not sent again; pass --token or \
@@ -1130,11 +1337,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
     };
     print!("{}", summary.render());
     let code = summary.exit_code(args.delivery.allow_failures);
-    if code == 3
-        && let Some(message) = summary.unreachable_message()
-    {
-        eprintln!("error: {message}");
-    }
+    print_unreachable(summary.unreachable_message(), code);
     stopped_code(code, &cancel)
 }
 
@@ -1156,6 +1359,11 @@ pub struct TriggerArgs {
     /// Leave a field out of the body (repeatable).
     #[arg(long = "unset", value_name = "FIELD")]
     pub unsets: Vec<String>,
+    /// Send the --set values exactly as given: do not recompute the fields that depend on
+    /// them (durations, connected_at, a summary's user), nor refuse combinations that cannot
+    /// hold. For rehearsing how a receiver copes with inconsistent payloads.
+    #[arg(long)]
+    pub raw: bool,
     /// Print the body instead of sending it.
     #[arg(long)]
     pub print: bool,
@@ -1215,7 +1423,26 @@ fn trigger(args: TriggerArgs) -> ExitCode {
         serde_json::Value::Object(map) => map,
         _ => unreachable!("payloads are objects"),
     };
-    if let Err(e) = pbxsim::trigger::apply_edits(ty, &mut body, &sets, &args.unsets) {
+    let original = body.clone();
+    if let Err(e) = pbxsim::trigger::apply_edits(ty, &mut body, &sets, &[]) {
+        return usage_error(e);
+    }
+    if !args.raw {
+        match pbxsim::trigger::reconcile(ty, &original, &mut body, &sets) {
+            Ok(changed) if !changed.is_empty() && !sets.is_empty() => eprintln!(
+                "note: {} adjusted to agree with --set (--raw sends the fields as they were)",
+                changed.join(", ")
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                return usage_error(format!(
+                    "{e}\nhelp: change the --set values so they fit one call, or add --raw to \
+                     send them as given"
+                ));
+            }
+        }
+    }
+    if let Err(e) = pbxsim::trigger::apply_edits(ty, &mut body, &[], &args.unsets) {
         return usage_error(e);
     }
     let body = serde_json::Value::Object(body).to_string();
@@ -1224,8 +1451,9 @@ fn trigger(args: TriggerArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let target = args.target.expect("clap requires --target without --print");
+    let shown = pbxsim::secret::redact_url(&target);
     if let Err(e) = url::Url::parse(&target) {
-        return usage_error(format!("bad --target `{target}`: {e}"));
+        return usage_error(format!("bad --target `{shown}`: {e}"));
     }
     deliver::init_tls();
     let client = match deliver::one_off_client(args.insecure) {
@@ -1248,20 +1476,22 @@ fn trigger(args: TriggerArgs) -> ExitCode {
             value.set_sensitive(deliver::is_secret_header(name));
             request = request.header(name.as_str(), value);
         }
+        // A one-off: a receiver that follows calls (pbxsim listen) checks it on its own.
+        request = request.header(pbxsim::check::TRIGGER_HEADER, "1");
         match request.send().await {
             Ok(response) => {
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
                 let text: String = text.chars().take(200).collect();
-                println!("{ty} → {target}: {status} {}", text.trim());
+                println!("{ty} → {shown}: {status} {}", text.trim());
                 if status.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) }
             }
             Err(e) if e.is_connect() => {
-                eprintln!("error: could not connect to {target}. Is the receiver running?");
+                eprintln!("error: could not connect to {shown}. Is the receiver running?");
                 ExitCode::from(3)
             }
             Err(e) => {
-                eprintln!("error: {ty} → {target}: {e}");
+                eprintln!("error: {ty} → {shown}: {}", e.without_url());
                 ExitCode::from(1)
             }
         }
@@ -1311,6 +1541,10 @@ pub struct CallArgs {
     /// The X-Pbx-Token for the events.
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Send one event type to its own URL, with the global token (repeatable):
+    /// `--route user_inbound_completed=http://…/completed`.
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = RouteParser)]
+    pub routes: Vec<(EventType, String)>,
     /// With the built-in receiver: print only violations and the summaries.
     #[arg(long, short)]
     pub quiet: bool,
@@ -1409,11 +1643,13 @@ fn call(args: CallArgs) -> ExitCode {
     let options = engine_options(&scenario, None, None);
     if args.dry_run {
         let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
-        return dry_run(&scenario, options, false, args.target.as_deref(), chaos);
+        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
+        return dry_run(&scenario, options, false, &shown, chaos);
     }
     let play = Play {
         target: args.target,
         token: args.token,
+        routes: args.routes,
         pacing: args.speed.map_or(Pacing::Asap, Pacing::Speed),
         delivery: args.delivery,
         chaos: args.chaos,
@@ -1431,9 +1667,14 @@ pub struct LoadArgs {
     /// Send global events here (default: the file's `[webhook] url`, else the built-in receiver).
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// The X-Pbx-Token for global events.
+    /// The X-Pbx-Token for every event (overrides the file's token; a webhook object with a
+    /// token of its own keeps it).
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Send one event type to its own URL, with the global token (repeatable; replaces the
+    /// file's `[webhook] routes` entry for that type): `--route queue_call=http://…/queue`.
+    #[arg(long = "route", value_name = "TYPE=URL", value_parser = RouteParser)]
+    pub routes: Vec<(EventType, String)>,
     /// Calls started per second of wall time, constant (`50/s`, `600/m`); replaces the file's
     /// rate and stages.
     #[arg(long, value_name = "RATE", value_parser = parse_call_rate)]
@@ -1570,7 +1811,7 @@ async fn start_builtin_receiver(
         .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
     let cfg = ReceiverConfig {
         token,
-        extra_tokens: scenario.pbx.webhooks.iter().map(|w| w.token.clone()).collect(),
+        extra_tokens: scenario.pbx.webhooks.iter().filter_map(|w| w.token.clone()).collect(),
         checker: CheckerConfig {
             ticked: scenario.webhook.events,
             // `--chaos durations=string` is a variant, not a violation.
@@ -1578,6 +1819,7 @@ async fn start_builtin_receiver(
                 .chaos
                 .as_ref()
                 .is_some_and(|c| c.durations == Some(pbxsim::event::DurationStyle::String)),
+            ..CheckerConfig::default()
         },
         print,
         color,
@@ -1604,7 +1846,7 @@ fn load(args: LoadArgs) -> ExitCode {
     deliver.max_calls_in_flight = args.max_calls_in_flight.map(|n| n as usize);
     deliver.chaos = args.chaos.chaos(scenario.chaos.as_ref(), engine_opts.seed);
     let builtin_receiver = args.target.is_none() && scenario.webhook.url.is_none();
-    let endpoint_count = 1 + scenario.pbx.webhooks.len();
+    let endpoint_count = endpoint_count(&scenario, &args.routes);
     if let Err(e) =
         pbxsim::limits::check_fd_limit(deliver.concurrency, endpoint_count, builtin_receiver)
     {
@@ -1669,11 +1911,8 @@ fn load(args: LoadArgs) -> ExitCode {
             None
         };
         let target = receiver.as_ref().map(|r| r.url()).or_else(|| args.target.clone());
-        let endpoints = match deliver::Endpoints::from_scenario(
-            &scenario,
-            target.as_deref(),
-            args.token.as_deref(),
-        ) {
+        let overrides = overrides(target.as_deref(), args.token.as_deref(), &args.routes);
+        let endpoints = match deliver::Endpoints::from_scenario(&scenario, &overrides) {
             Ok(e) => e,
             Err(e) => return usage_error(e),
         };
@@ -1724,6 +1963,7 @@ fn load(args: LoadArgs) -> ExitCode {
         progress.finish();
         let mut report = match result {
             Ok(r) => r,
+            Err(pbxsim::load::LoadError::Runaway(r)) => return runaway_error(&r),
             Err(e) => return usage_error(e),
         };
         // The scenario's [expect] thresholds, then --threshold's.
@@ -1739,9 +1979,7 @@ fn load(args: LoadArgs) -> ExitCode {
                 code = code.max(1);
             }
         }
-        if let Some(msg) = report.unreachable.as_ref().filter(|_| code == 3) {
-            eprintln!("error: {msg}");
-        }
+        print_unreachable(report.unreachable.clone(), code);
         if let Some(series) = series {
             if let Err(e) = series.finish() {
                 csv_error.get_or_insert(e.to_string());

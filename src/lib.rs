@@ -18,6 +18,7 @@ pub mod pbx;
 pub mod receiver;
 pub mod report;
 pub mod scenario;
+pub mod secret;
 pub mod sink;
 pub mod suggest;
 pub mod time;

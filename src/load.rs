@@ -86,7 +86,8 @@ impl Default for LoadOptions {
     }
 }
 
-/// Why a load run could not start (nothing was sent).
+/// Why a load run could not start (nothing was sent), or was stopped by a call that would not
+/// end ([`LoadError::Runaway`]).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{0}")]
@@ -95,6 +96,9 @@ pub enum LoadError {
     BadSpeed(f64),
     #[error(transparent)]
     Deliver(#[from] DeliverError),
+    /// A call went past the engine's per-call limits: the run stopped there.
+    #[error("{0}")]
+    Runaway(engine::Runaway),
 }
 
 /// A load run, planned: the PBX, the traffic model in PBX time, and the limits.
@@ -274,6 +278,9 @@ pub async fn run(
             }
         }
     };
+    if let Some(runaway) = feed.engine.backstop().tripped() {
+        return Err(LoadError::Runaway(runaway.clone()));
+    }
     let engine_stats = feed.engine.stats().clone();
     Ok(LoadReport::new(plan, summary, &engine_stats, feed.truncated))
 }

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::duration::Millis;
-use crate::event::{EventTypeSet, Str};
+use crate::event::{EventType, EventTypeSet, Str};
 
 pub type UserId = usize;
 pub type QueueId = usize;
@@ -187,9 +187,12 @@ pub struct VoicemailBox {
 #[derive(Debug, Clone)]
 pub struct WebhookObject {
     pub name: Str,
-    /// `None` sends to the global target (useful with `--target` or the built-in receiver).
+    /// `None` sends to the global target (useful with `--target` or the built-in receiver):
+    /// the global webhook's route for `webhook_component_event` if it has one, else its URL.
     pub url: Option<String>,
-    pub token: String,
+    /// `None` carries the global token (the one the run uses: `--token`, `PBXSIM_TOKEN`, else
+    /// the file's); `Some("")` sends no token; `Some(t)` sends `t`.
+    pub token: Option<String>,
     pub headers: Vec<(String, String)>,
 }
 
@@ -229,4 +232,16 @@ pub struct GlobalWebhook {
     pub events: EventTypeSet,
     /// Extra headers sent with every global event.
     pub headers: Vec<(String, String)>,
+    /// One URL per event type (`[webhook] routes`): these types go there instead of `url`,
+    /// with the same token and headers. At most one entry per type.
+    pub routes: Vec<(EventType, String)>,
+}
+
+impl GlobalWebhook {
+    /// Whether a route for `t` can ever be used: `t` is ticked, or it is
+    /// `webhook_component_event` (webhook objects send it whatever is ticked, and those without
+    /// a url of their own follow its route).
+    pub fn can_route(&self, t: EventType) -> bool {
+        t == EventType::WebhookComponentEvent || self.events.contains(t)
+    }
 }

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use serde_json::{Map, Value};
 
 use crate::chaos::{Chaos, Feed, Planned, Planner};
+use crate::deliver::{Endpoints, Overrides};
 use crate::engine::{Emission, Target};
 use crate::event::{EventTypeSet, NullStyle};
 use crate::scenario::Scenario;
@@ -31,11 +32,12 @@ pub fn write_ndjson(
     timeline: &Timeline,
     events: impl Iterator<Item = Emission>,
     format: DryRunFormat,
-    target_override: Option<&str>,
+    overrides: &Overrides,
     out: &mut impl Write,
 ) -> io::Result<DryRunCounts> {
     let ticked: EventTypeSet = scenario.webhook.events;
     let nulls: NullStyle = scenario.nulls;
+    let endpoints = dry_run_endpoints(scenario, overrides);
     let mut counts = DryRunCounts::default();
     let mut line = Vec::with_capacity(1024);
     for emission in events {
@@ -48,7 +50,7 @@ pub fn write_ndjson(
         match format {
             DryRunFormat::Body => emission.event.write_json(nulls, &mut line),
             DryRunFormat::Envelope => {
-                let envelope = envelope(scenario, timeline, &emission, target_override);
+                let envelope = envelope(scenario, timeline, &emission, &endpoints);
                 serde_json::to_writer(&mut line, &envelope)?;
             }
         }
@@ -71,14 +73,16 @@ pub fn write_ndjson_chaos(
     events: impl Iterator<Item = Feed>,
     chaos: &Chaos,
     format: DryRunFormat,
-    target_override: Option<&str>,
+    overrides: &Overrides,
     out: &mut impl Write,
 ) -> io::Result<DryRunCounts> {
     let ticked: EventTypeSet = scenario.webhook.events;
     let style = chaos.style(scenario.nulls);
+    let endpoints = dry_run_endpoints(scenario, overrides);
+    let routes = endpoints.route_table();
     let route = |e: &Emission| {
         e.is_sent(ticked).then_some(match e.target {
-            Target::Global => 0,
+            Target::Global => routes[e.event.event_type().index()],
             Target::Webhook(w) => 1 + w as u32,
         })
     };
@@ -114,7 +118,7 @@ pub fn write_ndjson_chaos(
             DryRunFormat::Body => body(&mut line),
             DryRunFormat::Envelope => {
                 let (first, last) = (&post.events[0], &post.events[post.events.len() - 1]);
-                let mut envelope = envelope(scenario, timeline, last, target_override);
+                let mut envelope = envelope(scenario, timeline, last, &endpoints);
                 let mut bytes = Vec::new();
                 body(&mut bytes);
                 let body: Value = serde_json::from_slice(&bytes)?;
@@ -148,42 +152,37 @@ pub struct DryRunCounts {
     pub filtered: u64,
 }
 
-/// The URL an emission goes to, and its header names. The token and extra header values are
-/// redacted: extra headers often carry API keys.
-pub fn describe_target(
-    scenario: &Scenario,
-    target: Target,
-    target_override: Option<&str>,
-) -> (String, Map<String, Value>) {
-    let global_url = target_override
-        .map(str::to_string)
-        .or_else(|| scenario.webhook.url.clone())
-        .unwrap_or_else(|| "(built-in receiver)".to_string());
+/// What a dry run shows as an event's target: the run's endpoints, resolved as a live run
+/// would ([`Endpoints::resolve`]), with `(built-in receiver)` standing for a missing URL.
+pub fn dry_run_endpoints(scenario: &Scenario, overrides: &Overrides) -> Endpoints {
+    Endpoints::resolve(scenario, overrides, BUILT_IN)
+}
+
+/// The global URL a dry run shows when no target is given.
+const BUILT_IN: &str = "(built-in receiver)";
+
+/// The URL an emission goes to (secrets masked), and its header names. The token and extra
+/// header values are redacted: extra headers often carry API keys.
+pub fn describe_target(endpoints: &Endpoints, emission: &Emission) -> (String, Map<String, Value>) {
+    let endpoint = endpoints.for_target(emission.target, emission.event.event_type());
     let mut headers = Map::new();
     headers.insert("content-type".into(), Value::from("application/json"));
-    let (url, token, extra) = match target {
-        Target::Global => (global_url, &scenario.webhook.token, &scenario.webhook.headers),
-        Target::Webhook(w) => {
-            let object = &scenario.pbx.webhooks[w];
-            (object.url.clone().unwrap_or(global_url), &object.token, &object.headers)
-        }
-    };
-    if !token.is_empty() {
+    if endpoint.token.is_some() {
         headers.insert("x-pbx-token".into(), Value::from(REDACTED));
     }
-    for (name, _) in extra {
+    for (name, _) in &endpoint.headers {
         headers.insert(name.to_ascii_lowercase(), Value::from(REDACTED));
     }
-    (crate::deliver::mask_credentials(&url), headers)
+    (crate::secret::redact_url(&endpoint.url), headers)
 }
 
 fn envelope(
     scenario: &Scenario,
     timeline: &Timeline,
     emission: &Emission,
-    target_override: Option<&str>,
+    endpoints: &Endpoints,
 ) -> Value {
-    let (url, headers) = describe_target(scenario, emission.target, target_override);
+    let (url, headers) = describe_target(endpoints, emission);
     let mut map = Map::new();
     map.insert("at_ms".into(), Value::from(emission.at));
     map.insert("time".into(), Value::from(timeline.format(emission.at)));

@@ -47,15 +47,18 @@ async fn exact_bodies_and_headers_per_endpoint() {
             url: format!("{}/global?x=1", rx.url),
             token: Some("global-token".into()),
             headers: vec![("X-Env".into(), "ci".into())],
+            ..Endpoint::default()
         },
         webhooks: vec![
             Endpoint {
                 url: format!("{}/component", rx.url),
                 token: Some("object-token".into()),
                 headers: vec![("X-Component".into(), "crm".into()), ("X-Two".into(), "2".into())],
+                ..Endpoint::default()
             },
             Endpoint::new(format!("{}/tokenless", rx.url), None),
         ],
+        ..Endpoints::default()
     };
     let events = vec![
         emission(0, 0, 0),
@@ -201,6 +204,7 @@ async fn summary_arithmetic_with_filtered_failed_and_skipped_events() {
     let endpoints = Endpoints {
         global: Endpoint::new(format!("{}/g", rx.url), Some("t".into())),
         webhooks: vec![Endpoint::new(format!("{}/w", rx.url), Some("w".into()))],
+        ..Endpoints::default()
     };
     let ticked: EventTypeSet = [EventType::UserInbound].into_iter().collect();
     let opts = DeliverOptions { ticked, stop_call_on_failure: true, concurrency: 4, ..asap() };

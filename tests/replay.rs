@@ -44,7 +44,9 @@ async fn failed_events_are_journalled_redacted_and_replay_delivers_them() {
             url: format!("{}/object", down.url),
             token: Some("object-secret".into()),
             headers: vec![("X-Component".into(), "crm".into())],
+            ..Endpoint::default()
         }],
+        ..Endpoints::default()
     };
     let mut events: Vec<Emission> = (0..6)
         .map(|i| Emission {

@@ -3,7 +3,8 @@
 //! for them: stdout and stderr of `run` (to a target and to the built-in receiver), `--dry-run`
 //! and `--dry-run --envelope`, the `--failed` journal, `replay`, `trigger`, `validate` and its
 //! error messages, `load` (with forged-token chaos) and its report, JUnit, CSV and journal files,
-//! `listen` and its `--save` file.
+//! `listen` and its `--save` file. The target URLs carry a secret query parameter
+//! (`?token=…`), which must be masked everywhere too, connection errors included.
 
 mod robust_support;
 
@@ -15,7 +16,10 @@ use std::time::Duration;
 use assert_cmd::cargo::cargo_bin_cmd;
 use robust_support::{Lean, OBJECT_KEY, OBJECT_TOKEN, Reply, TOKEN, percent};
 
-const SECRETS: [&str; 3] = [TOKEN, OBJECT_TOKEN, OBJECT_KEY];
+/// A secret in the target's query string (`?token=…`, `?api_key=…`).
+const QUERY_SECRET: &str = "qry-3e8a77c0-in-the-url";
+
+const SECRETS: [&str; 4] = [TOKEN, OBJECT_TOKEN, OBJECT_KEY, QUERY_SECRET];
 
 /// Every output, by name.
 #[derive(Default)]
@@ -57,36 +61,56 @@ fn no_output_of_a_full_run_contains_a_secret() {
         true => Reply { status: 503, ..Reply::OK },
         false => Reply::OK,
     });
+    let target = format!("{}?token={QUERY_SECRET}&tenant=acme", rx.url());
     let out = outputs.command(
         "run --target",
         pbxsim()
             .arg("run")
             .arg(&scenario)
-            .args(["--asap", "--target", &rx.url()])
+            .args(["--asap", "--target", &target])
             .arg("--failed")
             .arg(&journal),
     );
     assert_eq!(out.status.code(), Some(1), "some events failed");
     outputs.file("--failed journal", &journal);
-    assert!(std::fs::read_to_string(&journal).unwrap().lines().count() > 0);
+    let journal_text = std::fs::read_to_string(&journal).unwrap();
+    assert!(journal_text.lines().count() > 0);
+    assert!(journal_text.contains("/hook?token=***&tenant=acme\""), "{journal_text}");
     // The token from the environment and from --token.
     outputs.command(
         "run PBXSIM_TOKEN",
         pbxsim()
             .arg("run")
             .arg(&scenario)
-            .args(["--asap", "--target", &rx.url()])
+            .args(["--asap", "--target", &target])
             .env("PBXSIM_TOKEN", TOKEN),
     );
     outputs.command(
         "run --token",
-        pbxsim().arg("run").arg(&scenario).args([
-            "--asap",
-            "--target",
-            &rx.url(),
-            "--token",
-            TOKEN,
-        ]),
+        pbxsim().arg("run").arg(&scenario).args(["--asap", "--target", &target, "--token", TOKEN]),
+    );
+    // Connection errors quote the URL: a closed port, for run, call and load.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/hook?api_key={QUERY_SECRET}", l.local_addr().unwrap())
+    };
+    let out = outputs.command(
+        "run unreachable",
+        pbxsim().arg("run").arg(&scenario).args(["--asap", "--target", &closed]),
+    );
+    assert_eq!(out.status.code(), Some(3));
+    outputs.command("call unreachable", pbxsim().args(["call", "inbound", "--target", &closed]));
+    outputs.command(
+        "load unreachable",
+        pbxsim().args(["load", "--max-calls", "3", "--asap", "--target", &closed]),
+    );
+    outputs.command(
+        "trigger unreachable",
+        pbxsim().args(["trigger", "voicemail", "--target", &closed, "--token", TOKEN]),
+    );
+    outputs.command(
+        "bad --route",
+        pbxsim().arg("run").arg(&scenario).args(["--route", &format!("queue_cal={closed}")]),
     );
     // `load` with chaos (forged tokens are derived from the real one): its text report, the
     // --report JSON, --junit, --stats-csv and its --failed journal.
@@ -101,7 +125,7 @@ fn no_output_of_a_full_run_contains_a_secret() {
         pbxsim()
             .arg("load")
             .arg(&scenario)
-            .args(["--rate", "20/s", "--duration", "1s", "--target", &rx.url()])
+            .args(["--rate", "20/s", "--duration", "1s", "--target", &target])
             .args(["--threshold", "p99<10s", "--chaos", "wrong_token=0.3,duplicate=0.1"])
             .arg("--report")
             .arg(&report)
@@ -125,6 +149,16 @@ fn no_output_of_a_full_run_contains_a_secret() {
         "dry-run --envelope",
         pbxsim().arg("run").arg(&scenario).args(["--dry-run", "--envelope"]),
     );
+    let out = outputs.command(
+        "dry-run --envelope --target --route",
+        pbxsim()
+            .arg("run")
+            .arg(&scenario)
+            .args(["--dry-run", "--envelope", "--target", &target])
+            .args(["--route", &format!("voicemail=http://127.0.0.1:1/vm?sig={QUERY_SECRET}")]),
+    );
+    let envelopes = String::from_utf8_lossy(&out.stdout);
+    assert!(envelopes.contains("?token=***&tenant=acme") && envelopes.contains("vm?sig=***"));
     outputs.command("validate", pbxsim().arg("validate").arg(&scenario));
     // An error next to the secrets: the message quotes the file around the error.
     let broken = dir.join("broken.toml");
@@ -150,7 +184,8 @@ fn no_output_of_a_full_run_contains_a_secret() {
     let mut lines = BufReader::new(listen.stdout.take().unwrap());
     let mut first = String::new();
     lines.read_line(&mut first).unwrap();
-    let url = first.trim().strip_prefix("listening on ").expect(&first).to_string() + "/hook";
+    let url = first.trim().strip_prefix("listening on ").expect(&first).to_string()
+        + &format!("/hook?token={QUERY_SECRET}");
     outputs.add("listen (first line)", first.as_bytes());
     outputs.command(
         "replay",

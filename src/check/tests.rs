@@ -659,6 +659,20 @@ fn reads_bare_lines_arrays_and_envelopes() {
 }
 
 #[test]
+fn a_reader_whose_first_line_is_not_json_is_not_a_capture() {
+    let text = format!("\n# a scenario\n{}\n", good_calls()[0].1[0]);
+    let mut checker = Checker::new(CheckerConfig::default());
+    let mut seen = 0;
+    let err = check_reader(text.as_bytes(), &mut checker, |_, _| seen += 1).unwrap_err();
+    assert!(matches!(err, ReadError::NotNdjson { line: 2, .. }), "{err:?}");
+    assert!(
+        err.to_string().starts_with("line 2 is not JSON (expected value at column 1)"),
+        "{err}"
+    );
+    assert_eq!((seen, checker.summary().events), (0, 0), "nothing checked");
+}
+
+#[test]
 fn summary_prints_counts() {
     let mut checker = Checker::new(CheckerConfig::default());
     for e in &good_calls()[0].1 {
@@ -669,4 +683,48 @@ fn summary_prints_counts() {
     assert!(text.contains("calls seen: 1"), "{text}");
     assert!(text.contains("\n  user_inbound                     2\n"), "{text}");
     assert!(text.ends_with("violations: 1\n  voicemail-after-answer           1"), "{text}");
+}
+
+#[test]
+fn lone_events_are_checked_on_their_own() {
+    // An answered summary, alone: an order violation in a call, fine as a one-off.
+    let answered = qc("Support", "answered", Some(("1010", 14)), 28);
+    assert_eq!(rules(&run(std::slice::from_ref(&answered))), [Rule::Order]);
+    let fields = CheckerConfig { scope: Scope::Fields, ..CheckerConfig::default() };
+    assert_eq!(run_with(fields, &[answered.clone(), answered.clone()]), vec![]);
+    let mut checker = Checker::new(CheckerConfig::default());
+    assert_eq!(checker.observe_lone(&answered), vec![]);
+    assert_eq!(checker.observe_lone(&uia("1010", Some("Support"), None, 10)), vec![]);
+    assert_eq!(checker.finish(), vec![], "a one-off is never incomplete");
+    assert_eq!((checker.summary().events, checker.summary().calls), (2, 1));
+
+    // What an event says about itself is still checked.
+    let mut checker = Checker::new(CheckerConfig::default());
+    let mut long_talk = uic("1010", Some("Support"), None, 14, 28);
+    long_talk["conversation_duration"] = json!(95);
+    let found = rules(&checker.observe_lone(&long_talk));
+    assert!(!found.is_empty() && found.iter().all(|r| *r == Rule::Durations), "{found:?}");
+    let mut abandoned = qc("Support", "abandoned", None, 28);
+    abandoned["user_number"] = json!("1010");
+    assert_eq!(rules(&checker.observe_lone(&abandoned)), [Rule::Status]);
+    let mut missing = answered.clone();
+    missing.as_object_mut().unwrap().remove("queue_name");
+    assert_eq!(rules(&checker.observe_lone(&missing)), [Rule::Fields]);
+}
+
+#[test]
+fn saved_one_off_envelopes_are_checked_on_their_own() {
+    let answered = qc("Support", "answered", Some(("1010", 14)), 28);
+    let envelope = |one_off: bool| {
+        let headers = if one_off { json!({TRIGGER_HEADER: "1"}) } else { json!({}) };
+        json!({"received_at": "x", "headers": headers, "response_status": 200, "body": answered})
+    };
+    for (one_off, expected) in [(true, 0), (false, 1)] {
+        let text = format!("{}\n", envelope(one_off));
+        let mut checker = Checker::new(CheckerConfig::default());
+        let mut seen = 0;
+        check_reader(text.as_bytes(), &mut checker, |_, _| seen += 1).unwrap();
+        assert_eq!(seen, expected, "one-off {one_off}");
+    }
+    assert!(is_one_off(Some("1")) && !is_one_off(Some("0")) && !is_one_off(None));
 }

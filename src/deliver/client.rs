@@ -68,7 +68,8 @@ impl Failure {
     }
 }
 
-/// An error and its sources, `outer: inner: root`, without repeats.
+/// An error and its sources, `outer: inner: root`, without repeats; URLs in it (reqwest quotes
+/// the request's) have their secrets masked.
 pub(crate) fn chain(e: &dyn StdError) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -80,7 +81,7 @@ pub(crate) fn chain(e: &dyn StdError) -> String {
         }
         source = s.source();
     }
-    text
+    crate::secret::redact_urls_in(&text)
 }
 
 type Sender = SendRequest<Full<Bytes>>;

@@ -7,40 +7,95 @@ use hyper::Uri;
 use hyper::header::{CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue};
 
 use super::DeliverError;
+use crate::engine::Target;
+use crate::event::EventType;
 use crate::scenario::Scenario;
+use crate::secret::redact_url;
 
 /// The header carrying the shared secret.
 pub const TOKEN_HEADER: &str = "X-Pbx-Token";
 /// What a secret header value is replaced by in journals and envelopes.
-pub const REDACTED: &str = "***";
+pub const REDACTED: &str = crate::secret::MASK;
 
-/// `url` with any credentials (`user:password@`) replaced by `***@`, for messages and
-/// envelopes: pbxsim refuses such URLs, but must not print the password while saying so.
-pub fn mask_credentials(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
-    let authority_end =
-        url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
-    match url[scheme_end..authority_end].rfind('@') {
-        Some(at) => format!("{}{REDACTED}{}", &url[..scheme_end], &url[scheme_end + at..]),
-        None => url.to_string(),
+/// Where an endpoint's token came from, for messages about it (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum TokenSource {
+    /// No token anywhere: no `X-Pbx-Token` header.
+    #[default]
+    None,
+    /// `--token`.
+    Flag,
+    /// The `PBXSIM_TOKEN` environment variable.
+    Env,
+    /// The scenario's `[webhook] token`.
+    File,
+    /// A webhook object's own `token` (its name).
+    Object(String),
+    /// A webhook object's `token = ""`: it sends none (its name).
+    ObjectNone(String),
+}
+
+impl TokenSource {
+    /// "the token from --token", "no token", …
+    pub fn describe(&self) -> String {
+        match self {
+            TokenSource::None => "no token".into(),
+            TokenSource::Flag => "the token from --token".into(),
+            TokenSource::Env => "the token from PBXSIM_TOKEN".into(),
+            TokenSource::File => "the token from the scenario's [webhook] token".into(),
+            TokenSource::Object(name) => format!("webhook object `{name}`'s own token"),
+            TokenSource::ObjectNone(name) => {
+                format!("no token (webhook object `{name}` sets `token = \"\"`)")
+            }
+        }
+    }
+
+    /// What to do when the receiver refuses this token.
+    pub fn fix(&self) -> String {
+        match self {
+            TokenSource::None => "pass --token TOKEN, set PBXSIM_TOKEN, or set `token` in the \
+                                  scenario's [webhook] table"
+                .into(),
+            TokenSource::Flag => "check that --token is the token the receiver expects".into(),
+            TokenSource::Env => "check the value of PBXSIM_TOKEN, or pass --token TOKEN".into(),
+            TokenSource::File => {
+                "pass --token TOKEN (or set PBXSIM_TOKEN) to send the receiver's token".into()
+            }
+            TokenSource::Object(name) => format!(
+                "remove `token` from webhook object `{name}` to send the global token, or give \
+                 it the token its receiver expects"
+            ),
+            TokenSource::ObjectNone(name) => {
+                format!(
+                    "remove `token = \"\"` from webhook object `{name}` to send the global token"
+                )
+            }
+        }
     }
 }
 
-/// Where events go: a URL, the `X-Pbx-Token` value (no header when `None`), and extra headers.
+/// Where events go: a URL, the `X-Pbx-Token` value (no header when `None`), and extra headers;
+/// for messages, what the endpoint is and where its token came from.
 #[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct Endpoint {
     pub url: String,
     pub token: Option<String>,
     pub headers: Vec<(String, String)>,
+    /// What this endpoint is, for messages: `global events`, `route for queue_call`,
+    /// ``webhook object `CRM` ``. Empty: `target`.
+    pub name: String,
+    pub token_source: TokenSource,
 }
 
 impl fmt::Debug for Endpoint {
-    // The token and secret-looking headers never reach debug output.
+    // The token, secret-looking headers and secret query values never reach debug output.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Endpoint")
-            .field("url", &self.url)
+            .field("url", &redact_url(&self.url))
             .field("token", &self.token.as_ref().map(|_| REDACTED))
             .field("headers", &self.redacted_extras())
+            .field("name", &self.name)
+            .field("token_source", &self.token_source)
             .finish()
     }
 }
@@ -48,7 +103,7 @@ impl fmt::Debug for Endpoint {
 impl Endpoint {
     /// An endpoint with no extra headers.
     pub fn new(url: impl Into<String>, token: Option<String>) -> Self {
-        Self { url: url.into(), token, headers: Vec::new() }
+        Self { url: url.into(), token, ..Self::default() }
     }
 
     /// Every header sent (except `Host` and `Content-Length`), with secret values replaced by
@@ -73,81 +128,187 @@ impl Endpoint {
             })
             .collect()
     }
+
+    /// What messages say about this endpoint.
+    pub fn label(&self) -> Label {
+        let name = if self.name.is_empty() { "target".to_string() } else { self.name.clone() };
+        Label { url: redact_url(&self.url), name, token: self.token_source.clone() }
+    }
+}
+
+/// An endpoint as messages name it: its URL (secrets masked), what it is, its token's source.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Label {
+    pub url: String,
+    pub name: String,
+    pub token: TokenSource,
 }
 
 /// Header names whose values are treated as secrets: the token header, `Authorization`,
-/// `Proxy-Authorization`, `Cookie`, and any name containing `token`, `secret`, `password`,
-/// `api-key` or `apikey`.
+/// `Proxy-Authorization`, `Cookie`, and any name that looks secret
+/// ([`crate::secret::is_secret_name`]: `token`, `secret`, `password`, `api-key`, `signature`,
+/// …).
 pub fn is_secret_header(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    matches!(name.as_str(), "authorization" | "proxy-authorization" | "cookie")
-        || ["token", "secret", "password", "api-key", "apikey", "api_key"]
-            .iter()
-            .any(|w| name.contains(w))
+    crate::secret::is_secret_name(name)
 }
 
-/// The endpoints of a run: the global one, and one per webhook object (index = `WebhookId`).
+/// What the command line changes about a scenario's endpoints.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--target`: replaces `[webhook] url`.
+    pub target: Option<String>,
+    /// `--token` or `PBXSIM_TOKEN`: replaces `[webhook] token` (`""` sends none).
+    pub token: Option<String>,
+    /// Where `token` came from: [`TokenSource::Flag`] or [`TokenSource::Env`].
+    pub token_source: TokenSource,
+    /// `--route TYPE=URL`: replaces the file's route for the same type, adds the others.
+    pub routes: Vec<(EventType, String)>,
+}
+
+impl Overrides {
+    /// Only a target (the token and routes come from the scenario).
+    pub fn target(url: impl Into<String>) -> Self {
+        Self { target: Some(url.into()), ..Self::default() }
+    }
+}
+
+/// The endpoints of a run: the global one, one per webhook object (index = `WebhookId`), and
+/// one per routed event type.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Endpoints {
     pub global: Endpoint,
     pub webhooks: Vec<Endpoint>,
+    /// `[webhook] routes` and `--route`: global events of these types go here.
+    pub routes: Vec<(EventType, Endpoint)>,
 }
 
 impl Endpoints {
     /// Everything goes to one endpoint (webhook objects included).
     pub fn single(endpoint: Endpoint) -> Self {
-        Self { global: endpoint, webhooks: Vec::new() }
+        Self { global: endpoint, ..Self::default() }
     }
 
-    /// The endpoints a scenario describes, with the command line's overrides.
-    ///
-    /// - global: `target` or the scenario's `[webhook] url`; `token` or the scenario's token
-    ///   (an empty token sends no header); the scenario's extra headers;
-    /// - each webhook object: its own url, token and headers; an object without a url posts to
-    ///   the global URL (after `--target`), still with its own token and headers. `--token`
-    ///   does not change webhook objects' tokens.
-    ///
-    /// Fails when there is no URL at all or a URL or header is malformed.
-    pub fn from_scenario(
-        s: &Scenario,
-        target: Option<&str>,
-        token: Option<&str>,
-    ) -> Result<Self, DeliverError> {
-        let url = target.map(str::to_string).or_else(|| s.webhook.url.clone());
-        let url = url.ok_or(DeliverError::NoTarget)?;
-        let token = match token {
-            Some(t) => Some(t.to_string()),
-            None => Some(s.webhook.token.clone()),
+    /// The endpoints a scenario describes, with the command line's overrides; see
+    /// [`Endpoints::resolve`]. Fails when there is no URL at all, a URL or header is
+    /// malformed, or a `--route` names a type the scenario never sends.
+    pub fn from_scenario(s: &Scenario, o: &Overrides) -> Result<Self, DeliverError> {
+        if o.target.is_none() && s.webhook.url.is_none() {
+            return Err(DeliverError::NoTarget);
         }
-        .filter(|t| !t.is_empty());
-        let global = Endpoint { url: url.clone(), token, headers: s.webhook.headers.clone() };
-        let webhooks = s
-            .pbx
-            .webhooks
-            .iter()
-            .map(|w| Endpoint {
-                url: w.url.clone().unwrap_or_else(|| url.clone()),
-                token: Some(w.token.clone()).filter(|t| !t.is_empty()),
-                headers: w.headers.clone(),
-            })
-            .collect();
-        let endpoints = Self { global, webhooks };
+        for (t, _) in &o.routes {
+            if !s.webhook.can_route(*t) {
+                return Err(DeliverError::RouteNotSent(*t));
+            }
+        }
+        let endpoints = Self::resolve(s, o, "");
         for e in endpoints.iter() {
             Prepared::new(e)?;
         }
         Ok(endpoints)
     }
 
-    /// The global endpoint, then the webhook objects' in order (index `1 + WebhookId`).
+    /// The endpoints, unchecked (for showing them, as dry-run envelopes do); `default_url`
+    /// stands for the global URL when neither `--target` nor the file gives one.
+    ///
+    /// - the global token is the one actually used: `--token`/`PBXSIM_TOKEN`, else the file's
+    ///   `[webhook] token` (an empty token sends no header);
+    /// - global: `--target`, else `[webhook] url`; the global token; `[webhook] headers`;
+    /// - each route (file routes, then `--route`, which wins for its type): its URL, with the
+    ///   global token and headers;
+    /// - each webhook object: its own url, else the global target (the
+    ///   `webhook_component_event` route, else the global URL); its own token, else the
+    ///   global token (`token = ""`: none); its own headers.
+    pub fn resolve(s: &Scenario, o: &Overrides, default_url: &str) -> Self {
+        let url = o
+            .target
+            .clone()
+            .or_else(|| s.webhook.url.clone())
+            .unwrap_or_else(|| default_url.to_string());
+        let (token, token_source) = match &o.token {
+            Some(t) if t.is_empty() => (None, TokenSource::None),
+            Some(t) => (Some(t.clone()), o.token_source.clone()),
+            None if s.webhook.token.is_empty() => (None, TokenSource::None),
+            None => (Some(s.webhook.token.clone()), TokenSource::File),
+        };
+        let global = Endpoint {
+            url: url.clone(),
+            token: token.clone(),
+            headers: s.webhook.headers.clone(),
+            name: "global events".into(),
+            token_source: token_source.clone(),
+        };
+        let mut route_urls: Vec<(EventType, String)> = s.webhook.routes.clone();
+        for (t, u) in &o.routes {
+            match route_urls.iter_mut().find(|(rt, _)| rt == t) {
+                Some(entry) => entry.1.clone_from(u),
+                None => route_urls.push((*t, u.clone())),
+            }
+        }
+        let routes: Vec<(EventType, Endpoint)> = route_urls
+            .into_iter()
+            .map(|(t, u)| {
+                (t, Endpoint { url: u, name: format!("route for {t}"), ..global.clone() })
+            })
+            .collect();
+        let object_url = routes
+            .iter()
+            .find(|(t, _)| *t == EventType::WebhookComponentEvent)
+            .map_or(&url, |(_, e)| &e.url);
+        let webhooks = s
+            .pbx
+            .webhooks
+            .iter()
+            .map(|w| {
+                let (token, token_source) = match &w.token {
+                    None => (token.clone(), token_source.clone()),
+                    Some(t) if t.is_empty() => (None, TokenSource::ObjectNone(w.name.to_string())),
+                    Some(t) => (Some(t.clone()), TokenSource::Object(w.name.to_string())),
+                };
+                Endpoint {
+                    url: w.url.clone().unwrap_or_else(|| object_url.clone()),
+                    token,
+                    headers: w.headers.clone(),
+                    name: format!("webhook object `{}`", w.name),
+                    token_source,
+                }
+            })
+            .collect();
+        Self { global, webhooks, routes }
+    }
+
+    /// The global endpoint, the webhook objects' in order (index `1 + WebhookId`), then the
+    /// routes' (index `1 + webhooks + i`).
     pub fn iter(&self) -> impl Iterator<Item = &Endpoint> {
-        std::iter::once(&self.global).chain(&self.webhooks)
+        std::iter::once(&self.global).chain(&self.webhooks).chain(self.routes.iter().map(|r| &r.1))
+    }
+
+    /// The endpoint index of each event type's global events (0: the global endpoint).
+    pub(crate) fn route_table(&self) -> [u32; 12] {
+        let mut table = [0u32; 12];
+        let first = 1 + self.webhooks.len();
+        for (i, (t, _)) in self.routes.iter().enumerate() {
+            table[t.index()] = (first + i) as u32;
+        }
+        table
+    }
+
+    /// The endpoint an event goes to (for showing it; delivery uses the same table).
+    pub fn for_target(&self, target: Target, kind: EventType) -> &Endpoint {
+        match target {
+            Target::Webhook(w) => self.webhooks.get(w).unwrap_or(&self.global),
+            Target::Global => match self.route_table()[kind.index()] {
+                0 => &self.global,
+                i => &self.routes[i as usize - 1 - self.webhooks.len()].1,
+            },
+        }
     }
 }
 
 /// An endpoint checked and turned into what the HTTP path needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Prepared {
-    pub url: String,
+    /// What messages say about it (its URL with secrets masked).
+    pub label: Label,
     pub https: bool,
     /// Host to connect to (an IPv6 address without brackets) and port.
     pub host: String,
@@ -158,17 +319,29 @@ pub(crate) struct Prepared {
     pub tls_url: Option<reqwest::Url>,
     /// Every header of a request: `Host` (plain HTTP only), `Content-Type`, the token, extras.
     pub headers: HeaderMap,
-    /// `"url"` as a JSON string, and the redacted headers as a JSON object, for the journal.
+    /// `"url"` (secrets masked) as a JSON string, and the redacted headers as a JSON object,
+    /// for the journal.
     pub journal_target: String,
     pub journal_headers: String,
 }
 
+impl fmt::Debug for Prepared {
+    // The path and parsed URL hold the query string: show the masked URL only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("label", &self.label)
+            .field("https", &self.https)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Prepared {
     pub fn new(e: &Endpoint) -> Result<Self, DeliverError> {
-        let bad = |reason: &str| DeliverError::BadUrl {
-            url: mask_credentials(&e.url),
-            reason: reason.into(),
-        };
+        let bad =
+            |reason: &str| DeliverError::BadUrl { url: redact_url(&e.url), reason: reason.into() };
         let url = url::Url::parse(&e.url).map_err(|err| bad(&err.to_string()))?;
         let https = match url.scheme() {
             "http" => false,
@@ -207,7 +380,7 @@ impl Prepared {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(token) = &e.token {
             let mut value = HeaderValue::from_str(token).map_err(|_| DeliverError::BadHeader {
-                url: e.url.clone(),
+                url: redact_url(&e.url),
                 name: TOKEN_HEADER.into(),
                 reason: "the token holds characters that cannot appear in an HTTP header".into(),
             })?;
@@ -216,7 +389,7 @@ impl Prepared {
         }
         for (name, value) in &e.headers {
             let bad_header = |reason: &str| DeliverError::BadHeader {
-                url: e.url.clone(),
+                url: redact_url(&e.url),
                 name: name.clone(),
                 reason: reason.into(),
             };
@@ -241,14 +414,14 @@ impl Prepared {
             .map(|(k, v)| (k, serde_json::Value::String(v)))
             .collect();
         Ok(Self {
-            url: e.url.clone(),
+            label: e.label(),
             https,
             host,
             port,
             path,
             tls_url: https.then_some(url),
             headers,
-            journal_target: serde_json::Value::String(e.url.clone()).to_string(),
+            journal_target: serde_json::Value::String(redact_url(&e.url)).to_string(),
             journal_headers: serde_json::Value::Object(journal_headers).to_string(),
         })
     }
@@ -264,63 +437,164 @@ mod tests {
         s.webhook.url = Some("http://crm.example.com/hooks?x=1".into());
         s.webhook.token = "global-secret".into();
         s.webhook.headers = vec![("X-Env".into(), "test".into())];
+        s.webhook.events = crate::event::EventTypeSet::ALL;
         s.pbx.webhooks = vec![
             WebhookObject {
                 name: "lookup".into(),
                 url: Some("https://lookup.example.com/in".into()),
-                token: "obj-secret".into(),
+                token: Some("obj-secret".into()),
                 headers: vec![("X-Component".into(), "lookup".into())],
             },
             WebhookObject {
                 name: "local".into(),
                 url: None,
-                token: String::new(),
+                token: None,
                 headers: vec![("Authorization".into(), "Bearer abc".into())],
+            },
+            WebhookObject {
+                name: "open".into(),
+                url: Some("http://open.example.com/".into()),
+                token: Some(String::new()),
+                headers: Vec::new(),
             },
         ];
         s
     }
 
+    fn flags(target: &str, token: &str, source: TokenSource) -> Overrides {
+        Overrides {
+            target: Some(target.into()),
+            token: Some(token.into()),
+            token_source: source,
+            routes: Vec::new(),
+        }
+    }
+
     #[test]
     fn scenario_endpoints_and_overrides() {
         let s = scenario();
-        let e = Endpoints::from_scenario(&s, None, None).unwrap();
+        let e = Endpoints::from_scenario(&s, &Overrides::default()).unwrap();
         assert_eq!(e.global.url, "http://crm.example.com/hooks?x=1");
         assert_eq!(e.global.token.as_deref(), Some("global-secret"));
+        assert_eq!(e.global.token_source, TokenSource::File);
         assert_eq!(e.webhooks[0].url, "https://lookup.example.com/in");
         assert_eq!(e.webhooks[0].token.as_deref(), Some("obj-secret"));
+        assert_eq!(e.webhooks[0].token_source, TokenSource::Object("lookup".into()));
+        // No url and no token of its own: the global target and the global token.
         assert_eq!(e.webhooks[1].url, "http://crm.example.com/hooks?x=1");
-        assert_eq!(e.webhooks[1].token, None);
+        assert_eq!(e.webhooks[1].token.as_deref(), Some("global-secret"));
+        assert_eq!(e.webhooks[1].token_source, TokenSource::File);
+        // `token = ""`: deliberately none.
+        assert_eq!(e.webhooks[2].token, None);
+        assert_eq!(e.webhooks[2].token_source, TokenSource::ObjectNone("open".into()));
 
-        let e = Endpoints::from_scenario(&s, Some("http://127.0.0.1:9/x"), Some("cli")).unwrap();
+        let o = flags("http://127.0.0.1:9/x", "cli", TokenSource::Flag);
+        let e = Endpoints::from_scenario(&s, &o).unwrap();
         assert_eq!(e.global.url, "http://127.0.0.1:9/x");
         assert_eq!(e.global.token.as_deref(), Some("cli"));
+        assert_eq!(e.global.token_source, TokenSource::Flag);
         assert_eq!(e.global.headers, vec![("X-Env".to_string(), "test".to_string())]);
         assert_eq!(e.webhooks[0].url, "https://lookup.example.com/in");
         assert_eq!(e.webhooks[0].token.as_deref(), Some("obj-secret"));
         assert_eq!(e.webhooks[1].url, "http://127.0.0.1:9/x");
+        assert_eq!(e.webhooks[1].token.as_deref(), Some("cli"), "follows --token");
+        assert_eq!(e.webhooks[1].token_source, TokenSource::Flag);
         assert_eq!(e.webhooks[1].headers[0].0, "Authorization");
+
+        let e = Endpoints::from_scenario(&s, &flags("http://h/", "env", TokenSource::Env)).unwrap();
+        assert_eq!(e.webhooks[1].token_source, TokenSource::Env);
+        // An empty --token sends none, objects following it included.
+        let e = Endpoints::from_scenario(&s, &flags("http://h/", "", TokenSource::Flag)).unwrap();
+        assert_eq!((e.global.token.as_ref(), &e.global.token_source), (None, &TokenSource::None));
+        assert_eq!(e.webhooks[1].token, None);
     }
 
     #[test]
-    fn credentials_in_urls_are_masked_in_messages() {
-        assert_eq!(mask_credentials("http://u:s3cret@host:8/p?a=b@c"), "http://***@host:8/p?a=b@c");
-        assert_eq!(mask_credentials("https://host/p"), "https://host/p");
-        assert_eq!(mask_credentials("not a url"), "not a url");
+    fn routes_send_types_to_their_urls_with_the_global_token() {
+        let mut s = scenario();
+        s.webhook.routes = vec![
+            (EventType::QueueCall, "http://q.example.com/queue".into()),
+            (EventType::Voicemail, "http://v.example.com/vm".into()),
+        ];
+        let mut o = flags("http://127.0.0.1:9/x", "cli", TokenSource::Flag);
+        o.routes = vec![
+            (EventType::Voicemail, "http://127.0.0.1:9/vm".into()),
+            (EventType::WebhookComponentEvent, "http://127.0.0.1:9/component".into()),
+        ];
+        let e = Endpoints::from_scenario(&s, &o).unwrap();
+        let routes: Vec<(EventType, &str)> =
+            e.routes.iter().map(|(t, e)| (*t, e.url.as_str())).collect();
+        assert_eq!(
+            routes,
+            [
+                (EventType::QueueCall, "http://q.example.com/queue"),
+                (EventType::Voicemail, "http://127.0.0.1:9/vm"),
+                (EventType::WebhookComponentEvent, "http://127.0.0.1:9/component"),
+            ]
+        );
+        for (_, r) in &e.routes {
+            assert_eq!(r.token.as_deref(), Some("cli"));
+            assert_eq!(r.token_source, TokenSource::Flag);
+            assert_eq!(r.headers, e.global.headers);
+        }
+        // An object without a url follows the webhook_component_event route.
+        assert_eq!(e.webhooks[1].url, "http://127.0.0.1:9/component");
+        assert_eq!(e.webhooks[0].url, "https://lookup.example.com/in");
+        let table = e.route_table();
+        assert_eq!(table[EventType::QueueCall.index()], 4);
+        assert_eq!(table[EventType::Voicemail.index()], 5);
+        assert_eq!(table[EventType::UserInbound.index()], 0);
+        assert_eq!(e.iter().count(), 7);
+        assert_eq!(e.for_target(Target::Global, EventType::Voicemail).url, "http://127.0.0.1:9/vm");
+        assert_eq!(e.for_target(Target::Global, EventType::UserInbound).url, e.global.url);
+        assert_eq!(
+            e.for_target(Target::Webhook(1), EventType::WebhookComponentEvent).url,
+            e.webhooks[1].url
+        );
+
+        // A route for a type that is never sent is refused.
+        s.webhook.events = [EventType::QueueCall].into_iter().collect();
+        o.routes = vec![(EventType::Voicemail, "http://127.0.0.1:9/vm".into())];
+        let err = Endpoints::from_scenario(&s, &o).unwrap_err();
+        assert!(matches!(err, DeliverError::RouteNotSent(EventType::Voicemail)), "{err}");
+        o.routes = vec![(EventType::WebhookComponentEvent, "http://127.0.0.1:9/c".into())];
+        assert!(Endpoints::from_scenario(&s, &o).is_ok(), "objects send it whatever is ticked");
+    }
+
+    #[test]
+    fn secrets_in_urls_are_masked_in_messages() {
         let e = Endpoint::new("http://user:s3cret@127.0.0.1:9/x", None);
         let Err(err) = Prepared::new(&e) else { panic!("credentials are refused") };
         let err = err.to_string();
         assert!(!err.contains("s3cret") && err.contains("credentials"), "{err}");
+        let e = Endpoint::new("http://127.0.0.1:9/x?token=s3cret", Some("line\nbreak".into()));
+        let err = Prepared::new(&e).unwrap_err().to_string();
+        assert!(!err.contains("s3cret") && err.contains("token=***"), "{err}");
+        let e = Endpoint {
+            headers: vec![("Bad Name".into(), "v".into())],
+            ..Endpoint::new("http://127.0.0.1:9/x?api_key=s3cret", None)
+        };
+        let err = Prepared::new(&e).unwrap_err().to_string();
+        assert!(!err.contains("s3cret") && err.contains("api_key=***"), "{err}");
+        let e = Endpoint::new("http://127.0.0.1:9/x?token=s3cret&a=1", Some("t0k".into()));
+        let p = Prepared::new(&e).unwrap();
+        assert_eq!(p.path, "/x?token=s3cret&a=1", "the real URL is sent");
+        assert_eq!(p.journal_target, r#""http://127.0.0.1:9/x?token=***&a=1""#);
+        assert_eq!(p.label.url, "http://127.0.0.1:9/x?token=***&a=1");
+        for text in [format!("{e:?}"), format!("{p:?}")] {
+            assert!(!text.contains("s3cret") && !text.contains("t0k"), "{text}");
+        }
     }
 
     #[test]
     fn missing_or_bad_urls_are_errors() {
         let mut s = scenario();
         s.webhook.url = None;
-        assert!(matches!(Endpoints::from_scenario(&s, None, None), Err(DeliverError::NoTarget)));
+        let none = Overrides::default();
+        assert!(matches!(Endpoints::from_scenario(&s, &none), Err(DeliverError::NoTarget)));
         for bad in ["ftp://x/", "not a url", "http://user:pw@host/", "http://:80/"] {
-            let err = Endpoints::from_scenario(&s, Some(bad), None).unwrap_err();
-            assert!(err.to_string().contains(&mask_credentials(bad)), "{err}");
+            let err = Endpoints::from_scenario(&s, &Overrides::target(bad)).unwrap_err();
+            assert!(err.to_string().contains(&redact_url(bad)), "{err}");
         }
     }
 
@@ -330,6 +604,7 @@ mod tests {
             url: "http://127.0.0.1:8080/hook?a=b".into(),
             token: Some("s3cret".into()),
             headers: vec![("X-Extra".into(), "1".into())],
+            ..Endpoint::default()
         };
         let p = Prepared::new(&e).unwrap();
         assert!(!p.https);
@@ -361,6 +636,7 @@ mod tests {
                 ("X-Echo".into(), "has s3cret inside".into()),
                 ("X-Plain".into(), "visible".into()),
             ],
+            ..Endpoint::default()
         };
         let p = Prepared::new(&e).unwrap();
         for text in [p.journal_headers.clone(), format!("{e:?}"), format!("{p:?}")] {

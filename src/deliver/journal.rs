@@ -92,6 +92,7 @@ mod tests {
             url: "http://127.0.0.1:1/hook".into(),
             token: Some("topsecret".into()),
             headers: vec![("X-Component".into(), "crm".into())],
+            ..Endpoint::default()
         };
         let prepared = Prepared::new(&ep).unwrap();
         let mut line = Vec::new();

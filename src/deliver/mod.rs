@@ -3,8 +3,9 @@
 //!
 //! [`deliver`] takes any stream of [`Emission`]s (lazy, possibly endless) and:
 //! - posts each event's exact JSON with `Content-Type: application/json` and `X-Pbx-Token`
-//!   (plus the endpoint's extra headers) to its [`Endpoint`]: global events to the global one,
-//!   `Target::Webhook(i)` to webhook object `i`'s;
+//!   (plus the endpoint's extra headers) to its [`Endpoint`]: global events to their type's
+//!   route if it has one, else the global one, `Target::Webhook(i)` to webhook object `i`'s
+//!   (see [`Endpoints::resolve`] for which URL and token each gets);
 //! - paces them ([`Pacing`]): an event is sent at `start + at / speed`, or at once with `Asap`;
 //! - keeps each call's order in every mode: a call's next event is sent only once the previous
 //!   one was answered or finally gave up, while different calls proceed concurrently with up
@@ -49,7 +50,7 @@ pub use cancel::{
 };
 pub use client::{init_tls, one_off_client};
 pub use endpoint::{
-    Endpoint, Endpoints, REDACTED, TOKEN_HEADER, is_secret_header, mask_credentials,
+    Endpoint, Endpoints, Label, Overrides, REDACTED, TOKEN_HEADER, TokenSource, is_secret_header,
 };
 pub use live::{FLUSH_EVERY, Live, LiveCounts, TypeLatency};
 pub use header::{HeaderError, parse_header, with_headers};
@@ -59,12 +60,13 @@ pub use retry::{
     retry_delay,
 };
 pub use summary::{
-    CallCounts, JournalInfo, Outcome, Summary, TypeCounts, Unreachable, histogram as new_histogram,
+    AuthFailure, CallCounts, JournalInfo, Outcome, Summary, TypeCounts, Unreachable,
+    histogram as new_histogram,
 };
 
 pub use crate::chaos::{Chaos, Feed, with_ended_calls};
 use crate::engine::{Emission, Target};
-use crate::event::{EventTypeSet, NullStyle};
+use crate::event::{EventType, EventTypeSet, NullStyle};
 use endpoint::Prepared;
 use sched::{Item, Job, Settings};
 
@@ -239,6 +241,11 @@ pub enum DeliverError {
          scenario's [webhook] token"
     )]
     ChaosWithoutToken,
+    #[error(
+        "--route {0}=…: the scenario never sends `{0}` (it is not in its [webhook] events); add \
+         it there or drop the route"
+    )]
+    RouteNotSent(EventType),
 }
 
 /// Post every event of `events` to `endpoints`; see the module documentation. Returns once
@@ -288,12 +295,13 @@ where
 {
     let prepared = endpoints.iter().map(Prepared::new).collect::<Result<Vec<_>, _>>()?;
     let webhooks = endpoints.webhooks.len();
+    let routes = endpoints.route_table();
     let speed = opts.pacing.speed();
     if let Some(s) = speed.filter(|s| !(s.is_finite() && *s > 0.0)) {
         return Err(DeliverError::BadSpeed(s));
     }
     let mut render = Render {
-        router: Router { ticked: opts.ticked, webhooks },
+        router: Router { ticked: opts.ticked, webhooks, routes },
         nulls: opts.nulls,
         speed,
         scratch: Vec::with_capacity(1024),
@@ -329,6 +337,8 @@ pub(crate) struct Render {
 pub(crate) struct Router {
     ticked: EventTypeSet,
     webhooks: usize,
+    /// Per event type, the endpoint of its global events ([`Endpoints::route_table`]).
+    routes: [u32; 12],
 }
 
 impl Router {
@@ -339,7 +349,7 @@ impl Router {
             Target::Global if !self.ticked.contains(e.event.event_type()) => {
                 Err(Item::Filtered(k, e.call))
             }
-            Target::Global => Ok(0),
+            Target::Global => Ok(self.routes[k as usize]),
             Target::Webhook(i) if i < self.webhooks => Ok(1 + i as u32),
             Target::Webhook(_) => Err(Item::NoEndpoint(k, e.call)),
         }

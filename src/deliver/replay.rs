@@ -6,7 +6,8 @@
 //! then lines are streamed in file order, and lines with the same `unique_call_id` are sent one
 //! after another. Bodies go out byte for byte as they appear in the file.
 //!
-//! Targets: `--target` wins; else each line's own `target`. Headers: a line's `headers` object
+//! Targets: `--target` wins; else each line's own `target`, unless a secret in it was masked
+//! when the journal was written (`?token=***`): such a file needs `--target`. Headers: a line's `headers` object
 //! supplies extra headers, except `Content-Type`, `Host`, `Content-Length`, `X-Pbx-Token` and
 //! redacted (`***`) values, which are dropped. The token is `--token` (or `PBXSIM_TOKEN`) for
 //! every line: journals never hold it.
@@ -22,7 +23,7 @@ use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::endpoint::{Endpoint, Prepared, REDACTED, TOKEN_HEADER};
+use super::endpoint::{Endpoint, Prepared, REDACTED, TOKEN_HEADER, TokenSource};
 use super::sched::{self, Item, Job};
 use super::summary::{OTHER_KIND, Summary};
 use super::{CancelToken, DeliverError, DeliverOptions};
@@ -52,9 +53,19 @@ pub struct ReplayPlan {
     pub events: u64,
     /// Some line carried a redacted token or secret header that cannot be restored.
     pub redacted_headers: bool,
+    token_source: TokenSource,
 }
 
 impl ReplayPlan {
+    /// Where the token came from (`--token` or `PBXSIM_TOKEN`), for the summary's 401/403
+    /// advice. Default: `--token` when a token was given.
+    pub fn set_token_source(&mut self, source: TokenSource) {
+        if self.token.is_some() {
+            self.token_source = source.clone();
+            self.endpoints.iter_mut().for_each(|e| e.token_source = source.clone());
+        }
+    }
+
     /// The distinct endpoints the file's lines go to.
     pub fn endpoints(&self) -> &[Endpoint] {
         &self.endpoints
@@ -226,6 +237,10 @@ pub fn plan_with_headers(
         index: HashMap::new(),
         events: 0,
         redacted_headers: false,
+        token_source: match token.filter(|t| !t.is_empty()) {
+            Some(_) => TokenSource::Flag,
+            None => TokenSource::None,
+        },
     };
     let mut buf = Vec::new();
     let mut line_no = 0u64;
@@ -248,6 +263,14 @@ pub fn plan_with_headers(
         plan.redacted_headers |= line.redacted;
         let url = match (&plan.target, &line.target) {
             (Some(t), _) => t.clone(),
+            (None, Some(t)) if crate::secret::is_redacted_url(t) => {
+                let message = format!(
+                    "this line's target `{t}` had a secret (credentials or a query parameter \
+                     such as `token=`) masked when it was written, so it cannot be sent as it is; \
+                     pass --target with the full URL"
+                );
+                return Err(at((1, message)));
+            }
             (None, Some(t)) => t.to_string(),
             (None, None) => {
                 return Err(at((1, "this line names no target URL; pass --target URL".into())));
@@ -259,6 +282,8 @@ pub fn plan_with_headers(
                 url: key.0.clone(),
                 token: plan.token.clone(),
                 headers: super::with_headers(&key.1, headers),
+                name: "replay target".into(),
+                token_source: plan.token_source.clone(),
             };
             Prepared::new(&endpoint).map_err(|e| at((1, e.to_string())))?;
             plan.index.insert(key, plan.endpoints.len() as u32);

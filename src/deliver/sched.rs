@@ -29,7 +29,7 @@ use tokio::time::{Instant, Sleep};
 use super::DeliverError;
 use super::cancel::CancelToken;
 use super::client::{self, Client};
-use super::endpoint::Prepared;
+use super::endpoint::{Label, Prepared};
 use super::journal::Journal;
 use super::live::{FLUSH_EVERY, Live, ThreadLatency};
 use super::retry::{RetryOn, retry_delay};
@@ -254,6 +254,7 @@ impl Shared {
     ) {
         self.log_ends(job, outcome, latency, Some(detail));
         job.kinds().for_each(|kind| stats.fail(kind, outcome));
+        stats.fail_at(job.endpoint as usize, outcome, job.kinds().count() as u64);
         if let Some(live) = &self.settings.live {
             job.kinds().for_each(|_| live.failed());
         }
@@ -363,7 +364,7 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
         false => None,
     };
     let journal = settings.journal.as_deref().map(Journal::create).transpose()?;
-    let urls: Vec<String> = endpoints.iter().map(|e| e.url.clone()).collect();
+    let labels: Vec<Label> = endpoints.iter().map(|e| e.label.clone()).collect();
     let limit = concurrency * 16 + 1024;
     let start = Instant::now();
     let shared = Arc::new(Shared {
@@ -438,7 +439,7 @@ pub(crate) async fn run<S: Iterator<Item = Item>>(
     drop(guard);
     let journal = shared.journal.as_ref().map(Journal::finish);
     let paced = shared.settings.paced;
-    let mut summary = Summary::from_stats(stats, &urls, wall, paced, interrupted, journal);
+    let mut summary = Summary::from_stats(stats, &labels, wall, paced, interrupted, journal);
     summary.corrected = paced.then(|| latency.corrected.clone());
     summary.latency_by_type = latency.by_type(paced);
     summary.calls = tracker.map(|t| t.counts);

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use super::endpoint::{Label, TokenSource};
 use crate::event::EventType;
 
 /// The result of one attempt, or the reason an event finally failed.
@@ -89,12 +90,14 @@ pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("valid histogram bounds")
 }
 
-/// Per-endpoint connection accounting, to tell "the receiver is not running".
+/// Per-endpoint accounting, to tell "the receiver is not running" and "the token is wrong".
 #[derive(Debug, Clone, Default)]
 pub(crate) struct EndpointStats {
     pub attempts: u64,
     pub connect_errors: u64,
     pub first_connect_error: Option<String>,
+    /// Events that finally failed with 401 and with 403.
+    pub refused: [u64; 2],
 }
 
 /// Counters kept by one task (the dispatcher or one worker) and merged at the end, so the hot
@@ -166,6 +169,18 @@ impl Stats {
         self.delivered += 1;
         self.kind(kind).delivered += 1;
         self.latency.saturating_record(latency.as_micros().max(1) as u64);
+    }
+
+    /// `events` events sent to `endpoint` finally failed with `last`.
+    pub fn fail_at(&mut self, endpoint: usize, last: Outcome, events: u64) {
+        let slot = match last {
+            Outcome::Status(401) => 0,
+            Outcome::Status(403) => 1,
+            _ => return,
+        };
+        if let Some(ep) = self.endpoints.get_mut(endpoint) {
+            ep.refused[slot] += events;
+        }
     }
 
     /// A generated event finally failed; `last` is its last attempt's outcome.
@@ -240,6 +255,8 @@ impl Stats {
         for (mine, theirs) in self.endpoints.iter_mut().zip(&other.endpoints) {
             mine.attempts += theirs.attempts;
             mine.connect_errors += theirs.connect_errors;
+            mine.refused[0] += theirs.refused[0];
+            mine.refused[1] += theirs.refused[1];
             if mine.first_connect_error.is_none() {
                 mine.first_connect_error.clone_from(&theirs.first_connect_error);
             }
@@ -247,12 +264,52 @@ impl Stats {
     }
 }
 
-/// An endpoint that refused every connection pbxsim tried.
+/// A URL that refused every connection pbxsim tried (endpoints sharing a URL count once).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreachable {
+    /// Secrets masked.
     pub url: String,
     /// The first connection error, e.g. `Connection refused (os error 111)`.
     pub error: String,
+}
+
+/// Events a receiver finally refused with 401 or 403, per URL and token source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthFailure {
+    /// Secrets masked.
+    pub url: String,
+    /// What was sent there: `global events`, `webhook object CRM`, `route for queue_call`.
+    pub endpoints: Vec<String>,
+    pub token: TokenSource,
+    /// Events that finally failed with 401, and with 403.
+    pub unauthorized: u64,
+    pub forbidden: u64,
+}
+
+impl AuthFailure {
+    /// "12 events were refused (401) by URL (global events): sent with the token from --token.
+    /// Check that --token is the token the receiver expects."
+    pub fn message(&self) -> String {
+        let events = self.unauthorized + self.forbidden;
+        let codes = match (self.unauthorized, self.forbidden) {
+            (_, 0) => "401",
+            (0, _) => "403",
+            _ => "401/403",
+        };
+        let fix = self.token.fix();
+        let mut fix_chars = fix.chars();
+        let fix = match fix_chars.next() {
+            Some(c) => c.to_uppercase().chain(fix_chars).collect::<String>(),
+            None => String::new(),
+        };
+        format!(
+            "{events} {} refused ({codes}) by {} ({}): sent with {}. {fix}.",
+            if events == 1 { "event was" } else { "events were" },
+            self.url,
+            self.endpoints.join(", "),
+            self.token.describe(),
+        )
+    }
 }
 
 /// The failure journal's outcome.
@@ -334,8 +391,10 @@ pub struct Summary {
     pub wall: Duration,
     /// The run was interrupted (Ctrl-C).
     pub interrupted: bool,
-    /// Endpoints that refused every connection.
+    /// URLs that refused every connection.
     pub unreachable: Vec<Unreachable>,
+    /// Events finally refused with 401/403, per URL and token source.
+    pub auth_failures: Vec<AuthFailure>,
     /// Every request failed to connect: the target is not there at all.
     pub refused_all: bool,
     pub journal: Option<JournalInfo>,
@@ -346,22 +405,56 @@ pub struct Summary {
 impl Summary {
     pub(crate) fn from_stats(
         s: Stats,
-        urls: &[String],
+        labels: &[Label],
         wall: Duration,
         paced: bool,
         interrupted: bool,
         journal: Option<JournalInfo>,
     ) -> Self {
-        let unreachable: Vec<Unreachable> = s
-            .endpoints
+        // Endpoints sharing a URL (the global one and webhook objects without their own) are
+        // one receiver: unreachable when every connection to that URL failed.
+        let mut by_url: Vec<(&str, EndpointStats)> = Vec::new();
+        for (e, label) in s.endpoints.iter().zip(labels) {
+            match by_url.iter_mut().find(|(url, _)| *url == label.url) {
+                Some((_, total)) => {
+                    total.attempts += e.attempts;
+                    total.connect_errors += e.connect_errors;
+                    if total.first_connect_error.is_none() {
+                        total.first_connect_error.clone_from(&e.first_connect_error);
+                    }
+                }
+                None => by_url.push((&label.url, e.clone())),
+            }
+        }
+        let unreachable: Vec<Unreachable> = by_url
             .iter()
-            .zip(urls)
-            .filter(|(e, _)| e.attempts > 0 && e.connect_errors == e.attempts)
-            .map(|(e, url)| Unreachable {
-                url: url.clone(),
+            .filter(|(_, e)| e.attempts > 0 && e.connect_errors == e.attempts)
+            .map(|(url, e)| Unreachable {
+                url: url.to_string(),
                 error: e.first_connect_error.clone().unwrap_or_else(|| "no connection".into()),
             })
             .collect();
+        let mut auth_failures: Vec<AuthFailure> = Vec::new();
+        for (e, label) in s.endpoints.iter().zip(labels) {
+            if e.refused == [0, 0] {
+                continue;
+            }
+            let same = |a: &&mut AuthFailure| a.url == label.url && a.token == label.token;
+            match auth_failures.iter_mut().find(same) {
+                Some(a) => {
+                    a.endpoints.push(label.name.clone());
+                    a.unauthorized += e.refused[0];
+                    a.forbidden += e.refused[1];
+                }
+                None => auth_failures.push(AuthFailure {
+                    url: label.url.clone(),
+                    endpoints: vec![label.name.clone()],
+                    token: label.token.clone(),
+                    unauthorized: e.refused[0],
+                    forbidden: e.refused[1],
+                }),
+            }
+        }
         let attempts: u64 = s.endpoints.iter().map(|e| e.attempts).sum();
         let connect_errors: u64 = s.endpoints.iter().map(|e| e.connect_errors).sum();
         Summary {
@@ -392,6 +485,7 @@ impl Summary {
             interrupted,
             refused_all: attempts > 0 && connect_errors == attempts && s.delivered == 0,
             unreachable,
+            auth_failures,
             journal,
             chaos: Some(s.chaos).filter(|c| !c.is_empty()),
         }
@@ -431,8 +525,19 @@ impl Summary {
         }
     }
 
-    /// "could not connect to URL (error). Is the receiver running?", for every endpoint that
+    /// One line per URL whose events were finally refused with 401/403: how many, which
+    /// endpoints, which token source, and the fix. The token itself is never shown.
+    pub fn auth_message(&self) -> Option<String> {
+        if self.auth_failures.is_empty() {
+            return None;
+        }
+        let lines: Vec<String> = self.auth_failures.iter().map(AuthFailure::message).collect();
+        Some(lines.join("\n"))
+    }
+
+    /// "could not connect to URL (error). Is the receiver running?", once per URL that
     /// refused every connection (or, when a certificate was refused, a hint at `--insecure`).
+    /// Not part of [`Summary::render`]: the command prints it once, as its error.
     pub fn unreachable_message(&self) -> Option<String> {
         if self.unreachable.is_empty() {
             return None;
@@ -534,8 +639,10 @@ impl Summary {
         if self.interrupted {
             let _ = writeln!(w, "interrupted before the end of the run");
         }
-        if let Some(msg) = self.unreachable_message() {
-            let _ = writeln!(w, "{msg}");
+        if let Some(msg) = self.auth_message() {
+            for line in msg.lines() {
+                let _ = writeln!(w, "refused    {line}");
+            }
         }
         out
     }
@@ -566,8 +673,98 @@ mod tests {
     use super::*;
 
     fn summary(s: Stats) -> Summary {
-        let urls = vec!["http://127.0.0.1:1/".to_string()];
-        Summary::from_stats(s, &urls, Duration::from_secs(2), false, false, None)
+        let labels = vec![Label { url: "http://127.0.0.1:1/".into(), ..Label::default() }];
+        Summary::from_stats(s, &labels, Duration::from_secs(2), false, false, None)
+    }
+
+    fn label(url: &str, name: &str, token: TokenSource) -> Label {
+        Label { url: url.into(), name: name.into(), token }
+    }
+
+    #[test]
+    fn endpoints_sharing_a_url_are_one_unreachable_receiver() {
+        let mut st = Stats::new(3);
+        for ep in 0..3 {
+            st.generate(0);
+            st.attempt(ep, Outcome::Connect, Some("Connection refused (os error 111)"), false);
+            st.fail(0, Outcome::Connect);
+        }
+        let labels = [
+            label("http://127.0.0.1:1/hook?token=***", "global events", TokenSource::Flag),
+            label("http://127.0.0.1:1/hook?token=***", "webhook object CRM", TokenSource::Flag),
+            label("http://127.0.0.1:2/other", "route for voicemail", TokenSource::Flag),
+        ];
+        let s = Summary::from_stats(st, &labels, Duration::from_secs(1), false, false, None);
+        assert_eq!(s.unreachable.len(), 2, "{:?}", s.unreachable);
+        let msg = s.unreachable_message().unwrap();
+        assert_eq!(msg.lines().count(), 2, "{msg}");
+        assert_eq!(msg.matches("127.0.0.1:1/hook?token=***").count(), 1, "{msg}");
+        assert!(!s.render().contains("could not connect"), "printed once, by the command");
+    }
+
+    #[test]
+    fn refused_events_name_the_endpoint_and_the_token_source_and_suggest_a_fix() {
+        let mut st = Stats::new(3);
+        for (ep, status, n) in [(0, 401, 3u64), (1, 401, 1), (2, 403, 2)] {
+            for _ in 0..n {
+                st.generate(0);
+                st.attempt(ep, Outcome::Status(status), None, false);
+                st.fail(0, Outcome::Status(status));
+                st.fail_at(ep, Outcome::Status(status), 1);
+            }
+        }
+        st.fail_at(0, Outcome::Status(503), 5);
+        let url = "http://127.0.0.1:1/hook";
+        let labels = [
+            label(url, "global events", TokenSource::Env),
+            label(url, "webhook object CRM", TokenSource::Env),
+            label(url, "webhook object Lookup", TokenSource::Object("Lookup".into())),
+        ];
+        let s = Summary::from_stats(st, &labels, Duration::from_secs(1), false, false, None);
+        assert_eq!(s.auth_failures.len(), 2, "{:?}", s.auth_failures);
+        let first = &s.auth_failures[0];
+        assert_eq!((first.unauthorized, first.forbidden), (4, 0));
+        assert_eq!(first.endpoints, ["global events", "webhook object CRM"]);
+        let msg = s.auth_message().unwrap();
+        let lines: Vec<&str> = msg.lines().collect();
+        assert_eq!(
+            lines[0],
+            "4 events were refused (401) by http://127.0.0.1:1/hook (global events, webhook \
+             object CRM): sent with the token from PBXSIM_TOKEN. Check the value of \
+             PBXSIM_TOKEN, or pass --token TOKEN."
+        );
+        assert!(lines[1].starts_with("2 events were refused (403)"), "{msg}");
+        assert!(lines[1].contains("webhook object `Lookup`'s own token"), "{msg}");
+        assert!(lines[1].contains("Remove `token` from webhook object `Lookup`"), "{msg}");
+        let text = s.render();
+        assert!(text.contains("refused    4 events were refused (401)"), "{text}");
+        for source in [
+            TokenSource::None,
+            TokenSource::Flag,
+            TokenSource::Env,
+            TokenSource::File,
+            TokenSource::Object("X".into()),
+            TokenSource::ObjectNone("X".into()),
+        ] {
+            let a = AuthFailure {
+                url: url.into(),
+                endpoints: vec!["global events".into()],
+                token: source.clone(),
+                unauthorized: 1,
+                forbidden: 0,
+            };
+            let m = a.message();
+            assert!(m.starts_with("1 event was refused (401)"), "{m}");
+            let hint = match source {
+                TokenSource::None => "Pass --token",
+                TokenSource::Flag => "--token is the token",
+                TokenSource::Env => "PBXSIM_TOKEN",
+                TokenSource::File => "[webhook] token",
+                TokenSource::Object(_) => "own token",
+                TokenSource::ObjectNone(_) => "token = \"\"",
+            };
+            assert!(m.contains(hint), "{source:?}: {m}");
+        }
     }
 
     #[test]
@@ -625,7 +822,7 @@ mod tests {
         assert_eq!(s.exit_code(true), 3);
         let msg = s.unreachable_message().unwrap();
         assert!(msg.contains("http://127.0.0.1:1/") && msg.contains("Is the receiver running?"));
-        assert!(s.render().contains("Connection refused"));
+        assert!(msg.contains("Connection refused"));
     }
 
     #[test]

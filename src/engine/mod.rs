@@ -18,11 +18,57 @@
 
 mod sim;
 
+use std::sync::{Arc, OnceLock};
+
 use crate::duration::Millis;
-use crate::event::{Event, EventTypeSet};
+use crate::event::{Event, EventTypeSet, Str};
 use crate::pbx::WebhookId;
 
 pub use sim::{Engine, Options, Stats};
+
+/// The most call-flow steps one call may take: its number's flow steps and every failover and
+/// no-answer step it is sent to. A backstop for a flow that never ends (the scenario loader
+/// already refuses such flows): a call that needs more stops the engine with [`Runaway`].
+pub const MAX_STEPS_PER_CALL: u32 = 1_000;
+
+/// The most events one call may cause; past it the engine stops with [`Runaway`].
+pub const MAX_EVENTS_PER_CALL: u32 = 100_000;
+
+/// A call that went past [`MAX_STEPS_PER_CALL`] or [`MAX_EVENTS_PER_CALL`]: the engine stopped
+/// there, so the run is incomplete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "call {} of the run (unique_call_id {unique_call_id}, to {dest}) went past {limit} {what} \
+     without ending, so the run was stopped there",
+    call + 1
+)]
+pub struct Runaway {
+    /// The call's index in the run (0-based, as in [`Emission::call`]).
+    pub call: u64,
+    pub unique_call_id: Str,
+    /// The number called.
+    pub dest: Str,
+    /// The limit it went past.
+    pub limit: u64,
+    /// `call-flow steps` or `events`.
+    pub what: &'static str,
+}
+
+/// Where the engine reports a [`Runaway`] call; a clone of [`Engine::backstop`] outlives the
+/// engine it came from.
+#[derive(Debug, Clone, Default)]
+pub struct Backstop(Arc<OnceLock<Runaway>>);
+
+impl Backstop {
+    /// The call that stopped the engine, if one did.
+    pub fn tripped(&self) -> Option<&Runaway> {
+        self.0.get()
+    }
+
+    fn trip(&self, runaway: Runaway) {
+        let _ = self.0.set(runaway);
+    }
+}
 
 /// Where an event is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-use super::{Emission, Target};
+use super::{Backstop, Emission, MAX_EVENTS_PER_CALL, MAX_STEPS_PER_CALL, Runaway, Target};
 use crate::duration::Millis;
 use crate::event::{self, CallStatus, Event, Str};
 use crate::pbx::{
@@ -79,6 +79,9 @@ pub struct Engine<'a> {
     call_count: u64,
     /// Calls that ended, by index, when tracked ([`Engine::track_ended_calls`]).
     ended: Option<VecDeque<u64>>,
+    /// Set when a call went past a per-call limit; the engine then stops.
+    backstop: Backstop,
+    halted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -180,6 +183,8 @@ struct CallState {
     start_text: Str,
     behaviour: Behaviour,
     seq: u32,
+    /// Call-flow steps taken so far (flow, failover and no-answer steps).
+    steps: u32,
     /// Inbound: the number's flow, the next step and a pending failover step.
     number: usize,
     pc: usize,
@@ -267,6 +272,8 @@ impl<'a> Engine<'a> {
             stats: Stats::default(),
             call_count: 0,
             ended: None,
+            backstop: Backstop::default(),
+            halted: false,
         }
     }
 
@@ -299,6 +306,34 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Where a call stopped by a per-call limit ([`MAX_STEPS_PER_CALL`],
+    /// [`MAX_EVENTS_PER_CALL`]) is reported; the engine yields nothing more after that. Take the
+    /// handle before the engine is consumed, and look at it once the events are out.
+    pub fn backstop(&self) -> Backstop {
+        self.backstop.clone()
+    }
+
+    /// Stops the run: call `r` went past a limit.
+    fn halt(&mut self, r: CallRef, steps: bool) {
+        let c = self.c(r);
+        let (limit, what) = if steps {
+            (u64::from(MAX_STEPS_PER_CALL), "call-flow steps")
+        } else {
+            (u64::from(MAX_EVENTS_PER_CALL), "events")
+        };
+        let runaway = Runaway {
+            call: c.index,
+            unique_call_id: c.id.clone(),
+            dest: c.dest.clone(),
+            limit,
+            what,
+        };
+        self.backstop.trip(runaway);
+        self.halted = true;
+        self.timers.clear();
+        self.next_arrival = None;
+    }
+
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.calls.len() - self.free_slots.len()
@@ -306,6 +341,9 @@ impl<'a> Engine<'a> {
 
     /// Runs the simulation until at least one emission is ready or nothing is left.
     fn step(&mut self) -> bool {
+        if self.halted {
+            return false;
+        }
         let next_timer = self.timers.peek().map(|Reverse((at, _, _))| *at);
         let arrival_at = self.next_arrival.as_ref().map(|c| c.at);
         match (next_timer, arrival_at) {
@@ -388,6 +426,7 @@ impl<'a> Engine<'a> {
             start_text: Str::from(self.timeline.format(self.now)),
             behaviour: spec.behaviour,
             seq: 0,
+            steps: 0,
             number,
             pc: 0,
             pending: None,
@@ -428,6 +467,12 @@ impl<'a> Engine<'a> {
     // ---- emission helpers -----------------------------------------------------------------
 
     fn emit(&mut self, r: CallRef, target: Target, event: Event) {
+        if self.halted {
+            return;
+        }
+        if self.c(r).seq >= MAX_EVENTS_PER_CALL {
+            return self.halt(r, false);
+        }
         let now = self.now;
         let call = self.cm(r);
         let seq = call.seq;
@@ -468,9 +513,16 @@ impl<'a> Engine<'a> {
     /// Runs flow steps from the current position until one takes time or the call ends.
     fn advance(&mut self, r: CallRef) {
         loop {
+            if self.halted {
+                return;
+            }
+            if self.c(r).steps >= MAX_STEPS_PER_CALL {
+                return self.halt(r, true);
+            }
             let step = {
                 let scenario = Arc::clone(&self.scenario);
                 let c = self.cm(r);
+                c.steps += 1;
                 c.phase = Phase::Routing;
                 c.route = Route::Direct;
                 match c.pending.take() {

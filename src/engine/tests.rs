@@ -72,7 +72,7 @@ fn pbx(strategy: Strategy, mode: RingMode) -> Pbx {
         webhooks: vec![WebhookObject {
             name: s("CRM"),
             url: None,
-            token: "t".into(),
+            token: Some("t".into()),
             headers: vec![],
         }],
         numbers: vec![
@@ -607,4 +607,91 @@ proptest! {
         prop_assert_eq!(ended.len() as u64, engine.stats().ended);
         prop_assert!(seen.is_subset(&ended), "a call with events was never reported ended");
     }
+}
+
+/// A PBX built in code can hold loops the scenario loader refuses: the engine's per-call limits
+/// stop them, and name the call.
+#[test]
+fn backstop_stops_a_call_that_loops_for_ever() {
+    let mut p = pbx(Strategy::Ringall, RingMode::Simultaneous);
+    p.queues[0].failover = Some(Box::new(Step::Queue { queue: 0, on_timeout: None }));
+    let calls = vec![
+        inbound(0, 1, behaviour(Answer::Nobody, 5_000, 60_000)),
+        inbound(1_000, 0, behaviour(Answer::Any, 5_000, 60_000)),
+    ];
+    let start = "2026-03-02T09:00:00Z".parse().unwrap();
+    let engine = Engine::new(scenario(p, calls), Options::new(7, start));
+    let backstop = engine.backstop();
+    let out: Vec<Emission> = engine.collect();
+    let runaway = backstop.tripped().expect("the backstop stopped the looping call");
+    assert_eq!(runaway.call, 0);
+    assert_eq!(runaway.what, "call-flow steps");
+    assert_eq!(runaway.limit, u64::from(MAX_STEPS_PER_CALL));
+    assert_eq!(&*runaway.dest, "61300000200");
+    let timeouts = out.iter().filter(|e| e.event.event_type() == EventType::QueueCall).count();
+    assert_eq!(timeouts as u32, MAX_STEPS_PER_CALL - 2, "one timed-out visit per step after two");
+    let message = runaway.to_string();
+    assert!(message.starts_with("call 1 of the run (unique_call_id "), "{message}");
+    assert!(message.contains("went past 1000 call-flow steps without ending"), "{message}");
+}
+
+/// A loop that takes no time (a ring group whose members are all busy goes to its no-answer
+/// step at once) recurses in the engine: the limit comes before the stack runs out.
+#[test]
+fn backstop_stops_a_loop_that_takes_no_time() {
+    let mut p = pbx(Strategy::Ringall, RingMode::Simultaneous);
+    p.ring_groups[0].members = vec![0];
+    p.ring_groups[0].no_answer = Some(Box::new(Step::RingGroup { group: 0, on_no_answer: None }));
+    let calls = vec![
+        // Alice (1010) answers a direct call and talks for an hour...
+        inbound(0, 0, behaviour(Answer::Any, 1_000, 3_600_000)),
+        // ...so the ring group, whose only member she is, rings nobody.
+        inbound(60_000, 2, behaviour(Answer::Any, 1_000, 60_000)),
+    ];
+    let start = "2026-03-02T09:00:00Z".parse().unwrap();
+    let engine = Engine::new(scenario(p, calls), Options::new(7, start));
+    let backstop = engine.backstop();
+    let out: Vec<Emission> = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || engine.collect())
+        .expect("thread starts")
+        .join()
+        .expect("no stack overflow");
+    let runaway = backstop.tripped().expect("stopped");
+    assert_eq!((runaway.call, runaway.what), (1, "call-flow steps"));
+    // One ring_group_call summary per step, and nothing after the limit.
+    assert_eq!(out.iter().filter(|e| e.call == 1).count(), MAX_STEPS_PER_CALL as usize);
+}
+
+/// One queue visit can cause many events without a loop (a long wait, a short ring timeout):
+/// the events limit bounds it.
+#[test]
+fn backstop_bounds_the_events_of_one_call() {
+    let mut p = pbx(Strategy::Ringall, RingMode::Simultaneous);
+    let q = &mut p.queues[0];
+    (q.ring_timeout, q.retry, q.max_wait) = (1, 0, u64::MAX / 4);
+    let calls = vec![inbound(0, 1, behaviour(Answer::Nobody, 5_000, 60_000))];
+    let start = "2026-03-02T09:00:00Z".parse().unwrap();
+    let engine = Engine::new(scenario(p, calls), Options::new(7, start));
+    let backstop = engine.backstop();
+    let count = engine.count();
+    let runaway = backstop.tripped().expect("stopped");
+    assert_eq!(runaway.what, "events");
+    assert_eq!(count as u32, MAX_EVENTS_PER_CALL);
+}
+
+#[test]
+fn valid_calls_never_trip_the_backstop() {
+    let sc = scenario(
+        pbx(Strategy::Linear, RingMode::Sequential),
+        vec![
+            inbound(0, 1, behaviour(Answer::Nobody, 5_000, 60_000)),
+            inbound(0, 2, behaviour(Answer::Any, 5_000, 60_000)),
+        ],
+    );
+    let start = "2026-03-02T09:00:00Z".parse().unwrap();
+    let engine = Engine::new(sc, Options::new(7, start));
+    let backstop = engine.backstop();
+    assert!(engine.count() > 0);
+    assert_eq!(backstop.tripped(), None);
 }

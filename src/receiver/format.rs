@@ -174,6 +174,13 @@ pub fn not_accepted_note(code: u16, color: bool) -> String {
     note
 }
 
+/// After an event sent as a one-off (`pbxsim trigger`): checked on its own, not as a call.
+pub fn one_off_note(color: bool) -> String {
+    let mut note = String::from("  ");
+    paint(&mut note, color, DIM, "(one-off: checked on its own)");
+    note
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -467,7 +467,10 @@ async fn handle(
         }
         Verdict::Readable(value) => {
             let (code, answer) = misbehave(&shared, &value).await;
-            observe(&shared, &received_at, &value, code);
+            let one_off = crate::check::is_one_off(
+                headers.get(crate::check::TRIGGER_HEADER).and_then(|v| v.to_str().ok()),
+            );
+            observe(&shared, &received_at, &value, code, one_off);
             save(&shared, &received_at, path, &headers, code, value);
             (code, answer)
         }
@@ -580,12 +583,23 @@ async fn misbehave(shared: &Shared, value: &Value) -> (StatusCode, Value) {
     }
 }
 
-/// Check the body if it was accepted, and print its events and violations.
-fn observe(shared: &Shared, received_at: &DateTime<Local>, value: &Value, code: StatusCode) {
+/// Check the body if it was accepted (on its own when it is a one-off, see
+/// [`crate::check::TRIGGER_HEADER`]), and print its events and violations.
+fn observe(
+    shared: &Shared,
+    received_at: &DateTime<Local>,
+    value: &Value,
+    code: StatusCode,
+    one_off: bool,
+) {
     let color = shared.cfg.color;
     // The checker's lock is held while printing, so lines come out in the order checked.
     let mut checker = shared.checker();
-    let violations = if code.is_success() { checker.observe(value) } else { Vec::new() };
+    let violations = match (code.is_success(), one_off) {
+        (false, _) => Vec::new(),
+        (true, false) => checker.observe(value),
+        (true, true) => checker.observe_lone(value),
+    };
     let mut text = String::new();
     if shared.lines() {
         let events = match value {
@@ -599,6 +613,8 @@ fn observe(shared: &Shared, received_at: &DateTime<Local>, value: &Value, code: 
             text.push_str(&format::event_line(received_at, event, color));
             if !code.is_success() {
                 text.push_str(&format::not_accepted_note(code.as_u16(), color));
+            } else if one_off {
+                text.push_str(&format::one_off_note(color));
             }
         }
     }

@@ -48,9 +48,15 @@ pub struct LoadReport {
     /// Every request failed to connect: the target is not there.
     #[serde(default)]
     pub refused_all: bool,
-    /// "could not connect to URL (…)", per endpoint that refused every connection.
+    /// "could not connect to URL (…)", once per URL that refused every connection (secrets
+    /// masked).
     #[serde(default)]
     pub unreachable: Option<String>,
+    /// Events finally refused with 401/403: per URL, how many, which endpoints, which token
+    /// source (`--token`, `PBXSIM_TOKEN`, the file, a webhook object, none) and the fix. Never
+    /// the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// Threshold verdicts, when thresholds were given: `threshold` (normal form), `actual`
     /// (null: not measured), `actual_text`, `pass`.
     #[serde(default)]
@@ -144,6 +150,7 @@ impl LoadReport {
     pub fn new(plan: &Plan, s: Summary, engine: &engine::Stats, _truncated: bool) -> Self {
         let o = &plan.options;
         let unreachable = s.unreachable_message();
+        let refused = s.auth_message();
         let calls_counts = s.calls.unwrap_or_default();
         let wall = s.wall.as_secs_f64();
         let window = plan.window.map(|w| w.as_secs_f64());
@@ -238,6 +245,7 @@ impl LoadReport {
             interrupted: s.interrupted,
             refused_all: s.refused_all,
             unreachable,
+            refused,
             thresholds: Vec::new(),
             forged_accepted: s.chaos.as_ref().map_or(0, |c| c.forged_accepted),
             chaos: s.chaos.as_ref().map(|c| {
@@ -380,6 +388,9 @@ impl LoadReport {
         m.raw_latency.add(&other.raw_latency);
         m.interrupted |= other.interrupted;
         m.refused_all &= other.refused_all;
+        if m.refused.is_none() {
+            m.refused.clone_from(&other.refused);
+        }
         m.thresholds.clear();
         m
     }
@@ -499,6 +510,9 @@ impl LoadReport {
         if self.interrupted {
             let _ = writeln!(w, "interrupted before the end of the run");
         }
+        for line in self.refused.iter().flat_map(|r| r.lines()) {
+            let _ = writeln!(w, "refused    {line}");
+        }
         if !self.thresholds.is_empty() {
             let _ = writeln!(w, "thresholds");
             for v in &self.thresholds {
@@ -600,6 +614,7 @@ mod tests {
             interrupted: false,
             refused_all: false,
             unreachable: None,
+            refused: None,
             thresholds: Vec::new(),
             chaos: None,
             forged_accepted: 0,

@@ -268,6 +268,26 @@ pub struct WebhookFile {
     /// Extra headers sent with every event.
     #[serde(default)]
     pub headers: Headers,
+    /// One URL per event type: `{ queue_call = "http://127.0.0.1:3000/queue" }`. These types
+    /// are sent there instead of `url`, with the same token and headers; other types go to
+    /// `url`. Webhook objects without their own `url` follow the `webhook_component_event`
+    /// route.
+    #[serde(default)]
+    #[schemars(schema_with = "routes_schema")]
+    pub routes: Routes,
+}
+
+/// `[webhook] routes`: event type → URL.
+pub type Routes = BTreeMap<Sp<String>, Sp<String>>;
+
+fn routes_schema(_: &mut SchemaGenerator) -> Schema {
+    let types: Vec<&str> = crate::event::EventType::ALL.iter().map(|t| t.as_str()).collect();
+    json_schema!({
+        "type": "object",
+        "propertyNames": { "enum": types },
+        "additionalProperties": { "type": "string", "format": "uri" },
+        "examples": [{ "queue_call": "http://127.0.0.1:3000/queue" }],
+    })
 }
 
 /// Where recordings are delivered.
@@ -358,9 +378,11 @@ pub struct VoicemailFile {
 #[serde(deny_unknown_fields)]
 pub struct WebhookObjectFile {
     pub name: Sp<String>,
-    /// Where it POSTs. Default: the global target.
+    /// Where it POSTs. Default: the global target (its `webhook_component_event` route, else
+    /// its `url`, after `--target`).
     pub url: Option<Sp<String>>,
-    /// Sent as `X-Pbx-Token`.
+    /// Sent as `X-Pbx-Token`. Default: the global token (`--token`, `PBXSIM_TOKEN`, else
+    /// `[webhook] token`); `""` sends none.
     pub token: Option<Sp<String>>,
     #[serde(default)]
     pub headers: Headers,

@@ -142,6 +142,10 @@ pub(crate) fn redact_secrets(source: &str) -> String {
     let mut out: Vec<u8> = source.as_bytes().to_vec();
     let bytes = source.as_bytes();
     for (eq, _) in source.match_indices('=') {
+        if inside_string(source, eq) {
+            // `?token=…` inside a URL: the URL pass below masks it.
+            continue;
+        }
         let key = key_before(&source[..eq]).to_ascii_lowercase();
         if !SECRET_KEYS.iter().any(|k| key.contains(k)) {
             continue;
@@ -168,8 +172,52 @@ pub(crate) fn redact_secrets(source: &str) -> String {
             i += 1;
         }
     }
+    // Secret query values and credentials in URLs (`"http://h/hook?token=…"`).
+    let lower = source.to_ascii_lowercase();
+    for scheme in ["http://", "https://"] {
+        for (start, _) in lower.match_indices(scheme) {
+            let end = source[start..]
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`'))
+                .map_or(source.len(), |i| start + i);
+            for range in crate::secret::secret_ranges(&source[start..end]) {
+                let mut i = start + range.start;
+                while i < start + range.end {
+                    if bytes[i..].starts_with(b"${") {
+                        i += bytes[i..start + range.end]
+                            .iter()
+                            .position(|&b| b == b'}')
+                            .map_or(start + range.end - i, |c| c + 1);
+                        continue;
+                    }
+                    out[i] = b'*';
+                    i += 1;
+                }
+            }
+        }
+    }
     // Only ASCII bytes and whole multi-byte characters were replaced by `*` bytes.
     String::from_utf8(out).unwrap_or_else(|_| source.to_string())
+}
+
+/// Whether byte `at` of `source` is inside a quoted string of its line.
+fn inside_string(source: &str, at: usize) -> bool {
+    let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in source[line_start..at].chars() {
+        match quote {
+            Some(q) => {
+                if c == q && !escaped {
+                    quote = None;
+                }
+                escaped = q == '"' && c == '\\' && !escaped;
+            }
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '#' => return false,
+            None => {}
+        }
+    }
+    quote.is_some()
 }
 
 /// The key just before an `=`: a bare key or a quoted one.
@@ -355,10 +403,10 @@ impl Resolver<'_> {
         None
     }
 
-    /// A token: expanded, never echoed.
-    fn token(&mut self, value: &Option<Sp<String>>) -> String {
-        let Some(value) = value else { return String::new() };
-        let Some(token) = self.text(value) else { return String::new() };
+    /// A token: expanded, never echoed; `None` when the file gives none.
+    fn token(&mut self, value: &Option<Sp<String>>) -> Option<String> {
+        let value = value.as_ref()?;
+        let Some(token) = self.text(value) else { return Some(String::new()) };
         if HeaderValue::from_str(&token).is_err() {
             self.error(
                 value.span(),
@@ -366,7 +414,7 @@ impl Resolver<'_> {
                 "use visible ASCII characters only (no line breaks or control characters)",
             );
         }
-        token
+        Some(token)
     }
 
     fn headers(&mut self, headers: &Headers) -> Vec<(String, String)> {
@@ -516,7 +564,12 @@ impl Resolver<'_> {
             }
         });
         let webhook = self.webhook(file.webhook.as_ref());
+        let before = self.errors.len();
         let pbx = self.pbx(file);
+        // Loops are looked for once the PBX resolved cleanly, so steps match the file's.
+        if self.errors.len() == before {
+            self.errors.extend(super::loops::find(file, &pbx, self.file_name, self.source));
+        }
         let calls = self.calls(&file.calls, &pbx);
         let traffic = file.traffic.as_ref().and_then(|t| self.traffic(t, &pbx));
         let expect = file.expect.as_ref().map(|e| self.thresholds(&e.thresholds));
@@ -672,34 +725,52 @@ impl Resolver<'_> {
                 let mut set = EventTypeSet::EMPTY;
                 for e in list {
                     let Some(text) = self.text(e) else { continue };
-                    match text.trim().parse::<EventType>() {
-                        Ok(t) => set.insert(t),
-                        Err(err) => {
-                            let names: Vec<&str> =
-                                EventType::ALL.iter().map(|t| t.as_str()).collect();
-                            let help = match err.suggestion {
-                                Some(s) => format!(
-                                    "did you mean `{s}`? (event types: {})",
-                                    names.join(", ")
-                                ),
-                                None => format!("event types: {}", names.join(", ")),
-                            };
-                            self.error(
-                                e.span(),
-                                format!("unknown event type `{}`", err.name),
-                                help,
-                            );
-                        }
+                    if let Some(t) = self.event_type(e.span(), &text) {
+                        set.insert(t);
                     }
                 }
                 set
             }
         };
+        let mut routes = Vec::new();
+        for (name, url) in &file.routes {
+            let (Some(text), Some(url)) = (self.text(name), self.url(&Some(url.clone()))) else {
+                continue;
+            };
+            let Some(t) = self.event_type(name.span(), &text) else { continue };
+            let probe = GlobalWebhook { events, ..GlobalWebhook::default() };
+            if !probe.can_route(t) {
+                self.error(
+                    name.span(),
+                    format!("`{t}` has a route but is not in `events`, so it is never sent"),
+                    format!("add \"{t}\" to `events`, or remove its route"),
+                );
+                continue;
+            }
+            routes.push((t, url));
+        }
         GlobalWebhook {
             url: self.url(&file.url),
-            token: self.token(&file.token),
+            token: self.token(&file.token).unwrap_or_default(),
             events,
             headers: self.headers(&file.headers),
+            routes,
+        }
+    }
+
+    /// An event type's wire name, or an error at `span` with a did-you-mean.
+    fn event_type(&mut self, span: Range<usize>, text: &str) -> Option<EventType> {
+        match text.trim().parse::<EventType>() {
+            Ok(t) => Some(t),
+            Err(err) => {
+                let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+                let help = match err.suggestion {
+                    Some(s) => format!("did you mean `{s}`? (event types: {})", names.join(", ")),
+                    None => format!("event types: {}", names.join(", ")),
+                };
+                self.error(span, format!("unknown event type `{}`", err.name), help);
+                None
+            }
         }
     }
 
@@ -1503,6 +1574,45 @@ headers = { "X-Tenant" = "acme" }
     }
 
     #[test]
+    fn webhook_routes_and_object_tokens() {
+        let s = ok(r#"
+[webhook]
+url = "http://127.0.0.1:3000/hook"
+events = ["queue_call", "voicemail"]
+routes = { queue_call = "http://127.0.0.1:3000/queue", webhook_component_event = "http://127.0.0.1:3000/c" }
+
+[[webhooks]]
+name = "A"
+
+[[webhooks]]
+name = "B"
+token = ""
+
+[[webhooks]]
+name = "C"
+url = "http://crm.example.com/"
+token = "own"
+"#);
+        assert_eq!(
+            s.webhook.routes,
+            [
+                (EventType::QueueCall, "http://127.0.0.1:3000/queue".to_string()),
+                (EventType::WebhookComponentEvent, "http://127.0.0.1:3000/c".to_string()),
+            ]
+        );
+        let tokens: Vec<Option<&str>> = s.pbx.webhooks.iter().map(|w| w.token.as_deref()).collect();
+        assert_eq!(tokens, [None, Some(""), Some("own")]);
+
+        let d = err("[webhook]\nroutes = { queue_cal = \"http://127.0.0.1:3000/q\" }\n");
+        assert!(d.message().contains("unknown event type `queue_cal`"), "{}", d.message());
+        let d = err("[webhook]\nroutes = { queue_call = \"127.0.0.1:3000/q\" }\n");
+        assert!(d.message().contains("malformed URL"), "{}", d.message());
+        let d =
+            err("[webhook]\nevents = [\"voicemail\"]\nroutes = { queue_call = \"http://h/q\" }\n");
+        assert!(d.message().contains("is not in `events`"), "{}", d.message());
+    }
+
+    #[test]
     fn start_time_may_be_a_string() {
         let s = ok(r#"start_time = "2026-03-02T19:00:00+10:00""#);
         assert_eq!(s.start_time, Some("2026-03-02T09:00:00Z".parse().unwrap()));
@@ -1766,6 +1876,16 @@ flow = ["voicemail:X"]
         assert_eq!(redact_secrets("token = \"a\\\"b\" # c"), "token = \"****\" # c");
         assert_eq!(redact_secrets("token = \"é${X}ü\""), "token = \"**${X}**\"");
         assert_eq!(redact_secrets("token = \"unterminated"), "token = \"************");
+        assert_eq!(
+            redact_secrets(
+                "url = \"http://h/q?token=s3cret&a=1\", x = \"http://u:pw@h/?sig=abc\"\n"
+            ),
+            "url = \"http://h/q?token=******&a=1\", x = \"http://****@h/?sig=***\"\n"
+        );
+        assert_eq!(
+            redact_secrets("url = 'https://h/?api_key=${KEY}x'"),
+            "url = 'https://h/?api_key=${KEY}*'"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 mod env;
 pub mod file;
 mod load;
+mod loops;
 
 pub use load::{load, parse};
 
