@@ -51,7 +51,8 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     }
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
-        if !STDOUT_CLOSED.swap(true, Ordering::Relaxed) && e.kind() != std::io::ErrorKind::BrokenPipe
+        if !STDOUT_CLOSED.swap(true, Ordering::Relaxed)
+            && e.kind() != std::io::ErrorKind::BrokenPipe
         {
             write_stderr(format_args!("pbxsim: cannot write to standard output: {e}\n"));
         }
@@ -445,7 +446,9 @@ fn refuse(flags: &[(&'static str, &'static str)], why: &str) -> Result<(), ExitC
     match given(flags).as_slice() {
         [] => Ok(()),
         [one] => Err(usage_error(format!("{one} does not apply: {why}; leave it out"))),
-        many => Err(usage_error(format!("{} do not apply: {why}; leave them out", many.join(", ")))),
+        many => {
+            Err(usage_error(format!("{} do not apply: {why}; leave them out", many.join(", "))))
+        }
     }
 }
 
@@ -1093,7 +1096,11 @@ fn parse_chaos(text: &str) -> Result<ChaosList, String> {
 impl DeliveryArgs {
     /// The `-H` headers, checked; a bad one is a usage error (its value is never printed).
     fn parsed_headers(&self) -> Result<Vec<(String, String)>, ExitCode> {
-        self.headers.iter().map(|h| deliver::parse_header(h)).collect::<Result<_, _>>().map_err(usage_error)
+        self.headers
+            .iter()
+            .map(|h| deliver::parse_header(h))
+            .collect::<Result<_, _>>()
+            .map_err(usage_error)
     }
 
     /// Lay the `-H` headers over the scenario's global webhook headers.
@@ -1150,9 +1157,9 @@ fn verbose_line(end: &deliver::EventEnd<'_>, at: &chrono::DateTime<chrono::Local
         Some(other) => other.to_string(),
         None => "-".to_string(),
     };
-    let latency = end
-        .latency
-        .map_or("-".to_string(), |d| report::hist::fmt_ms(d.as_secs_f64() * 1000.0).replace(' ', ""));
+    let latency = end.latency.map_or("-".to_string(), |d| {
+        report::hist::fmt_ms(d.as_secs_f64() * 1000.0).replace(' ', "")
+    });
     let mut line =
         format!("{} {} {call} {} {latency}", receiver::format::clock(at), end.kind, end.outcome);
     if let Some(detail) = end.detail.filter(|_| !end.delivered) {

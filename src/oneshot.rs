@@ -61,7 +61,9 @@ pub enum OneCallError {
     Missing(&'static str),
     #[error("an outbound call can only be answered or not answered (--outcome answered|no-answer)")]
     OutboundOutcome,
-    #[error("--via routes an inbound call; an outbound call is placed by a user (--from EXTENSION)")]
+    #[error(
+        "--via routes an inbound call; an outbound call is placed by a user (--from EXTENSION)"
+    )]
     ViaOutbound,
     #[error("--from is the user placing an outbound call; an inbound caller is --number DIGITS")]
     FromInbound,
@@ -297,7 +299,8 @@ mod tests {
     #[test]
     fn settings_that_cannot_apply_are_refused() {
         let base = crate::builtin::midsize;
-        let mut outbound = spec(Direction::Outbound, Some(Via::Queue("Sales".into())), Outcome::Answered);
+        let mut outbound =
+            spec(Direction::Outbound, Some(Via::Queue("Sales".into())), Outcome::Answered);
         assert_eq!(build(base(), &outbound).unwrap_err(), OneCallError::ViaOutbound);
         outbound.via = None;
         outbound.outcome = Outcome::NoAnswer;

@@ -160,7 +160,11 @@ fn verbose_prints_a_line_per_event_delivered_or_failed() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let events: Vec<&str> = stdout
         .lines()
-        .filter(|l| l.split(' ').nth(1).is_some_and(|t| pbxsim::event::EventType::ALL.iter().any(|e| e.as_str() == t)))
+        .filter(|l| {
+            l.split(' ')
+                .nth(1)
+                .is_some_and(|t| pbxsim::event::EventType::ALL.iter().any(|e| e.as_str() == t))
+        })
         .collect();
     assert_eq!(events.len() as u64, rx.count(), "{stdout}");
     for line in &events {
@@ -185,7 +189,16 @@ fn short_flags_work_as_their_long_forms() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("started 5"), "{}", text(&out));
     for (cmd, flags) in [
-        ("run", &["-H, --header", "-c, --concurrency", "-k, --insecure", "-v, --verbose", "-q, --quiet"][..]),
+        (
+            "run",
+            &[
+                "-H, --header",
+                "-c, --concurrency",
+                "-k, --insecure",
+                "-v, --verbose",
+                "-q, --quiet",
+            ][..],
+        ),
         ("load", &["-n, --max-calls", "-z, --duration", "-c, --concurrency", "-v, --verbose"][..]),
         ("replay", &["-H, --header", "-c, --concurrency", "-k, --insecure", "-v, --verbose"][..]),
         ("call", &["-H, --header", "-v, --verbose"][..]),
@@ -232,7 +245,10 @@ fn flags_that_cannot_apply_are_refused_before_anything_is_sent() {
         (&["call", "inbound", "--outcome", "voicemail", "--record", "--target", t], "--record"),
         (&["call", "outbound", "--outcome", "no-answer", "--record", "--target", t], "--record"),
         (&["call", "inbound", "--outcome", "abandoned", "--talk", "30s", "--target", t], "--talk"),
-        (&["call", "inbound", "--via", "user:1002", "--outcome", "timedout", "--target", t], "timedout"),
+        (
+            &["call", "inbound", "--via", "user:1002", "--outcome", "timedout", "--target", t],
+            "timedout",
+        ),
         (&["call", "inbound", "--dry-run", "--retries", "3"], "--retries"),
         (&["run", path(&file), "--dry-run", "--failed", "f.ndjson"], "--failed"),
         (&["run", path(&file), "--dry-run", "-c", "4", "--asap"], "--concurrency, --asap"),

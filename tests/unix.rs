@@ -116,14 +116,8 @@ fn run_with_the_built_in_receiver_survives_a_closed_pipe() {
 fn load_replay_and_check_survive_a_closed_pipe() {
     let dir = tempdir();
     let rx = Receiver::ok();
-    let (first, code, stderr) = head_1(pbxsim().args([
-        "load",
-        "--target",
-        &rx.url,
-        "--asap",
-        "--max-calls",
-        "20",
-    ]));
+    let (first, code, stderr) =
+        head_1(pbxsim().args(["load", "--target", &rx.url, "--asap", "--max-calls", "20"]));
     assert!(!first.is_empty(), "{stderr}");
     assert_eq!(code, Some(0), "{stderr}");
     assert!(rx.count() > 0);
@@ -142,7 +136,8 @@ fn load_replay_and_check_survive_a_closed_pipe() {
         .unwrap();
     assert_eq!(status.code(), Some(1));
     let before = rx.count();
-    let (_, code, stderr) = head_1(pbxsim().arg("replay").arg(&journal).args(["--target", &rx.url]));
+    let (_, code, stderr) =
+        head_1(pbxsim().arg("replay").arg(&journal).args(["--target", &rx.url]));
     assert_eq!(code, Some(0), "{stderr}");
     let lines = std::fs::read_to_string(&journal).unwrap().lines().count() as u64;
     assert_eq!(rx.count() - before, lines, "every line was replayed");

@@ -41,7 +41,10 @@ pub fn parse_header(text: &str) -> Result<(String, String), HeaderError> {
 /// `base` with `extra` laid over it: a header named in `extra` replaces every header of that
 /// name in `base` (names compare case-insensitively), an empty value only removes it, and
 /// several `extra` headers of one name are all sent.
-pub fn with_headers(base: &[(String, String)], extra: &[(String, String)]) -> Vec<(String, String)> {
+pub fn with_headers(
+    base: &[(String, String)],
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
     let named = |name: &str| extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
     base.iter()
         .filter(|(name, _)| !named(name))
@@ -61,7 +64,10 @@ mod tests {
     #[test]
     fn name_colon_value() {
         assert_eq!(parse_header("X-Env: staging"), Ok(pair("X-Env", "staging")));
-        assert_eq!(parse_header("Authorization:Bearer a:b"), Ok(pair("Authorization", "Bearer a:b")));
+        assert_eq!(
+            parse_header("Authorization:Bearer a:b"),
+            Ok(pair("Authorization", "Bearer a:b"))
+        );
         assert_eq!(parse_header("X-Env:"), Ok(pair("X-Env", "")));
     }
 

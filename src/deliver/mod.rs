@@ -52,8 +52,8 @@ pub use client::{init_tls, one_off_client};
 pub use endpoint::{
     Endpoint, Endpoints, Label, Overrides, REDACTED, TOKEN_HEADER, TokenSource, is_secret_header,
 };
-pub use live::{FLUSH_EVERY, Live, LiveCounts, TypeLatency};
 pub use header::{HeaderError, parse_header, with_headers};
+pub use live::{FLUSH_EVERY, Live, LiveCounts, TypeLatency};
 pub use replay::{ReplayError, ReplayPlan};
 pub use retry::{
     BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP, RetryOn, RetryOnError, backoff, parse_retry_after,

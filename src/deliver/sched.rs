@@ -267,7 +267,13 @@ impl Shared {
     }
 
     /// Tell the per-event log (`-v`) that `job`'s events ended.
-    fn log_ends(&self, job: &Job, outcome: Outcome, latency: Option<Duration>, detail: Option<&str>) {
+    fn log_ends(
+        &self,
+        job: &Job,
+        outcome: Outcome,
+        latency: Option<Duration>,
+        detail: Option<&str>,
+    ) {
         let Some(log) = &self.settings.on_event else { return };
         for (kind, body) in job.kinds().zip(job.bodies()) {
             (log.0)(&super::EventEnd {
