@@ -20,6 +20,83 @@ use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
 use pbxsim::report;
 use pbxsim::scenario::Scenario;
 
+// Standard output and error of every command. A closed pipe (`pbxsim run … | head -1`) stops
+// the printing, never panics, and leaves the exit code to the command: these shadow std's
+// `print!`, `println!`, `eprint!` and `eprintln!` for the rest of this file.
+macro_rules! print {
+    ($($arg:tt)*) => { crate::cli::write_stdout(format_args!($($arg)*)) };
+}
+macro_rules! println {
+    () => { crate::cli::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => { crate::cli::write_stderr(format_args!($($arg)*)) };
+}
+macro_rules! eprintln {
+    () => { crate::cli::write_stderr(format_args!("\n")) };
+    ($($arg:tt)*) => { crate::cli::write_stderr(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// Set once stdout is gone (a closed pipe, or another write error): nothing more is printed.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to stdout and flushes; once stdout is closed (`| head -1`), writes nothing more. Any
+/// other write error is said once on stderr.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        if !STDOUT_CLOSED.swap(true, Ordering::Relaxed)
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            write_stderr(format_args!("pbxsim: cannot write to standard output: {e}\n"));
+        }
+    }
+}
+
+/// Writes to stderr; a closed stderr is not an error.
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
+/// The cancel token of a run. The first SIGINT (Ctrl-C) or SIGTERM fires it: no new events
+/// start, requests in flight finish for the grace period, then the summary, the journal and
+/// the report files are written. A second signal at least [`deliver::QUIT_GAP`] later ends the
+/// process at once (130, or 143 for SIGTERM); copies arriving together (a signal sent to the
+/// process group) are one interrupt. Install it before printing the header, so a signal sent
+/// once the header is out is never lost.
+fn stop_token() -> deliver::CancelToken {
+    deliver::on_signals(|event| match event {
+        deliver::SignalEvent::Stop(signal) => {
+            let (what, again) = match signal {
+                deliver::StopSignal::Interrupt => ("interrupted", "press Ctrl-C again"),
+                deliver::StopSignal::Terminate => ("terminated (SIGTERM)", "signal again"),
+            };
+            eprintln!(
+                "\npbxsim: {what}; finishing the requests in flight ({again} to quit at once)"
+            );
+        }
+        deliver::SignalEvent::QuitNow(signal) => {
+            eprintln!("pbxsim: quitting at once");
+            std::process::exit(i32::from(signal.exit_code()));
+        }
+    })
+}
+
+/// A run's exit code, with 130 ("interrupted") made 143 when SIGTERM stopped it.
+fn stopped_code(code: u8, cancel: &deliver::CancelToken) -> ExitCode {
+    match (code, cancel.signal()) {
+        (130, Some(signal)) => ExitCode::from(signal.exit_code()),
+        _ => ExitCode::from(code),
+    }
+}
+
 /// Simulate a hosted PBX and send its webhook events to your receiver.
 #[derive(Debug, Parser)]
 #[command(name = "pbxsim", version, about, long_about = None)]
@@ -46,13 +123,16 @@ pub enum Command {
         pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n  \
         pbxsim run my-pbx.toml --target $URL --asap --threshold 'p99<250ms' --junit run.xml\n  \
         pbxsim run my-pbx.toml --target $URL --asap --output json > run.json\n\n\
+        pbxsim run my-pbx.toml --target $URL -H 'X-Tenant: acme' -H 'Authorization: Bearer $KEY' -v\n  \
         Without start_time (or --start-time) the PBX clock is anchored so that no event carries\n\
-        a time later than its sending; the header says where. Progress goes to stderr (-q: none).\n\n\
+        a time later than its sending; the header says where. Progress goes to stderr (-q: none).\n\
+        Ctrl-C or SIGTERM stops starting events, lets requests in flight finish (5 s), then prints\n\
+        the summary and writes the journal and reports; a second one, a moment later, quits at once.\n\n\
         Exit codes: 0 all delivered, no rule broken, every threshold passed; 1 an event\n\
         failed, a rule was broken, a threshold failed or the receiver accepted a forged token\n\
         (a summary line says which endpoint and token source a 401/403 came from);\n\
         2 usage or scenario error (nothing sent); 3 the target could not be reached (this wins\n\
-        over 1); 130 interrupted.")]
+        over 1); 130 interrupted (Ctrl-C); 143 stopped by SIGTERM.")]
     Run(RunArgs),
     /// Send one event of any type, with realistic fake data.
     #[command(after_help = "Examples:\n  \
@@ -60,7 +140,8 @@ pub enum Command {
         pbxsim trigger user_inbound_completed --set call_duration=95 --set queue_name=Sales --print\n  \
         pbxsim trigger voicemail --unset email_message --target http://127.0.0.1:3000/hook\n  \
         pbxsim trigger queue_call --set status=abandoned --print   # no agent, no talk time\n  \
-        pbxsim trigger queue_call --set conversation_duration=999 --raw --print\n\n\
+        pbxsim trigger queue_call --set conversation_duration=999 --raw --print\n  \
+        pbxsim trigger queue_call --target https://localhost:8443/hook -k -H 'X-Tenant: acme'\n\n\
         Users, queues, ring groups and numbers come from the built-in PBX of `pbxsim call`.\n\
         --set values are converted to the field's JSON type (`null` for fields that may be null);\n\
         an unknown field is an error. The fields that depend on one set follow it (durations,\n\
@@ -78,12 +159,15 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         pbxsim call inbound --target http://127.0.0.1:3000/hook --token s3cret\n  \
         pbxsim call inbound --via queue:Support --outcome abandoned\n  \
-        pbxsim call inbound --via ring-group:Reception --outcome voicemail --speed 10\n  \
+        pbxsim call inbound --via ring_group:Reception --outcome voicemail --speed 10\n  \
         pbxsim call inbound --via user:1002 --talk 90s --ring 8s --record\n  \
         pbxsim call outbound --outcome no-answer --dry-run\n  \
         pbxsim call inbound --scenario scenarios/quickstart.toml --via queue:Support\n  \
         pbxsim call inbound --token s3cret --chaos duplicate=0.5,wrong_token=1,nulls=omit\n  \
-        pbxsim call inbound --target $URL --route queue_call=$URL/queue --via queue:Support\n\n\
+        pbxsim call inbound --target $URL --route queue_call=$URL/queue --via queue:Support\n  \
+        pbxsim call outbound --from 1003 --target $URL -H 'X-Tenant: acme' -v\n\n\
+        Flags that cannot apply are refused: --via (inbound only), --from (outbound only),\n\
+        --record and --talk (answered calls only), --outcome timedout (queues, ring groups).\n\n\
         Without --target (and no url in --scenario) the events go to the built-in receiver,\n\
         which checks them. The built-in PBX has queues Support, Sales, Billing, Technical,\n\
         ring groups Reception and Management, and users 1001-1050.")]
@@ -119,10 +203,12 @@ pub enum Command {
     },
     /// Run a webhook receiver that prints what arrives and checks every call's events.
     #[command(after_help = "Examples:\n  pbxsim listen --port 8080 --token s3cret\n  \
-        pbxsim listen --port 0 --save capture.ndjson --exit-after 100\n  \
+        pbxsim listen -p 0 --save capture.ndjson --exit-after 100\n  \
         pbxsim listen --check fields                  # every event is a one-off: no call order\n  \
+        pbxsim listen --token old-s3cret --token new-s3cret   # accept either during a rotation\n  \
         pbxsim listen --fail-rate 0.2 --delay 500ms   # rehearse your sender's retries\n\n\
-        Exit codes: 0 no violations; 1 violations; 2 usage error or cannot listen.")]
+        Ctrl-C, SIGTERM, --exit-after or a closed stdout ends it: the summary, then the exit\n\
+        code. Exit codes: 0 no violations; 1 violations; 2 usage error or cannot listen.")]
     Listen(ListenArgs),
     /// Check a saved capture (NDJSON: payloads, arrays, or `listen --save` envelopes).
     #[command(after_help = "Examples:\n  pbxsim check capture.ndjson\n  \
@@ -146,6 +232,7 @@ pub enum Command {
         pbxsim load --target $URL --rate 200/s --duration 1m --max-calls-in-flight 500\n  \
         pbxsim load --target $URL --asap --max-calls 10000              # highest rate\n  \
         pbxsim load --target $URL --token s3cret --route voicemail=$URL/voicemail\n  \
+        pbxsim load --target $URL -c 128 -z 2m -H 'X-Tenant: acme'       # short flags as in oha\n  \
         pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n  \
         pbxsim load --target $URL --duration 30s --output json | jq .latency.p99_ms\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
@@ -153,14 +240,19 @@ pub enum Command {
         start (raw). --max-calls-in-flight makes it closed: new calls wait for a slot.\n\n\
         Exit codes: 0 ok; 1 a threshold failed, an event failed (see --allow-failures), no call\n\
         started, or the built-in receiver saw a violation; 2 usage or scenario error (nothing\n\
-        sent); 3 the target could not be reached; 130 interrupted.")]
+        sent); 3 the target could not be reached; 130 interrupted (Ctrl-C); 143 stopped by\n\
+        SIGTERM (the report and the journal are written either way).")]
     Load(Box<LoadArgs>),
     /// Send a failure journal (`--failed`) or NDJSON dry-run output again, in file order.
     #[command(after_help = "Lines are bare event payloads, or envelopes with a `body` (and \
                             optionally `target` and `headers`). The whole file is checked before \
                             anything is sent. Lines with the same unique_call_id are sent one \
-                            after another.\n\nExamples:\n  pbxsim replay failed.ndjson --target \
-                            http://localhost:8080/hook --token s3cret --retries 3")]
+                            after another. The file is sent as it is (fault injection is for run, call and \
+                            load).\n\nExamples:\n  \
+                            pbxsim replay failed.ndjson --target http://localhost:8080/hook \
+                            --token s3cret --retries 3\n  pbxsim replay failed.ndjson -H \
+                            'Authorization: Bearer $KEY' -v   # restore redacted headers\n\n\
+                            Exit codes: as for run.")]
     Replay(Box<ReplayArgs>),
 }
 
@@ -168,15 +260,15 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ListenArgs {
     /// Port to listen on; 0 picks a free one (printed on the first line).
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, short = 'p', default_value_t = 8080)]
     pub port: u16,
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
-    /// Expected X-Pbx-Token; requests without it are answered 401. Without a token every
-    /// request is accepted.
+    /// Expected X-Pbx-Token; requests without it are answered 401. Repeat it to accept any of
+    /// several (a token rotation). Without a token every request is accepted.
     #[arg(long, env = "PBXSIM_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    pub token: Vec<String>,
     /// Append every request to this NDJSON file (the token is written as `***`).
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
@@ -334,8 +426,64 @@ pub enum SchemaKind {
 /// Exit code for usage and scenario errors.
 const EXIT_USAGE: u8 = 2;
 
+/// The command line as clap matched it, so that a command can tell a flag given on the command
+/// line from its default ([`given`]).
+static MATCHES: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new();
+
+/// Parse the command line (exiting on a usage error, as `Cli::parse` does) and keep the matches.
+fn parse_cli() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let _ = MATCHES.set(matches);
+    cli
+}
+
+/// Of `flags` (`(arg id, how it is written)`), those of the running subcommand that were given
+/// on the command line: not defaults, not environment variables.
+fn given(flags: &[(&'static str, &'static str)]) -> Vec<&'static str> {
+    use clap::CommandFactory;
+    let Some((name, sub)) = MATCHES.get().and_then(|m| m.subcommand()) else { return Vec::new() };
+    let command = Cli::command();
+    let Some(defined) = command.find_subcommand(name) else { return Vec::new() };
+    flags
+        .iter()
+        // Asking clap about an id the subcommand does not have is a bug it panics on.
+        .filter(|(id, _)| defined.get_arguments().any(|a| a.get_id() == *id))
+        .filter(|(id, _)| sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|(_, flag)| *flag)
+        .collect()
+}
+
+/// Refuse `flags` that were given although `why` they cannot apply: exit 2, naming them.
+fn refuse(flags: &[(&'static str, &'static str)], why: &str) -> Result<(), ExitCode> {
+    match given(flags).as_slice() {
+        [] => Ok(()),
+        [one] => Err(usage_error(format!("{one} does not apply: {why}; leave it out"))),
+        many => {
+            Err(usage_error(format!("{} do not apply: {why}; leave them out", many.join(", "))))
+        }
+    }
+}
+
+/// The flags of `run` and `call` that only matter when events are sent.
+const SENDING_FLAGS: [(&str, &str); 12] = [
+    ("concurrency", "--concurrency"),
+    ("timeout", "--timeout"),
+    ("retries", "--retries"),
+    ("retry_on", "--retry-on"),
+    ("stop_call_on_failure", "--stop-call-on-failure"),
+    ("insecure", "--insecure"),
+    ("failed", "--failed"),
+    ("allow_failures", "--allow-failures"),
+    ("verbose", "--verbose"),
+    ("speed", "--speed"),
+    ("asap", "--asap"),
+    ("quiet", "--quiet"),
+];
+
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     match cli.command {
         Command::Validate { files, output } => validate(&files, output),
         Command::Run(args) => run(args),
@@ -359,9 +507,10 @@ pub fn main() -> ExitCode {
 fn listen(args: ListenArgs) -> ExitCode {
     let output = Output::stdout();
     let color = receiver::format::color_for_stdout();
+    let mut tokens = args.token.into_iter().filter(|t| !t.is_empty());
     let cfg = ReceiverConfig {
-        token: args.token.filter(|t| !t.is_empty()),
-        extra_tokens: Vec::new(),
+        token: tokens.next(),
+        extra_tokens: tokens.collect(),
         save: args.save,
         status: args.status,
         delay: args.delay.unwrap_or(0),
@@ -387,6 +536,13 @@ fn listen(args: ListenArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        // Ctrl-C or SIGTERM ends listening (its normal end: the summary, exit 0 or 1); a
+        // closed stdout (`| head -1`) ends it too, quietly.
+        let stop = deliver::on_signals(|event| {
+            if let deliver::SignalEvent::QuitNow(signal) = event {
+                std::process::exit(i32::from(signal.exit_code()));
+            }
+        });
         output.line(&format!("listening on http://{}", running.addr));
         output.line("press Ctrl-C to stop and print the summary");
         let time_limit = async {
@@ -398,7 +554,8 @@ fn listen(args: ListenArgs) -> ExitCode {
             }
         };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = stop.cancelled() => {}
+            _ = output.closed() => {}
             _ = running.stopped() => {}
             _ = time_limit => {}
         }
@@ -511,8 +668,7 @@ pub fn stderr_color() -> bool {
 
 /// Prints a line to stdout; a closed pipe (`pbxsim schema scenario | head`) is not an error.
 fn print_stdout(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+    println!("{line}");
 }
 
 /// Prints a diagnostic to stderr.
@@ -554,6 +710,11 @@ fn validate(files: &[PathBuf], output: OutputFormat) -> ExitCode {
         print_stdout(&serde_json::to_string_pretty(&doc).expect("JSON serializes"));
     }
     if failed { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
+}
+
+/// `1 call`, `2 calls`.
+fn plural(n: u64, one: &str, many: &str) -> String {
+    deliver::plural(n, one, many)
 }
 
 /// A scenario with neither scripted calls nor generated traffic: `run` has nothing to send.
@@ -669,6 +830,8 @@ pub struct RunArgs {
     pub progress_every: Duration,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub chaos: ChaosArgs,
 }
 
 /// `--output`: what a command prints on stdout.
@@ -724,8 +887,13 @@ fn engine_options(
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let scenario = match pbxsim::scenario::load(&args.file) {
-        Ok(s) => std::sync::Arc::new(s),
+    if args.dry_run
+        && let Err(code) = refuse(&SENDING_FLAGS, "--dry-run prints the events and sends nothing")
+    {
+        return code;
+    }
+    let mut scenario = match pbxsim::scenario::load(&args.file) {
+        Ok(s) => s,
         Err(diagnostic) => {
             report(&diagnostic);
             return ExitCode::from(EXIT_USAGE);
@@ -734,6 +902,10 @@ fn run(args: RunArgs) -> ExitCode {
     if nothing_to_play(&scenario) {
         return nothing_to_play_error(&args.file, &scenario);
     }
+    if let Err(code) = args.delivery.apply_headers(&mut scenario) {
+        return code;
+    }
+    let scenario = std::sync::Arc::new(scenario);
     if scenario.traffic.is_some() {
         let file = args.file.display();
         if scenario.calls.is_empty() {
@@ -761,7 +933,7 @@ fn run(args: RunArgs) -> ExitCode {
     if args.dry_run {
         let anchor = scripted_anchor(&scenario, args.start_time, preview.last_at, None);
         let options = pbxsim::engine::Options::new(seed, anchor.start);
-        let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
+        let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
         let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
         return dry_run(&scenario, options, args.envelope, &shown, chaos);
     }
@@ -780,6 +952,7 @@ fn run(args: RunArgs) -> ExitCode {
         routes: args.routes,
         pacing,
         delivery: args.delivery,
+        chaos: args.chaos,
         quiet: args.quiet,
         anchor,
         preview,
@@ -814,11 +987,6 @@ impl RunOutputs {
             progress_every: Duration::from_secs(10),
         }
     }
-}
-
-/// "3 calls", "1 call".
-fn plural(n: usize, one: &str, many: &str) -> String {
-    deliver::plural(n as u64, one, many)
 }
 
 /// "about 5m2s", for a run header.
@@ -879,6 +1047,7 @@ struct Play {
     routes: Vec<(EventType, String)>,
     pacing: Pacing,
     delivery: DeliveryArgs,
+    chaos: ChaosArgs,
     quiet: bool,
     /// The PBX clock's start, and why.
     anchor: pbxsim::time::Anchor,
@@ -895,7 +1064,7 @@ impl Play {
         let mut opts = self.delivery.options(self.pacing);
         opts.nulls = scenario.nulls;
         opts.ticked = scenario.webhook.events;
-        opts.chaos = self.delivery.chaos(scenario.chaos.as_ref(), self.seed);
+        opts.chaos = self.chaos.chaos(scenario.chaos.as_ref(), self.seed);
         opts.clock_lead = self.anchor.lead();
         let builtin = self.target.is_none() && scenario.webhook.url.is_none();
         let endpoints = endpoint_count(&scenario, &self.routes);
@@ -914,6 +1083,7 @@ impl Play {
         };
         let rt = runtime();
         rt.block_on(async move {
+            let cancel = stop_token();
             // With no target anywhere, the built-in receiver takes the events and checks them.
             let receiver = if builtin {
                 let print = if self.quiet { PrintMode::Quiet } else { PrintMode::Lines };
@@ -964,8 +1134,8 @@ impl Play {
             say(&format!(
                 "playing {} ({}, {}) {speed}, seed {}{takes}",
                 scenario.name,
-                plural(scenario.calls.len(), "call", "calls"),
-                plural(self.preview.sent as usize, "event", "events"),
+                plural(scenario.calls.len() as u64, "call", "calls"),
+                plural(self.preview.sent, "event", "events"),
                 self.seed,
             ));
             say(&format!("PBX clock  {}", self.anchor.describe(scenario.utc_offset)));
@@ -985,9 +1155,8 @@ impl Play {
                 sample_every: Duration::from_secs(1).min(self.outputs.progress_every),
                 length,
             };
-            let cancel = deliver::ctrl_c_token();
             let delivered =
-                pbxsim::play::play(scenario.clone(), options, &endpoints, cancel, |s| {
+                pbxsim::play::play(scenario.clone(), options, &endpoints, cancel.clone(), |s| {
                     progress.update(s)
                 })
                 .await;
@@ -1069,7 +1238,7 @@ impl Play {
             if json {
                 print_stdout(&build(code));
             }
-            ExitCode::from(code)
+            stopped_code(code, &cancel)
         })
     }
 }
@@ -1103,7 +1272,7 @@ pub struct ReplayArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DeliveryArgs {
     /// Requests in flight at most; each call has at most one.
-    #[arg(long, default_value_t = 64, value_name = "N",
+    #[arg(long, short = 'c', default_value_t = 64, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub concurrency: u32,
     /// Per-attempt timeout, connecting included (`500ms`, `10s`).
@@ -1122,14 +1291,29 @@ pub struct DeliveryArgs {
     #[arg(long)]
     pub stop_call_on_failure: bool,
     /// Accept invalid TLS certificates (self-signed receivers).
-    #[arg(long)]
+    #[arg(long, short = 'k')]
     pub insecure: bool,
+    /// An extra header, `'Name: value'` (repeatable, as in curl): on every global event (webhook
+    /// objects keep their own headers), or every replayed line. It replaces the file's header
+    /// of that name; `'Name:'` removes it. Secret-looking values are shown as `***`.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// A line per event as it is delivered or finally fails: time, type, call id, status,
+    /// latency.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     /// Write every event that finally failed to this NDJSON file (token redacted), for `replay`.
     #[arg(long, value_name = "FILE")]
     pub failed: Option<PathBuf>,
     /// Exit 0 even if some events finally failed.
     #[arg(long)]
     pub allow_failures: bool,
+}
+
+/// `--chaos`, on the commands that generate events (`run`, `call`, `load`); `replay` sends its
+/// file as it is.
+#[derive(Debug, Clone, Args)]
+pub struct ChaosArgs {
     /// Inject faults toward the receiver, seeded by the run's seed: a comma list of
     /// `duplicate=P`, `reorder=P`, `delay=P:D`, `wrong_token=P`, `no_token=P`, `batch=N`,
     /// `numbers=digits|e164|local`, `nulls=null|empty|omit`, `durations=int|string`
@@ -1147,6 +1331,22 @@ fn parse_chaos(text: &str) -> Result<ChaosList, String> {
 }
 
 impl DeliveryArgs {
+    /// The `-H` headers, checked; a bad one is a usage error (its value is never printed).
+    fn parsed_headers(&self) -> Result<Vec<(String, String)>, ExitCode> {
+        self.headers
+            .iter()
+            .map(|h| deliver::parse_header(h))
+            .collect::<Result<_, _>>()
+            .map_err(usage_error)
+    }
+
+    /// Lay the `-H` headers over the scenario's global webhook headers.
+    fn apply_headers(&self, scenario: &mut Scenario) -> Result<(), ExitCode> {
+        let extra = self.parsed_headers()?;
+        scenario.webhook.headers = deliver::with_headers(&scenario.webhook.headers, &extra);
+        Ok(())
+    }
+
     /// The library settings for these flags.
     pub fn options(&self, pacing: Pacing) -> DeliverOptions {
         DeliverOptions {
@@ -1158,10 +1358,13 @@ impl DeliveryArgs {
             stop_call_on_failure: self.stop_call_on_failure,
             insecure: self.insecure,
             failed_journal: self.failed.clone(),
+            on_event: self.verbose.then(verbose_log),
             ..DeliverOptions::default()
         }
     }
+}
 
+impl ChaosArgs {
     /// The chaos of a run: the scenario's `[chaos]`, then the `--chaos` flags; `None` when
     /// nothing is injected.
     pub fn chaos(&self, base: Option<&Chaos>, seed: u64) -> Option<Chaos> {
@@ -1172,6 +1375,34 @@ impl DeliveryArgs {
         chaos.seed = seed;
         chaos.is_active().then_some(chaos)
     }
+}
+
+/// `-v`: a line per event on stdout as it is delivered or finally fails.
+fn verbose_log() -> deliver::EventLog {
+    deliver::EventLog::new(|end| println!("{}", verbose_line(end, &chrono::Local::now())))
+}
+
+/// `09:00:01.234 queue_call 160455961758 200 3.10 ms`, and for a failure the reason after the
+/// status: `… 503 12.0 ms failed: HTTP 503 (after 3 attempts)`; `-` for no latency (never sent).
+fn verbose_line(end: &deliver::EventEnd<'_>, at: &chrono::DateTime<chrono::Local>) -> String {
+    #[derive(serde::Deserialize)]
+    struct Call {
+        unique_call_id: Option<serde_json::Value>,
+    }
+    let call = match serde_json::from_slice::<Call>(end.body).ok().and_then(|c| c.unique_call_id) {
+        Some(serde_json::Value::String(id)) => receiver::format::printable(&id).into_owned(),
+        Some(other) => other.to_string(),
+        None => "-".to_string(),
+    };
+    let latency = end.latency.map_or("-".to_string(), |d| {
+        report::hist::fmt_ms(d.as_secs_f64() * 1000.0).replace(' ', "")
+    });
+    let mut line =
+        format!("{} {} {call} {} {latency}", receiver::format::clock(at), end.kind, end.outcome);
+    if let Some(detail) = end.detail.filter(|_| !end.delivered) {
+        line.push_str(&format!(" failed: {detail}"));
+    }
+    line
 }
 
 fn positive_duration(text: &str) -> Result<Duration, String> {
@@ -1301,9 +1532,10 @@ fn print_unreachable(message: Option<String>, code: u8) {
 }
 
 fn replay(args: ReplayArgs) -> ExitCode {
-    if !args.delivery.chaos.is_empty() {
-        return usage_error("replay sends the file as it is: --chaos works with run and call");
-    }
+    let headers = match args.delivery.parsed_headers() {
+        Ok(h) => h,
+        Err(code) => return code,
+    };
     if let Some(failed) = &args.delivery.failed {
         let same = match (failed.canonicalize(), args.file.canonicalize()) {
             (Ok(a), Ok(b)) => a == b,
@@ -1316,11 +1548,15 @@ fn replay(args: ReplayArgs) -> ExitCode {
             ));
         }
     }
-    let mut plan =
-        match deliver::replay::plan(&args.file, args.target.as_deref(), args.token.as_deref()) {
-            Ok(plan) => plan,
-            Err(e) => return usage_error(e),
-        };
+    let mut plan = match deliver::replay::plan_with_headers(
+        &args.file,
+        args.target.as_deref(),
+        args.token.as_deref(),
+        &headers,
+    ) {
+        Ok(plan) => plan,
+        Err(e) => return usage_error(e),
+    };
     plan.set_token_source(token_source());
     if plan.redacted_headers && args.token.is_none() {
         eprintln!(
@@ -1335,9 +1571,9 @@ fn replay(args: ReplayArgs) -> ExitCode {
         return usage_error(e);
     }
     let rt = runtime();
-    let result = rt.block_on(async {
-        let cancel = deliver::ctrl_c_token();
-        deliver::replay::replay(&plan, &opts, cancel).await
+    let (result, cancel) = rt.block_on(async {
+        let cancel = stop_token();
+        (deliver::replay::replay(&plan, &opts, cancel.clone()).await, cancel)
     });
     let summary = match result {
         Ok(summary) => summary,
@@ -1346,7 +1582,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
     print!("{}", summary.render());
     let code = summary.exit_code(args.delivery.allow_failures);
     print_unreachable(summary.unreachable_message(), code);
-    ExitCode::from(code)
+    stopped_code(code, &cancel)
 }
 
 /// `pbxsim trigger`.
@@ -1382,13 +1618,40 @@ pub struct TriggerArgs {
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = positive_duration)]
     pub timeout: Duration,
     /// Accept invalid TLS certificates.
-    #[arg(long)]
+    #[arg(long, short = 'k')]
     pub insecure: bool,
+    /// An extra header, `'Name: value'` (repeatable, as in curl). Secret-looking values are
+    /// never printed.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
 }
 
 fn trigger(args: TriggerArgs) -> ExitCode {
     use rand::SeedableRng;
     let ty = args.event_type;
+    if args.print
+        && let Err(code) = refuse(
+            &[
+                ("target", "--target"),
+                ("token", "--token"),
+                ("timeout", "--timeout"),
+                ("insecure", "--insecure"),
+                ("headers", "--header"),
+            ],
+            "--print prints the body and sends nothing",
+        )
+    {
+        return code;
+    }
+    let headers = match args
+        .headers
+        .iter()
+        .map(|h| deliver::parse_header(h))
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(h) => h,
+        Err(e) => return usage_error(e),
+    };
     let mut sets = Vec::new();
     for text in &args.sets {
         match pbxsim::trigger::parse_assignment(text) {
@@ -1451,6 +1714,12 @@ fn trigger(args: TriggerArgs) -> ExitCode {
         if let Some(token) = &token {
             request = request.header(deliver::TOKEN_HEADER, token);
         }
+        for (name, value) in headers.iter().filter(|(_, v)| !v.is_empty()) {
+            let Ok(mut value) = reqwest::header::HeaderValue::from_str(value) else { continue };
+            // Kept out of debug output, like every secret header.
+            value.set_sensitive(deliver::is_secret_header(name));
+            request = request.header(name.as_str(), value);
+        }
         // A one-off: a receiver that follows calls (pbxsim listen) checks it on its own.
         request = request.header(pbxsim::check::TRIGGER_HEADER, "1");
         match request.send().await {
@@ -1479,20 +1748,20 @@ pub struct CallArgs {
     /// Which way the call goes.
     #[arg(value_enum)]
     pub direction: CallDirection,
-    /// Route an inbound call through `queue:NAME`, `ring-group:NAME` or `user:EXTENSION`
+    /// Route an inbound call through `queue:NAME`, `ring_group:NAME` or `user:EXTENSION`
     /// (default: the PBX's first queue).
     #[arg(long, value_name = "KIND:NAME", value_parser = parse_via)]
     pub via: Option<pbxsim::oneshot::Via>,
     /// How the call ends.
     #[arg(long, value_enum, default_value = "answered")]
     pub outcome: CallOutcome,
-    /// Conversation length once answered.
+    /// Conversation length once answered (`--outcome answered` only).
     #[arg(long, default_value = "90s", value_name = "DURATION", value_parser = duration_ms)]
     pub talk: Millis,
     /// How long phones ring before the answer (or before the caller abandons).
     #[arg(long, default_value = "8s", value_name = "DURATION", value_parser = duration_ms)]
     pub ring: Millis,
-    /// Record the call (recording_inbound / recording_outbound).
+    /// Record the call (recording_inbound / recording_outbound); answered calls only.
     #[arg(long)]
     pub record: bool,
     /// Outbound: the calling user's extension (default: the PBX's first user).
@@ -1525,6 +1794,8 @@ pub struct CallArgs {
     pub quiet: bool,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub chaos: ChaosArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -1542,18 +1813,21 @@ pub enum CallOutcome {
     NoAnswer,
 }
 
+/// `queue:NAME`, `ring_group:NAME` (as in scenario files; `ring-group:` is accepted too) or
+/// `user:EXTENSION`.
 fn parse_via(text: &str) -> Result<pbxsim::oneshot::Via, String> {
     use pbxsim::oneshot::Via;
-    let (kind, name) = text
-        .split_once(':')
-        .ok_or_else(|| format!("`{text}`: write queue:NAME, ring-group:NAME or user:EXTENSION"))?;
+    const KINDS: &str = "write queue:NAME, ring_group:NAME or user:EXTENSION";
+    let (kind, name) = text.split_once(':').ok_or_else(|| format!("`{text}`: {KINDS}"))?;
     match kind {
         "queue" => Ok(Via::Queue(name.into())),
-        "ring-group" | "ring_group" => Ok(Via::RingGroup(name.into())),
+        "ring_group" | "ring-group" => Ok(Via::RingGroup(name.into())),
         "user" => Ok(Via::User(name.into())),
-        other => Err(format!(
-            "unknown kind `{other}`; write queue:NAME, ring-group:NAME or user:EXTENSION"
-        )),
+        other => {
+            let hint = pbxsim::suggest::did_you_mean(other, ["queue", "ring_group", "user"]);
+            let hint = if hint.is_empty() { String::new() } else { format!(" ({hint})") };
+            Err(format!("unknown kind `{other}`{hint}; {KINDS}"))
+        }
     }
 }
 
@@ -1563,7 +1837,17 @@ fn duration_ms(text: &str) -> Result<Millis, String> {
 
 fn call(args: CallArgs) -> ExitCode {
     use pbxsim::oneshot::{Direction, OneCall, Outcome};
-    let base = match &args.scenario {
+    if args.dry_run
+        && let Err(code) = refuse(&SENDING_FLAGS, "--dry-run prints the events and sends nothing")
+    {
+        return code;
+    }
+    if !matches!(args.outcome, CallOutcome::Answered)
+        && let Err(code) = refuse(&[("talk", "--talk")], "only an answered call has a conversation")
+    {
+        return code;
+    }
+    let mut base = match &args.scenario {
         Some(path) => match pbxsim::scenario::load(path) {
             Ok(s) => s,
             Err(diagnostic) => {
@@ -1573,6 +1857,9 @@ fn call(args: CallArgs) -> ExitCode {
         },
         None => pbxsim::builtin::midsize(),
     };
+    if let Err(code) = args.delivery.apply_headers(&mut base) {
+        return code;
+    }
     let spec = OneCall {
         direction: match args.direction {
             CallDirection::Inbound => Direction::Inbound,
@@ -1606,7 +1893,7 @@ fn call(args: CallArgs) -> ExitCode {
     if args.dry_run {
         let anchor = scripted_anchor(&scenario, None, preview.last_at, None);
         let options = pbxsim::engine::Options::new(seed, anchor.start);
-        let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
+        let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
         let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
         return dry_run(&scenario, options, false, &shown, chaos);
     }
@@ -1616,6 +1903,7 @@ fn call(args: CallArgs) -> ExitCode {
         routes: args.routes,
         pacing,
         delivery: args.delivery,
+        chaos: args.chaos,
         quiet: args.quiet,
         anchor: scripted_anchor(&scenario, None, preview.last_at, pacing.speed()),
         preview,
@@ -1651,7 +1939,7 @@ pub struct LoadArgs {
     pub arrivals: Option<ArrivalsArg>,
     /// No new calls after this much wall time (`30s`, `5m`). Default: the stages' length, else
     /// 10 s unless --max-calls or --max-events ends the run.
-    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    #[arg(long, short = 'z', value_name = "DURATION", value_parser = positive_duration)]
     pub duration: Option<Duration>,
     /// After --duration, calls in progress may finish for this long; the rest is cut off.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = any_duration)]
@@ -1664,7 +1952,7 @@ pub struct LoadArgs {
     #[arg(long)]
     pub asap: bool,
     /// Start no more than N calls.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_calls: Option<u64>,
     /// Send no more than N events (calls then in progress are cut off).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -1705,6 +1993,8 @@ pub struct LoadArgs {
     pub progress_every: Duration,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+    #[command(flatten)]
+    pub chaos: ChaosArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -1804,17 +2094,20 @@ async fn start_builtin_receiver(
 }
 
 fn load(args: LoadArgs) -> ExitCode {
-    let (scenario, spec, builtin_pbx) = match load_traffic(&args) {
+    let (mut scenario, spec, builtin_pbx) = match load_traffic(&args) {
         Ok(t) => t,
         Err(code) => return code,
     };
+    if let Err(code) = args.delivery.apply_headers(&mut scenario) {
+        return code;
+    }
     let engine_opts = engine_options(&scenario, args.seed, args.start_time);
     let pinned = args.start_time.or(scenario.start_time);
     let mut deliver = args.delivery.options(Pacing::Asap);
     deliver.nulls = scenario.nulls;
     deliver.ticked = scenario.webhook.events;
     deliver.max_calls_in_flight = args.max_calls_in_flight.map(|n| n as usize);
-    deliver.chaos = args.delivery.chaos(scenario.chaos.as_ref(), engine_opts.seed);
+    deliver.chaos = args.chaos.chaos(scenario.chaos.as_ref(), engine_opts.seed);
     let builtin_receiver = args.target.is_none() && scenario.webhook.url.is_none();
     let endpoint_count = endpoint_count(&scenario, &args.routes);
     if let Err(e) =
@@ -1879,6 +2172,7 @@ fn load(args: LoadArgs) -> ExitCode {
     let scenario = plan.scenario.clone();
     let rt = runtime();
     rt.block_on(async move {
+        let cancel = stop_token();
         let receiver = if builtin_receiver {
             let deliver = &plan.options.deliver;
             let quiet = PrintMode::Quiet;
@@ -1935,13 +2229,13 @@ fn load(args: LoadArgs) -> ExitCode {
         );
         eprintln!("load: PBX clock {}", anchor.describe(scenario.utc_offset));
         let terminal = std::io::stderr().is_terminal();
-        let mut progress = match args.quiet {
+        // -v's lines on a terminal take the place of the progress bar.
+        let mut progress = match args.quiet || (args.delivery.verbose && terminal) {
             true => pbxsim::report::progress::Progress::Off,
             false => pbxsim::report::progress::Progress::new(terminal, args.progress_every),
         };
         let mut csv_error = None;
-        let cancel = deliver::ctrl_c_token();
-        let result = pbxsim::load::run(&plan, &endpoints, cancel, |sample| {
+        let result = pbxsim::load::run(&plan, &endpoints, cancel.clone(), |sample| {
             progress.update(sample);
             if let Some(s) = series.as_mut()
                 && let Err(e) = s.row(sample)
@@ -2011,9 +2305,11 @@ fn load(args: LoadArgs) -> ExitCode {
                 }
             };
             if expected > 0 {
-                let note = format!(
-                    "({expected} incomplete-call violations are of calls cut off at the end)"
-                );
+                let what = match expected {
+                    1 => "violation is of a call",
+                    _ => "violations are of calls",
+                };
+                let note = format!("({expected} incomplete-call {what} cut off at the end)");
                 match json {
                     true => eprintln!("{note}"),
                     false => println!("{note}"),
@@ -2023,6 +2319,6 @@ fn load(args: LoadArgs) -> ExitCode {
                 code = 1;
             }
         }
-        ExitCode::from(code)
+        stopped_code(code, &cancel)
     })
 }

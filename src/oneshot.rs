@@ -61,6 +61,19 @@ pub enum OneCallError {
     Missing(&'static str),
     #[error("an outbound call can only be answered or not answered (--outcome answered|no-answer)")]
     OutboundOutcome,
+    #[error(
+        "--via routes an inbound call; an outbound call is placed by a user (--from EXTENSION)"
+    )]
+    ViaOutbound,
+    #[error("--from is the user placing an outbound call; an inbound caller is --number DIGITS")]
+    FromInbound,
+    #[error("--record needs --outcome answered: only a call that was answered is recorded")]
+    RecordUnanswered,
+    #[error(
+        "--outcome timedout is a queue's or ring group's; a call to a user ends unanswered with \
+         --outcome no-answer or voicemail"
+    )]
+    TimedoutUser,
 }
 
 fn unknown<'a>(
@@ -102,7 +115,17 @@ fn resolve_via(pbx: &Pbx, via: &Via, ring: Millis) -> Result<Step, OneCallError>
 }
 
 /// A scenario with `base`'s PBX and webhook settings and a single call as `spec` describes.
+/// Fails on an unknown name, and on a setting that cannot apply to the call: `via` outbound,
+/// `from` inbound, `record` without an answer, `Timedout` through a user.
 pub fn build(mut base: Scenario, spec: &OneCall) -> Result<Scenario, OneCallError> {
+    match spec.direction {
+        Direction::Outbound if spec.via.is_some() => return Err(OneCallError::ViaOutbound),
+        Direction::Inbound if spec.from.is_some() => return Err(OneCallError::FromInbound),
+        _ => {}
+    }
+    if spec.record && spec.outcome != Outcome::Answered {
+        return Err(OneCallError::RecordUnanswered);
+    }
     let pbx = &mut base.pbx;
     let behaviour = |answer, abandon_after, voicemail| Behaviour {
         answer,
@@ -155,6 +178,9 @@ pub fn build(mut base: Scenario, spec: &OneCall) -> Result<Scenario, OneCallErro
                 },
             };
             let step = resolve_via(pbx, &via, spec.ring)?;
+            if spec.outcome == Outcome::Timedout && matches!(step, Step::User { .. }) {
+                return Err(OneCallError::TimedoutUser);
+            }
             let mut flow = Vec::new();
             if spec.record {
                 flow.push(Step::Record);
@@ -215,7 +241,8 @@ mod tests {
             outcome,
             talk: 30_000,
             ring: 6_000,
-            record: true,
+            // Only an answered call can be recorded.
+            record: outcome == Outcome::Answered,
             from: None,
             number: None,
             caller_name: Some("Jane Citizen".into()),
@@ -267,6 +294,27 @@ mod tests {
         );
         let err = build(base(), &spec(Direction::Outbound, None, Outcome::Voicemail)).unwrap_err();
         assert_eq!(err, OneCallError::OutboundOutcome);
+    }
+
+    #[test]
+    fn settings_that_cannot_apply_are_refused() {
+        let base = crate::builtin::midsize;
+        let mut outbound =
+            spec(Direction::Outbound, Some(Via::Queue("Sales".into())), Outcome::Answered);
+        assert_eq!(build(base(), &outbound).unwrap_err(), OneCallError::ViaOutbound);
+        outbound.via = None;
+        outbound.outcome = Outcome::NoAnswer;
+        assert_eq!(build(base(), &outbound).unwrap_err(), OneCallError::RecordUnanswered);
+        outbound.record = false;
+        assert!(build(base(), &outbound).is_ok());
+        let mut inbound = spec(Direction::Inbound, None, Outcome::Answered);
+        inbound.from = Some("1001".into());
+        assert_eq!(build(base(), &inbound).unwrap_err(), OneCallError::FromInbound);
+        let mut user = spec(Direction::Inbound, Some(Via::User("1002".into())), Outcome::Timedout);
+        user.record = false;
+        assert_eq!(build(base(), &user).unwrap_err(), OneCallError::TimedoutUser);
+        user.via = Some(Via::RingGroup("Reception".into()));
+        assert!(build(base(), &user).is_ok());
     }
 
     #[test]

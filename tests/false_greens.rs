@@ -44,10 +44,11 @@ fn run_refuses_a_scenario_with_nothing_to_play() {
         (&numbers, "to = \"61290000001\""),
     ] {
         for dry in [false, true] {
-            let mut args = vec!["run", path.as_str(), "--asap"];
-            if dry {
-                args.push("--dry-run");
-            }
+            // --asap does not apply to a dry run.
+            let args = match dry {
+                false => vec!["run", path.as_str(), "--asap"],
+                true => vec!["run", path.as_str(), "--dry-run"],
+            };
             let out = pbxsim(&args, "");
             let stderr = text(&out.stderr);
             assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");

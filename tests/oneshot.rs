@@ -99,7 +99,7 @@ fn call_every_outcome_conforms_at_the_built_in_receiver() {
         &["inbound", "--outcome", "timedout"],
         &["inbound", "--outcome", "voicemail"],
         &["inbound", "--outcome", "no-answer"],
-        &["inbound", "--via", "ring-group:Reception", "--outcome", "answered"],
+        &["inbound", "--via", "ring_group:Reception", "--outcome", "answered"],
         &["inbound", "--via", "ring-group:Management", "--outcome", "voicemail"],
         &["inbound", "--via", "user:1002", "--outcome", "answered", "--talk", "30s"],
         &["inbound", "--via", "user:1002", "--outcome", "voicemail"],

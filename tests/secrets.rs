@@ -211,8 +211,10 @@ fn no_output_of_a_full_run_contains_a_secret() {
         ]),
     );
     outputs.command(
-        "trigger --print",
-        pbxsim().args(["trigger", "voicemail", "--print", "--token", TOKEN]),
+        "trigger -H",
+        pbxsim()
+            .args(["trigger", "voicemail", "--target", &url, "--token", TOKEN])
+            .args(["-H", &format!("X-Api-Key: {OBJECT_KEY}")]),
     );
     // Ctrl-C: listen prints its summary and exits.
     // SAFETY: a plain kill(2) of the child we started.

@@ -32,6 +32,7 @@
 mod cancel;
 mod client;
 mod endpoint;
+mod header;
 mod journal;
 mod live;
 pub mod replay;
@@ -44,11 +45,14 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-pub use cancel::{CancelToken, ctrl_c_token};
+pub use cancel::{
+    CancelToken, QUIT_GAP, SignalEvent, SignalGate, StopSignal, ctrl_c_token, on_signals,
+};
 pub use client::{init_tls, one_off_client};
 pub use endpoint::{
     Endpoint, Endpoints, Label, Overrides, REDACTED, TOKEN_HEADER, TokenSource, is_secret_header,
 };
+pub use header::{HeaderError, parse_header, with_headers};
 pub use live::{FLUSH_EVERY, Live, LiveCounts, TypeLatency};
 pub use replay::{ReplayError, ReplayPlan};
 pub use retry::{
@@ -133,6 +137,42 @@ pub struct DeliverOptions {
     /// start, so no timestamp is ahead of the wall clock; such waits are counted
     /// ([`Summary::clock_holds`]). `None` (a pinned clock): no such limit.
     pub clock_lead: Option<crate::duration::Millis>,
+    /// Called as each event is delivered or finally fails (`-v`).
+    pub on_event: Option<EventLog>,
+}
+
+/// One event's end, as a per-event log (`-v`) sees it: delivered, or finally failed.
+#[derive(Debug, Clone, Copy)]
+pub struct EventEnd<'a> {
+    /// The event's JSON body, as sent.
+    pub body: &'a [u8],
+    /// The wire type name (`queue_call`), or `other`.
+    pub kind: &'static str,
+    /// The final answer (`Status(200)`), or how the event failed.
+    pub outcome: Outcome,
+    /// Answered 2xx.
+    pub delivered: bool,
+    /// Request start to answer (or to giving up) of the last attempt; `None` when the event
+    /// was never sent (cancelled, cut off, skipped).
+    pub latency: Option<Duration>,
+    /// Why it failed, e.g. `HTTP 503 (after 3 attempts)`; `None` when delivered.
+    pub detail: Option<&'a str>,
+}
+
+/// A callback for every event's end, called from the delivery threads (keep it quick).
+#[derive(Clone)]
+pub struct EventLog(pub std::sync::Arc<dyn Fn(&EventEnd<'_>) + Send + Sync>);
+
+impl EventLog {
+    pub fn new(log: impl Fn(&EventEnd<'_>) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(log))
+    }
+}
+
+impl std::fmt::Debug for EventLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EventLog")
+    }
 }
 
 impl Default for DeliverOptions {
@@ -154,6 +194,7 @@ impl Default for DeliverOptions {
             cut_off_at: None,
             live: None,
             clock_lead: None,
+            on_event: None,
         }
     }
 }
@@ -174,6 +215,7 @@ impl DeliverOptions {
             max_calls_in_flight: self.max_calls_in_flight,
             cut_off_at: self.cut_off_at,
             live: self.live.clone(),
+            on_event: self.on_event.clone(),
         }
     }
 }

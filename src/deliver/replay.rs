@@ -215,6 +215,18 @@ pub fn plan(
     target: Option<&str>,
     token: Option<&str>,
 ) -> Result<ReplayPlan, ReplayError> {
+    plan_with_headers(path, target, token, &[])
+}
+
+/// [`plan`], with `headers` (`-H`) laid over every line's own (see
+/// [`with_headers`](super::with_headers)): a redacted header the journal could not keep can be
+/// given again this way.
+pub fn plan_with_headers(
+    path: &Path,
+    target: Option<&str>,
+    token: Option<&str>,
+    headers: &[(String, String)],
+) -> Result<ReplayPlan, ReplayError> {
     let io = |source| ReplayError::Io { path: path.to_path_buf(), source };
     let mut reader = BufReader::new(File::open(path).map_err(io)?);
     let mut plan = ReplayPlan {
@@ -269,7 +281,7 @@ pub fn plan(
             let endpoint = Endpoint {
                 url: key.0.clone(),
                 token: plan.token.clone(),
-                headers: key.1.clone(),
+                headers: super::with_headers(&key.1, headers),
                 name: "replay target".into(),
                 token_source: plan.token_source.clone(),
             };

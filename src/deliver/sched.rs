@@ -117,6 +117,7 @@ pub(crate) struct Settings {
     /// Stop reading the stream this long after the start; what is left is cut off.
     pub cut_off_at: Option<Duration>,
     pub live: Option<Arc<Live>>,
+    pub on_event: Option<super::EventLog>,
 }
 
 struct Shared {
@@ -282,6 +283,19 @@ impl Shared {
 
     /// Account an event that will not be (re)tried, and journal it.
     fn give_up(&self, stats: &mut Stats, job: &Job, outcome: Outcome, detail: &str) {
+        self.give_up_after(stats, job, outcome, detail, None);
+    }
+
+    /// [`Shared::give_up`], for an event whose last attempt took `latency`.
+    fn give_up_after(
+        &self,
+        stats: &mut Stats,
+        job: &Job,
+        outcome: Outcome,
+        detail: &str,
+        latency: Option<Duration>,
+    ) {
+        self.log_ends(job, outcome, latency, Some(detail));
         job.kinds().for_each(|kind| stats.fail(kind, outcome));
         stats.fail_at(job.endpoint as usize, outcome, job.kinds().count() as u64);
         if let Some(live) = &self.settings.live {
@@ -292,6 +306,27 @@ impl Shared {
         {
             // A batch is journaled event by event, so that `replay` can send them.
             job.bodies().for_each(|body| journal.record(ep, body, detail));
+        }
+    }
+
+    /// Tell the per-event log (`-v`) that `job`'s events ended.
+    fn log_ends(
+        &self,
+        job: &Job,
+        outcome: Outcome,
+        latency: Option<Duration>,
+        detail: Option<&str>,
+    ) {
+        let Some(log) = &self.settings.on_event else { return };
+        for (kind, body) in job.kinds().zip(job.bodies()) {
+            (log.0)(&super::EventEnd {
+                body,
+                kind: super::summary::kind_name(kind as usize),
+                outcome,
+                delivered: detail.is_none(),
+                latency,
+                detail,
+            });
         }
     }
 
@@ -951,12 +986,14 @@ impl Attempts<'_> {
             }
             let started = Instant::now();
             let result = self.attempt(index, ep, job.body.clone(), started).await;
+            let took = Instant::now().saturating_duration_since(started);
             let live = settings.live.as_deref();
             let (outcome, detail, retry_after) = match result {
                 Ok(answer) if (200..300).contains(&answer.status) => {
                     let now = Instant::now();
                     let raw = now.saturating_duration_since(started);
                     self.stats.attempt(index, Outcome::Status(answer.status), None, retry > 0);
+                    self.shared.log_ends(job, Outcome::Status(answer.status), Some(raw), None);
                     for kind in job.kinds() {
                         self.stats.deliver(kind, raw);
                         let corrected =
@@ -992,7 +1029,7 @@ impl Attempts<'_> {
                     1 => detail.clone(),
                     n => format!("{detail} (after {n} attempts)"),
                 };
-                me.shared.give_up(me.stats, job, outcome, &detail);
+                me.shared.give_up_after(me.stats, job, outcome, &detail, Some(took));
                 false
             };
             if retry >= settings.retries
@@ -1130,6 +1167,7 @@ mod tests {
             max_calls_in_flight: max,
             cut_off_at: None,
             live: None,
+            on_event: None,
         }
     }
 

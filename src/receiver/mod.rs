@@ -37,13 +37,25 @@ use save::SaveFile;
 pub const TOKEN_HEADER: &str = "x-pbx-token";
 
 /// Where the receiver's lines go: stdout by default, or any writer (e.g. a buffer in tests, or
-/// a progress bar's printer). Cloning shares the writer. Write errors are ignored.
+/// a progress bar's printer). Cloning shares the writer. Write errors are ignored, except that
+/// a closed pipe (`pbxsim listen | head -1`) stops all further writes and resolves
+/// [`Output::closed`].
 #[derive(Clone)]
-pub struct Output(Arc<Mutex<Box<dyn Write + Send>>>);
+pub struct Output(Arc<OutputInner>);
+
+struct OutputInner {
+    writer: Mutex<Box<dyn Write + Send>>,
+    closed: AtomicBool,
+    on_close: tokio::sync::Notify,
+}
 
 impl Output {
     pub fn new(writer: impl Write + Send + 'static) -> Self {
-        Self(Arc::new(Mutex::new(Box::new(writer))))
+        Self(Arc::new(OutputInner {
+            writer: Mutex::new(Box::new(writer)),
+            closed: AtomicBool::new(false),
+            on_close: tokio::sync::Notify::new(),
+        }))
     }
     pub fn stdout() -> Self {
         Self::new(io::stdout())
@@ -54,10 +66,32 @@ impl Output {
     }
     /// Write `text` and a newline, and flush.
     pub fn line(&self, text: &str) {
-        let mut w = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = w.write_all(text.as_bytes());
-        let _ = w.write_all(b"\n");
-        let _ = w.flush();
+        if self.is_closed() {
+            return;
+        }
+        let mut w = self.0.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let written = w.write_all(text.as_bytes()).and_then(|_| w.write_all(b"\n"));
+        let written = written.and_then(|_| w.flush());
+        if written.is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe) {
+            self.0.closed.store(true, Ordering::SeqCst);
+            self.0.on_close.notify_waiters();
+        }
+    }
+    /// Whether the reader went away (a closed pipe): nothing more is written.
+    pub fn is_closed(&self) -> bool {
+        self.0.closed.load(Ordering::SeqCst)
+    }
+    /// Completes once the reader went away.
+    pub async fn closed(&self) {
+        loop {
+            let notified = self.0.on_close.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_closed() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 

@@ -130,3 +130,37 @@ fn debug_hides_the_token() {
     let cfg = ReceiverConfig { token: Some("s3cret".into()), ..ReceiverConfig::default() };
     assert!(!format!("{cfg:?}").contains("s3cret"));
 }
+
+/// A pipe whose reader leaves after `room` bytes.
+struct ClosingPipe {
+    room: usize,
+    writes: Arc<Mutex<u32>>,
+}
+
+impl Write for ClosingPipe {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        *lock(&self.writes) += 1;
+        if self.room < buf.len() {
+            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
+        }
+        self.room -= buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_closed_pipe_stops_the_output_and_says_so() {
+    let writes = Arc::new(Mutex::new(0));
+    let output = Output::new(ClosingPipe { room: 8, writes: writes.clone() });
+    output.line("first");
+    assert!(!output.is_closed());
+    output.line("second line is too long");
+    assert!(output.is_closed());
+    let before = *lock(&writes);
+    output.line("third");
+    assert_eq!(*lock(&writes), before, "nothing is written once the pipe is closed");
+    output.closed().await;
+}
