@@ -16,6 +16,7 @@ use pbxsim::deliver::{self, DeliverOptions, Pacing, RetryOn};
 use pbxsim::diagnostic::Diagnostic;
 use pbxsim::duration::Millis;
 use pbxsim::event::{EventType, EventTypeSet};
+use pbxsim::receiver::inspector::InspectorConfig;
 use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
 use pbxsim::report;
 use pbxsim::scenario::Scenario;
@@ -109,7 +110,12 @@ pub enum Command {
     #[command(after_help = "Examples:\n  pbxsim listen --port 8080 --token s3cret\n  \
         pbxsim listen --port 0 --save capture.ndjson --exit-after 100\n  \
         pbxsim listen --check fields                  # every event is a one-off: no call order\n  \
-        pbxsim listen --fail-rate 0.2 --delay 500ms   # rehearse your sender's retries\n\n\
+        pbxsim listen --fail-rate 0.2 --delay 500ms   # rehearse your sender's retries\n  \
+        pbxsim listen --ui --token s3cret             # and a live web page of the calls\n\n\
+        --ui serves the inspector page at GET / on the same port (webhooks stay POSTs to any\n\
+        path; /_pbxsim/ is reserved for the page). It lists calls as they arrive, shows each\n\
+        call's timeline, raw requests and violations, and replays events to a URL you type,\n\
+        with --token. It keeps the last 1,000 calls; see docs/inspector.md.\n\n\
         Exit codes: 0 no violations; 1 violations; 2 usage error or cannot listen.")]
     Listen(ListenArgs),
     /// Check a saved capture (NDJSON: payloads, arrays, or `listen --save` envelopes).
@@ -189,6 +195,10 @@ pub struct ListenArgs {
     /// Print violations and the summary only, not a line per event.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also serve the live inspector page on the same port: open the printed URL (`GET /`) to
+    /// watch calls arrive, read their timelines and replay events. See docs/inspector.md.
+    #[arg(long)]
+    pub ui: bool,
 }
 
 /// `pbxsim check` flags.
@@ -358,6 +368,7 @@ fn listen(args: ListenArgs) -> ExitCode {
             _ => None,
         },
         output: output.clone(),
+        inspector: args.ui.then(InspectorConfig::default),
         ..ReceiverConfig::default()
     };
     let bind = SocketAddr::new(args.bind, args.port);
@@ -370,6 +381,12 @@ fn listen(args: ListenArgs) -> ExitCode {
             }
         };
         output.line(&format!("listening on http://{}", running.addr));
+        if let Some(url) = running.inspector_url() {
+            output.line(&format!("inspector: {url}  (open it in a browser)"));
+            if !args.bind.is_loopback() {
+                output.line("note: the inspector page answers only connections from this machine");
+            }
+        }
         output.line("press Ctrl-C to stop and print the summary");
         let time_limit = async {
             match args.exit_after {
@@ -591,6 +608,10 @@ pub struct RunArgs {
     /// With the built-in receiver: print only violations and the summaries.
     #[arg(long, short)]
     pub quiet: bool,
+    /// With the built-in receiver: serve the live inspector page on its port (the URL is
+    /// printed) and keep it open after the run until Ctrl-C. See docs/inspector.md.
+    #[arg(long)]
+    pub ui: bool,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }
@@ -661,6 +682,7 @@ fn run(args: RunArgs) -> ExitCode {
         pacing,
         delivery: args.delivery,
         quiet: args.quiet,
+        ui: args.ui,
     };
     play.run(scenario, options)
 }
@@ -711,6 +733,7 @@ struct Play {
     pacing: Pacing,
     delivery: DeliveryArgs,
     quiet: bool,
+    ui: bool,
 }
 
 impl Play {
@@ -721,6 +744,9 @@ impl Play {
         opts.ticked = scenario.webhook.events;
         opts.chaos = self.delivery.chaos(scenario.chaos.as_ref(), options.seed);
         let builtin = self.target.is_none() && scenario.webhook.url.is_none();
+        if let Err(e) = ui_needs_builtin(self.ui, builtin) {
+            return usage_error(e);
+        }
         let endpoints = 1 + scenario.pbx.webhooks.len();
         if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, builtin) {
             return usage_error(e);
@@ -731,7 +757,8 @@ impl Play {
             let receiver = if builtin {
                 let print = if self.quiet { PrintMode::Quiet } else { PrintMode::Lines };
                 let color = receiver::format::color_for_stdout();
-                match start_builtin_receiver(&scenario, self.token.as_deref(), &opts, print, color)
+                let ui = self.ui;
+                match start_builtin_receiver(&scenario, self.token.as_deref(), &opts, print, color, ui)
                     .await
                 {
                     Ok(r) => Some(r),
@@ -813,6 +840,9 @@ impl Play {
                 }
             }
             if let Some(r) = receiver {
+                if code != 130 {
+                    linger(&r).await;
+                }
                 let stats = r.shutdown().await;
                 println!("\nbuilt-in receiver\n{stats}");
                 if stats.violations() > 0 && code == 0 {
@@ -1180,6 +1210,10 @@ pub struct CallArgs {
     /// With the built-in receiver: print only violations and the summaries.
     #[arg(long, short)]
     pub quiet: bool,
+    /// With the built-in receiver: serve the live inspector page on its port (the URL is
+    /// printed) and keep it open after the run until Ctrl-C. See docs/inspector.md.
+    #[arg(long)]
+    pub ui: bool,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }
@@ -1265,6 +1299,7 @@ fn call(args: CallArgs) -> ExitCode {
         pacing: args.speed.map_or(Pacing::Asap, Pacing::Speed),
         delivery: args.delivery,
         quiet: args.quiet,
+        ui: args.ui,
     };
     play.run(scenario, options)
 }
@@ -1337,6 +1372,11 @@ pub struct LoadArgs {
     #[arg(long, hide = true, value_name = "DURATION", default_value = "10s",
           env = "PBXSIM_PROGRESS_EVERY", value_parser = positive_duration)]
     pub progress_every: Duration,
+    /// With the built-in receiver: serve the live inspector page on its port (the URL is
+    /// printed) and keep it open after the run until Ctrl-C. It keeps the last calls only
+    /// (see docs/inspector.md).
+    #[arg(long)]
+    pub ui: bool,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }
@@ -1409,6 +1449,7 @@ async fn start_builtin_receiver(
     opts: &DeliverOptions,
     print: PrintMode,
     color: bool,
+    ui: bool,
 ) -> Result<receiver::RunningReceiver, ExitCode> {
     let token = token
         .map(str::to_string)
@@ -1427,12 +1468,38 @@ async fn start_builtin_receiver(
         },
         print,
         color,
+        inspector: ui.then(InspectorConfig::default),
         ..ReceiverConfig::default()
     };
-    receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await.map_err(|e| {
-        eprintln!("error: cannot start the built-in receiver: {e}");
-        ExitCode::from(EXIT_USAGE)
-    })
+    let running =
+        receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await.map_err(|e| {
+            eprintln!("error: cannot start the built-in receiver: {e}");
+            ExitCode::from(EXIT_USAGE)
+        })?;
+    if let Some(url) = running.inspector_url() {
+        println!("inspector: {url}  (open it in a browser)");
+    }
+    Ok(running)
+}
+
+/// `--ui` serves the page from the built-in receiver, so it needs one.
+fn ui_needs_builtin(ui: bool, builtin: bool) -> Result<(), String> {
+    if ui && !builtin {
+        return Err("--ui shows what the built-in receiver gets, and this run sends to a target \
+                    (--target or the file's [webhook] url); drop the target, or run \
+                    `pbxsim listen --ui` and make it your target"
+            .into());
+    }
+    Ok(())
+}
+
+/// With `--ui`: the run is over, its end-of-stream checks are run (the page shows them), and
+/// the page stays open until Ctrl-C.
+async fn linger(receiver: &receiver::RunningReceiver) {
+    let Some(url) = receiver.inspector_url() else { return };
+    receiver.finish_checks();
+    println!("\nthe inspector stays open at {url}; press Ctrl-C to stop");
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn load(args: LoadArgs) -> ExitCode {
@@ -1447,6 +1514,9 @@ fn load(args: LoadArgs) -> ExitCode {
     deliver.max_calls_in_flight = args.max_calls_in_flight.map(|n| n as usize);
     deliver.chaos = args.delivery.chaos(scenario.chaos.as_ref(), engine_opts.seed);
     let builtin_receiver = args.target.is_none() && scenario.webhook.url.is_none();
+    if let Err(e) = ui_needs_builtin(args.ui, builtin_receiver) {
+        return usage_error(e);
+    }
     let endpoint_count = 1 + scenario.pbx.webhooks.len();
     if let Err(e) =
         pbxsim::limits::check_fd_limit(deliver.concurrency, endpoint_count, builtin_receiver)
@@ -1501,7 +1571,8 @@ fn load(args: LoadArgs) -> ExitCode {
         let receiver = if builtin_receiver {
             let deliver = &plan.options.deliver;
             let quiet = PrintMode::Quiet;
-            match start_builtin_receiver(&scenario, args.token.as_deref(), deliver, quiet, false)
+            let ui = args.ui;
+            match start_builtin_receiver(&scenario, args.token.as_deref(), deliver, quiet, false, ui)
                 .await
             {
                 Ok(r) => Some(r),
@@ -1602,6 +1673,9 @@ fn load(args: LoadArgs) -> ExitCode {
             }
         }
         if let Some(r) = receiver {
+            if code != 130 {
+                linger(&r).await;
+            }
             let stats = r.shutdown().await;
             println!("\nbuilt-in receiver\n{stats}");
             // Calls cut off at the end of the run are incomplete by design.

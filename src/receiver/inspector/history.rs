@@ -41,6 +41,9 @@ impl Default for Bounds {
     }
 }
 
+/// Events of a call less than this far apart in PBX time happened at the same moment.
+const SIMULTANEOUS_MS: i64 = 1_000;
+
 /// The bookkeeping cost of one stored event besides its text, in bytes.
 const ENTRY_OVERHEAD: usize = 256;
 
@@ -159,7 +162,8 @@ pub struct TimedEntry {
 }
 
 /// A user ringing: from its `user_inbound` to its answer, or to the next thing that
-/// happened in the call.
+/// happened in the call more than a second later (the next user rung by a sequential
+/// strategy, someone else answering, the summary).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ring {
     pub user: String,
@@ -391,7 +395,9 @@ impl Call {
                 Some(j) if at[j].unwrap_or(0) > p_at && received[j] > p_recv => {
                     let n_at = at[j].unwrap_or(0);
                     let frac = (received[i] - p_recv) as f64 / (received[j] - p_recv) as f64;
-                    p_at + ((n_at - p_at) as f64 * frac.clamp(0.0, 1.0)).round() as i64
+                    let between = p_at + ((n_at - p_at) as f64 * frac.clamp(0.0, 1.0)) as i64;
+                    // Payload times have whole seconds: so do the estimates.
+                    (between + 500) / 1000 * 1000
                 }
                 _ => p_at,
             };
@@ -412,7 +418,10 @@ impl Call {
                         && field_text(w, "user_number") == number
                 })
             });
-            let end = answer.or_else(|| (i + 1..at.len()).find(|&j| at[j].is_some_and(|t| t > from)));
+            // Events within a second count as simultaneous (users rung at once by `ringall`).
+            let end = answer.or_else(|| {
+                (i + 1..at.len()).find(|&j| at[j].is_some_and(|t| t > from + SIMULTANEOUS_MS))
+            });
             rings.push(Ring {
                 user,
                 from_ms: from,

@@ -179,3 +179,18 @@ fn end_of_stream_violations_belong_to_the_call() {
     assert_eq!(page[0].violations, 1);
     assert_eq!(h.timeline("5").unwrap().end_violations[0].rule, "incomplete");
 }
+
+#[test]
+fn users_rung_at_once_ring_until_someone_answers() {
+    let mut h = History::new(Bounds::default());
+    let user = |n: &str| json!({"user_number": n, "queue_name": "Support"});
+    feed(&mut h, 0, &ev("user_inbound", "3", user("1010")), 200, vec![]);
+    feed(&mut h, 3, &ev("user_inbound", "3", user("1011")), 200, vec![]);
+    let mut answered = ev("user_inbound_answered", "3", user("1011"));
+    answered["connected_at"] = json!("2019-10-01T15:31:22.000Z");
+    feed(&mut h, 233, &answered, 200, vec![]);
+    let t = h.timeline("3").unwrap();
+    let rings: Vec<(i64, Option<i64>, bool)> =
+        t.rings.iter().map(|r| (r.from_ms, r.to_ms, r.answered)).collect();
+    assert_eq!(rings, [(0, Some(7_000), false), (0, Some(7_000), true)]);
+}

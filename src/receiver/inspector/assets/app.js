@@ -24,6 +24,8 @@ function el(tag, attrs, ...children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
     if (k === "class") node.className = v;
+    // Through the CSSOM: the page's Content-Security-Policy refuses inline style attributes.
+    else if (k === "style") Object.assign(node.style, v);
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v === true ? "" : String(v));
   }
@@ -165,8 +167,15 @@ const FIELDS = [
 
 function keyFields(body) {
   if (!body || typeof body !== "object") return "";
-  return FIELDS.filter(([f]) => body[f] !== null && body[f] !== undefined && body[f] !== "")
-    .map(([f, label]) => (label ? label + " " : "") + body[f]).join(" · ");
+  const parts = [];
+  for (const [f, label] of FIELDS) {
+    const v = body[f];
+    if (v === null || v === undefined || v === "") continue;
+    // A field without a label (a name) goes with the number before it.
+    if (!label && parts.length) parts[parts.length - 1] += " " + v;
+    else parts.push((label ? label + " " : "") + v);
+  }
+  return parts.join(" · ");
 }
 
 function renderAxis(t) {
@@ -176,13 +185,13 @@ function renderAxis(t) {
   const pos = (ms) => (100 * ms / span).toFixed(2) + "%";
   const axis = el("div", { class: "axis", id: "axis" });
   const ticks = el("div", { class: "ticks" });
-  for (let i = 0; i <= 4; i++) ticks.append(el("span", { style: "left:" + (25 * i) + "%" }, "+" + seconds(Math.round(span * i / 4))));
+  for (let i = 0; i <= 4; i++) ticks.append(el("span", { style: { left: (25 * i) + "%" } }, "+" + seconds(Math.round(span * i / 4))));
   axis.append(ticks);
   const lane = el("div", { class: "lane" }, el("span", { class: "lane-label" }, "events"));
   for (const e of t.entries) {
     if (e.at_ms === null) continue;
     lane.append(el("span", {
-      class: "dot" + (e.violations.length ? " violation" : ""), style: "left:" + pos(e.at_ms),
+      class: "dot" + (e.violations.length ? " violation" : ""), style: { left: pos(e.at_ms) },
       title: (e.estimated ? "≈" : "") + "+" + seconds(e.at_ms) + " " + (e.type || "request"),
     }));
   }
@@ -194,7 +203,7 @@ function renderAxis(t) {
       el("span", { class: "lane-label", title: r.user + (r.via ? " via " + r.via : "") }, r.user),
       el("span", {
         class: "bar" + (r.answered ? " answered" : "") + (r.estimated ? " estimated" : "") + (r.to_ms === null ? " open" : ""),
-        style: "left:" + pos(r.from_ms) + ";width:calc(" + pos(to - r.from_ms) + " + 3px)",
+        style: { left: pos(r.from_ms), width: "calc(" + pos(to - r.from_ms) + " + 3px)" },
         title: r.user + ": " + rang + (r.via ? " (" + r.via + ")" : ""),
       })));
   }
@@ -272,7 +281,7 @@ function renderDetail(t) {
     el("h2", {}, title), el("div", { class: "dim" }, facts),
     el("div", { class: "actions" },
       el("button", { type: "button", id: "replay-call", onclick: () => replay({ call: s.key }) }, "Replay the whole call"),
-      el("span", { id: "stale", class: "dim", style: "display:none" }, " · the call changed; cancel the edit to refresh")));
+      el("span", { id: "stale", class: "dim", style: { display: "none" } }, " · the call changed; cancel the edit to refresh")));
   const ends = t.end_violations.length
     ? el("div", { class: "end" }, el("h3", {}, "at the end of the stream"), ...t.end_violations.map(violationBox))
     : null;
