@@ -103,6 +103,20 @@ fn post(url: &str, body: &str) -> u16 {
     answer.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
 }
 
+/// GET over plain HTTP/1.1: the status code and the body.
+fn get(url: &str, key: Option<&str>) -> (u16, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    let key = key.map(|k| format!("X-Pbxsim-Key: {k}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n{key}Connection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let code = answer.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (code, body)
+}
+
 /// Evaluate the expression `js` in the page and return its value as JSON.
 fn eval(tab: &Tab, js: &str) -> Value {
     let wrapped = format!("JSON.stringify(({js}))");
@@ -303,4 +317,62 @@ fn the_inspector_shows_calls_live_with_timelines_violations_and_replay() {
     let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).unwrap();
     assert!(png.len() > 5_000 && png.starts_with(b"\x89PNG"), "a real screenshot: {} bytes", png.len());
     let _ = std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("inspector.png"), &png);
+}
+
+#[test]
+fn ui_needs_the_built_in_receiver() {
+    for command in ["run", "load"] {
+        let mut args = vec![command];
+        if command == "run" {
+            args.push(SCENARIO);
+        }
+        args.extend(["--ui", "--target", "http://127.0.0.1:9/hook"]);
+        let out = Command::new(env!("CARGO_BIN_EXE_pbxsim")).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--ui") && err.contains("pbxsim listen --ui"), "{err}");
+    }
+}
+
+/// `run --ui` with the built-in receiver prints the page's URL, plays, keeps the page open
+/// with every call in it, and stops on Ctrl-C (SIGINT) with the receiver's summary.
+#[test]
+fn run_with_ui_keeps_the_page_open_until_ctrl_c() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pbxsim"))
+        .args(["run", SCENARIO, "--ui", "--asap", "--quiet", "--seed", SEED, "--start-time", START])
+        .env_remove("PBXSIM_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url = None;
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("inspector: ") {
+            url = rest.split_whitespace().next().map(str::to_string);
+        }
+        let open = line.starts_with("the inspector stays open at");
+        seen.push(line);
+        if open {
+            break;
+        }
+    }
+    let mut child = Killed(child);
+    let url = url.unwrap_or_else(|| panic!("no inspector URL in {seen:#?}"));
+    let (code, html) = get(&url, None);
+    assert_eq!(code, 200);
+    let key = html.split("name=\"pbxsim-key\" content=\"").nth(1).unwrap().split('"').next().unwrap();
+    let (code, list) = get(&format!("{url}_pbxsim/api/calls"), Some(key));
+    assert_eq!(code, 200, "{list}");
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list["matched"], expected_order().len(), "{list}");
+    // Ctrl-C.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let status = child.0.wait().unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(status.success(), "{status}: {rest:#?}");
+    assert!(rest.iter().any(|l| l == "built-in receiver"), "{rest:#?}");
 }

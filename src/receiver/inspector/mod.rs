@@ -119,7 +119,7 @@ impl Inspector {
 
 /// Whether a request is the inspector's rather than a webhook.
 pub(crate) fn wants(method: &Method, path: &str) -> bool {
-    (method == Method::GET && path == "/") || path.starts_with(PREFIX)
+    (method == Method::GET && matches!(path, "/" | "/favicon.ico")) || path.starts_with(PREFIX)
 }
 
 /// Header names and values as the page shows them: secrets (see
@@ -220,6 +220,7 @@ pub(super) async fn answer(
         (&Method::GET, "/_pbxsim/style.css") => {
             return asset("text/css; charset=utf-8", STYLE_CSS.to_string());
         }
+        (&Method::GET, "/favicon.ico") => return refuse(StatusCode::NOT_FOUND, "no icon"),
         _ => {}
     }
     let Some(api) = path.strip_prefix("/_pbxsim/api/") else {
@@ -488,6 +489,10 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+#[path = "api_tests.rs"]
+mod api_tests;
 
 #[cfg(test)]
 mod tests {
