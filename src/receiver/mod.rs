@@ -350,13 +350,16 @@ async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        // From this machine: a loopback peer, or one whose address is our own.
+        let local = peer.ip().to_canonical().is_loopback()
+            || stream.local_addr().is_ok_and(|own| own.ip() == peer.ip());
         let for_requests = shared.clone();
         let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
             let shared = for_requests.clone();
             async move {
                 let (parts, body) = request.into_parts();
                 let response =
-                    handle(shared, peer, parts.method, parts.uri, parts.headers, Body::new(body))
+                    handle(shared, local, parts.method, parts.uri, parts.headers, Body::new(body))
                         .await;
                 Ok::<_, std::convert::Infallible>(response)
             }
@@ -483,7 +486,7 @@ enum Verdict {
 
 async fn handle(
     shared: Arc<Shared>,
-    peer: SocketAddr,
+    local: bool,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -492,7 +495,7 @@ async fn handle(
     if let Some(page) = &shared.inspector
         && inspector::wants(&method, uri.path())
     {
-        return inspector::answer(&shared, page, peer, method, uri, headers, body).await;
+        return inspector::answer(&shared, page, local, method, uri, headers, body).await;
     }
     let received_at = Local::now();
     shared.requests.fetch_add(1, Ordering::Relaxed);

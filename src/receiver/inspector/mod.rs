@@ -4,7 +4,7 @@
 //! page. The page's HTML, JS and CSS are embedded in the binary; nothing is fetched at run time.
 //!
 //! `GET /` is the page and everything under [`PREFIX`] is the inspector's; every other request
-//! is a webhook as without `--ui`. The page's API answers only connections from this machine,
+//! is a webhook as without `--ui`. The page and its API answer only connections from this machine,
 //! only to a `Host` that is `localhost` or an IP address (no DNS rebinding), never to a
 //! cross-site request (`Origin`, `Sec-Fetch-Site`), and only with the per-process random key
 //! that the page carries (`X-Pbxsim-Key`), which another web page cannot read. See
@@ -12,7 +12,7 @@
 
 mod history;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -152,10 +152,6 @@ fn host_allowed(host: &str) -> bool {
     name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok()
 }
 
-fn is_loopback(peer: SocketAddr) -> bool {
-    peer.ip().to_canonical().is_loopback()
-}
-
 fn no_store(mut response: Response) -> Response {
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -193,13 +189,13 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 pub(super) async fn answer(
     shared: &Arc<Shared>,
     inspector: &Inspector,
-    peer: SocketAddr,
+    local: bool,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if !is_loopback(peer) {
+    if !local {
         return refuse(StatusCode::FORBIDDEN, "the inspector answers only this machine");
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
