@@ -757,10 +757,8 @@ impl Play {
             let receiver = if builtin {
                 let print = if self.quiet { PrintMode::Quiet } else { PrintMode::Lines };
                 let color = receiver::format::color_for_stdout();
-                let ui = self.ui;
-                match start_builtin_receiver(&scenario, self.token.as_deref(), &opts, print, color, ui)
-                    .await
-                {
+                let (token, ui) = (self.token.as_deref(), self.ui);
+                match start_builtin_receiver(&scenario, token, &opts, print, color, ui).await {
                     Ok(r) => Some(r),
                     Err(code) => return code,
                 }
@@ -1571,10 +1569,8 @@ fn load(args: LoadArgs) -> ExitCode {
         let receiver = if builtin_receiver {
             let deliver = &plan.options.deliver;
             let quiet = PrintMode::Quiet;
-            let ui = args.ui;
-            match start_builtin_receiver(&scenario, args.token.as_deref(), deliver, quiet, false, ui)
-                .await
-            {
+            let (token, ui) = (args.token.as_deref(), args.ui);
+            match start_builtin_receiver(&scenario, token, deliver, quiet, false, ui).await {
                 Ok(r) => Some(r),
                 Err(code) => return code,
             }

@@ -89,7 +89,8 @@ fn expected_order() -> BTreeMap<String, Vec<String>> {
 /// POST a body over plain HTTP/1.1 and return the status code.
 fn post(url: &str, body: &str) -> u16 {
     let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let (host, path) =
+        rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     let mut stream = std::net::TcpStream::connect(host).unwrap();
     write!(
         stream,
@@ -106,10 +107,12 @@ fn post(url: &str, body: &str) -> u16 {
 /// GET over plain HTTP/1.1: the status code and the body.
 fn get(url: &str, key: Option<&str>) -> (u16, String) {
     let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let (host, path) =
+        rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     let mut stream = std::net::TcpStream::connect(host).unwrap();
     let key = key.map(|k| format!("X-Pbxsim-Key: {k}\r\n")).unwrap_or_default();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n{key}Connection: close\r\n\r\n").unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n{key}Connection: close\r\n\r\n")
+        .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     let code = answer.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -132,9 +135,7 @@ fn wait_for(tab: &Tab, what: &str, js: &str) -> Value {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let v = eval(tab, js);
-        let truthy = !matches!(&v, Value::Null | Value::Bool(false))
-            && v != Value::from(0)
-            && v != Value::from("");
+        let truthy = !matches!(&v, Value::Null | Value::Bool(false)) && v != 0 && v != "";
         if truthy {
             return v;
         }
@@ -219,7 +220,8 @@ fn the_inspector_shows_calls_live_with_timelines_violations_and_replay() {
         "a conformant run has no violation"
     );
     // Newest first.
-    let keys = eval(&tab, "[...document.querySelectorAll('#calls tbody tr')].map(r => r.dataset.key)");
+    let keys =
+        eval(&tab, "[...document.querySelectorAll('#calls tbody tr')].map(r => r.dataset.key)");
     let mut ids: Vec<String> = expected.keys().cloned().collect();
     ids.sort_by(|a, b| b.cmp(a));
     assert_eq!(keys, serde_json::json!(ids), "the newest call first");
@@ -238,11 +240,18 @@ fn the_inspector_shows_calls_live_with_timelines_violations_and_replay() {
             ),
         );
         assert_eq!(shown, serde_json::json!(types), "call {id}");
-        let times = eval(&tab, "[...document.querySelectorAll('#timeline .event .at')].map(e => e.textContent)");
-        assert!(times.as_array().unwrap().iter().all(|t| t.as_str().unwrap().contains("+")), "{times}");
+        let times = eval(
+            &tab,
+            "[...document.querySelectorAll('#timeline .event .at')].map(e => e.textContent)",
+        );
+        assert!(
+            times.as_array().unwrap().iter().all(|t| t.as_str().unwrap().contains("+")),
+            "{times}"
+        );
         if types.iter().any(|t| t == "user_inbound") {
             assert!(
-                eval(&tab, "document.querySelectorAll('#axis .lane.ring .bar').length").as_u64() > Some(0),
+                eval(&tab, "document.querySelectorAll('#axis .lane.ring .bar').length").as_u64()
+                    > Some(0),
                 "who rang is drawn"
             );
         }
@@ -251,8 +260,15 @@ fn the_inspector_shows_calls_live_with_timelines_violations_and_replay() {
     // A violation: marked red in the list and next to the event that broke the rule.
     let bad = r#"{"type":"voicemail","unique_call_id":"777000","caller_id":"61400000009"}"#;
     assert_eq!(post(&hook, bad), 200);
-    wait_for(&tab, "the bad call", "document.querySelector('#calls tr[data-key=\"777000\"].violation .mark')");
-    assert_eq!(eval(&tab, "document.querySelector('#counter-violations').textContent !== '0'"), true);
+    wait_for(
+        &tab,
+        "the bad call",
+        "document.querySelector('#calls tr[data-key=\"777000\"].violation .mark')",
+    );
+    assert_eq!(
+        eval(&tab, "document.querySelector('#counter-violations').textContent !== '0'"),
+        true
+    );
     eval(&tab, "document.querySelector('#calls tr[data-key=\"777000\"]').click()");
     let explained = wait_for(
         &tab,
@@ -315,7 +331,11 @@ fn the_inspector_shows_calls_live_with_timelines_violations_and_replay() {
 
     eval(&tab, "(document.getElementById('detail').scrollTop = 0, true)");
     let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).unwrap();
-    assert!(png.len() > 5_000 && png.starts_with(b"\x89PNG"), "a real screenshot: {} bytes", png.len());
+    assert!(
+        png.len() > 5_000 && png.starts_with(b"\x89PNG"),
+        "a real screenshot: {} bytes",
+        png.len()
+    );
     let _ = std::fs::write(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("inspector.png"), &png);
 }
 
@@ -364,7 +384,8 @@ fn run_with_ui_keeps_the_page_open_until_ctrl_c() {
     let url = url.unwrap_or_else(|| panic!("no inspector URL in {seen:#?}"));
     let (code, html) = get(&url, None);
     assert_eq!(code, 200);
-    let key = html.split("name=\"pbxsim-key\" content=\"").nth(1).unwrap().split('"').next().unwrap();
+    let key =
+        html.split("name=\"pbxsim-key\" content=\"").nth(1).unwrap().split('"').next().unwrap();
     let (code, list) = get(&format!("{url}_pbxsim/api/calls"), Some(key));
     assert_eq!(code, 200, "{list}");
     let list: Value = serde_json::from_str(&list).unwrap();

@@ -456,13 +456,8 @@ impl Shared {
         violations: Vec<crate::check::Violation>,
     ) {
         let Some(inspector) = &self.inspector else { return };
-        let tokens: Vec<&str> = self
-            .cfg
-            .token
-            .iter()
-            .chain(&self.cfg.extra_tokens)
-            .map(String::as_str)
-            .collect();
+        let tokens: Vec<&str> =
+            self.cfg.token.iter().chain(&self.cfg.extra_tokens).map(String::as_str).collect();
         inspector.record(Incoming {
             received_at: *received_at,
             path,
@@ -513,7 +508,16 @@ async fn handle(
                 shared.cfg.output.line(&line);
             }
             let one_off = false;
-            shared.inspect(&received_at, path, &headers, code, Some(&reason), &saved_body, one_off, vec![]);
+            shared.inspect(
+                &received_at,
+                path,
+                &headers,
+                code,
+                Some(&reason),
+                &saved_body,
+                one_off,
+                vec![],
+            );
             save(&shared, &received_at, path, &headers, code, saved_body);
             (code, json!({"ok": false, "error": reason}))
         }

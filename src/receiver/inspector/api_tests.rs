@@ -115,7 +115,10 @@ async fn replay_sends_with_the_token_to_the_typed_url() {
     assert_eq!(webhook(&http, &r, &event("user_inbound", "7")).await, 200);
     assert_eq!(webhook(&http, &r, &event("user_inbound", "7")).await, 200);
     let replay = |body: Value| {
-        http.post(format!("{}_pbxsim/api/replay", r.url())).header(KEY_HEADER, &key).json(&body).send()
+        http.post(format!("{}_pbxsim/api/replay", r.url()))
+            .header(KEY_HEADER, &key)
+            .json(&body)
+            .send()
     };
     let to = format!("{}again", target.url());
     let one: Value = replay(json!({"url": to, "seq": 1})).await.unwrap().json().await.unwrap();

@@ -95,7 +95,11 @@ pub struct ViolationView {
 
 impl From<&Violation> for ViolationView {
     fn from(v: &Violation) -> Self {
-        Self { rule: v.rule.as_str(), explanation: v.rule.description(), message: v.message.clone() }
+        Self {
+            rule: v.rule.as_str(),
+            explanation: v.rule.description(),
+            message: v.message.clone(),
+        }
     }
 }
 
@@ -428,9 +432,9 @@ impl Call {
                 to_ms: end.and_then(|j| at[j]),
                 answered: answer.is_some(),
                 estimated: estimated[i] || end.is_some_and(|j| estimated[j]),
-                via: field_text(v, "queue_name")
-                    .map(|q| format!("queue {q}"))
-                    .or_else(|| field_text(v, "ring_group_name").map(|g| format!("ring group {g}"))),
+                via: field_text(v, "queue_name").map(|q| format!("queue {q}")).or_else(|| {
+                    field_text(v, "ring_group_name").map(|g| format!("ring group {g}"))
+                }),
             });
         }
         let entries = self
@@ -481,8 +485,12 @@ fn seconds(event: &Value, name: &str) -> Option<i64> {
 
 /// The PBX time at which the event happened, from its own fields.
 fn moment(event: &Value) -> Option<DateTime<FixedOffset>> {
-    let ended =
-        || Some(timestamp(event, "call_start_at")? + chrono::Duration::seconds(seconds(event, "call_duration")?));
+    let ended = || {
+        Some(
+            timestamp(event, "call_start_at")?
+                + chrono::Duration::seconds(seconds(event, "call_duration")?),
+        )
+    };
     match field_text(event, "type")?.as_str() {
         "user_inbound_answered" | "user_outbound_answered" => timestamp(event, "connected_at"),
         "user_inbound_completed" | "user_outbound_completed" | "queue_call" | "ring_group_call" => {
@@ -583,7 +591,9 @@ impl History {
             } else {
                 let later_same = |id: &str| {
                     incoming.body.as_array().is_some_and(|a| {
-                        a[i + 1..].iter().any(|w| field_text(w, "unique_call_id").as_deref() == Some(id))
+                        a[i + 1..]
+                            .iter()
+                            .any(|w| field_text(w, "unique_call_id").as_deref() == Some(id))
                     })
                 };
                 let (take, keep): (Vec<_>, Vec<_>) = violations.drain(..).partition(|v| {
@@ -692,7 +702,9 @@ impl History {
     /// (the calls just recorded).
     fn evict(&mut self, keep: &[String]) {
         let b = self.bounds;
-        while self.calls.len() > b.max_calls || self.events > b.max_events || self.bytes > b.max_bytes
+        while self.calls.len() > b.max_calls
+            || self.events > b.max_events
+            || self.bytes > b.max_bytes
         {
             let Some(pos) = self.order.iter().position(|k| !keep.contains(k)) else { break };
             let Some(key) = self.order.remove(pos) else { break };

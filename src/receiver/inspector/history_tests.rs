@@ -65,11 +65,23 @@ fn the_byte_bound_holds_too_and_huge_bodies_are_not_kept() {
     let mut h = History::new(bounds);
     for i in 0..500 {
         let big = "x".repeat(1_500);
-        feed(&mut h, i, &ev("voicemail", &i.to_string(), json!({"email_message": big})), 200, vec![]);
+        feed(
+            &mut h,
+            i,
+            &ev("voicemail", &i.to_string(), json!({"email_message": big})),
+            200,
+            vec![],
+        );
         assert!(h.kept().bytes <= 100_000, "{:?}", h.kept());
     }
     assert!(h.kept().calls < 100);
-    feed(&mut h, 1, &ev("voicemail", "huge", json!({"email_message": "y".repeat(5_000)})), 200, vec![]);
+    feed(
+        &mut h,
+        1,
+        &ev("voicemail", "huge", json!({"email_message": "y".repeat(5_000)})),
+        200,
+        vec![],
+    );
     let t = h.timeline("huge").unwrap();
     assert_eq!(t.entries[0].entry.body, None);
     assert!(t.entries[0].entry.body_note.as_deref().unwrap().contains("not kept"));
@@ -89,11 +101,47 @@ fn a_call_keeps_at_most_its_share_of_events() {
 #[test]
 fn summaries_and_filters() {
     let mut h = History::new(Bounds::default());
-    feed(&mut h, 0, &ev("user_inbound", "1", json!({"user_number": "1010", "user_name": "Alice", "queue_name": "Support"})), 200, vec![]);
-    feed(&mut h, 1, &ev("queue_call", "1", json!({"queue_name": "Support", "status": "abandoned", "call_duration": 30})), 200, vec![]);
-    feed(&mut h, 2, &ev("user_outbound", "2", json!({"user_number": "1011", "user_name": "Bob"})), 200, vec![]);
+    feed(
+        &mut h,
+        0,
+        &ev(
+            "user_inbound",
+            "1",
+            json!({"user_number": "1010", "user_name": "Alice", "queue_name": "Support"}),
+        ),
+        200,
+        vec![],
+    );
+    feed(
+        &mut h,
+        1,
+        &ev(
+            "queue_call",
+            "1",
+            json!({"queue_name": "Support", "status": "abandoned", "call_duration": 30}),
+        ),
+        200,
+        vec![],
+    );
+    feed(
+        &mut h,
+        2,
+        &ev("user_outbound", "2", json!({"user_number": "1011", "user_name": "Bob"})),
+        200,
+        vec![],
+    );
     let v = Violation { call_id: "2".into(), rule: Rule::Order, message: "out of order".into() };
-    feed(&mut h, 3, &ev("user_outbound_answered", "2", json!({"user_number": "1011", "connected_at": "2019-10-01T15:31:20.000Z"})), 200, vec![v]);
+    feed(
+        &mut h,
+        3,
+        &ev(
+            "user_outbound_answered",
+            "2",
+            json!({"user_number": "1011", "connected_at": "2019-10-01T15:31:20.000Z"}),
+        ),
+        200,
+        vec![v],
+    );
     feed(&mut h, 4, &Value::Null, 401, vec![]);
 
     let (n, all) = h.list(&Filter::default(), 0, 10);
@@ -106,7 +154,10 @@ fn summaries_and_filters() {
     assert_eq!(out.caller.as_deref(), Some("1011"));
     let inb = &all[2];
     assert_eq!((inb.direction, inb.outcome), ("inbound", "abandoned"));
-    assert_eq!(inb.statuses, vec![Status { kind: "queue", name: "Support".into(), status: "abandoned".into() }]);
+    assert_eq!(
+        inb.statuses,
+        vec![Status { kind: "queue", name: "Support".into(), status: "abandoned".into() }]
+    );
 
     let only = |f: Filter| h.list(&f, 0, 10).1.into_iter().map(|c| c.key).collect::<Vec<_>>();
     assert_eq!(only(Filter { violations_only: true, ..Filter::default() }), ["2"]);
@@ -142,9 +193,16 @@ fn violations_of_an_array_body_go_to_their_call() {
 #[test]
 fn the_timeline_is_in_pbx_time_with_who_rang_and_for_how_long() {
     let mut h = History::new(Bounds::default());
-    let user = |n: &str| json!({"user_number": n, "user_name": format!("U{n}"), "queue_name": "Support"});
+    let user =
+        |n: &str| json!({"user_number": n, "user_name": format!("U{n}"), "queue_name": "Support"});
     // Received 1 s of wall time per 10 s of PBX time (--speed 10).
-    feed(&mut h, 0, &ev("webhook_component_event", "9", json!({"component_name": "crm"})), 200, vec![]);
+    feed(
+        &mut h,
+        0,
+        &ev("webhook_component_event", "9", json!({"component_name": "crm"})),
+        200,
+        vec![],
+    );
     feed(&mut h, 0, &ev("user_inbound", "9", user("1010")), 200, vec![]);
     feed(&mut h, 1_500, &ev("user_inbound", "9", user("1011")), 200, vec![]);
     let mut answered = ev("user_inbound_answered", "9", user("1011"));
@@ -160,12 +218,24 @@ fn the_timeline_is_in_pbx_time_with_who_rang_and_for_how_long() {
     let at: Vec<(Option<i64>, bool)> = t.entries.iter().map(|e| (e.at_ms, e.estimated)).collect();
     assert_eq!(
         at,
-        [(Some(0), false), (Some(0), true), (Some(15_000), true), (Some(20_000), false), (Some(50_000), false)]
+        [
+            (Some(0), false),
+            (Some(0), true),
+            (Some(15_000), true),
+            (Some(20_000), false),
+            (Some(50_000), false)
+        ]
     );
     assert_eq!(t.rings.len(), 2);
     let (first, second) = (&t.rings[0], &t.rings[1]);
-    assert_eq!((first.user.as_str(), first.from_ms, first.to_ms, first.answered), ("1010 U1010", 0, Some(15_000), false));
-    assert_eq!((second.user.as_str(), second.from_ms, second.to_ms, second.answered), ("1011 U1011", 15_000, Some(20_000), true));
+    assert_eq!(
+        (first.user.as_str(), first.from_ms, first.to_ms, first.answered),
+        ("1010 U1010", 0, Some(15_000), false)
+    );
+    assert_eq!(
+        (second.user.as_str(), second.from_ms, second.to_ms, second.answered),
+        ("1011 U1011", 15_000, Some(20_000), true)
+    );
     assert_eq!(second.via.as_deref(), Some("queue Support"));
 }
 
@@ -173,7 +243,8 @@ fn the_timeline_is_in_pbx_time_with_who_rang_and_for_how_long() {
 fn end_of_stream_violations_belong_to_the_call() {
     let mut h = History::new(Bounds::default());
     feed(&mut h, 0, &ev("user_inbound", "5", json!({})), 200, vec![]);
-    let v = Violation { call_id: "5".into(), rule: Rule::Incomplete, message: "never ended".into() };
+    let v =
+        Violation { call_id: "5".into(), rule: Rule::Incomplete, message: "never ended".into() };
     h.record_end(&[v]);
     let (_, page) = h.list(&Filter::default(), 0, 1);
     assert_eq!(page[0].violations, 1);

@@ -161,7 +161,9 @@ fn no_store(mut response: Response) -> Response {
 }
 
 fn json_response(code: StatusCode, value: &Value) -> Response {
-    no_store((code, [(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response())
+    no_store(
+        (code, [(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response(),
+    )
 }
 
 fn refuse(code: StatusCode, why: &str) -> Response {
@@ -208,7 +210,10 @@ pub(super) async fn answer(
     let path = uri.path();
     match (&method, path) {
         (&Method::GET, "/") => {
-            return asset("text/html; charset=utf-8", INDEX_HTML.replace("{{KEY}}", &inspector.key));
+            return asset(
+                "text/html; charset=utf-8",
+                INDEX_HTML.replace("{{KEY}}", &inspector.key),
+            );
         }
         (&Method::GET, "/_pbxsim/app.js") => {
             return asset("text/javascript; charset=utf-8", APP_JS.to_string());
@@ -403,44 +408,44 @@ async fn replay(
         Err(e) => return refuse(StatusCode::BAD_REQUEST, &e),
     };
     // (seq, body, one-off) in sending order.
-    let sends: Vec<(Option<u64>, String, bool)> =
-        match (request.seq, &request.call, &request.body) {
-            (Some(seq), None, None) => {
-                let history = lock(&inspector.history);
-                match history.entry(seq) {
-                    Some(Entry { body: Some(b), json: true, one_off, .. }) => {
-                        vec![(Some(seq), b.clone(), *one_off)]
-                    }
-                    Some(_) => {
-                        return refuse(StatusCode::BAD_REQUEST, "that request has no JSON body");
-                    }
-                    None => return refuse(StatusCode::NOT_FOUND, "no such event (evicted?)"),
+    let sends: Vec<(Option<u64>, String, bool)> = match (request.seq, &request.call, &request.body)
+    {
+        (Some(seq), None, None) => {
+            let history = lock(&inspector.history);
+            match history.entry(seq) {
+                Some(Entry { body: Some(b), json: true, one_off, .. }) => {
+                    vec![(Some(seq), b.clone(), *one_off)]
                 }
+                Some(_) => {
+                    return refuse(StatusCode::BAD_REQUEST, "that request has no JSON body");
+                }
+                None => return refuse(StatusCode::NOT_FOUND, "no such event (evicted?)"),
             }
-            (None, Some(call), None) => {
-                let history = lock(&inspector.history);
-                let Some(entries) = history.entries_of(call) else {
-                    return refuse(StatusCode::NOT_FOUND, "no such call (evicted?)");
-                };
-                entries
-                    .iter()
-                    .filter(|e| e.json)
-                    .filter_map(|e| Some((Some(e.seq), e.body.clone()?, e.one_off)))
-                    .collect()
+        }
+        (None, Some(call), None) => {
+            let history = lock(&inspector.history);
+            let Some(entries) = history.entries_of(call) else {
+                return refuse(StatusCode::NOT_FOUND, "no such call (evicted?)");
+            };
+            entries
+                .iter()
+                .filter(|e| e.json)
+                .filter_map(|e| Some((Some(e.seq), e.body.clone()?, e.one_off)))
+                .collect()
+        }
+        (None, None, Some(text)) => match serde_json::from_str::<Value>(text) {
+            Ok(v @ (Value::Object(_) | Value::Array(_))) => {
+                vec![(None, v.to_string(), request.one_off)]
             }
-            (None, None, Some(text)) => match serde_json::from_str::<Value>(text) {
-                Ok(v @ (Value::Object(_) | Value::Array(_))) => {
-                    vec![(None, v.to_string(), request.one_off)]
-                }
-                Ok(_) => {
-                    return refuse(StatusCode::BAD_REQUEST, "the body must be a JSON object or array");
-                }
-                Err(e) => {
-                    return refuse(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}"));
-                }
-            },
-            _ => return refuse(StatusCode::BAD_REQUEST, "give exactly one of seq, call or body"),
-        };
+            Ok(_) => {
+                return refuse(StatusCode::BAD_REQUEST, "the body must be a JSON object or array");
+            }
+            Err(e) => {
+                return refuse(StatusCode::BAD_REQUEST, &format!("the body is not JSON: {e}"));
+            }
+        },
+        _ => return refuse(StatusCode::BAD_REQUEST, "give exactly one of seq, call or body"),
+    };
     if sends.is_empty() {
         return refuse(StatusCode::BAD_REQUEST, "nothing to send: the call has no JSON bodies");
     }
@@ -451,10 +456,8 @@ async fn replay(
     let token = shared.cfg.token.as_deref();
     let mut results = Vec::with_capacity(sends.len());
     for (seq, text, one_off) in sends {
-        let mut req = client
-            .post(url.clone())
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(text);
+        let mut req =
+            client.post(url.clone()).header(header::CONTENT_TYPE, "application/json").body(text);
         if let Some(token) = token {
             req = req.header(TOKEN_HEADER, token);
         }
