@@ -207,6 +207,11 @@ struct Call {
     last_received: DateTime<Local>,
     /// Numbers and names, lowercase, one a line.
     haystack: String,
+    fold: Fold,
+    /// Over all its events, kept or not.
+    violations: usize,
+    answered_4xx: usize,
+    refused: bool,
 }
 
 const HAYSTACK_MAX: usize = 2048;
@@ -222,6 +227,86 @@ const SEARCHED: [&str; 9] = [
     "component_name",
 ];
 
+/// What the list shows of a call, folded over its events as they arrive.
+#[derive(Default)]
+struct Fold {
+    direction: Option<&'static str>,
+    caller: Option<String>,
+    caller_name: Option<String>,
+    dest: Option<String>,
+    user: Option<String>,
+    statuses: Vec<Status>,
+    types: Vec<String>,
+    answered: bool,
+    voicemail: bool,
+    ended: bool,
+    /// The first summary status other than `answered`.
+    summary_status: Option<String>,
+}
+
+impl Fold {
+    fn apply(&mut self, event: &Value) {
+        let ty = field_text(event, "type").unwrap_or_default();
+        if ty.is_empty() {
+            return;
+        }
+        if !self.types.contains(&ty) && self.types.len() < 32 {
+            self.types.push(clip(&ty, 64));
+        }
+        let first = |slot: &mut Option<String>, name: &str| {
+            if slot.is_none() {
+                *slot = field_text(event, name).map(|t| clip(&t, 256));
+            }
+        };
+        if ty.starts_with("user_outbound") || ty == "recording_outbound" {
+            self.direction = Some("outbound");
+            first(&mut self.caller, "user_number");
+            first(&mut self.caller_name, "user_name");
+            if self.user.is_none() {
+                self.user = user_of(event).map(|u| clip(&u, 256));
+            }
+        } else {
+            self.direction.get_or_insert("inbound");
+            if ty == "webhook_component_event" {
+                // Here user_number is the caller's CLI and user_name its CNAM.
+                first(&mut self.caller, "user_number");
+                first(&mut self.caller_name, "user_name");
+            } else {
+                first(&mut self.caller, "caller_id");
+                first(&mut self.caller_name, "caller_name");
+            }
+        }
+        first(&mut self.dest, "dest_number");
+        match ty.as_str() {
+            "user_inbound_answered" | "user_outbound_answered" => {
+                self.answered = true;
+                if let Some(u) = user_of(event) {
+                    self.user = Some(clip(&u, 256));
+                }
+            }
+            "voicemail" => self.voicemail = true,
+            "user_inbound_completed" | "user_outbound_completed" => self.ended = true,
+            "queue_call" | "ring_group_call" => {
+                self.ended = true;
+                let (kind, name) = if ty == "queue_call" {
+                    ("queue", field_text(event, "queue_name"))
+                } else {
+                    ("ring group", field_text(event, "ring_group_name"))
+                };
+                let status = clip(&field_text(event, "status").unwrap_or_else(|| "?".into()), 64);
+                if status != "answered" {
+                    self.summary_status.get_or_insert(status.clone());
+                }
+                if self.statuses.len() < 32 {
+                    let name = clip(&name.unwrap_or_default(), 256);
+                    self.statuses.push(Status { kind, name, status });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 impl Call {
     fn add_to_haystack(&mut self, event: &Value) {
         for field in SEARCHED {
@@ -236,104 +321,42 @@ impl Call {
         }
     }
 
-    fn events(&self) -> impl Iterator<Item = (&Entry, Value)> {
-        self.entries.iter().filter_map(|e| {
-            let body = e.body.as_deref().filter(|_| e.json)?;
-            serde_json::from_str::<Value>(body).ok().map(|v| (e, v))
-        })
-    }
-
     fn summary(&self) -> CallSummary {
-        let mut s = CallSummary {
-            key: self.key.clone(),
-            call_id: self.call_id.clone(),
-            direction: "-",
-            caller: None,
-            caller_name: None,
-            dest: None,
-            user: None,
-            outcome: "in progress",
-            statuses: Vec::new(),
-            events: self.entries.len(),
-            dropped: self.dropped,
-            violations: self.entries.iter().map(|e| e.violations.len()).sum::<usize>()
-                + self.end_violations.len(),
-            answered_4xx: self.entries.iter().filter(|e| (400..500).contains(&e.status)).count(),
-            types: Vec::new(),
-            first_received: self.first_received,
-            last_received: self.last_received,
-            version: self.version,
-        };
-        let (mut answered, mut voicemail, mut ended) = (false, false, false);
-        let mut summary_status: Option<String> = None;
-        for (_, event) in self.events() {
-            let ty = field_text(&event, "type").unwrap_or_default();
-            if !ty.is_empty() && !s.types.contains(&ty) {
-                s.types.push(ty.clone());
-            }
-            let outbound = ty.starts_with("user_outbound") || ty == "recording_outbound";
-            if outbound {
-                s.direction = "outbound";
-                s.caller = s.caller.or_else(|| field_text(&event, "user_number"));
-                s.caller_name = s.caller_name.or_else(|| field_text(&event, "user_name"));
-                s.user = s.user.or_else(|| user_of(&event));
-            } else if !ty.is_empty() {
-                if s.direction == "-" {
-                    s.direction = "inbound";
-                }
-                if ty == "webhook_component_event" {
-                    // Here user_number is the caller's CLI and user_name its CNAM.
-                    s.caller = s.caller.or_else(|| field_text(&event, "user_number"));
-                    s.caller_name = s.caller_name.or_else(|| field_text(&event, "user_name"));
-                } else {
-                    s.caller = s.caller.or_else(|| field_text(&event, "caller_id"));
-                    s.caller_name = s.caller_name.or_else(|| field_text(&event, "caller_name"));
-                }
-            }
-            s.dest = s.dest.or_else(|| field_text(&event, "dest_number"));
-            match ty.as_str() {
-                "user_inbound_answered" | "user_outbound_answered" => {
-                    answered = true;
-                    s.user = user_of(&event).or(s.user);
-                }
-                "voicemail" => voicemail = true,
-                "user_inbound_completed" | "user_outbound_completed" => ended = true,
-                "queue_call" | "ring_group_call" => {
-                    ended = true;
-                    let (kind, name) = if ty == "queue_call" {
-                        ("queue", field_text(&event, "queue_name"))
-                    } else {
-                        ("ring group", field_text(&event, "ring_group_name"))
-                    };
-                    let status = field_text(&event, "status").unwrap_or_else(|| "?".into());
-                    if status != "answered" {
-                        summary_status.get_or_insert(status.clone());
-                    }
-                    s.statuses.push(Status { kind, name: name.unwrap_or_default(), status });
-                }
-                _ => {}
-            }
-        }
-        s.outcome = if self.call_id.is_none() {
-            if self.entries.iter().any(|e| !(200..300).contains(&e.status)) {
-                "refused"
-            } else {
-                "no call id"
-            }
-        } else if answered {
+        let f = &self.fold;
+        let outcome = if self.call_id.is_none() {
+            if self.refused { "refused" } else { "no call id" }
+        } else if f.answered {
             "answered"
-        } else if voicemail {
+        } else if f.voicemail {
             "voicemail"
-        } else if summary_status.as_deref() == Some("abandoned") {
+        } else if f.summary_status.as_deref() == Some("abandoned") {
             "abandoned"
-        } else if summary_status.as_deref() == Some("timedout") {
+        } else if f.summary_status.as_deref() == Some("timedout") {
             "timedout"
-        } else if ended {
+        } else if f.ended {
             "unanswered"
         } else {
             "in progress"
         };
-        s
+        CallSummary {
+            key: self.key.clone(),
+            call_id: self.call_id.clone(),
+            direction: f.direction.unwrap_or("-"),
+            caller: f.caller.clone(),
+            caller_name: f.caller_name.clone(),
+            dest: f.dest.clone(),
+            user: f.user.clone(),
+            outcome,
+            statuses: f.statuses.clone(),
+            events: self.entries.len(),
+            dropped: self.dropped,
+            violations: self.violations + self.end_violations.len(),
+            answered_4xx: self.answered_4xx,
+            types: f.types.clone(),
+            first_received: self.first_received,
+            last_received: self.last_received,
+            version: self.version,
+        }
     }
 
     fn matches(&self, filter: &Filter, summary: &CallSummary) -> bool {
@@ -681,10 +704,20 @@ impl History {
                 first_received: received,
                 last_received: received,
                 haystack: String::new(),
+                fold: Fold::default(),
+                violations: 0,
+                answered_4xx: 0,
+                refused: false,
             }
         });
         call.version = seq;
         call.last_received = received;
+        call.violations += entry.violations.len();
+        call.answered_4xx += usize::from((400..500).contains(&entry.status));
+        call.refused |= !(200..300).contains(&entry.status);
+        if let Some(v) = value {
+            call.fold.apply(v);
+        }
         if call.entries.len() >= self.bounds.max_events_per_call {
             call.dropped += 1;
             return;
