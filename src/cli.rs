@@ -16,6 +16,7 @@ use pbxsim::deliver::{self, DeliverOptions, Pacing, RetryOn};
 use pbxsim::diagnostic::Diagnostic;
 use pbxsim::duration::Millis;
 use pbxsim::event::{EventType, EventTypeSet};
+use pbxsim::receiver::inspector::InspectorConfig;
 use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
 use pbxsim::report;
 use pbxsim::scenario::Scenario;
@@ -206,7 +207,12 @@ pub enum Command {
         pbxsim listen -p 0 --save capture.ndjson --exit-after 100\n  \
         pbxsim listen --check fields                  # every event is a one-off: no call order\n  \
         pbxsim listen --token old-s3cret --token new-s3cret   # accept either during a rotation\n  \
-        pbxsim listen --fail-rate 0.2 --delay 500ms   # rehearse your sender's retries\n\n\
+        pbxsim listen --fail-rate 0.2 --delay 500ms   # rehearse your sender's retries\n  \
+        pbxsim listen --ui --token s3cret             # and a live web page of the calls\n\n\
+        --ui serves the inspector page at GET / on the same port (webhooks stay POSTs to any\n\
+        path; /_pbxsim/ is reserved for the page). It lists calls as they arrive, shows each\n\
+        call's timeline, raw requests and violations, and replays events to a URL you type,\n\
+        with --token. It keeps the last 1,000 calls; see docs/inspector.md.\n\n\
         Ctrl-C, SIGTERM, --exit-after or a closed stdout ends it: the summary, then the exit\n\
         code. Exit codes: 0 no violations; 1 violations; 2 usage error or cannot listen.")]
     Listen(ListenArgs),
@@ -296,6 +302,10 @@ pub struct ListenArgs {
     /// Print violations and the summary only, not a line per event.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also serve the live inspector page on the same port: open the printed URL (`GET /`) to
+    /// watch calls arrive, read their timelines and replay events. See docs/inspector.md.
+    #[arg(long)]
+    pub ui: bool,
 }
 
 /// `pbxsim check` flags.
@@ -525,6 +535,7 @@ fn listen(args: ListenArgs) -> ExitCode {
             _ => None,
         },
         output: output.clone(),
+        inspector: args.ui.then(InspectorConfig::default),
         ..ReceiverConfig::default()
     };
     let bind = SocketAddr::new(args.bind, args.port);
@@ -544,6 +555,12 @@ fn listen(args: ListenArgs) -> ExitCode {
             }
         });
         output.line(&format!("listening on http://{}", running.addr));
+        if let Some(url) = running.inspector_url() {
+            output.line(&format!("inspector: {url}  (open it in a browser)"));
+            if !args.bind.is_loopback() {
+                output.line("note: the inspector page answers only connections from this machine");
+            }
+        }
         output.line("press Ctrl-C to stop and print the summary");
         let time_limit = async {
             match args.exit_after {
@@ -828,6 +845,10 @@ pub struct RunArgs {
     #[arg(long, hide = true, value_name = "DURATION", default_value = "10s",
           env = "PBXSIM_PROGRESS_EVERY", value_parser = positive_duration)]
     pub progress_every: Duration,
+    /// With the built-in receiver: serve the live inspector page on its port (the URL is
+    /// printed) and keep it open after the run until Ctrl-C. See docs/inspector.md.
+    #[arg(long)]
+    pub ui: bool,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
     #[command(flatten)]
@@ -958,6 +979,7 @@ fn run(args: RunArgs) -> ExitCode {
         preview,
         seed,
         outputs,
+        ui: args.ui,
     };
     play.run(scenario)
 }
@@ -1055,6 +1077,7 @@ struct Play {
     preview: pbxsim::engine::Preview,
     seed: u64,
     outputs: RunOutputs,
+    ui: bool,
 }
 
 impl Play {
@@ -1067,6 +1090,9 @@ impl Play {
         opts.chaos = self.chaos.chaos(scenario.chaos.as_ref(), self.seed);
         opts.clock_lead = self.anchor.lead();
         let builtin = self.target.is_none() && scenario.webhook.url.is_none();
+        if let Err(e) = ui_needs_builtin(self.ui, builtin) {
+            return usage_error(e);
+        }
         let endpoints = endpoint_count(&scenario, &self.routes);
         if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, builtin) {
             return usage_error(e);
@@ -1099,6 +1125,7 @@ impl Play {
                     print,
                     color,
                     output,
+                    self.ui,
                 )
                 .await
                 {
@@ -1190,6 +1217,9 @@ impl Play {
             }
             let mut receiver_json = None;
             if let Some(r) = receiver {
+                if code != 130 {
+                    linger(&r).await;
+                }
                 let stats = r.shutdown().await;
                 if !json {
                     println!("\nbuilt-in receiver\n{stats}");
@@ -1792,6 +1822,10 @@ pub struct CallArgs {
     /// With the built-in receiver: print only violations and the summaries.
     #[arg(long, short)]
     pub quiet: bool,
+    /// With the built-in receiver: serve the live inspector page on its port (the URL is
+    /// printed) and keep it open after the run until Ctrl-C. See docs/inspector.md.
+    #[arg(long)]
+    pub ui: bool,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
     #[command(flatten)]
@@ -1909,6 +1943,7 @@ fn call(args: CallArgs) -> ExitCode {
         preview,
         seed,
         outputs: RunOutputs::none("call"),
+        ui: args.ui,
     };
     play.run(scenario)
 }
@@ -1991,6 +2026,11 @@ pub struct LoadArgs {
     #[arg(long, hide = true, value_name = "DURATION", default_value = "10s",
           env = "PBXSIM_PROGRESS_EVERY", value_parser = positive_duration)]
     pub progress_every: Duration,
+    /// With the built-in receiver: serve the live inspector page on its port (the URL is
+    /// printed) and keep it open after the run until Ctrl-C. It keeps the last calls only
+    /// (see docs/inspector.md).
+    #[arg(long)]
+    pub ui: bool,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
     #[command(flatten)]
@@ -2066,6 +2106,7 @@ async fn start_builtin_receiver(
     print: PrintMode,
     color: bool,
     output: Output,
+    ui: bool,
 ) -> Result<receiver::RunningReceiver, ExitCode> {
     let token = token
         .map(str::to_string)
@@ -2085,12 +2126,38 @@ async fn start_builtin_receiver(
         print,
         color,
         output,
+        inspector: ui.then(InspectorConfig::default),
         ..ReceiverConfig::default()
     };
-    receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await.map_err(|e| {
-        eprintln!("error: cannot start the built-in receiver: {e}");
-        ExitCode::from(EXIT_USAGE)
-    })
+    let running =
+        receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await.map_err(|e| {
+            eprintln!("error: cannot start the built-in receiver: {e}");
+            ExitCode::from(EXIT_USAGE)
+        })?;
+    if let Some(url) = running.inspector_url() {
+        println!("inspector: {url}  (open it in a browser)");
+    }
+    Ok(running)
+}
+
+/// `--ui` serves the page from the built-in receiver, so it needs one.
+fn ui_needs_builtin(ui: bool, builtin: bool) -> Result<(), String> {
+    if ui && !builtin {
+        return Err("--ui shows what the built-in receiver gets, and this run sends to a target \
+                    (--target or the file's [webhook] url); drop the target, or run \
+                    `pbxsim listen --ui` and make it your target"
+            .into());
+    }
+    Ok(())
+}
+
+/// With `--ui`: the run is over, its end-of-stream checks are run (the page shows them), and
+/// the page stays open until Ctrl-C.
+async fn linger(receiver: &receiver::RunningReceiver) {
+    let Some(url) = receiver.inspector_url() else { return };
+    receiver.finish_checks();
+    println!("\nthe inspector stays open at {url}; press Ctrl-C to stop");
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn load(args: LoadArgs) -> ExitCode {
@@ -2109,6 +2176,9 @@ fn load(args: LoadArgs) -> ExitCode {
     deliver.max_calls_in_flight = args.max_calls_in_flight.map(|n| n as usize);
     deliver.chaos = args.chaos.chaos(scenario.chaos.as_ref(), engine_opts.seed);
     let builtin_receiver = args.target.is_none() && scenario.webhook.url.is_none();
+    if let Err(e) = ui_needs_builtin(args.ui, builtin_receiver) {
+        return usage_error(e);
+    }
     let endpoint_count = endpoint_count(&scenario, &args.routes);
     if let Err(e) =
         pbxsim::limits::check_fd_limit(deliver.concurrency, endpoint_count, builtin_receiver)
@@ -2184,6 +2254,7 @@ fn load(args: LoadArgs) -> ExitCode {
                 quiet,
                 false,
                 output,
+                args.ui,
             )
             .await
             {
@@ -2292,6 +2363,9 @@ fn load(args: LoadArgs) -> ExitCode {
             print_stdout(&text);
         }
         if let Some(r) = receiver {
+            if code != 130 {
+                linger(&r).await;
+            }
             let stats = r.shutdown().await;
             match json {
                 true => eprintln!("\nbuilt-in receiver\n{stats}"),

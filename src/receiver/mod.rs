@@ -7,6 +7,7 @@
 //! delivered, whereas a failed one will be sent again.
 
 pub mod format;
+pub mod inspector;
 mod save;
 
 use std::collections::BTreeMap;
@@ -31,6 +32,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::check::{CheckSummary, Checker, CheckerConfig};
 use crate::duration::Millis;
+use inspector::{Incoming, Inspector, InspectorConfig};
 use save::SaveFile;
 
 /// The token header, as sent by the PBX.
@@ -151,6 +153,9 @@ pub struct ReceiverConfig {
     /// [`RunningReceiver::stopped`] resolves once this many events have been received.
     pub stop_after: Option<u64>,
     pub output: Output,
+    /// Serve the live inspector page (`--ui`) on the same port; `None` answers `GET /` 405 as
+    /// any other non-POST.
+    pub inspector: Option<InspectorConfig>,
 }
 
 impl Default for ReceiverConfig {
@@ -172,6 +177,7 @@ impl Default for ReceiverConfig {
             seed: 0,
             stop_after: None,
             output: Output::stdout(),
+            inspector: None,
         }
     }
 }
@@ -193,6 +199,7 @@ impl fmt::Debug for ReceiverConfig {
             .field("color", &self.color)
             .field("seed", &self.seed)
             .field("stop_after", &self.stop_after)
+            .field("inspector", &self.inspector)
             .finish()
     }
 }
@@ -258,6 +265,29 @@ impl RunningReceiver {
         self.shared.stats()
     }
 
+    /// The inspector page's address with `--ui` (a loopback address when bound to all
+    /// interfaces), else `None`.
+    pub fn inspector_url(&self) -> Option<String> {
+        self.shared.inspector.as_ref()?;
+        let ip = match self.addr.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+            ip => ip,
+        };
+        Some(format!("http://{}/", SocketAddr::new(ip, self.addr.port())))
+    }
+
+    /// What the inspector's history holds (`None` without `--ui`).
+    pub fn inspector_kept(&self) -> Option<inspector::Kept> {
+        self.shared.inspector.as_ref().map(Inspector::kept)
+    }
+
+    /// Run the end-of-stream checks now, while still serving (the inspector then shows their
+    /// violations), and print them; [`RunningReceiver::shutdown`] does not repeat them.
+    pub fn finish_checks(&self) {
+        self.shared.finish_checks();
+    }
+
     /// Resolves once `stop_after` events have been received (never, without `stop_after`).
     pub async fn stopped(&self) {
         let mut rx = self.stopped.clone();
@@ -275,12 +305,7 @@ impl RunningReceiver {
         if tokio::time::timeout(Duration::from_secs(5), &mut self.task).await.is_err() {
             self.task.abort();
         }
-        {
-            let mut checker = self.shared.checker();
-            for v in checker.finish() {
-                self.shared.cfg.output.line(&format::violation_line(&v, self.shared.cfg.color));
-            }
-        }
+        self.shared.finish_checks();
         self.shared.stats()
     }
 }
@@ -308,6 +333,7 @@ pub async fn start(bind: SocketAddr, cfg: ReceiverConfig) -> io::Result<RunningR
         noted_no_token: AtomicBool::new(false),
         stop_tx,
         save,
+        inspector: cfg.inspector.map(Inspector::new),
         cfg,
     });
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
@@ -345,9 +371,9 @@ async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(_) => {
                     // Out of file descriptors, or a client gone before its handshake ended:
                     // wait a little rather than spin, and go on serving.
@@ -358,13 +384,17 @@ async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        // From this machine: a loopback peer, or one whose address is our own.
+        let local = peer.ip().to_canonical().is_loopback()
+            || stream.local_addr().is_ok_and(|own| own.ip() == peer.ip());
         let for_requests = shared.clone();
         let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
             let shared = for_requests.clone();
             async move {
                 let (parts, body) = request.into_parts();
                 let response =
-                    handle(shared, parts.method, parts.uri, parts.headers, Body::new(body)).await;
+                    handle(shared, local, parts.method, parts.uri, parts.headers, Body::new(body))
+                        .await;
                 Ok::<_, std::convert::Infallible>(response)
             }
         });
@@ -382,6 +412,9 @@ async fn serve(
         });
     }
     drop(listener);
+    if let Some(inspector) = &shared.inspector {
+        inspector.close();
+    }
     closing_tx.send_replace(true);
     while conns.join_next().await.is_some() {}
     Ok(())
@@ -407,6 +440,7 @@ struct Shared {
     noted_no_token: AtomicBool,
     stop_tx: watch::Sender<bool>,
     save: Option<SaveFile>,
+    inspector: Option<Inspector>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -430,6 +464,45 @@ impl Shared {
     fn lines(&self) -> bool {
         self.cfg.print == PrintMode::Lines
     }
+
+    /// The end-of-stream checks (once), printed and shown in the inspector.
+    fn finish_checks(&self) {
+        let violations = self.checker().finish();
+        for v in &violations {
+            self.cfg.output.line(&format::violation_line(v, self.cfg.color));
+        }
+        if let Some(inspector) = &self.inspector {
+            inspector.record_end(&violations);
+        }
+    }
+
+    /// Keep the request for the inspector, with `violations` beside the events that broke them.
+    #[allow(clippy::too_many_arguments)]
+    fn inspect(
+        &self,
+        received_at: &DateTime<Local>,
+        path: &str,
+        headers: &HeaderMap,
+        code: StatusCode,
+        reason: Option<&str>,
+        body: &Value,
+        one_off: bool,
+        violations: Vec<crate::check::Violation>,
+    ) {
+        let Some(inspector) = &self.inspector else { return };
+        let tokens: Vec<&str> =
+            self.cfg.token.iter().chain(&self.cfg.extra_tokens).map(String::as_str).collect();
+        inspector.record(Incoming {
+            received_at: *received_at,
+            path,
+            headers: inspector::redacted_headers(headers, &tokens),
+            status: code.as_u16(),
+            one_off,
+            reason,
+            body,
+            violations,
+        });
+    }
 }
 
 /// How a request was judged before any misbehaviour.
@@ -442,11 +515,17 @@ enum Verdict {
 
 async fn handle(
     shared: Arc<Shared>,
+    local: bool,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if let Some(page) = &shared.inspector
+        && inspector::wants(&method, uri.path())
+    {
+        return inspector::answer(&shared, page, local, method, uri, headers, body).await;
+    }
     let received_at = Local::now();
     shared.requests.fetch_add(1, Ordering::Relaxed);
     let path = uri.path();
@@ -462,6 +541,17 @@ async fn handle(
                 );
                 shared.cfg.output.line(&line);
             }
+            let one_off = false;
+            shared.inspect(
+                &received_at,
+                path,
+                &headers,
+                code,
+                Some(&reason),
+                &saved_body,
+                one_off,
+                vec![],
+            );
             save(&shared, &received_at, path, &headers, code, saved_body);
             (code, json!({"ok": false, "error": reason}))
         }
@@ -470,7 +560,8 @@ async fn handle(
             let one_off = crate::check::is_one_off(
                 headers.get(crate::check::TRIGGER_HEADER).and_then(|v| v.to_str().ok()),
             );
-            observe(&shared, &received_at, &value, code, one_off);
+            let violations = observe(&shared, &received_at, &value, code, one_off);
+            shared.inspect(&received_at, path, &headers, code, None, &value, one_off, violations);
             save(&shared, &received_at, path, &headers, code, value);
             (code, answer)
         }
@@ -584,14 +675,14 @@ async fn misbehave(shared: &Shared, value: &Value) -> (StatusCode, Value) {
 }
 
 /// Check the body if it was accepted (on its own when it is a one-off, see
-/// [`crate::check::TRIGGER_HEADER`]), and print its events and violations.
+/// [`crate::check::TRIGGER_HEADER`]), and print its events and violations, which it returns.
 fn observe(
     shared: &Shared,
     received_at: &DateTime<Local>,
     value: &Value,
     code: StatusCode,
     one_off: bool,
-) {
+) -> Vec<crate::check::Violation> {
     let color = shared.cfg.color;
     // The checker's lock is held while printing, so lines come out in the order checked.
     let mut checker = shared.checker();
@@ -627,6 +718,7 @@ fn observe(
     if !text.is_empty() {
         shared.cfg.output.line(&text);
     }
+    violations
 }
 
 fn save(
