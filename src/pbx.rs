@@ -60,7 +60,7 @@ pub struct User {
     pub record_inbound: bool,
     /// Whether this user's outbound calls are recorded (`recording_outbound`).
     pub record_outbound: bool,
-    /// Where this user's recordings go.
+    /// Where this user's recordings go (the loader copies the PBX's when the file has none).
     pub recording: RecordingSettings,
     /// The caller ID presented on this user's outbound calls; `None` uses the PBX's first
     /// number (or the extension when the PBX has no numbers).

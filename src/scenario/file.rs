@@ -132,7 +132,8 @@ pub struct ScenarioFile {
     pub speed: Option<Sp<f64>>,
     /// The global webhook (Settings → Integrations).
     pub webhook: Option<WebhookFile>,
-    /// Where recordings made by a `record` step in a call flow are sent.
+    /// Where recordings made by a `record` step in a call flow are sent, and those of users
+    /// without their own `recording` table.
     pub recording: Option<Sp<RecordingFile>>,
     #[serde(default)]
     pub users: Vec<Sp<UserFile>>,
@@ -297,7 +298,7 @@ pub struct UserFile {
     /// Record this user's outbound calls. Default false.
     #[serde(default)]
     pub record_outbound: bool,
-    /// Where this user's recordings go.
+    /// Where this user's recordings go. Default: the PBX's `[recording]`.
     pub recording: Option<Sp<RecordingFile>>,
     /// The caller ID on this user's outbound calls. Default: the first number, else the
     /// extension.

@@ -724,7 +724,11 @@ impl Resolver<'_> {
                 extension: extension.into(),
                 record_inbound: u.record_inbound,
                 record_outbound: u.record_outbound,
-                recording: self.recording(u.recording.as_ref()),
+                // Without its own table, a user's recordings go where the PBX's do.
+                recording: match &u.recording {
+                    Some(r) => self.recording(Some(r)),
+                    None => pbx.recording.clone(),
+                },
                 outbound_cli,
             });
         }
@@ -1500,6 +1504,37 @@ headers = { "X-Tenant" = "acme" }
         let events: Vec<EventType> = s.webhook.events.iter().collect();
         assert_eq!(events, [EventType::QueueCall, EventType::Voicemail]);
         assert_eq!(s.webhook.headers, [("X-Tenant".to_string(), "acme".to_string())]);
+    }
+
+    #[test]
+    fn users_without_a_recording_table_use_the_pbxs() {
+        let s = ok(r#"
+[recording]
+emails = ["recordings@example.com"]
+subject = "PBX recording"
+mode = "storage"
+
+[[users]]
+name = "Alice"
+extension = "1010"
+record_inbound = true
+record_outbound = true
+
+[[users]]
+name = "Bob"
+extension = "1011"
+record_outbound = true
+recording = { emails = ["bob@example.com"] }
+"#);
+        let alice = &s.pbx.users[0].recording;
+        assert_eq!(alice.emails, [Str::from("recordings@example.com")]);
+        assert_eq!(&*alice.subject, "PBX recording");
+        assert_eq!(alice.mode, crate::pbx::RecordingMode::Storage);
+        // A user's own table replaces the PBX's whole (defaults included).
+        let bob = &s.pbx.users[1].recording;
+        assert_eq!(bob.emails, [Str::from("bob@example.com")]);
+        assert_eq!(&*bob.subject, "Call recording");
+        assert_eq!(bob.mode, crate::pbx::RecordingMode::Email);
     }
 
     #[test]
