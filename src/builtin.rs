@@ -86,6 +86,7 @@ pub fn midsize() -> Scenario {
         retry: 5_000,
         max_wait: 180_000,
         wrapup: 15_000,
+        wrapup_blocks: Default::default(),
         failover: Some(Box::new(Step::Voicemail(vm))),
     };
     let voicemail = |name: &str, email: &str| VoicemailBox {

@@ -143,10 +143,27 @@ pub struct Queue {
     pub retry: Millis,
     /// The longest a caller waits before the queue gives up (`timedout`).
     pub max_wait: Millis,
-    /// After a call, a member stays unavailable this long.
+    /// After a call from this queue, a member stays unavailable this long.
     pub wrapup: Millis,
+    /// Which calls a member in this queue's wrap-up is held back from.
+    pub wrapup_blocks: WrapupBlocks,
     /// Where the call goes when the queue times out; `None` continues with the next step.
     pub failover: Option<Box<Step>>,
+}
+
+/// Which calls a member in a queue's wrap-up is held back from. Outbound calls the member
+/// places are never held back.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum WrapupBlocks {
+    /// Only this queue's own distribution: direct calls, ring groups and other queues still
+    /// ring the member.
+    #[default]
+    Queue,
+    /// Every inbound call: no queue, ring group or direct user step rings the member.
+    All,
 }
 
 /// How a ring group rings its members.

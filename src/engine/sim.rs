@@ -13,6 +13,7 @@ use crate::duration::Millis;
 use crate::event::{self, CallStatus, Event, Str};
 use crate::pbx::{
     QueueId, RecordingMode, RecordingSettings, RingGroupId, RingMode, Step, Strategy, UserId,
+    WrapupBlocks,
 };
 use crate::scenario::{Answer, Behaviour, CallKind, Scenario, ScriptedCall};
 use crate::time::Timeline;
@@ -114,7 +115,15 @@ enum AgentState {
     Idle,
     Ringing(CallRef),
     OnCall(CallRef),
-    WrapUp,
+}
+
+/// A queue's wrap-up after a call, holding the agent back from that queue's calls (or from
+/// every inbound call) until its timer ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Wrapup {
+    queue: QueueId,
+    blocks: WrapupBlocks,
+    token: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -124,7 +133,9 @@ struct Agent {
     last_call_end: Option<Millis>,
     /// Calls the agent answered (for `fewest_calls`).
     answered: u64,
-    /// Bumped whenever wrap-up starts, so a stale wrap-up timer is ignored.
+    /// Wrap-ups in progress (one per queue at most).
+    wrapups: Vec<Wrapup>,
+    /// Bumped whenever a wrap-up starts: its timer ends the wrap-up with that token.
     wrapup_token: u32,
 }
 
@@ -232,6 +243,7 @@ impl<'a> Engine<'a> {
                 state: AgentState::Idle,
                 last_call_end: None,
                 answered: 0,
+                wrapups: Vec::new(),
                 wrapup_token: 0
             };
             pbx.users.len()
@@ -591,8 +603,13 @@ impl<'a> Engine<'a> {
         Some(delay)
     }
 
-    fn available(&self, user: UserId) -> bool {
-        self.agents[user].state == AgentState::Idle
+    /// Whether `user` may ring now: for `queue`'s distribution, or (`None`) for a ring group or
+    /// a direct user step. A wrap-up holds the user back from its own queue, or from everything
+    /// when it blocks `all`.
+    fn available(&self, user: UserId, queue: Option<QueueId>) -> bool {
+        let agent = &self.agents[user];
+        agent.state == AgentState::Idle
+            && agent.wrapups.iter().all(|w| w.blocks != WrapupBlocks::All && Some(w.queue) != queue)
     }
 
     /// Rings `users` for this call: one `user_inbound` each, and answer timers for those who
@@ -632,7 +649,7 @@ impl<'a> Engine<'a> {
 
     /// Rings a user directly. Returns false (the flow goes on at once) if the user is busy.
     fn ring_user(&mut self, r: CallRef, user: UserId, ring: Millis) -> bool {
-        if !self.available(user) {
+        if !self.available(user, None) {
             return false;
         }
         self.cm(r).phase = Phase::RingingUser { user };
@@ -672,7 +689,7 @@ impl<'a> Engine<'a> {
                 continue;
             }
             let free: Vec<usize> =
-                (0..q.members.len()).filter(|&k| self.available(q.members[k])).collect();
+                (0..q.members.len()).filter(|&k| self.available(q.members[k], Some(queue))).collect();
             if free.is_empty() {
                 break;
             }
@@ -821,7 +838,7 @@ impl<'a> Engine<'a> {
         let rang = match g.mode {
             RingMode::Simultaneous => {
                 let free: Vec<UserId> =
-                    g.members.iter().copied().filter(|&u| self.available(u)).collect();
+                    g.members.iter().copied().filter(|&u| self.available(u, None)).collect();
                 if free.is_empty() {
                     false
                 } else {
@@ -841,7 +858,7 @@ impl<'a> Engine<'a> {
     /// Sequential ring groups: rings the first free member at or after `from`.
     fn ring_next_in_group(&mut self, r: CallRef, group: RingGroupId, from: usize) -> bool {
         let g = &self.scenario.pbx.ring_groups[group];
-        let Some(k) = (from..g.members.len()).find(|&k| self.available(g.members[k])) else {
+        let Some(k) = (from..g.members.len()).find(|&k| self.available(g.members[k], None)) else {
             return false;
         };
         let (user, ring_time) = (g.members[k], g.ring_time);
@@ -946,32 +963,39 @@ impl<'a> Engine<'a> {
             self.emit_summary(r, route, CallStatus::Answered);
         }
         self.emit_recording_inbound(r);
-        // The agent is free after wrap-up (queue calls only).
+        // A queue call is followed by the queue's wrap-up, which holds the agent back from
+        // that queue (or, with `wrapup_blocks = "all"`, from every inbound call) for a while.
         let wrapup = match route {
-            Route::Queue(q) => self.scenario.pbx.queues[q].wrapup,
-            _ => 0,
+            Route::Queue(q) => {
+                let queue = &self.scenario.pbx.queues[q];
+                (queue.wrapup > 0).then_some((q, queue.wrapup, queue.wrapup_blocks))
+            }
+            _ => None,
         };
         let now = self.now;
         let agent = &mut self.agents[user];
         agent.last_call_end = Some(now);
-        if wrapup > 0 {
-            agent.state = AgentState::WrapUp;
-            agent.wrapup_token += 1;
+        agent.state = AgentState::Idle;
+        let mut blocks_all = false;
+        if let Some((queue, length, blocks)) = wrapup {
+            agent.wrapups.retain(|w| w.queue != queue);
+            agent.wrapup_token = agent.wrapup_token.wrapping_add(1);
             let token = agent.wrapup_token;
-            self.schedule(now + wrapup, Timer::WrapupEnd { user, token });
-        } else {
-            agent.state = AgentState::Idle;
+            agent.wrapups.push(Wrapup { queue, blocks, token });
+            blocks_all = blocks == WrapupBlocks::All;
+            self.schedule(now + length, Timer::WrapupEnd { user, token });
         }
         self.end_call(r);
-        if wrapup == 0 {
+        if !blocks_all {
             self.agents_freed(&[user]);
         }
     }
 
     fn wrapup_end(&mut self, user: UserId, token: u32) {
         let agent = &mut self.agents[user];
-        if agent.state == AgentState::WrapUp && agent.wrapup_token == token {
-            agent.state = AgentState::Idle;
+        let before = agent.wrapups.len();
+        agent.wrapups.retain(|w| w.token != token);
+        if agent.wrapups.len() < before && agent.state == AgentState::Idle {
             self.agents_freed(&[user]);
         }
     }

@@ -54,6 +54,7 @@ fn pbx(strategy: Strategy, mode: RingMode) -> Pbx {
             retry: 5_000,
             max_wait: 120_000,
             wrapup: 10_000,
+            wrapup_blocks: WrapupBlocks::Queue,
             failover: Some(Box::new(Step::Voicemail(0))),
         }],
         ring_groups: vec![RingGroup {
@@ -310,6 +311,66 @@ fn busy_agents_are_skipped_and_queue_builds_up() {
     assert_eq!(answered[1].at, 44_000);
 }
 
+/// The users rung (`user_inbound`) for each call, by call index.
+fn rung_per_call(out: &[Emission], calls: usize) -> Vec<Vec<String>> {
+    let mut rung = vec![Vec::new(); calls];
+    for e in out.iter().filter(|e| e.event.event_type() == EventType::UserInbound) {
+        rung[e.call as usize].push(json(e)["user_number"].as_str().unwrap().to_string());
+    }
+    rung
+}
+
+#[test]
+fn wrap_up_holds_back_only_its_queue_unless_it_blocks_all() {
+    let nobody = |abandon_after| Behaviour {
+        abandon_after: Some(abandon_after),
+        ..behaviour(Answer::Nobody, 0, 0)
+    };
+    for blocks in [WrapupBlocks::Queue, WrapupBlocks::All] {
+        let mut p = pbx(Strategy::Ringall, RingMode::Simultaneous);
+        p.queues[0].wrapup_blocks = blocks;
+        p.ring_groups[0].members = vec![0, 3];
+        p.ring_groups[0].no_answer = None;
+        p.queues[0].failover = None;
+        p.numbers[0].flow = vec![Step::User { user: 0, ring: Some(1_000) }];
+        let calls = vec![
+            // Alice answers a queue call at 2 s; it ends at 12 s, her wrap-up lasts to 22 s.
+            inbound(0, 1, behaviour(Answer::User(0), 2_000, 10_000)),
+            // Another queue call during the wrap-up: not offered to Alice.
+            inbound(13_000, 1, nobody(2_000)),
+            ScriptedCall {
+                at: 15_500,
+                kind: CallKind::Outbound { user: 0, dest: s("61499999999") },
+                caller_id: s("61300000100"),
+                caller_name: None,
+                behaviour: nobody(1_000),
+            },
+            // A direct call and a ring group call during the wrap-up.
+            inbound(17_000, 0, nobody(60_000)),
+            inbound(19_000, 2, nobody(60_000)),
+        ];
+        let out = run(scenario(p, calls));
+        check_invariants(&out).unwrap();
+        let rung = rung_per_call(&out, 5);
+        assert_eq!(rung[0], ["1010", "1011", "1012"]);
+        assert_eq!(rung[1], ["1011", "1012"], "{blocks:?}: the queue waits for the wrap-up");
+        assert!(
+            out.iter().any(|e| e.call == 2 && e.event.event_type() == EventType::UserOutbound),
+            "{blocks:?}: a user in wrap-up may dial out"
+        );
+        match blocks {
+            WrapupBlocks::Queue => {
+                assert_eq!(rung[3], ["1010"], "a direct call rings a user in wrap-up");
+                assert_eq!(rung[4], ["1010", "1013"], "so does a ring group");
+            }
+            WrapupBlocks::All => {
+                assert!(rung[3].is_empty(), "{:?}", rung[3]);
+                assert_eq!(rung[4], ["1013"]);
+            }
+        }
+    }
+}
+
 #[test]
 fn same_seed_same_bytes_and_ids_depend_on_seed() {
     let calls = || {
@@ -498,8 +559,9 @@ fn arb_step(queues: usize, groups: usize, users: usize) -> impl Gen<Value = Step
 fn arb_scenario() -> impl Gen<Value = Scenario> {
     let users = 4usize;
     let strategies = prop::sample::select(Strategy::ALL.to_vec());
-    let queue = (strategies, prop::sample::subsequence(vec![0, 1, 2, 3], 1..=4), 0u64..30_000)
-        .prop_map(|(strategy, members, wrapup)| (strategy, members, wrapup));
+    let blocks = prop::sample::select(vec![WrapupBlocks::Queue, WrapupBlocks::All]);
+    let queue =
+        (strategies, prop::sample::subsequence(vec![0, 1, 2, 3], 1..=4), 0u64..30_000, blocks);
     (
         prop::collection::vec(queue, 1..3),
         prop::bool::ANY,
@@ -515,11 +577,12 @@ fn arb_scenario() -> impl Gen<Value = Scenario> {
             p.queues = queues
                 .into_iter()
                 .enumerate()
-                .map(|(i, (strategy, members, wrapup))| Queue {
+                .map(|(i, (strategy, members, wrapup, wrapup_blocks))| Queue {
                     name: s(&format!("Q{i}")),
                     members,
                     strategy,
                     wrapup,
+                    wrapup_blocks,
                     ..template.clone()
                 })
                 .collect();

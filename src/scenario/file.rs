@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::event::NullStyle;
-use crate::pbx::{RecordingMode, RingMode, Strategy};
+use crate::pbx::{RecordingMode, RingMode, Strategy, WrapupBlocks};
 
 /// A value with the byte range it was read from.
 #[derive(Debug, Clone, Deserialize)]
@@ -322,6 +322,10 @@ pub struct QueueFile {
     pub max_wait: Option<Sp<DurationText>>,
     /// How long a member stays unavailable after a call. Default 0s.
     pub wrapup: Option<Sp<DurationText>>,
+    /// What a member in this queue's wrap-up is held back from: `queue` (default: this queue's
+    /// calls only; direct calls, ring groups and other queues still ring them) or `all`
+    /// (every inbound call).
+    pub wrapup_blocks: Option<WrapupBlocks>,
     /// Where a timed-out call goes, e.g. `"voicemail:Support VM"`. Default: the next step.
     pub failover: Option<Sp<StepFile>>,
 }

@@ -790,6 +790,7 @@ impl Resolver<'_> {
                 retry: self.opt_duration(&q.retry, 5_000),
                 max_wait: self.positive_duration(q.max_wait.as_ref(), 300_000, "max_wait"),
                 wrapup: self.opt_duration(&q.wrapup, 0),
+                wrapup_blocks: q.wrapup_blocks.unwrap_or_default(),
                 failover: q.failover.as_ref().and_then(|s| self.step(s, &names)).map(Box::new),
             });
         }
