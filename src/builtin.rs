@@ -166,6 +166,7 @@ pub fn midsize() -> Scenario {
             },
         ],
         recording: recording("recordings@example.com", "Call recording", RecordingMode::Email),
+        unanswered_completion: Default::default(),
     };
     Scenario {
         name: "built-in mid-size PBX".into(),

@@ -212,6 +212,15 @@ impl Leg {
     }
 }
 
+/// A leg rung for a call, how often it rang (`user_inbound`) and how often it completed
+/// unanswered (`user_inbound_completed` without `connected_at`).
+#[derive(Debug, Clone)]
+struct Rung {
+    leg: Leg,
+    rings: u32,
+    missed: u32,
+}
+
 #[derive(Debug, Clone)]
 struct Completed {
     leg: Leg,
@@ -244,7 +253,7 @@ struct CallState {
     call_start_at: Option<Box<str>>,
     start: Option<Stamp>,
     /// Distinct legs rung (`user_inbound`).
-    rung: Vec<Leg>,
+    rung: Vec<Rung>,
     /// The `user_inbound_answered` (there is at most one).
     answered: Option<(Leg, Option<Stamp>)>,
     /// Answered, by a `user_inbound_answered` or an answered summary.
@@ -703,8 +712,9 @@ fn check_sequence(
             if let Some(g) = &leg.ring_group {
                 visit(&mut call.ring_groups, g).rung_since_summary = true;
             }
-            if !call.rung.contains(&leg) {
-                call.rung.push(leg);
+            match call.rung.iter_mut().find(|r| r.leg == leg) {
+                Some(r) => r.rings += 1,
+                None => call.rung.push(Rung { leg, rings: 1, missed: 0 }),
             }
         }
         EventType::UserInboundAnswered => {
@@ -728,7 +738,7 @@ fn check_sequence(
                 return;
             }
             if ticked.contains(EventType::UserInbound)
-                && !call.rung.iter().any(|r| leg_matches(r, &leg))
+                && !call.rung.iter().any(|r| leg_matches(&r.leg, &leg))
             {
                 flag(
                     Rule::Order,
@@ -737,6 +747,10 @@ fn check_sequence(
             }
             call.answered = Some((leg, v.stamp("connected_at")));
             call.was_answered = true;
+        }
+        EventType::UserInboundCompleted if v.blank("connected_at") => {
+            let Some(leg) = v.leg() else { return };
+            check_unanswered_completion(ticked, call, &leg, ty, flag);
         }
         EventType::UserInboundCompleted => {
             let Some(leg) = v.leg() else { return };
@@ -883,6 +897,61 @@ fn check_sequence(
             }
         }
         EventType::WebhookComponentEvent => {}
+    }
+}
+
+/// A `user_inbound_completed` without `connected_at`: the scenario option
+/// `unanswered_completion = "completed"` sends one to each user who rang and did not answer,
+/// when their phone stops ringing. It must follow a ring of that leg (one per ring), and never
+/// come for the user who answered, after the answer.
+fn check_unanswered_completion(
+    ticked: EventTypeSet,
+    call: &mut CallState,
+    leg: &Leg,
+    ty: EventType,
+    flag: &mut impl FnMut(Rule, String),
+) {
+    if let Some((answered, at)) = &call.answered
+        && answered.user == leg.user
+    {
+        flag(
+            Rule::Order,
+            format!(
+                "{ty} without connected_at for {}, who answered the call at {} (the answering \
+                 user's completion carries connected_at)",
+                leg.describe(),
+                show_stamp(*at)
+            ),
+        );
+        return;
+    }
+    if !ticked.contains(EventType::UserInbound) {
+        return;
+    }
+    let matching = || call.rung.iter().filter(|r| leg_matches(&r.leg, leg));
+    let rings: u32 = matching().map(|r| r.rings).sum();
+    let missed: u32 = matching().map(|r| r.missed).sum();
+    if rings == 0 {
+        flag(
+            Rule::Order,
+            format!(
+                "{ty} without connected_at for {} without an earlier user_inbound for it (an \
+                 unanswered completion follows a ring)",
+                leg.describe()
+            ),
+        );
+    } else if missed >= rings {
+        flag(
+            Rule::Order,
+            format!(
+                "a second {ty} without connected_at for {} after one ring (one per ring)",
+                leg.describe()
+            ),
+        );
+    } else if let Some(r) =
+        call.rung.iter_mut().find(|r| leg_matches(&r.leg, leg) && r.missed < r.rings)
+    {
+        r.missed += 1;
     }
 }
 

@@ -67,6 +67,7 @@ pub enum Command {
         pbxsim call inbound --via ring-group:Reception --outcome voicemail --speed 10\n  \
         pbxsim call inbound --via user:1002 --talk 90s --ring 8s --record\n  \
         pbxsim call outbound --outcome no-answer --dry-run\n  \
+        pbxsim call inbound --via user:1002 --outcome no-answer --unanswered-completion completed\n  \
         pbxsim call inbound --scenario scenarios/quickstart.toml --via queue:Support\n  \
         pbxsim call inbound --token s3cret --chaos duplicate=0.5,wrong_token=1,nulls=omit\n\n\
         Without --target (and no url in --scenario) the events go to the built-in receiver,\n\
@@ -499,8 +500,43 @@ pub struct RunArgs {
     /// With the built-in receiver: print only violations and the summaries.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write the ground truth: one JSON line per call as it ends (outcome, who answered,
+    /// visits, durations; see `pbxsim schema truth`), to reconcile with your receiver's data.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
+}
+
+/// Choices the vendor document leaves open, overriding the scenario file's (`run`, `call`,
+/// `load`).
+#[derive(Debug, Args)]
+pub struct SemanticsArgs {
+    /// What a user who rang but did not answer gets: `none` (no event) or `completed` (a
+    /// user_inbound_completed with connected_at null and conversation_duration 0). Overrides
+    /// the file's `unanswered_completion`; default none.
+    #[arg(long, value_name = "none|completed", value_parser = parse_unanswered_completion)]
+    pub unanswered_completion: Option<pbxsim::pbx::UnansweredCompletion>,
+}
+
+impl SemanticsArgs {
+    pub fn apply(&self, scenario: &mut Scenario) {
+        if let Some(v) = self.unanswered_completion {
+            scenario.pbx.unanswered_completion = v;
+        }
+    }
+}
+
+fn parse_unanswered_completion(text: &str) -> Result<pbxsim::pbx::UnansweredCompletion, String> {
+    text.parse().map_err(|()| {
+        let names = pbxsim::pbx::UnansweredCompletion::NAMES;
+        match pbxsim::suggest::closest(text, names) {
+            Some(name) => format!("did you mean `{name}`? (one of {})", names.join(", ")),
+            None => format!("write one of {}", names.join(", ")),
+        }
+    })
 }
 
 fn positive_speed(text: &str) -> Result<f64, String> {
@@ -530,7 +566,10 @@ fn engine_options(
 
 fn run(args: RunArgs) -> ExitCode {
     let scenario = match pbxsim::scenario::load(&args.file) {
-        Ok(s) => std::sync::Arc::new(s),
+        Ok(mut s) => {
+            args.semantics.apply(&mut s);
+            std::sync::Arc::new(s)
+        }
         Err(diagnostic) => {
             report(&diagnostic);
             return ExitCode::from(EXIT_USAGE);
@@ -1041,6 +1080,12 @@ pub struct CallArgs {
     /// With the built-in receiver: print only violations and the summaries.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write the ground truth: one JSON line per call as it ends (outcome, who answered,
+    /// visits, durations; see `pbxsim schema truth`), to reconcile with your receiver's data.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }
@@ -1112,7 +1157,10 @@ fn call(args: CallArgs) -> ExitCode {
         caller_name: Some("Jane Citizen".into()),
     };
     let scenario = match pbxsim::oneshot::build(base, &spec) {
-        Ok(s) => std::sync::Arc::new(s),
+        Ok(mut s) => {
+            args.semantics.apply(&mut s);
+            std::sync::Arc::new(s)
+        }
         Err(e) => return usage_error(e),
     };
     let options = engine_options(&scenario, None, None);
@@ -1198,6 +1246,12 @@ pub struct LoadArgs {
     #[arg(long, hide = true, value_name = "DURATION", default_value = "10s",
           env = "PBXSIM_PROGRESS_EVERY", value_parser = positive_duration)]
     pub progress_every: Duration,
+    /// Write the ground truth: one JSON line per call as it ends (outcome, who answered,
+    /// visits, durations; see `pbxsim schema truth`), to reconcile with your receiver's data.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
 }
@@ -1296,10 +1350,11 @@ async fn start_builtin_receiver(
 }
 
 fn load(args: LoadArgs) -> ExitCode {
-    let (scenario, spec, builtin_pbx) = match load_traffic(&args) {
+    let (mut scenario, spec, builtin_pbx) = match load_traffic(&args) {
         Ok(t) => t,
         Err(code) => return code,
     };
+    args.semantics.apply(&mut scenario);
     let engine_opts = engine_options(&scenario, args.seed, args.start_time);
     let mut deliver = args.delivery.options(Pacing::Asap);
     deliver.nulls = scenario.nulls;

@@ -182,7 +182,9 @@ payload! {
 }
 
 payload! {
-    /// `user_inbound_completed`: an answered inbound call to a user ends.
+    /// `user_inbound_completed`: an answered inbound call to a user ends. With the scenario's
+    /// `unanswered_completion = "completed"` it is also sent to a user who rang but did not
+    /// answer, with `connected_at` null and `conversation_duration` 0.
     pub struct UserInboundCompleted {
         pub unique_call_id: Str,
         pub caller_id: Str,
@@ -192,7 +194,8 @@ payload! {
         pub user_number: Str,
         pub dest_number: Str,
         pub call_start_at: Str,
-        pub connected_at: Str,
+        #[serde(default)]
+        pub connected_at: Option<Str>,
         pub call_duration: u64,
         pub conversation_duration: u64,
         #[serde(default)]
@@ -503,7 +506,7 @@ impl EventType {
             s("user_number"),
             s("dest_number"),
             s("call_start_at"),
-            s("connected_at"),
+            o("connected_at"),
             i("call_duration"),
             i("conversation_duration"),
             o("queue_name"),
@@ -1053,7 +1056,7 @@ mod tests {
                 user_number: t("1010"),
                 dest_number: dest.clone(),
                 call_start_at: start.clone(),
-                connected_at: conn.clone(),
+                connected_at: Some(conn.clone()),
                 call_duration: 28,
                 conversation_duration: 14,
                 queue_name: None,

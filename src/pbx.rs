@@ -27,6 +27,40 @@ pub struct Pbx {
     pub numbers: Vec<Number>,
     /// Who receives the recordings made by a `record` step in a call flow.
     pub recording: RecordingSettings,
+    /// Whether users who rang but did not answer get a `user_inbound_completed`.
+    pub unanswered_completion: UnansweredCompletion,
+}
+
+/// What a user who rang but did not answer gets when their phone stops ringing. The vendor
+/// document leaves it open ("triggered when a call to a User is completed").
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum UnansweredCompletion {
+    /// Nothing: only the user who answers gets `user_inbound_completed`.
+    #[default]
+    None,
+    /// A `user_inbound_completed` with `connected_at: null` and `conversation_duration: 0`.
+    Completed,
+}
+
+impl UnansweredCompletion {
+    pub const NAMES: [&'static str; 2] = ["none", "completed"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Completed => "completed",
+        }
+    }
+}
+
+impl std::str::FromStr for UnansweredCompletion {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::None, Self::Completed].into_iter().find(|v| v.as_str() == s).ok_or(())
+    }
 }
 
 impl Pbx {

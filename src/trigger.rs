@@ -161,7 +161,7 @@ pub fn fake_event(ty: EventType, rng: &mut impl RngExt, now: DateTime<Utc>) -> E
                 user_number,
                 dest_number,
                 call_start_at,
-                connected_at,
+                connected_at: Some(connected_at),
                 call_duration,
                 conversation_duration,
                 queue_name,

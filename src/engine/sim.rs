@@ -12,8 +12,8 @@ use super::{Emission, Target};
 use crate::duration::Millis;
 use crate::event::{self, CallStatus, Event, Str};
 use crate::pbx::{
-    QueueId, RecordingMode, RecordingSettings, RingGroupId, RingMode, Step, Strategy, UserId,
-    WrapupBlocks,
+    QueueId, RecordingMode, RecordingSettings, RingGroupId, RingMode, Step, Strategy,
+    UnansweredCompletion, UserId, WrapupBlocks,
 };
 use crate::scenario::{Answer, Behaviour, CallKind, Scenario, ScriptedCall};
 use crate::time::Timeline;
@@ -647,6 +647,36 @@ impl<'a> Engine<'a> {
         ringing
     }
 
+    /// Users who rang for this call and stopped without answering: with
+    /// `unanswered_completion = "completed"`, each gets a `user_inbound_completed` with
+    /// `connected_at: null` and no conversation.
+    fn missed(&mut self, r: CallRef, users: &[UserId]) {
+        if self.scenario.pbx.unanswered_completion != UnansweredCompletion::Completed {
+            return;
+        }
+        for &user in users {
+            let c = self.c(r);
+            let u = &self.scenario.pbx.users[user];
+            let (queue_name, ring_group_name) = self.route_names(c.route);
+            let (call_duration, conversation_duration) = durations(c.start, None, self.now);
+            let event = Event::UserInboundCompleted(event::UserInboundCompleted {
+                unique_call_id: c.id.clone(),
+                caller_id: c.caller_id.clone(),
+                caller_name: c.caller_name.clone(),
+                user_name: u.name.clone(),
+                user_number: u.extension.clone(),
+                dest_number: c.dest.clone(),
+                call_start_at: c.start_text.clone(),
+                connected_at: None,
+                call_duration,
+                conversation_duration,
+                queue_name,
+                ring_group_name,
+            });
+            self.emit(r, Target::Global, event);
+        }
+    }
+
     /// Rings a user directly. Returns false (the flow goes on at once) if the user is busy.
     fn ring_user(&mut self, r: CallRef, user: UserId, ring: Millis) -> bool {
         if !self.available(user, None) {
@@ -766,6 +796,7 @@ impl<'a> Engine<'a> {
             Phase::Queued { queue, ringing: true, .. } => {
                 let retry = self.scenario.pbx.queues[queue].retry;
                 let freed = self.stop_ringing(r);
+                self.missed(r, &freed);
                 let c = self.cm(r);
                 c.attempt += 1;
                 c.phase = Phase::Queued { queue, ringing: false, paused: true };
@@ -775,6 +806,7 @@ impl<'a> Engine<'a> {
             }
             Phase::RingGroup { group, member } => {
                 let freed = self.stop_ringing(r);
+                self.missed(r, &freed);
                 let g = &self.scenario.pbx.ring_groups[group];
                 if g.mode == RingMode::Sequential && self.ring_next_in_group(r, group, member + 1) {
                     self.agents_freed(&freed);
@@ -785,6 +817,7 @@ impl<'a> Engine<'a> {
             }
             Phase::RingingUser { .. } => {
                 let freed = self.stop_ringing(r);
+                self.missed(r, &freed);
                 self.agents_freed(&freed);
                 self.advance(r);
             }
@@ -810,6 +843,7 @@ impl<'a> Engine<'a> {
         }
         let Phase::Queued { queue, .. } = c.phase else { return };
         let freed = self.stop_ringing(r);
+        self.missed(r, &freed);
         self.leave_queue(r, queue);
         self.emit_summary(r, Route::Queue(queue), CallStatus::Timedout);
         self.stats.queue_timeouts += 1;
@@ -925,6 +959,7 @@ impl<'a> Engine<'a> {
             ring_group_name,
         });
         self.emit(r, Target::Global, event);
+        self.missed(r, &freed);
         self.schedule(now + talk, Timer::Hangup { call: r });
         self.agents_freed(&freed);
     }
@@ -952,7 +987,7 @@ impl<'a> Engine<'a> {
             user_number: u.extension.clone(),
             dest_number: c.dest.clone(),
             call_start_at: c.start_text.clone(),
-            connected_at: conn.text.clone(),
+            connected_at: Some(conn.text.clone()),
             call_duration,
             conversation_duration,
             queue_name,
@@ -1010,6 +1045,7 @@ impl<'a> Engine<'a> {
             Phase::Connected | Phase::Voicemail | Phase::OutboundRinging => return,
         };
         let freed = self.stop_ringing(r);
+        self.missed(r, &freed);
         if let Some(route) = visit {
             if let Route::Queue(queue) = route {
                 self.leave_queue(r, queue);

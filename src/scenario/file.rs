@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::event::NullStyle;
-use crate::pbx::{RecordingMode, RingMode, Strategy, WrapupBlocks};
+use crate::pbx::{RecordingMode, RingMode, Strategy, UnansweredCompletion, WrapupBlocks};
 
 /// A value with the byte range it was read from.
 #[derive(Debug, Clone, Deserialize)]
@@ -127,6 +127,9 @@ pub struct ScenarioFile {
     pub utc_offset: Option<Sp<String>>,
     /// How fields that do not apply appear on the wire: `null` (default), `empty` or `omit`.
     pub nulls: Option<NullStyle>,
+    /// What a user who rang but did not answer gets: `none` (default: no event) or `completed`
+    /// (a `user_inbound_completed` with `connected_at` null and `conversation_duration` 0).
+    pub unanswered_completion: Option<UnansweredCompletion>,
     /// The playback speed this scenario suggests (virtual seconds per real second); `--speed`
     /// overrides it. Default: real time.
     pub speed: Option<Sp<f64>>,

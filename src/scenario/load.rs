@@ -705,7 +705,11 @@ impl Resolver<'_> {
 
     fn pbx(&mut self, file: &ScenarioFile) -> Pbx {
         let mut names = Names::default();
-        let mut pbx = Pbx { recording: self.recording(file.recording.as_ref()), ..Pbx::default() };
+        let mut pbx = Pbx {
+            recording: self.recording(file.recording.as_ref()),
+            unanswered_completion: file.unanswered_completion.unwrap_or_default(),
+            ..Pbx::default()
+        };
 
         let mut seen_names = HashMap::new();
         let mut seen_extensions = HashMap::new();
@@ -1505,6 +1509,25 @@ headers = { "X-Tenant" = "acme" }
         let events: Vec<EventType> = s.webhook.events.iter().collect();
         assert_eq!(events, [EventType::QueueCall, EventType::Voicemail]);
         assert_eq!(s.webhook.headers, [("X-Tenant".to_string(), "acme".to_string())]);
+    }
+
+    #[test]
+    fn open_choices_read_from_the_file() {
+        use crate::pbx::{UnansweredCompletion, WrapupBlocks};
+        let s = ok(&with_flow(r#"["queue:Support"]"#));
+        assert_eq!(s.pbx.unanswered_completion, UnansweredCompletion::None);
+        assert_eq!(s.pbx.queues[0].wrapup_blocks, WrapupBlocks::Queue);
+        let text = format!(
+            "unanswered_completion = \"completed\"\n{}",
+            with_flow(r#"["queue:Support"]"#).replace("[[queues]]\n", "[[queues]]\nwrapup_blocks = \"all\"\n")
+        );
+        let s = ok(&text);
+        assert_eq!(s.pbx.unanswered_completion, UnansweredCompletion::Completed);
+        assert_eq!(s.pbx.queues[0].wrapup_blocks, WrapupBlocks::All);
+        let d = err("unanswered_completion = \"complete\"");
+        let shown = d.render(false);
+        assert!(shown.contains("did you mean `completed`?"), "{shown}");
+        assert!(shown.contains("test.toml:1:25"), "{shown}");
     }
 
     #[test]
