@@ -19,7 +19,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::event::{CallStatus, EventType, EventTypeSet, FieldKind};
+use crate::event::{CallStatus, EventType, EventTypeSet, FieldKind, NULL_TEXT};
 
 /// The rules a stream of events can break, with stable kebab-case names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -117,11 +117,14 @@ pub struct CheckerConfig {
     pub ticked: EventTypeSet,
     /// Accept a digit string (`"28"`) where an integer is due. Default: integers only.
     pub lenient_numbers: bool,
+    /// Accept fields the vendor document does not list (`--chaos extra_fields`, or a newer
+    /// sender). Default: they break the `fields` rule.
+    pub extra_fields: bool,
 }
 
 impl Default for CheckerConfig {
     fn default() -> Self {
-        Self { ticked: EventTypeSet::ALL, lenient_numbers: false }
+        Self { ticked: EventTypeSet::ALL, lenient_numbers: false, extra_fields: false }
     }
 }
 
@@ -404,7 +407,7 @@ impl Checker {
             }
         };
         *self.summary.per_type.entry(ty).or_default() += 1;
-        for problem in field_problems(ty, map, self.cfg.lenient_numbers) {
+        for problem in field_problems(ty, map, self.cfg) {
             flag(Rule::Fields, format!("{ty}: {problem}"));
         }
         if call_id.is_empty() {
@@ -428,7 +431,8 @@ impl Checker {
 }
 
 /// What is wrong with the fields of one payload of type `ty`.
-fn field_problems(ty: EventType, map: &Map<String, Value>, lenient: bool) -> Vec<String> {
+fn field_problems(ty: EventType, map: &Map<String, Value>, cfg: CheckerConfig) -> Vec<String> {
+    let lenient = cfg.lenient_numbers;
     let mut problems = Vec::new();
     let fields = ty.fields();
     for f in fields {
@@ -460,7 +464,7 @@ fn field_problems(ty: EventType, map: &Map<String, Value>, lenient: bool) -> Vec
         }
         if is_timestamp(f.name)
             && let Some(Value::String(text)) = value
-            && !(f.kind == FieldKind::OptionalString && text.is_empty())
+            && !(f.kind == FieldKind::OptionalString && is_blank_text(text))
             && let Err(e) = DateTime::parse_from_rfc3339(text)
         {
             problems.push(format!(
@@ -474,7 +478,7 @@ fn field_problems(ty: EventType, map: &Map<String, Value>, lenient: bool) -> Vec
         }
     }
     let names = || fields.iter().map(|f| f.name);
-    for key in map.keys() {
+    for key in map.keys().filter(|_| !cfg.extra_fields) {
         if key != "type" && !names().any(|n| n == key) {
             let hint = crate::suggest::did_you_mean(key, names());
             let hint = if hint.is_empty() { hint } else { format!("; {hint}") };
@@ -482,6 +486,12 @@ fn field_problems(ty: EventType, map: &Map<String, Value>, lenient: bool) -> Vec
         }
     }
     problems
+}
+
+/// A string that means "not applicable" in a field that may be null: empty, or the literal
+/// `"null"` some senders write (`nulls=string`).
+fn is_blank_text(text: &str) -> bool {
+    text.is_empty() || text == NULL_TEXT
 }
 
 fn is_timestamp(name: &str) -> bool {
@@ -501,15 +511,22 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    /// A non-empty string field.
-    fn text(&self, name: &str) -> Option<&'a str> {
-        self.map.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+    /// Whether the field may be null in this type (so `"null"` means "not applicable").
+    fn optional(&self, name: &str) -> bool {
+        self.ty.fields().iter().any(|f| f.name == name && f.kind == FieldKind::OptionalString)
     }
-    /// Absent, null or empty.
+    /// A non-empty string field (not `"null"` where the field may be null).
+    fn text(&self, name: &str) -> Option<&'a str> {
+        self.map
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && !(*s == NULL_TEXT && self.optional(name)))
+    }
+    /// Absent, null or empty (or `"null"` where the field may be null).
     fn blank(&self, name: &str) -> bool {
         match self.map.get(name) {
             None | Some(Value::Null) => true,
-            Some(Value::String(s)) => s.is_empty(),
+            Some(Value::String(s)) => s.is_empty() || (s == NULL_TEXT && self.optional(name)),
             Some(_) => false,
         }
     }

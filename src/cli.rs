@@ -42,6 +42,7 @@ pub enum Command {
         pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n  \
         pbxsim run my-pbx.toml --asap --chaos duplicate=0.05,reorder=0.02,batch=5\n  \
         pbxsim run my-pbx.toml --chaos wrong_token=0.1 --chaos numbers=e164,durations=string\n  \
+        pbxsim run my-pbx.toml --chaos recording_link=url,nulls=string,extra_fields=0.2\n  \
         pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n\n\
         Exit codes: 0 all delivered, no rule broken, every [expect] threshold passed; 1 an event\n\
         failed, a rule was broken, a threshold failed or the receiver accepted a forged token;\n\
@@ -198,6 +199,9 @@ pub struct CheckFlags {
     /// Accept digit strings (`"28"`) where integers are due.
     #[arg(long)]
     pub lenient_numbers: bool,
+    /// Accept fields the vendor document does not list (e.g. `--chaos extra_fields`).
+    #[arg(long)]
+    pub extra_fields: bool,
 }
 
 impl CheckFlags {
@@ -207,7 +211,11 @@ impl CheckFlags {
         } else {
             self.types.iter().copied().collect()
         };
-        CheckerConfig { ticked, lenient_numbers: self.lenient_numbers }
+        CheckerConfig {
+            ticked,
+            lenient_numbers: self.lenient_numbers,
+            extra_fields: self.extra_fields,
+        }
     }
 }
 
@@ -818,8 +826,9 @@ pub struct DeliveryArgs {
     pub allow_failures: bool,
     /// Inject faults toward the receiver, seeded by the run's seed: a comma list of
     /// `duplicate=P`, `reorder=P`, `delay=P:D`, `wrong_token=P`, `no_token=P`, `batch=N`,
-    /// `numbers=digits|e164|local`, `nulls=null|empty|omit`, `durations=int|string`
-    /// (P: `0.05` or `5%`). Repeatable; overrides the scenario's [chaos] key by key.
+    /// `numbers=digits|e164|local`, `nulls=null|empty|omit|string`, `durations=int|string`,
+    /// `recording_link=null|url`, `extra_fields=P` (P: `0.05` or `5%`). Repeatable; overrides
+    /// the scenario's [chaos] key by key.
     #[arg(long, value_name = "LIST", value_parser = parse_chaos)]
     pub chaos: Vec<ChaosList>,
 }
@@ -1338,6 +1347,8 @@ async fn start_builtin_receiver(
                 .chaos
                 .as_ref()
                 .is_some_and(|c| c.durations == Some(pbxsim::event::DurationStyle::String)),
+            // So is `--chaos extra_fields`: a receiver must ignore fields it does not know.
+            extra_fields: opts.chaos.as_ref().is_some_and(|c| c.extra_fields > 0.0),
         },
         print,
         color,

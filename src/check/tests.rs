@@ -276,12 +276,63 @@ fn realistic_calls_have_no_violations() {
 
 #[test]
 fn realistic_calls_pass_in_every_null_style() {
-    for style in [NullStyle::Empty, NullStyle::Omit] {
+    for style in [NullStyle::Empty, NullStyle::Omit, NullStyle::String] {
         for (name, mut events) in good_calls() {
             events.iter_mut().for_each(|e| apply_null_style(e, style));
             assert_eq!(run(&events), vec![], "{name} {style:?}");
         }
     }
+}
+
+#[test]
+fn the_text_null_is_not_applicable_only_where_a_field_may_be_null() {
+    // `nulls=string` in a required field is still wrong.
+    let mut bad = ui("1010", None, None);
+    bad["call_start_at"] = json!("null");
+    let found = run(&[bad]);
+    assert!(found.iter().any(|v| v.message.contains("not an RFC 3339 timestamp")), "{found:#?}");
+    // A summary of an unanswered visit with "null" user and connected_at is consistent.
+    let mut summary = qc("Support", "timedout", None, 60);
+    for k in ["user_name", "user_number", "connected_at", "caller_name"] {
+        summary[k] = json!("null");
+    }
+    assert_eq!(run(&[ui("1010", Some("Support"), None), summary]), vec![]);
+}
+
+#[test]
+fn extra_fields_break_the_fields_rule_unless_accepted() {
+    let q = Some("Support");
+    let mut events = vec![
+        ui("1010", q, None),
+        uia("1010", q, None, 5),
+        uic("1010", q, None, 5, 65),
+        qc("Support", "answered", Some(("1010", 5)), 65),
+    ];
+    events[1]["pbxsim_extra"] = json!({"source": "pbxsim"});
+    events[3]["pbxsim_extra"] = json!(42);
+    let found = run(&events);
+    assert_eq!(rules(&found), vec![Rule::Fields, Rule::Fields], "{found:#?}");
+    assert!(found[0].message.contains("unknown field `pbxsim_extra`"), "{}", found[0].message);
+    let cfg = CheckerConfig { extra_fields: true, ..CheckerConfig::default() };
+    assert_eq!(run_with(cfg, &events), vec![]);
+}
+
+#[test]
+fn recording_links_may_be_urls() {
+    let mut vm = voicemail(40);
+    vm["call_recording_link"] = json!("https://recordings.example.com/160455961758/voicemail-1.wav");
+    let mut rec = rec_in(28);
+    rec["call_recording_link"] = json!("https://recordings.example.com/1/inbound-2.wav");
+    assert_eq!(run(&[ui("1010", None, None), vm]), vec![]);
+    let q = Some("Support");
+    let answered = [
+        ui("1010", q, None),
+        uia("1010", q, None, 5),
+        uic("1010", q, None, 5, 28),
+        qc("Support", "answered", Some(("1010", 5)), 28),
+        rec,
+    ];
+    assert_eq!(run(&answered), vec![]);
 }
 
 #[test]

@@ -125,7 +125,8 @@ pub struct ScenarioFile {
     pub start_time: Option<Sp<DateTimeValue>>,
     /// A time zone offset such as `+10:00`: timestamps carry it instead of `Z`.
     pub utc_offset: Option<Sp<String>>,
-    /// How fields that do not apply appear on the wire: `null` (default), `empty` or `omit`.
+    /// How fields that do not apply appear on the wire: `null` (default), `empty`, `omit` or
+    /// `string` (the text `"null"`).
     pub nulls: Option<NullStyle>,
     /// What a user who rang but did not answer gets: `none` (default: no event) or `completed`
     /// (a `user_inbound_completed` with `connected_at` null and `conversation_duration` 0).
@@ -218,10 +219,14 @@ pub struct ChaosFile {
     pub batch: Option<Sp<ChaosValue>>,
     /// Phone numbers as `digits` (default), `e164` or `local`.
     pub numbers: Option<Sp<ChaosValue>>,
-    /// Fields that do not apply as `null`, `empty` or `omit`.
+    /// Fields that do not apply as `null`, `empty`, `omit` or `string` (the text `"null"`).
     pub nulls: Option<Sp<ChaosValue>>,
     /// Durations as `int` (default) or `string`.
     pub durations: Option<Sp<ChaosValue>>,
+    /// `call_recording_link` as `null` (default) or `url` (a plausible https URL per call).
+    pub recording_link: Option<Sp<ChaosValue>>,
+    /// Probability that a body carries an extra field receivers must ignore.
+    pub extra_fields: Option<Sp<ChaosValue>>,
 }
 
 impl ChaosFile {
@@ -237,6 +242,8 @@ impl ChaosFile {
             ("numbers", &self.numbers),
             ("nulls", &self.nulls),
             ("durations", &self.durations),
+            ("recording_link", &self.recording_link),
+            ("extra_fields", &self.extra_fields),
         ];
         all.into_iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v))).collect()
     }

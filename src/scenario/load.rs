@@ -1398,6 +1398,7 @@ fn chaos_example(key: &str) -> &'static str {
         "numbers" => "\"e164\"",
         "nulls" => "\"omit\"",
         "durations" => "\"string\"",
+        "recording_link" => "\"url\"",
         _ => "0.05",
     }
 }
