@@ -353,7 +353,8 @@ impl Chaos {
                 event = &linked;
             }
         }
-        let extra = self.extra_fields > 0.0 && unit(self.seed, e.call, e.seq, 6) < self.extra_fields;
+        let extra =
+            self.extra_fields > 0.0 && unit(self.seed, e.call, e.seq, 6) < self.extra_fields;
         if !extra {
             return event.write_json_styled(style, out);
         }
@@ -983,7 +984,10 @@ mod tests {
         let a = voicemail(1, 3);
         let link = body(&chaos, &a)["call_recording_link"].as_str().unwrap().to_string();
         let id = a.event.unique_call_id();
-        assert!(link.starts_with(&format!("https://recordings.example.com/{id}/voicemail-")), "{link}");
+        assert!(
+            link.starts_with(&format!("https://recordings.example.com/{id}/voicemail-")),
+            "{link}"
+        );
         assert!(link.ends_with(".wav"), "{link}");
         // The same call gives the same link at any position; another call or seed another.
         assert_eq!(body(&chaos, &voicemail(1, 7))["call_recording_link"], link.as_str());

@@ -91,7 +91,8 @@ pub enum Command {
     /// Print a JSON Schema.
     #[command(after_help = "Examples:\n  \
         pbxsim schema events > events.schema.json\n  \
-        pbxsim schema scenario > scenario.schema.json\n\n\
+        pbxsim schema scenario > scenario.schema.json\n  \
+        pbxsim schema truth > truth.schema.json\n\n\
         To have Taplo / Even Better TOML check a scenario, put this first line in it:\n  \
         #:schema ./scenario.schema.json")]
     Schema {
@@ -289,6 +290,8 @@ pub enum SchemaKind {
     Events,
     /// The scenario file format.
     Scenario,
+    /// A line of `--truth` (the ground truth of one call).
+    Truth,
 }
 
 /// Exit code for usage and scenario errors.
@@ -305,6 +308,7 @@ pub fn main() -> ExitCode {
             let schema = match what {
                 SchemaKind::Events => pbxsim::event::json_schema(),
                 SchemaKind::Scenario => pbxsim::scenario::json_schema(),
+                SchemaKind::Truth => pbxsim::truth::json_schema(),
             };
             print_stdout(&serde_json::to_string_pretty(&schema).expect("schema serializes"));
             ExitCode::SUCCESS
@@ -600,7 +604,8 @@ fn run(args: RunArgs) -> ExitCode {
     let options = engine_options(&scenario, args.seed, args.start_time);
     if args.dry_run {
         let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
-        return dry_run(&scenario, options, args.envelope, args.target.as_deref(), chaos);
+        let (target, truth) = (args.target.as_deref(), args.truth.as_deref());
+        return dry_run(&scenario, options, args.envelope, target, chaos, truth);
     }
     let pacing = match (args.asap, args.speed) {
         (true, _) => Pacing::Asap,
@@ -613,6 +618,7 @@ fn run(args: RunArgs) -> ExitCode {
         pacing,
         delivery: args.delivery,
         quiet: args.quiet,
+        truth: args.truth,
     };
     play.run(scenario, options)
 }
@@ -623,6 +629,7 @@ fn dry_run(
     envelope: bool,
     target: Option<&str>,
     chaos: Option<Chaos>,
+    truth: Option<&std::path::Path>,
 ) -> ExitCode {
     let format = if envelope {
         pbxsim::sink::DryRunFormat::Envelope
@@ -630,24 +637,79 @@ fn dry_run(
         pbxsim::sink::DryRunFormat::Body
     };
     let timeline = pbxsim::time::Timeline::new(options.start, scenario.utc_offset);
+    let mut recorder = match open_truth(truth, timeline) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(scenario), options);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = match chaos {
-        None => pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, target, &mut out),
-        Some(chaos) => {
+    let written = match (recorder.as_mut(), chaos) {
+        (None, None) => {
+            pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, target, &mut out)
+        }
+        (None, Some(chaos)) => {
             let events = deliver::with_ended_calls(engine);
             pbxsim::sink::write_ndjson_chaos(
                 scenario, &timeline, events, &chaos, format, target, &mut out,
             )
         }
+        (Some(recorder), None) => {
+            let events = pbxsim::truth::feed(engine, recorder).filter_map(|f| match f {
+                deliver::Feed::Event(e) => Some(e),
+                deliver::Feed::CallEnded(_) => None,
+            });
+            pbxsim::sink::write_ndjson(scenario, &timeline, events, format, target, &mut out)
+        }
+        (Some(recorder), Some(chaos)) => {
+            let events = pbxsim::truth::feed(engine, recorder);
+            pbxsim::sink::write_ndjson_chaos(
+                scenario, &timeline, events, &chaos, format, target, &mut out,
+            )
+        }
     };
-    match written {
+    let mut code = match written {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: cannot write the events: {e}");
             ExitCode::from(1)
+        }
+    };
+    if !finish_truth(recorder, truth) {
+        code = ExitCode::from(1);
+    }
+    code
+}
+
+/// Opens `--truth FILE` before anything is sent (a file that cannot be created is a usage
+/// error); `Ok(None)` without the flag.
+fn open_truth(
+    path: Option<&std::path::Path>,
+    timeline: pbxsim::time::Timeline,
+) -> Result<Option<pbxsim::truth::Recorder>, ExitCode> {
+    let Some(path) = path else { return Ok(None) };
+    match std::fs::File::create(path) {
+        Ok(file) => Ok(Some(pbxsim::truth::Recorder::new(timeline, std::io::BufWriter::new(file)))),
+        Err(e) => Err(usage_error(format!("cannot write {}: {e}", path.display()))),
+    }
+}
+
+/// Flushes the truth file and says on stderr what it holds; false after a write error.
+fn finish_truth(recorder: Option<pbxsim::truth::Recorder>, path: Option<&std::path::Path>) -> bool {
+    let (Some(recorder), Some(path)) = (recorder, path) else { return true };
+    match recorder.finish() {
+        Ok(stats) => {
+            let unfinished = match stats.unfinished {
+                0 => String::new(),
+                n => format!(" ({n} calls still in progress at the end have no line)"),
+            };
+            eprintln!("truth: {} calls written to {}{unfinished}", stats.lines, path.display());
+            true
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            false
         }
     }
 }
@@ -659,6 +721,8 @@ struct Play {
     pacing: Pacing,
     delivery: DeliveryArgs,
     quiet: bool,
+    /// `--truth FILE`.
+    truth: Option<PathBuf>,
 }
 
 impl Play {
@@ -673,6 +737,11 @@ impl Play {
         if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, builtin) {
             return usage_error(e);
         }
+        let timeline = pbxsim::time::Timeline::new(options.start, scenario.utc_offset);
+        let mut recorder = match open_truth(self.truth.as_deref(), timeline) {
+            Ok(r) => r,
+            Err(code) => return code,
+        };
         let rt = runtime();
         rt.block_on(async move {
             // With no target anywhere, the built-in receiver takes the events and checks them.
@@ -724,12 +793,16 @@ impl Play {
             }
             let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(&scenario), options);
             let cancel = deliver::ctrl_c_token();
-            let delivered = match opts.chaos {
-                Some(_) => {
+            let delivered = match (recorder.as_mut(), &opts.chaos) {
+                (Some(recorder), _) => {
+                    let events = pbxsim::truth::feed(engine, recorder);
+                    deliver::deliver(events, &endpoints, &opts, cancel).await
+                }
+                (None, Some(_)) => {
                     let events = deliver::with_ended_calls(engine);
                     deliver::deliver(events, &endpoints, &opts, cancel).await
                 }
-                None => deliver::deliver(engine, &endpoints, &opts, cancel).await,
+                (None, None) => deliver::deliver(engine, &endpoints, &opts, cancel).await,
             };
             let summary = match delivered {
                 Ok(summary) => summary,
@@ -738,6 +811,9 @@ impl Play {
             println!();
             print!("{}", summary.render());
             let mut code = summary.exit_code(self.delivery.allow_failures);
+            if !finish_truth(recorder, self.truth.as_deref()) {
+                code = code.max(1);
+            }
             if let Some(message) = summary.chaos.as_ref().and_then(|c| c.accepted_forgery_message())
             {
                 eprintln!("error: {message}");
@@ -1175,7 +1251,8 @@ fn call(args: CallArgs) -> ExitCode {
     let options = engine_options(&scenario, None, None);
     if args.dry_run {
         let chaos = args.delivery.chaos(scenario.chaos.as_ref(), options.seed);
-        return dry_run(&scenario, options, false, args.target.as_deref(), chaos);
+        let (target, truth) = (args.target.as_deref(), args.truth.as_deref());
+        return dry_run(&scenario, options, false, target, chaos, truth);
     }
     let play = Play {
         target: args.target,
@@ -1183,6 +1260,7 @@ fn call(args: CallArgs) -> ExitCode {
         pacing: args.speed.map_or(Pacing::Asap, Pacing::Speed),
         delivery: args.delivery,
         quiet: args.quiet,
+        truth: args.truth,
     };
     play.run(scenario, options)
 }
@@ -1420,6 +1498,11 @@ fn load(args: LoadArgs) -> ExitCode {
             return usage_error(format!("cannot write {}: {e}", path.display()));
         }
     }
+    let timeline = pbxsim::time::Timeline::new(plan.options.start, plan.scenario.utc_offset);
+    let mut recorder = match open_truth(args.truth.as_deref(), timeline) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     deliver::init_tls();
     let scenario = plan.scenario.clone();
     let rt = runtime();
@@ -1480,15 +1563,17 @@ fn load(args: LoadArgs) -> ExitCode {
         };
         let mut csv_error = None;
         let cancel = deliver::ctrl_c_token();
-        let result = pbxsim::load::run(&plan, &endpoints, cancel, |sample| {
+        let on_sample = |sample: &pbxsim::load::Sample| {
             progress.update(sample);
             if let Some(s) = series.as_mut()
                 && let Err(e) = s.row(sample)
             {
                 csv_error.get_or_insert(e.to_string());
             }
-        })
-        .await;
+        };
+        let truth = recorder.as_mut();
+        let result =
+            pbxsim::load::run_with_truth(&plan, &endpoints, cancel, on_sample, truth).await;
         progress.finish();
         let mut report = match result {
             Ok(r) => r,
@@ -1500,6 +1585,9 @@ fn load(args: LoadArgs) -> ExitCode {
         let thresholds_failed = verdicts.iter().any(|v| !v.pass);
         print!("{}", report.render());
         let mut code = report.exit_code(thresholds_failed, args.delivery.allow_failures);
+        if !finish_truth(recorder, args.truth.as_deref()) {
+            code = code.max(1);
+        }
         if let Some(path) = &args.junit {
             let xml = pbxsim::report::junit(&format!("pbxsim load {}", report.scenario), &verdicts);
             if let Err(e) = std::fs::write(path, xml) {

@@ -23,3 +23,4 @@ pub mod suggest;
 pub mod time;
 pub mod traffic;
 pub mod trigger;
+pub mod truth;

@@ -320,7 +320,8 @@ fn extra_fields_break_the_fields_rule_unless_accepted() {
 #[test]
 fn recording_links_may_be_urls() {
     let mut vm = voicemail(40);
-    vm["call_recording_link"] = json!("https://recordings.example.com/160455961758/voicemail-1.wav");
+    vm["call_recording_link"] =
+        json!("https://recordings.example.com/160455961758/voicemail-1.wav");
     let mut rec = rec_in(28);
     rec["call_recording_link"] = json!("https://recordings.example.com/1/inbound-2.wav");
     assert_eq!(run(&[ui("1010", None, None), vm]), vec![]);

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-use super::{Emission, Target};
+use super::{CallEnd, Emission, EndReason, Target};
 use crate::duration::Millis;
 use crate::event::{self, CallStatus, Event, Str};
 use crate::pbx::{
@@ -78,8 +78,8 @@ pub struct Engine<'a> {
     out: VecDeque<Emission>,
     stats: Stats,
     call_count: u64,
-    /// Calls that ended, by index, when tracked ([`Engine::track_ended_calls`]).
-    ended: Option<VecDeque<u64>>,
+    /// Calls that ended, when tracked ([`Engine::track_ended_calls`]).
+    ended: Option<VecDeque<CallEnd>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -305,6 +305,12 @@ impl<'a> Engine<'a> {
     /// (a call can end without a final event, e.g. when a direct ring times out and the flow
     /// runs out). Always `None` unless [`Engine::track_ended_calls`] was set.
     pub fn take_ended(&mut self) -> Option<u64> {
+        self.take_call_end().map(|end| end.call)
+    }
+
+    /// Like [`Engine::take_ended`], with when the call started and ended and how (what
+    /// `--truth` needs). Both take from the same list: use one or the other.
+    pub fn take_call_end(&mut self) -> Option<CallEnd> {
         match self.out.is_empty() {
             true => self.ended.as_mut()?.pop_front(),
             false => None,
@@ -375,7 +381,13 @@ impl<'a> Engine<'a> {
                 self.stats.outbound_skipped_busy += 1;
                 self.stats.ended += 1;
                 if let Some(ended) = &mut self.ended {
-                    ended.push_back(index);
+                    let now = self.now;
+                    ended.push_back(CallEnd {
+                        call: index,
+                        start: now,
+                        end: now,
+                        how: EndReason::NotPlaced,
+                    });
                 }
                 return;
             }
@@ -494,7 +506,7 @@ impl<'a> Engine<'a> {
                         }
                         None => {
                             self.stats.unanswered += 1;
-                            self.end_call(r);
+                            self.end_call(r, EndReason::Unanswered);
                             return;
                         }
                     },
@@ -511,7 +523,7 @@ impl<'a> Engine<'a> {
                 }
                 Step::Hangup => {
                     self.stats.unanswered += 1;
-                    self.end_call(r);
+                    self.end_call(r, EndReason::Unanswered);
                     return;
                 }
                 Step::Voicemail(v) => {
@@ -552,7 +564,7 @@ impl<'a> Engine<'a> {
         let length = self.c(r).behaviour.voicemail;
         if length == 0 {
             self.stats.unanswered += 1;
-            self.end_call(r);
+            self.end_call(r, EndReason::Unanswered);
             return;
         }
         let at = self.now + length;
@@ -582,7 +594,7 @@ impl<'a> Engine<'a> {
         });
         self.emit(r, Target::Global, event);
         self.stats.voicemail += 1;
-        self.end_call(r);
+        self.end_call(r, EndReason::Voicemail);
     }
 
     /// Whether the rung `user` answers this call, and after how long.
@@ -718,8 +730,9 @@ impl<'a> Engine<'a> {
             if c.phase != (Phase::Queued { queue, ringing: false, paused: false }) {
                 continue;
             }
-            let free: Vec<usize> =
-                (0..q.members.len()).filter(|&k| self.available(q.members[k], Some(queue))).collect();
+            let free: Vec<usize> = (0..q.members.len())
+                .filter(|&k| self.available(q.members[k], Some(queue)))
+                .collect();
             if free.is_empty() {
                 break;
             }
@@ -1020,7 +1033,7 @@ impl<'a> Engine<'a> {
             blocks_all = blocks == WrapupBlocks::All;
             self.schedule(now + length, Timer::WrapupEnd { user, token });
         }
-        self.end_call(r);
+        self.end_call(r, EndReason::Answered);
         if !blocks_all {
             self.agents_freed(&[user]);
         }
@@ -1053,7 +1066,7 @@ impl<'a> Engine<'a> {
             self.emit_summary(r, route, CallStatus::Abandoned);
         }
         self.stats.abandoned += 1;
-        self.end_call(r);
+        self.end_call(r, EndReason::Abandoned);
         self.agents_freed(&freed);
     }
 
@@ -1123,10 +1136,10 @@ impl<'a> Engine<'a> {
         self.emit(r, Target::Global, event);
     }
 
-    fn end_call(&mut self, r: CallRef) {
-        if let Some(index) = self.call(r).map(|c| c.index) {
+    fn end_call(&mut self, r: CallRef, how: EndReason) {
+        if let Some((index, start)) = self.call(r).map(|c| (c.index, c.start)) {
             if let Some(ended) = &mut self.ended {
-                ended.push_back(index);
+                ended.push_back(CallEnd { call: index, start, end: self.now, how });
             }
             self.calls[r.slot] = None;
             self.free_slots.push(r.slot);
@@ -1233,11 +1246,12 @@ impl<'a> Engine<'a> {
         } else {
             self.stats.unanswered += 1;
         }
+        let how = if conn.is_some() { EndReason::Answered } else { EndReason::Unanswered };
         let now = self.now;
         let agent = &mut self.agents[user];
         agent.state = AgentState::Idle;
         agent.last_call_end = Some(now);
-        self.end_call(r);
+        self.end_call(r, how);
         self.agents_freed(&[user]);
     }
 

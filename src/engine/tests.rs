@@ -393,12 +393,16 @@ fn unanswered_completion_goes_to_every_user_who_rang_and_did_not_answer() {
     assert_eq!(types(&out), ["user_inbound", "user_inbound_completed"]);
     let missed = json(&out[1]);
     assert!(missed["connected_at"].is_null());
-    assert_eq!((missed["call_duration"].as_u64(), missed["conversation_duration"].as_u64()), (Some(20), Some(0)));
+    assert_eq!(
+        (missed["call_duration"].as_u64(), missed["conversation_duration"].as_u64()),
+        (Some(20), Some(0))
+    );
     assert_eq!(missed["user_number"], "1010");
     assert_eq!(out[1].at, 20_000);
 
     // A ring group: Dave answers; Carol, who rang too, completes right after the answer.
-    let out = run(scenario(p.clone(), vec![inbound(0, 2, behaviour(Answer::User(3), 5_000, 10_000))]));
+    let out =
+        run(scenario(p.clone(), vec![inbound(0, 2, behaviour(Answer::User(3), 5_000, 10_000))]));
     assert_eq!(
         types(&out),
         [
@@ -411,7 +415,10 @@ fn unanswered_completion_goes_to_every_user_who_rang_and_did_not_answer() {
         ]
     );
     let missed = json(&out[3]);
-    assert_eq!((missed["user_number"].as_str(), missed["ring_group_name"].as_str()), (Some("1012"), Some("Sales")));
+    assert_eq!(
+        (missed["user_number"].as_str(), missed["ring_group_name"].as_str()),
+        (Some("1012"), Some("Sales"))
+    );
     assert!(missed["connected_at"].is_null());
     assert_eq!(missed["call_duration"], 5);
     assert_eq!(json(&out[4])["user_number"], "1013");
@@ -429,8 +436,13 @@ fn unanswered_completion_goes_to_every_user_who_rang_and_did_not_answer() {
         .map(|e| (e.at, json(e)))
         .collect();
     assert_eq!(missed.len(), 6, "{:?}", types(&out));
-    assert!(missed.iter().all(|(_, m)| m["connected_at"].is_null() && m["queue_name"] == "Support"));
-    assert_eq!(missed.iter().map(|(at, _)| *at).collect::<Vec<_>>(), [15_000, 15_000, 15_000, 30_000, 30_000, 30_000]);
+    assert!(
+        missed.iter().all(|(_, m)| m["connected_at"].is_null() && m["queue_name"] == "Support")
+    );
+    assert_eq!(
+        missed.iter().map(|(at, _)| *at).collect::<Vec<_>>(),
+        [15_000, 15_000, 15_000, 30_000, 30_000, 30_000]
+    );
     assert_eq!(types(&out).last(), Some(&"queue_call"));
     check_invariants(&out).unwrap();
     assert!(violations(&out).is_empty(), "{:?}", violations(&out));

@@ -1520,7 +1520,8 @@ headers = { "X-Tenant" = "acme" }
         assert_eq!(s.pbx.queues[0].wrapup_blocks, WrapupBlocks::Queue);
         let text = format!(
             "unanswered_completion = \"completed\"\n{}",
-            with_flow(r#"["queue:Support"]"#).replace("[[queues]]\n", "[[queues]]\nwrapup_blocks = \"all\"\n")
+            with_flow(r#"["queue:Support"]"#)
+                .replace("[[queues]]\n", "[[queues]]\nwrapup_blocks = \"all\"\n")
         );
         let s = ok(&text);
         assert_eq!(s.pbx.unanswered_completion, UnansweredCompletion::Completed);
