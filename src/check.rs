@@ -520,7 +520,7 @@ impl<'a> View<'a> {
         self.map
             .get(name)
             .and_then(Value::as_str)
-            .filter(|s| !s.is_empty() && !(*s == NULL_TEXT && self.optional(name)))
+            .filter(|s| !(s.is_empty() || (*s == NULL_TEXT && self.optional(name))))
     }
     /// Absent, null or empty (or `"null"` where the field may be null).
     fn blank(&self, name: &str) -> bool {

@@ -40,6 +40,8 @@ pub enum Command {
         pbxsim run scenarios/quickstart.toml --dry-run                # the exact JSON bodies\n  \
         pbxsim run scenarios/quickstart.toml --dry-run --envelope     # with time, target, headers\n  \
         pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n  \
+        pbxsim run my-pbx.toml --target $URL --asap --truth truth.ndjson  # what your DB should hold\n  \
+        pbxsim run my-pbx.toml --unanswered-completion completed      # completions for missed rings\n  \
         pbxsim run my-pbx.toml --asap --chaos duplicate=0.05,reorder=0.02,batch=5\n  \
         pbxsim run my-pbx.toml --chaos wrong_token=0.1 --chaos numbers=e164,durations=string\n  \
         pbxsim run my-pbx.toml --chaos recording_link=url,nulls=string,extra_fields=0.2\n  \
@@ -122,6 +124,7 @@ pub enum Command {
         pbxsim load my-pbx.toml --target $URL --report load.json --stats-csv load.csv\n  \
         pbxsim load --target $URL --rate 200/s --duration 1m --max-calls-in-flight 500\n  \
         pbxsim load --target $URL --asap --max-calls 10000              # highest rate\n  \
+        pbxsim load --target $URL --rate 20/s --duration 1m --truth truth.ndjson\n  \
         pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
         measured from each event's intended send time (corrected) as well as from the request's\n\
