@@ -469,6 +469,28 @@ impl From<Emission> for Feed {
 /// The engine's events with its ended calls in between: what delivery needs for `batch` and
 /// `reorder` to send a call's last events as soon as the call is over.
 pub fn with_ended_calls(engine: crate::engine::Engine<'_>) -> impl Iterator<Item = Feed> + '_ {
+    ended_calls_feed(engine, None)
+}
+
+/// Like [`with_ended_calls`], recording the ground truth (`--truth`) on the way: every event
+/// and every call's end go to `recorder` before they are passed on.
+pub fn with_truth<'a, 'r>(
+    engine: crate::engine::Engine<'a>,
+    recorder: &'r mut crate::truth::Recorder,
+) -> impl Iterator<Item = Feed> + Send + 'r
+where
+    'a: 'r,
+{
+    ended_calls_feed(engine, Some(recorder))
+}
+
+fn ended_calls_feed<'a, 'r>(
+    engine: crate::engine::Engine<'a>,
+    mut recorder: Option<&'r mut crate::truth::Recorder>,
+) -> impl Iterator<Item = Feed> + Send + 'r
+where
+    'a: 'r,
+{
     let mut engine = engine.track_ended_calls();
     let mut ended: VecDeque<u64> = VecDeque::new();
     std::iter::from_fn(move || {
@@ -476,8 +498,14 @@ pub fn with_ended_calls(engine: crate::engine::Engine<'_>) -> impl Iterator<Item
             return Some(Feed::CallEnded(call));
         }
         let next = engine.next();
-        while let Some(call) = engine.take_ended() {
-            ended.push_back(call);
+        if let (Some(e), Some(r)) = (&next, recorder.as_deref_mut()) {
+            r.event(e);
+        }
+        while let Some(end) = engine.take_call_end() {
+            if let Some(r) = recorder.as_deref_mut() {
+                r.ended(&end);
+            }
+            ended.push_back(end.call);
         }
         match next {
             Some(e) => Some(Feed::Event(e)),

@@ -658,14 +658,14 @@ fn dry_run(
             )
         }
         (Some(recorder), None) => {
-            let events = pbxsim::truth::feed(engine, recorder).filter_map(|f| match f {
+            let events = deliver::with_truth(engine, recorder).filter_map(|f| match f {
                 deliver::Feed::Event(e) => Some(e),
                 deliver::Feed::CallEnded(_) => None,
             });
             pbxsim::sink::write_ndjson(scenario, &timeline, events, format, target, &mut out)
         }
         (Some(recorder), Some(chaos)) => {
-            let events = pbxsim::truth::feed(engine, recorder);
+            let events = deliver::with_truth(engine, recorder);
             pbxsim::sink::write_ndjson_chaos(
                 scenario, &timeline, events, &chaos, format, target, &mut out,
             )
@@ -798,7 +798,7 @@ impl Play {
             let cancel = deliver::ctrl_c_token();
             let delivered = match (recorder.as_mut(), &opts.chaos) {
                 (Some(recorder), _) => {
-                    let events = pbxsim::truth::feed(engine, recorder);
+                    let events = deliver::with_truth(engine, recorder);
                     deliver::deliver(events, &endpoints, &opts, cancel).await
                 }
                 (None, Some(_)) => {

@@ -4,19 +4,18 @@
 //! A [`Recorder`] consumes the engine's full event stream (before type filtering and chaos)
 //! and its ended-call notifications ([`Engine::take_call_end`]): [`Recorder::event`] for each
 //! emission, [`Recorder::ended`] when a call is over, which writes that call's [`Truth`] line
-//! and forgets the call, so memory holds only the calls in progress. [`feed`] wraps an engine
-//! into the delivery [`Feed`] while recording. The format's JSON Schema is [`json_schema`]
-//! (`pbxsim schema truth`).
+//! and forgets the call, so memory holds only the calls in progress.
+//! [`chaos::with_truth`](crate::chaos::with_truth) turns an engine into the delivery feed while
+//! recording. The format's JSON Schema is [`json_schema`] (`pbxsim schema truth`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::chaos::Feed;
 use crate::duration::Millis;
-use crate::engine::{CallEnd, Emission, EndReason, Engine};
+use crate::engine::{CallEnd, Emission, EndReason};
 use crate::event::{Event, Str};
 use crate::time::Timeline;
 
@@ -308,37 +307,6 @@ impl InProgress {
             events: self.events,
         })
     }
-}
-
-/// The engine's events with its ended calls in between (as
-/// [`with_ended_calls`](crate::chaos::with_ended_calls) gives them), recorded into `recorder`
-/// on the way.
-pub fn feed<'a, 'r>(
-    engine: Engine<'a>,
-    recorder: &'r mut Recorder,
-) -> impl Iterator<Item = Feed> + Send + 'r
-where
-    'a: 'r,
-{
-    let mut engine = engine.track_ended_calls();
-    let mut ended: VecDeque<u64> = VecDeque::new();
-    std::iter::from_fn(move || {
-        if let Some(call) = ended.pop_front() {
-            return Some(Feed::CallEnded(call));
-        }
-        let next = engine.next();
-        if let Some(e) = &next {
-            recorder.event(e);
-        }
-        while let Some(end) = engine.take_call_end() {
-            recorder.ended(&end);
-            ended.push_back(end.call);
-        }
-        match next {
-            Some(e) => Some(Feed::Event(e)),
-            None => ended.pop_front().map(Feed::CallEnded),
-        }
-    })
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ pub use summary::{
     CallCounts, JournalInfo, Outcome, Summary, TypeCounts, Unreachable, histogram as new_histogram,
 };
 
-pub use crate::chaos::{Chaos, Feed, with_ended_calls};
+pub use crate::chaos::{Chaos, Feed, with_ended_calls, with_truth};
 use crate::engine::{Emission, Target};
 use crate::event::{EventTypeSet, NullStyle};
 use endpoint::Prepared;

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::*;
+use crate::chaos::Feed;
+use crate::engine::Engine;
 use crate::engine::Options;
 
 const SCENARIO: &str = r#"
@@ -125,7 +127,7 @@ fn record(source: &str) -> (Vec<Emission>, Vec<Value>, TruthStats) {
     let mut recorder = Recorder::new(Timeline::new(start, scenario.utc_offset), out.clone());
     let mut events = Vec::new();
     let mut ends = Vec::new();
-    for item in feed(engine, &mut recorder) {
+    for item in crate::chaos::with_truth(engine, &mut recorder) {
         match item {
             Feed::Event(e) => events.push(e),
             Feed::CallEnded(call) => ends.push(call),
@@ -241,7 +243,7 @@ fn a_call_still_in_progress_has_no_line() {
     let engine = Engine::new(scenario, Options::new(3, start));
     let mut recorder = Recorder::new(Timeline::new(start, None), io::sink());
     // Stop after the first event: call 0 is in progress.
-    let first = feed(engine, &mut recorder).next();
+    let first = crate::chaos::with_truth(engine, &mut recorder).next();
     assert!(matches!(first, Some(Feed::Event(_))));
     assert_eq!(recorder.finish().unwrap(), TruthStats { lines: 0, unfinished: 1 });
 }
