@@ -84,4 +84,4 @@ impl Emission {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -638,7 +638,7 @@ fn arb_step(queues: usize, groups: usize, users: usize) -> impl Gen<Value = Step
     ]
 }
 
-fn arb_scenario() -> impl Gen<Value = Scenario> {
+pub(crate) fn arb_scenario() -> impl Gen<Value = Scenario> {
     let users = 4usize;
     let strategies = prop::sample::select(Strategy::ALL.to_vec());
     let blocks = prop::sample::select(vec![WrapupBlocks::Queue, WrapupBlocks::All]);

@@ -271,3 +271,53 @@ fn the_schema_names_every_field() {
         assert!(text.contains(&format!("\"{outcome}\"")), "{outcome}");
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(100))]
+
+    /// Over random PBXs and calls (both completion variants, both wrap-up kinds): one line
+    /// per call with events, nothing left in progress, and durations that agree with every
+    /// completion and summary.
+    #[test]
+    fn truth_agrees_with_the_engine_on_random_models(
+        sc in crate::engine::tests::arb_scenario(),
+        seed in 0u64..1000,
+    ) {
+        let start = "2026-03-02T09:00:00Z".parse().unwrap();
+        let engine = Engine::new(Arc::new(sc), Options::new(seed, start));
+        let out = Shared::default();
+        let mut recorder = Recorder::new(Timeline::new(start, None), out.clone());
+        let mut with_events = std::collections::HashSet::new();
+        let mut summaries: HashMap<String, Vec<Value>> = HashMap::new();
+        for item in crate::chaos::with_truth(engine, &mut recorder) {
+            if let Feed::Event(e) = item {
+                with_events.insert(e.event.unique_call_id().to_string());
+                if e.event.event_type().fields().iter().any(|f| f.name == "call_duration") {
+                    let v = e.event.to_value(crate::event::NullStyle::Null);
+                    summaries.entry(e.event.unique_call_id().to_string()).or_default().push(v);
+                }
+            }
+        }
+        let written = recorder.finish().unwrap();
+        proptest::prop_assert_eq!(written.unfinished, 0);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        proptest::prop_assert_eq!(lines.len(), with_events.len());
+        for line in &lines {
+            let id = line["unique_call_id"].as_str().unwrap();
+            proptest::prop_assert!(with_events.contains(id));
+            for s in summaries.get(id).into_iter().flatten() {
+                // Completions and summaries end with the call, or before it (a missed ring, a
+                // queue that timed out before voicemail).
+                proptest::prop_assert!(s["call_duration"].as_u64() <= line["call_duration"].as_u64());
+                let answered = !s["connected_at"].is_null();
+                if answered && line["outcome"] == "answered" {
+                    proptest::prop_assert_eq!(&s["connected_at"], &line["connected_at"]);
+                    proptest::prop_assert_eq!(&s["call_duration"], &line["call_duration"]);
+                    proptest::prop_assert_eq!(&s["conversation_duration"], &line["conversation_duration"]);
+                }
+                proptest::prop_assert!(!answered || line["outcome"] == "answered", "{}", line);
+            }
+        }
+    }
+}
