@@ -53,7 +53,7 @@ fn call_events(call: u64) -> [Event; 4] {
             user_number: ext.clone(),
             dest_number: dest.clone(),
             call_start_at: start.clone(),
-            connected_at: connected.clone(),
+            connected_at: Some(connected.clone()),
             call_duration: 28,
             conversation_duration: 14,
             queue_name: Some(queue.clone()),

@@ -88,6 +88,7 @@ pub fn midsize() -> Scenario {
         retry: 5_000,
         max_wait: 180_000,
         wrapup: 15_000,
+        wrapup_blocks: Default::default(),
         failover: Some(Box::new(Step::Voicemail(vm))),
     };
     let voicemail = |name: &str, email: &str| VoicemailBox {
@@ -170,6 +171,7 @@ pub fn midsize() -> Scenario {
             },
         ],
         recording: recording("recordings@example.com", "Call recording", RecordingMode::Email),
+        unanswered_completion: Default::default(),
     };
     Scenario {
         name: "built-in mid-size PBX".into(),

@@ -7,7 +7,8 @@
 //! ([`Chaos::decide`]), so the same seed faults the same events whatever the timing, and changing
 //! one rate leaves the other faults' choices alone. [`Planner`] turns a stream of events into the
 //! POSTs to make ([`Post`]): reordered, batched and marked with their faults; delivery and the dry
-//! run both use it. [`Report`] counts what was done and what the receiver answered.
+//! run both use it, and write each event's body with [`Chaos::write_event`] (the payload
+//! variants). [`Report`] counts what was done and what the receiver answered.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::{self, Write as _};
@@ -15,10 +16,10 @@ use std::ops::Range;
 
 use crate::duration::{self, Human, Millis};
 use crate::engine::Emission;
-use crate::event::{DurationStyle, NullStyle, NumberStyle, WireStyle};
+use crate::event::{DurationStyle, EXTRA_FIELD, NullStyle, NumberStyle, Str, WireStyle};
 
 /// The setting keys, as written.
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 11] = [
     "duplicate",
     "reorder",
     "delay",
@@ -28,7 +29,37 @@ pub const KEYS: [&str; 9] = [
     "numbers",
     "nulls",
     "durations",
+    "recording_link",
+    "extra_fields",
 ];
+
+/// What `call_recording_link` carries in voicemail and recording events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RecordingLink {
+    /// `null`, as the vendor document says ("pending future development").
+    #[default]
+    Null,
+    /// A plausible https URL, the same for a call in every run with the same seed.
+    Url,
+}
+
+impl RecordingLink {
+    pub const NAMES: [&'static str; 2] = ["null", "url"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Null => "null",
+            Self::Url => "url",
+        }
+    }
+}
+
+impl std::str::FromStr for RecordingLink {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::Null, Self::Url].into_iter().find(|v| v.as_str() == s).ok_or(())
+    }
+}
 
 /// The largest `batch`.
 pub const MAX_BATCH: usize = 1000;
@@ -54,6 +85,11 @@ pub struct Chaos {
     pub numbers: Option<NumberStyle>,
     pub nulls: Option<NullStyle>,
     pub durations: Option<DurationStyle>,
+    /// `call_recording_link` in voicemail and recording events; `None` keeps it null.
+    pub recording_link: Option<RecordingLink>,
+    /// Probability that an event's body carries an extra field the vendor document does not
+    /// list ([`EXTRA_FIELD`]), which receivers must ignore.
+    pub extra_fields: f64,
     /// The run's seed.
     pub seed: u64,
 }
@@ -70,6 +106,8 @@ pub enum Setting {
     Numbers(NumberStyle),
     Nulls(NullStyle),
     Durations(DurationStyle),
+    RecordingLink(RecordingLink),
+    ExtraFields(f64),
 }
 
 /// A setting that cannot be read.
@@ -139,6 +177,8 @@ pub fn parse_setting(key: &str, value: &str) -> Result<Setting, ChaosError> {
         "numbers" => Setting::Numbers(variant(key, value, &NumberStyle::NAMES)?),
         "nulls" => Setting::Nulls(variant(key, value, &NullStyle::NAMES)?),
         "durations" => Setting::Durations(variant(key, value, &DurationStyle::NAMES)?),
+        "recording_link" => Setting::RecordingLink(variant(key, value, &RecordingLink::NAMES)?),
+        "extra_fields" => Setting::ExtraFields(probability(key, value)?),
         other => {
             let hint = match crate::suggest::closest(other, KEYS) {
                 Some(s) => format!("did you mean `{s}`? (faults: {})", KEYS.join(", ")),
@@ -254,6 +294,8 @@ impl Chaos {
             Setting::Numbers(s) => self.numbers = Some(s),
             Setting::Nulls(s) => self.nulls = Some(s),
             Setting::Durations(s) => self.durations = Some(s),
+            Setting::RecordingLink(s) => self.recording_link = Some(s),
+            Setting::ExtraFields(p) => self.extra_fields = p,
         }
     }
 
@@ -267,6 +309,8 @@ impl Chaos {
             || self.numbers.is_some()
             || self.nulls.is_some()
             || self.durations.is_some()
+            || self.recording_link == Some(RecordingLink::Url)
+            || self.extra_fields > 0.0
     }
 
     /// Whether forged requests (wrong or no token) are sent.
@@ -294,6 +338,60 @@ impl Chaos {
             wrong_token: hit(4, self.wrong_token),
             no_token: hit(5, self.no_token),
         }
+    }
+
+    /// Append the body of `e` to `out` in `style` with this run's payload variants: a
+    /// recording link (`recording_link=url`) and, for a fraction of events, an extra field
+    /// (`extra_fields`). Like every choice here, a function of the seed and the event.
+    pub fn write_event(&self, style: &WireStyle, e: &Emission, out: &mut Vec<u8>) {
+        let linked;
+        let mut event = &e.event;
+        if self.recording_link == Some(RecordingLink::Url) {
+            let mut copy = e.event.clone();
+            if copy.set_recording_link(self.recording_url(&e.event)) {
+                linked = copy;
+                event = &linked;
+            }
+        }
+        let extra =
+            self.extra_fields > 0.0 && unit(self.seed, e.call, e.seq, 6) < self.extra_fields;
+        if !extra {
+            return event.write_json_styled(style, out);
+        }
+        let mut value = event.to_value_styled(style);
+        if let Some(map) = value.as_object_mut() {
+            map.insert(EXTRA_FIELD.to_string(), extra_value(self.seed, e.call, e.seq));
+        }
+        serde_json::to_writer(&mut *out, &value).expect("value serializes");
+    }
+
+    /// The `call_recording_link` of a voicemail or recording event under `recording_link=url`:
+    /// `https://recordings.example.com/<unique_call_id>/<kind>-<16 hex digits>.wav`, the same
+    /// for a call and kind whatever the timing, different for another seed.
+    pub fn recording_url(&self, event: &crate::event::Event) -> Str {
+        let id = event.unique_call_id();
+        let kind = match event.event_type() {
+            crate::event::EventType::Voicemail => "voicemail",
+            crate::event::EventType::RecordingOutbound => "outbound",
+            _ => "inbound",
+        };
+        let digits = id.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let token = (unit(self.seed, digits, 0, 7) * (1u64 << 53) as f64) as u64;
+        Str::from(format!("https://recordings.example.com/{id}/{kind}-{token:016x}.wav"))
+    }
+}
+
+/// The value of the extra field: a string, number, boolean, object or array (seeded), so
+/// receivers prove they ignore unknown fields of any JSON type.
+fn extra_value(seed: u64, call: u64, seq: u32) -> serde_json::Value {
+    use serde_json::json;
+    let pick = (unit(seed, call, seq, 8) * 5.0) as u32;
+    match pick {
+        0 => json!("receivers must ignore fields they do not know"),
+        1 => json!(42),
+        2 => json!(true),
+        3 => json!({"source": "pbxsim", "version": 2}),
+        _ => json!(["pbxsim", 1]),
     }
 }
 
@@ -325,6 +423,12 @@ impl fmt::Display for Chaos {
         }
         if let Some(s) = self.durations {
             parts.push(format!("durations={}", s.as_str()));
+        }
+        if let Some(s) = self.recording_link {
+            parts.push(format!("recording_link={}", s.as_str()));
+        }
+        if self.extra_fields > 0.0 {
+            parts.push(format!("extra_fields={}", self.extra_fields));
         }
         f.write_str(&parts.join(","))
     }
@@ -365,6 +469,39 @@ impl From<Emission> for Feed {
 /// The engine's events with its ended calls in between: what delivery needs for `batch` and
 /// `reorder` to send a call's last events as soon as the call is over.
 pub fn with_ended_calls(engine: crate::engine::Engine<'_>) -> impl Iterator<Item = Feed> + '_ {
+    ended_calls_feed(engine, None)
+}
+
+/// Like [`with_ended_calls`], recording the ground truth (`--truth`) on the way: every event
+/// and every call's end go to `recorder` before they are passed on.
+pub fn with_truth<'a, 'r>(
+    engine: crate::engine::Engine<'a>,
+    recorder: &'r mut crate::truth::Recorder,
+) -> impl Iterator<Item = Feed> + Send + 'r
+where
+    'a: 'r,
+{
+    ended_calls_feed(engine, Some(recorder))
+}
+
+/// [`with_truth`] when there is a recorder, else [`with_ended_calls`].
+pub fn with_ended_calls_and_truth<'a, 'r>(
+    engine: crate::engine::Engine<'a>,
+    recorder: Option<&'r mut crate::truth::Recorder>,
+) -> impl Iterator<Item = Feed> + Send + 'r
+where
+    'a: 'r,
+{
+    ended_calls_feed(engine, recorder)
+}
+
+fn ended_calls_feed<'a, 'r>(
+    engine: crate::engine::Engine<'a>,
+    mut recorder: Option<&'r mut crate::truth::Recorder>,
+) -> impl Iterator<Item = Feed> + Send + 'r
+where
+    'a: 'r,
+{
     let mut engine = engine.track_ended_calls();
     let mut ended: VecDeque<u64> = VecDeque::new();
     std::iter::from_fn(move || {
@@ -372,8 +509,14 @@ pub fn with_ended_calls(engine: crate::engine::Engine<'_>) -> impl Iterator<Item
             return Some(Feed::CallEnded(call));
         }
         let next = engine.next();
-        while let Some(call) = engine.take_ended() {
-            ended.push_back(call);
+        if let (Some(e), Some(r)) = (&next, recorder.as_deref_mut()) {
+            r.event(e);
+        }
+        while let Some(end) = engine.take_call_end() {
+            if let Some(r) = recorder.as_deref_mut() {
+                r.ended(&end);
+            }
+            ended.push_back(end.call);
         }
         match next {
             Some(e) => Some(Feed::Event(e)),
@@ -845,7 +988,8 @@ mod tests {
     #[test]
     fn parses_the_documented_list() {
         let text = "duplicate=0.05,reorder=0.02,delay=0.1:2s,wrong_token=0.01,no_token=1%,\
-                    batch=5,numbers=e164,nulls=omit,durations=string";
+                    batch=5,numbers=e164,nulls=omit,durations=string,recording_link=url,\
+                    extra_fields=10%";
         let chaos = Chaos::from_settings(&parse_list(text).unwrap());
         assert_eq!(chaos.duplicate, 0.05);
         assert_eq!(chaos.reorder, 0.02);
@@ -855,12 +999,119 @@ mod tests {
         assert_eq!(chaos.numbers, Some(NumberStyle::E164));
         assert_eq!(chaos.nulls, Some(NullStyle::Omit));
         assert_eq!(chaos.durations, Some(DurationStyle::String));
+        assert_eq!(chaos.recording_link, Some(RecordingLink::Url));
+        assert_eq!(chaos.extra_fields, 0.1);
         assert!(chaos.is_active() && chaos.has_token_faults());
         // Display writes it back in the same form.
         let again = Chaos::from_settings(&parse_list(&chaos.to_string()).unwrap());
         assert_eq!(again, chaos);
         assert!(!Chaos::default().is_active());
         assert_eq!(parse_list(" , ").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn each_payload_variant_alone_makes_chaos_active() {
+        for text in ["recording_link=url", "extra_fields=0.5", "nulls=string"] {
+            assert!(Chaos::from_settings(&parse_list(text).unwrap()).is_active(), "{text}");
+        }
+        assert!(!Chaos::from_settings(&parse_list("recording_link=null").unwrap()).is_active());
+        let e = parse_list("recording_link=uri").unwrap_err();
+        assert!(e.help.contains("did you mean `url`?"), "{}", e.help);
+        assert!(parse_list("extra_fields=2").is_err());
+    }
+
+    /// A voicemail event of call `call` (event `seq` of it), with its id derived from `call`.
+    fn voicemail(call: u64, seq: u32) -> Emission {
+        let mut rng = <rand::rngs::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(call);
+        let event = crate::trigger::fake_event(
+            crate::event::EventType::Voicemail,
+            &mut rng,
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        Emission { at: 0, call, seq, target: Target::Global, event }
+    }
+
+    fn body(chaos: &Chaos, e: &Emission) -> serde_json::Value {
+        let mut out = Vec::new();
+        chaos.write_event(&chaos.style(NullStyle::Null), e, &mut out);
+        serde_json::from_slice(&out).unwrap()
+    }
+
+    #[test]
+    fn recording_links_are_https_urls_fixed_per_call_and_seed() {
+        let chaos = Chaos { recording_link: Some(RecordingLink::Url), seed: 5, ..Chaos::default() };
+        let a = voicemail(1, 3);
+        let link = body(&chaos, &a)["call_recording_link"].as_str().unwrap().to_string();
+        let id = a.event.unique_call_id();
+        assert!(
+            link.starts_with(&format!("https://recordings.example.com/{id}/voicemail-")),
+            "{link}"
+        );
+        assert!(link.ends_with(".wav"), "{link}");
+        // The same call gives the same link at any position; another call or seed another.
+        assert_eq!(body(&chaos, &voicemail(1, 7))["call_recording_link"], link.as_str());
+        assert_ne!(body(&chaos, &voicemail(2, 3))["call_recording_link"], link.as_str());
+        let other = Chaos { seed: 6, ..chaos.clone() };
+        assert_ne!(body(&other, &a)["call_recording_link"], link.as_str());
+        // Events without a recording link are unchanged; without the variant it stays null.
+        let inbound = emission(1, 0);
+        assert_eq!(body(&chaos, &inbound), inbound.event.to_value(NullStyle::Null));
+        assert!(body(&Chaos::default(), &a)["call_recording_link"].is_null());
+    }
+
+    #[test]
+    fn extra_fields_go_to_a_seeded_fraction_of_bodies_at_the_end() {
+        let chaos = Chaos { extra_fields: 0.25, seed: 9, ..Chaos::default() };
+        let events: Vec<Emission> =
+            (0..400).flat_map(|call| (0..5).map(move |seq| emission(call, seq))).collect();
+        let with_extra: Vec<bool> = events
+            .iter()
+            .map(|e| {
+                let v = body(&chaos, e);
+                let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+                let extra = v.get(EXTRA_FIELD).is_some();
+                if extra {
+                    assert_eq!(keys.last().map(|k| k.as_str()), Some(EXTRA_FIELD), "last key");
+                    // Everything else is the event as it was.
+                    let mut rest = v.clone();
+                    rest.as_object_mut().unwrap().shift_remove(EXTRA_FIELD);
+                    assert_eq!(rest, e.event.to_value(NullStyle::Null));
+                }
+                extra
+            })
+            .collect();
+        let n = with_extra.iter().filter(|x| **x).count();
+        assert!((400..600).contains(&n), "{n} of 2000");
+        let again: Vec<bool> =
+            events.iter().map(|e| body(&chaos, e).get(EXTRA_FIELD).is_some()).collect();
+        assert_eq!(again, with_extra, "reproducible");
+        // Values of several JSON types appear.
+        let kinds: std::collections::BTreeSet<&str> = events
+            .iter()
+            .filter_map(|e| {
+                body(&chaos, e).get(EXTRA_FIELD).map(|v| match v {
+                    serde_json::Value::String(_) => "string",
+                    serde_json::Value::Number(_) => "number",
+                    serde_json::Value::Bool(_) => "bool",
+                    serde_json::Value::Object(_) => "object",
+                    _ => "array",
+                })
+            })
+            .collect();
+        assert_eq!(kinds.len(), 5, "{kinds:?}");
+    }
+
+    #[test]
+    fn nulls_string_writes_the_text_null() {
+        let chaos = Chaos { nulls: Some(NullStyle::String), ..Chaos::default() };
+        let e = emission(0, 0);
+        let v = body(&chaos, &e);
+        let plain = e.event.to_value(NullStyle::Null);
+        for (k, was) in plain.as_object().unwrap() {
+            let want = if was.is_null() { serde_json::json!("null") } else { was.clone() };
+            assert_eq!(v[k], want, "{k}");
+        }
+        assert!(plain.as_object().unwrap().values().any(|x| x.is_null()), "the sample has nulls");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::event::{CallStatus, EventType, EventTypeSet, FieldKind};
+use crate::event::{CallStatus, EventType, EventTypeSet, FieldKind, NULL_TEXT};
 
 /// The header `pbxsim trigger` sends (value `1`): the request is a one-off event, to be checked
 /// on its own ([`Checker::observe_lone`]) rather than as part of a call. The receiver honours
@@ -129,11 +129,19 @@ pub struct CheckerConfig {
     pub lenient_numbers: bool,
     /// Which rules apply: all of them (default), or only those about each event on its own.
     pub scope: Scope,
+    /// Accept fields the vendor document does not list (`--chaos extra_fields`, or a newer
+    /// sender). Default: they break the `fields` rule.
+    pub extra_fields: bool,
 }
 
 impl Default for CheckerConfig {
     fn default() -> Self {
-        Self { ticked: EventTypeSet::ALL, lenient_numbers: false, scope: Scope::All }
+        Self {
+            ticked: EventTypeSet::ALL,
+            lenient_numbers: false,
+            scope: Scope::All,
+            extra_fields: false,
+        }
     }
 }
 
@@ -245,6 +253,15 @@ impl Leg {
     }
 }
 
+/// A leg rung for a call, how often it rang (`user_inbound`) and how often it completed
+/// unanswered (`user_inbound_completed` without `connected_at`).
+#[derive(Debug, Clone)]
+struct Rung {
+    leg: Leg,
+    rings: u32,
+    missed: u32,
+}
+
 #[derive(Debug, Clone)]
 struct Completed {
     leg: Leg,
@@ -277,7 +294,7 @@ struct CallState {
     call_start_at: Option<Box<str>>,
     start: Option<Stamp>,
     /// Distinct legs rung (`user_inbound`).
-    rung: Vec<Leg>,
+    rung: Vec<Rung>,
     /// The `user_inbound_answered` (there is at most one).
     answered: Option<(Leg, Option<Stamp>)>,
     /// Answered, by a `user_inbound_answered` or an answered summary.
@@ -438,7 +455,7 @@ impl Checker {
             }
         };
         *self.summary.per_type.entry(ty).or_default() += 1;
-        for problem in field_problems(ty, map, self.cfg.lenient_numbers) {
+        for problem in field_problems(ty, map, self.cfg) {
             flag(Rule::Fields, format!("{ty}: {problem}"));
         }
         if call_id.is_empty() {
@@ -470,7 +487,8 @@ impl Checker {
 }
 
 /// What is wrong with the fields of one payload of type `ty`.
-fn field_problems(ty: EventType, map: &Map<String, Value>, lenient: bool) -> Vec<String> {
+fn field_problems(ty: EventType, map: &Map<String, Value>, cfg: CheckerConfig) -> Vec<String> {
+    let lenient = cfg.lenient_numbers;
     let mut problems = Vec::new();
     let fields = ty.fields();
     for f in fields {
@@ -502,7 +520,7 @@ fn field_problems(ty: EventType, map: &Map<String, Value>, lenient: bool) -> Vec
         }
         if is_timestamp(f.name)
             && let Some(Value::String(text)) = value
-            && !(f.kind == FieldKind::OptionalString && text.is_empty())
+            && !(f.kind == FieldKind::OptionalString && is_blank_text(text))
             && let Err(e) = DateTime::parse_from_rfc3339(text)
         {
             problems.push(format!(
@@ -516,7 +534,7 @@ fn field_problems(ty: EventType, map: &Map<String, Value>, lenient: bool) -> Vec
         }
     }
     let names = || fields.iter().map(|f| f.name);
-    for key in map.keys() {
+    for key in map.keys().filter(|_| !cfg.extra_fields) {
         if key != "type" && !names().any(|n| n == key) {
             let hint = crate::suggest::did_you_mean(key, names());
             let hint = if hint.is_empty() { hint } else { format!("; {hint}") };
@@ -524,6 +542,12 @@ fn field_problems(ty: EventType, map: &Map<String, Value>, lenient: bool) -> Vec
         }
     }
     problems
+}
+
+/// A string that means "not applicable" in a field that may be null: empty, or the literal
+/// `"null"` some senders write (`nulls=string`).
+fn is_blank_text(text: &str) -> bool {
+    text.is_empty() || text == NULL_TEXT
 }
 
 fn is_timestamp(name: &str) -> bool {
@@ -543,15 +567,22 @@ struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    /// A non-empty string field.
-    fn text(&self, name: &str) -> Option<&'a str> {
-        self.map.get(name).and_then(Value::as_str).filter(|s| !s.is_empty())
+    /// Whether the field may be null in this type (so `"null"` means "not applicable").
+    fn optional(&self, name: &str) -> bool {
+        self.ty.fields().iter().any(|f| f.name == name && f.kind == FieldKind::OptionalString)
     }
-    /// Absent, null or empty.
+    /// A non-empty string field (not `"null"` where the field may be null).
+    fn text(&self, name: &str) -> Option<&'a str> {
+        self.map
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !(s.is_empty() || (*s == NULL_TEXT && self.optional(name))))
+    }
+    /// Absent, null or empty (or `"null"` where the field may be null).
     fn blank(&self, name: &str) -> bool {
         match self.map.get(name) {
             None | Some(Value::Null) => true,
-            Some(Value::String(s)) => s.is_empty(),
+            Some(Value::String(s)) => s.is_empty() || (s == NULL_TEXT && self.optional(name)),
             Some(_) => false,
         }
     }
@@ -754,8 +785,9 @@ fn check_sequence(
             if let Some(g) = &leg.ring_group {
                 visit(&mut call.ring_groups, g).rung_since_summary = true;
             }
-            if !call.rung.contains(&leg) {
-                call.rung.push(leg);
+            match call.rung.iter_mut().find(|r| r.leg == leg) {
+                Some(r) => r.rings += 1,
+                None => call.rung.push(Rung { leg, rings: 1, missed: 0 }),
             }
         }
         EventType::UserInboundAnswered => {
@@ -779,7 +811,7 @@ fn check_sequence(
                 return;
             }
             if ticked.contains(EventType::UserInbound)
-                && !call.rung.iter().any(|r| leg_matches(r, &leg))
+                && !call.rung.iter().any(|r| leg_matches(&r.leg, &leg))
             {
                 flag(
                     Rule::Order,
@@ -788,6 +820,10 @@ fn check_sequence(
             }
             call.answered = Some((leg, v.stamp("connected_at")));
             call.was_answered = true;
+        }
+        EventType::UserInboundCompleted if v.blank("connected_at") => {
+            let Some(leg) = v.leg() else { return };
+            check_unanswered_completion(ticked, call, &leg, ty, flag);
         }
         EventType::UserInboundCompleted => {
             let Some(leg) = v.leg() else { return };
@@ -934,6 +970,61 @@ fn check_sequence(
             }
         }
         EventType::WebhookComponentEvent => {}
+    }
+}
+
+/// A `user_inbound_completed` without `connected_at`: the scenario option
+/// `unanswered_completion = "completed"` sends one to each user who rang and did not answer,
+/// when their phone stops ringing. It must follow a ring of that leg (one per ring), and never
+/// come for the user who answered, after the answer.
+fn check_unanswered_completion(
+    ticked: EventTypeSet,
+    call: &mut CallState,
+    leg: &Leg,
+    ty: EventType,
+    flag: &mut impl FnMut(Rule, String),
+) {
+    if let Some((answered, at)) = &call.answered
+        && answered.user == leg.user
+    {
+        flag(
+            Rule::Order,
+            format!(
+                "{ty} without connected_at for {}, who answered the call at {} (the answering \
+                 user's completion carries connected_at)",
+                leg.describe(),
+                show_stamp(*at)
+            ),
+        );
+        return;
+    }
+    if !ticked.contains(EventType::UserInbound) {
+        return;
+    }
+    let matching = || call.rung.iter().filter(|r| leg_matches(&r.leg, leg));
+    let rings: u32 = matching().map(|r| r.rings).sum();
+    let missed: u32 = matching().map(|r| r.missed).sum();
+    if rings == 0 {
+        flag(
+            Rule::Order,
+            format!(
+                "{ty} without connected_at for {} without an earlier user_inbound for it (an \
+                 unanswered completion follows a ring)",
+                leg.describe()
+            ),
+        );
+    } else if missed >= rings {
+        flag(
+            Rule::Order,
+            format!(
+                "a second {ty} without connected_at for {} after one ring (one per ring)",
+                leg.describe()
+            ),
+        );
+    } else if let Some(r) =
+        call.rung.iter_mut().find(|r| leg_matches(&r.leg, leg) && r.missed < r.rings)
+    {
+        r.missed += 1;
     }
 }
 

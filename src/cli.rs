@@ -119,12 +119,16 @@ pub enum Command {
         pbxsim run scenarios/quickstart.toml --dry-run                # the exact JSON bodies\n  \
         pbxsim run scenarios/quickstart.toml --dry-run --envelope     # with time, target, headers\n  \
         pbxsim run my-pbx.toml --asap --retries 3 --failed failed.ndjson\n  \
+        pbxsim run my-pbx.toml --target $URL --asap --truth truth.ndjson  # what your DB should hold\n  \
+        pbxsim run my-pbx.toml --unanswered-completion completed      # completions for missed rings\n  \
         pbxsim run my-pbx.toml --asap --chaos duplicate=0.05,reorder=0.02,batch=5\n  \
         pbxsim run my-pbx.toml --chaos wrong_token=0.1 --chaos numbers=e164,durations=string\n  \
+        pbxsim run my-pbx.toml --chaos recording_link=url,nulls=string,extra_fields=0.2\n  \
         pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n  \
         pbxsim run my-pbx.toml --target $URL --asap --threshold 'p99<250ms' --junit run.xml\n  \
-        pbxsim run my-pbx.toml --target $URL --asap --output json > run.json\n\n\
-        pbxsim run my-pbx.toml --target $URL -H 'X-Tenant: acme' -H 'Authorization: Bearer $KEY' -v\n  \
+        pbxsim run my-pbx.toml --target $URL --asap --output json > run.json\n  \
+        pbxsim run my-pbx.toml --target $URL --asap --truth truth.ndjson  # what your database should hold\n  \
+        pbxsim run my-pbx.toml --target $URL -H 'X-Tenant: acme' -H 'Authorization: Bearer $KEY' -v\n\n\
         Without start_time (or --start-time) the PBX clock is anchored so that no event carries\n\
         a time later than its sending; the header says where. Progress goes to stderr (-q: none).\n\
         Ctrl-C or SIGTERM stops starting events, lets requests in flight finish (5 s), then prints\n\
@@ -163,6 +167,7 @@ pub enum Command {
         pbxsim call inbound --via ring_group:Reception --outcome voicemail --speed 10\n  \
         pbxsim call inbound --via user:1002 --talk 90s --ring 8s --record\n  \
         pbxsim call outbound --outcome no-answer --dry-run\n  \
+        pbxsim call inbound --via user:1002 --outcome no-answer --unanswered-completion completed\n  \
         pbxsim call inbound --scenario scenarios/quickstart.toml --via queue:Support\n  \
         pbxsim call inbound --token s3cret --chaos duplicate=0.5,wrong_token=1,nulls=omit\n  \
         pbxsim call inbound --target $URL --route queue_call=$URL/queue --via queue:Support\n  \
@@ -195,7 +200,8 @@ pub enum Command {
     /// Print a JSON Schema.
     #[command(after_help = "Examples:\n  \
         pbxsim schema events > events.schema.json\n  \
-        pbxsim schema scenario > scenario.schema.json\n\n\
+        pbxsim schema scenario > scenario.schema.json\n  \
+        pbxsim schema truth > truth.schema.json\n\n\
         To have Taplo / Even Better TOML check a scenario, put this first line in it:\n  \
         #:schema ./scenario.schema.json")]
     Schema {
@@ -239,6 +245,7 @@ pub enum Command {
         pbxsim load --target $URL --asap --max-calls 10000              # highest rate\n  \
         pbxsim load --target $URL --token s3cret --route voicemail=$URL/voicemail\n  \
         pbxsim load --target $URL -c 128 -z 2m -H 'X-Tenant: acme'       # short flags as in oha\n  \
+        pbxsim load --target $URL --rate 20/s --duration 1m --truth truth.ndjson\n  \
         pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n  \
         pbxsim load --target $URL --duration 30s --output json | jq .latency.p99_ms\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
@@ -330,6 +337,9 @@ pub struct CheckFlags {
     /// Accept digit strings (`"28"`) where integers are due.
     #[arg(long)]
     pub lenient_numbers: bool,
+    /// Accept fields the vendor document does not list (e.g. `--chaos extra_fields`).
+    #[arg(long)]
+    pub extra_fields: bool,
     /// Which rules: `all` (each event and each call's sequence), or `fields` (each event on
     /// its own, as one-off events from `pbxsim trigger`; no call is followed). Requests with
     /// `X-Pbxsim-Trigger: 1` (sent by `pbxsim trigger`) are always checked as one-offs.
@@ -357,7 +367,12 @@ impl CheckFlags {
             CheckScope::All => pbxsim::check::Scope::All,
             CheckScope::Fields => pbxsim::check::Scope::Fields,
         };
-        CheckerConfig { ticked, lenient_numbers: self.lenient_numbers, scope }
+        CheckerConfig {
+            ticked,
+            lenient_numbers: self.lenient_numbers,
+            scope,
+            extra_fields: self.extra_fields,
+        }
     }
 }
 
@@ -431,6 +446,8 @@ pub enum SchemaKind {
     Events,
     /// The scenario file format.
     Scenario,
+    /// A line of `--truth` (the ground truth of one call).
+    Truth,
 }
 
 /// Exit code for usage and scenario errors.
@@ -503,6 +520,7 @@ pub fn main() -> ExitCode {
             let schema = match what {
                 SchemaKind::Events => pbxsim::event::json_schema(),
                 SchemaKind::Scenario => pbxsim::scenario::json_schema(),
+                SchemaKind::Truth => pbxsim::truth::json_schema(),
             };
             print_stdout(&serde_json::to_string_pretty(&schema).expect("schema serializes"));
             ExitCode::SUCCESS
@@ -849,6 +867,12 @@ pub struct RunArgs {
     /// printed) and keep it open after the run until Ctrl-C. See docs/inspector.md.
     #[arg(long)]
     pub ui: bool,
+    /// Write the ground truth: one JSON line per call as it ends (outcome, who answered,
+    /// visits, durations; see `pbxsim schema truth`), to reconcile with your receiver's data.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
     #[command(flatten)]
@@ -863,6 +887,35 @@ pub enum OutputFormat {
     Text,
     /// One JSON document.
     Json,
+}
+
+/// Choices the vendor document leaves open, overriding the scenario file's (`run`, `call`,
+/// `load`).
+#[derive(Debug, Args)]
+pub struct SemanticsArgs {
+    /// What a user who rang but did not answer gets: `none` (no event) or `completed` (a
+    /// user_inbound_completed with connected_at null and conversation_duration 0). Overrides
+    /// the file's `unanswered_completion`; default none.
+    #[arg(long, value_name = "none|completed", value_parser = parse_unanswered_completion)]
+    pub unanswered_completion: Option<pbxsim::pbx::UnansweredCompletion>,
+}
+
+impl SemanticsArgs {
+    pub fn apply(&self, scenario: &mut Scenario) {
+        if let Some(v) = self.unanswered_completion {
+            scenario.pbx.unanswered_completion = v;
+        }
+    }
+}
+
+fn parse_unanswered_completion(text: &str) -> Result<pbxsim::pbx::UnansweredCompletion, String> {
+    text.parse().map_err(|()| {
+        let names = pbxsim::pbx::UnansweredCompletion::NAMES;
+        match pbxsim::suggest::closest(text, names) {
+            Some(name) => format!("did you mean `{name}`? (one of {})", names.join(", ")),
+            None => format!("write one of {}", names.join(", ")),
+        }
+    })
 }
 
 fn positive_speed(text: &str) -> Result<f64, String> {
@@ -926,6 +979,7 @@ fn run(args: RunArgs) -> ExitCode {
     if let Err(code) = args.delivery.apply_headers(&mut scenario) {
         return code;
     }
+    args.semantics.apply(&mut scenario);
     let scenario = std::sync::Arc::new(scenario);
     if scenario.traffic.is_some() {
         let file = args.file.display();
@@ -956,7 +1010,7 @@ fn run(args: RunArgs) -> ExitCode {
         let options = pbxsim::engine::Options::new(seed, anchor.start);
         let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
         let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
-        return dry_run(&scenario, options, args.envelope, &shown, chaos);
+        return dry_run(&scenario, options, args.envelope, &shown, chaos, args.truth.as_deref());
     }
     let anchor = scripted_anchor(&scenario, args.start_time, preview.last_at, pacing.speed());
     let outputs = RunOutputs {
@@ -980,6 +1034,7 @@ fn run(args: RunArgs) -> ExitCode {
         seed,
         outputs,
         ui: args.ui,
+        truth: args.truth,
     };
     play.run(scenario)
 }
@@ -1026,6 +1081,7 @@ fn dry_run(
     envelope: bool,
     endpoints: &deliver::Overrides,
     chaos: Option<Chaos>,
+    truth: Option<&std::path::Path>,
 ) -> ExitCode {
     let format = if envelope {
         pbxsim::sink::DryRunFormat::Envelope
@@ -1033,16 +1089,33 @@ fn dry_run(
         pbxsim::sink::DryRunFormat::Body
     };
     let timeline = pbxsim::time::Timeline::new(options.start, scenario.utc_offset);
+    let mut recorder = match open_truth(truth, timeline) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(scenario), options);
     let backstop = engine.backstop();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = match chaos {
-        None => {
+    let written = match (recorder.as_mut(), chaos) {
+        (None, None) => {
             pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, endpoints, &mut out)
         }
-        Some(chaos) => {
+        (None, Some(chaos)) => {
             let events = deliver::with_ended_calls(engine);
+            pbxsim::sink::write_ndjson_chaos(
+                scenario, &timeline, events, &chaos, format, endpoints, &mut out,
+            )
+        }
+        (Some(recorder), None) => {
+            let events = deliver::with_truth(engine, recorder).filter_map(|f| match f {
+                deliver::Feed::Event(e) => Some(e),
+                deliver::Feed::CallEnded(_) => None,
+            });
+            pbxsim::sink::write_ndjson(scenario, &timeline, events, format, endpoints, &mut out)
+        }
+        (Some(recorder), Some(chaos)) => {
+            let events = deliver::with_truth(engine, recorder);
             pbxsim::sink::write_ndjson_chaos(
                 scenario, &timeline, events, &chaos, format, endpoints, &mut out,
             )
@@ -1051,12 +1124,48 @@ fn dry_run(
     if let Some(runaway) = backstop.tripped() {
         return runaway_error(runaway);
     }
-    match written {
+    let mut code = match written {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: cannot write the events: {e}");
             ExitCode::from(1)
+        }
+    };
+    if !finish_truth(recorder, truth) {
+        code = ExitCode::from(1);
+    }
+    code
+}
+
+/// Opens `--truth FILE` before anything is sent (a file that cannot be created is a usage
+/// error); `Ok(None)` without the flag.
+fn open_truth(
+    path: Option<&std::path::Path>,
+    timeline: pbxsim::time::Timeline,
+) -> Result<Option<pbxsim::truth::Recorder>, ExitCode> {
+    let Some(path) = path else { return Ok(None) };
+    match std::fs::File::create(path) {
+        Ok(file) => Ok(Some(pbxsim::truth::Recorder::new(timeline, std::io::BufWriter::new(file)))),
+        Err(e) => Err(usage_error(format!("cannot write {}: {e}", path.display()))),
+    }
+}
+
+/// Flushes the truth file and says on stderr what it holds; false after a write error.
+fn finish_truth(recorder: Option<pbxsim::truth::Recorder>, path: Option<&std::path::Path>) -> bool {
+    let (Some(recorder), Some(path)) = (recorder, path) else { return true };
+    match recorder.finish() {
+        Ok(stats) => {
+            let unfinished = match stats.unfinished {
+                0 => String::new(),
+                n => format!(" ({n} calls still in progress at the end have no line)"),
+            };
+            eprintln!("truth: {} calls written to {}{unfinished}", stats.lines, path.display());
+            true
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            false
         }
     }
 }
@@ -1078,6 +1187,8 @@ struct Play {
     seed: u64,
     outputs: RunOutputs,
     ui: bool,
+    /// `--truth FILE`.
+    truth: Option<PathBuf>,
 }
 
 impl Play {
@@ -1106,6 +1217,11 @@ impl Play {
         let say = |line: &str| match json {
             true => eprintln!("{line}"),
             false => println!("{line}"),
+        };
+        let timeline = pbxsim::time::Timeline::new(self.anchor.start, scenario.utc_offset);
+        let mut recorder = match open_truth(self.truth.as_deref(), timeline) {
+            Ok(r) => r,
+            Err(code) => return code,
         };
         let rt = runtime();
         rt.block_on(async move {
@@ -1182,11 +1298,15 @@ impl Play {
                 sample_every: Duration::from_secs(1).min(self.outputs.progress_every),
                 length,
             };
-            let delivered =
-                pbxsim::play::play(scenario.clone(), options, &endpoints, cancel.clone(), |s| {
-                    progress.update(s)
-                })
-                .await;
+            let delivered = pbxsim::play::play(
+                scenario.clone(),
+                options,
+                &endpoints,
+                cancel.clone(),
+                |s| progress.update(s),
+                recorder.as_mut(),
+            )
+            .await;
             progress.finish();
             let summary = match delivered {
                 Ok(summary) => summary,
@@ -1197,6 +1317,9 @@ impl Play {
                 print!("{}", summary.render());
             }
             let mut code = summary.exit_code(self.delivery.allow_failures);
+            if !finish_truth(recorder, self.truth.as_deref()) {
+                code = code.max(1);
+            }
             if let Some(message) = summary.chaos.as_ref().and_then(|c| c.accepted_forgery_message())
             {
                 eprintln!("error: {message}");
@@ -1346,8 +1469,9 @@ pub struct DeliveryArgs {
 pub struct ChaosArgs {
     /// Inject faults toward the receiver, seeded by the run's seed: a comma list of
     /// `duplicate=P`, `reorder=P`, `delay=P:D`, `wrong_token=P`, `no_token=P`, `batch=N`,
-    /// `numbers=digits|e164|local`, `nulls=null|empty|omit`, `durations=int|string`
-    /// (P: `0.05` or `5%`). Repeatable; overrides the scenario's [chaos] key by key.
+    /// `numbers=digits|e164|local`, `nulls=null|empty|omit|string`, `durations=int|string`,
+    /// `recording_link=null|url`, `extra_fields=P` (P: `0.05` or `5%`). Repeatable; overrides
+    /// the scenario's [chaos] key by key.
     #[arg(long, value_name = "LIST", value_parser = parse_chaos)]
     pub chaos: Vec<ChaosList>,
 }
@@ -1826,6 +1950,12 @@ pub struct CallArgs {
     /// printed) and keep it open after the run until Ctrl-C. See docs/inspector.md.
     #[arg(long)]
     pub ui: bool,
+    /// Write the ground truth: one JSON line per call as it ends (outcome, who answered,
+    /// visits, durations; see `pbxsim schema truth`), to reconcile with your receiver's data.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
     #[command(flatten)]
@@ -1915,7 +2045,10 @@ fn call(args: CallArgs) -> ExitCode {
         caller_name: Some("Jane Citizen".into()),
     };
     let scenario = match pbxsim::oneshot::build(base, &spec) {
-        Ok(s) => std::sync::Arc::new(s),
+        Ok(mut s) => {
+            args.semantics.apply(&mut s);
+            std::sync::Arc::new(s)
+        }
         Err(e) => return usage_error(e),
     };
     let seed = scenario.seed;
@@ -1929,7 +2062,7 @@ fn call(args: CallArgs) -> ExitCode {
         let options = pbxsim::engine::Options::new(seed, anchor.start);
         let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
         let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
-        return dry_run(&scenario, options, false, &shown, chaos);
+        return dry_run(&scenario, options, false, &shown, chaos, args.truth.as_deref());
     }
     let play = Play {
         target: args.target,
@@ -1944,6 +2077,7 @@ fn call(args: CallArgs) -> ExitCode {
         seed,
         outputs: RunOutputs::none("call"),
         ui: args.ui,
+        truth: args.truth,
     };
     play.run(scenario)
 }
@@ -2031,6 +2165,12 @@ pub struct LoadArgs {
     /// (see docs/inspector.md).
     #[arg(long)]
     pub ui: bool,
+    /// Write the ground truth: one JSON line per call as it ends (outcome, who answered,
+    /// visits, durations; see `pbxsim schema truth`), to reconcile with your receiver's data.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+    #[command(flatten)]
+    pub semantics: SemanticsArgs,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
     #[command(flatten)]
@@ -2121,6 +2261,8 @@ async fn start_builtin_receiver(
                 .chaos
                 .as_ref()
                 .is_some_and(|c| c.durations == Some(pbxsim::event::DurationStyle::String)),
+            // So is `--chaos extra_fields`: a receiver must ignore fields it does not know.
+            extra_fields: opts.chaos.as_ref().is_some_and(|c| c.extra_fields > 0.0),
             ..CheckerConfig::default()
         },
         print,
@@ -2168,6 +2310,7 @@ fn load(args: LoadArgs) -> ExitCode {
     if let Err(code) = args.delivery.apply_headers(&mut scenario) {
         return code;
     }
+    args.semantics.apply(&mut scenario);
     let engine_opts = engine_options(&scenario, args.seed, args.start_time);
     let pinned = args.start_time.or(scenario.start_time);
     let mut deliver = args.delivery.options(Pacing::Asap);
@@ -2238,6 +2381,11 @@ fn load(args: LoadArgs) -> ExitCode {
             return usage_error(format!("cannot write {}: {e}", path.display()));
         }
     }
+    let timeline = pbxsim::time::Timeline::new(plan.options.start, plan.scenario.utc_offset);
+    let mut recorder = match open_truth(args.truth.as_deref(), timeline) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     deliver::init_tls();
     let scenario = plan.scenario.clone();
     let rt = runtime();
@@ -2306,15 +2454,17 @@ fn load(args: LoadArgs) -> ExitCode {
             false => pbxsim::report::progress::Progress::new(terminal, args.progress_every),
         };
         let mut csv_error = None;
-        let result = pbxsim::load::run(&plan, &endpoints, cancel.clone(), |sample| {
+        let on_sample = |sample: &pbxsim::load::Sample| {
             progress.update(sample);
             if let Some(s) = series.as_mut()
                 && let Err(e) = s.row(sample)
             {
                 csv_error.get_or_insert(e.to_string());
             }
-        })
-        .await;
+        };
+        let truth = recorder.as_mut();
+        let result =
+            pbxsim::load::run_with_truth(&plan, &endpoints, cancel.clone(), on_sample, truth).await;
         progress.finish();
         let mut report = match result {
             Ok(r) => r,
@@ -2330,6 +2480,9 @@ fn load(args: LoadArgs) -> ExitCode {
             print!("{}", report.render());
         }
         let mut code = report.exit_code(thresholds_failed, args.delivery.allow_failures);
+        if !finish_truth(recorder, args.truth.as_deref()) {
+            code = code.max(1);
+        }
         // A run that started no call tested nothing: not a success.
         if let Some(why) = report.no_calls() {
             eprintln!("error: no call started: {why}");

@@ -182,7 +182,9 @@ payload! {
 }
 
 payload! {
-    /// `user_inbound_completed`: an answered inbound call to a user ends.
+    /// `user_inbound_completed`: an answered inbound call to a user ends. With the scenario's
+    /// `unanswered_completion = "completed"` it is also sent to a user who rang but did not
+    /// answer, with `connected_at` null and `conversation_duration` 0.
     pub struct UserInboundCompleted {
         pub unique_call_id: Str,
         pub caller_id: Str,
@@ -192,7 +194,8 @@ payload! {
         pub user_number: Str,
         pub dest_number: Str,
         pub call_start_at: Str,
-        pub connected_at: Str,
+        #[serde(default)]
+        pub connected_at: Option<Str>,
         pub call_duration: u64,
         pub conversation_duration: u64,
         #[serde(default)]
@@ -503,7 +506,7 @@ impl EventType {
             s("user_number"),
             s("dest_number"),
             s("call_start_at"),
-            s("connected_at"),
+            o("connected_at"),
             i("call_duration"),
             i("conversation_duration"),
             o("queue_name"),
@@ -718,6 +721,8 @@ pub enum NullStyle {
     Empty,
     /// The key is left out.
     Omit,
+    /// `"queue_name": "null"`: the literal string, as some senders write it.
+    String,
 }
 
 impl Event {
@@ -904,7 +909,7 @@ impl FromStr for DurationStyle {
 }
 
 impl NullStyle {
-    pub const NAMES: [&'static str; 3] = ["null", "empty", "omit"];
+    pub const NAMES: [&'static str; 4] = ["null", "empty", "omit", "string"];
 
     /// This style's name as written in settings.
     pub fn as_str(self) -> &'static str {
@@ -912,6 +917,7 @@ impl NullStyle {
             Self::Null => "null",
             Self::Empty => "empty",
             Self::Omit => "omit",
+            Self::String => "string",
         }
     }
 }
@@ -919,7 +925,33 @@ impl NullStyle {
 impl FromStr for NullStyle {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        [Self::Null, Self::Empty, Self::Omit].into_iter().find(|v| v.as_str() == s).ok_or(())
+        [Self::Null, Self::Empty, Self::Omit, Self::String]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or(())
+    }
+}
+
+/// What [`NullStyle::String`] writes for a field that does not apply; receivers (and the
+/// checker) read it as "not applicable" in fields that may be null.
+pub const NULL_TEXT: &str = "null";
+
+/// The field `--chaos extra_fields` adds to some bodies: not in the vendor document, so a
+/// receiver must ignore it.
+pub const EXTRA_FIELD: &str = "pbxsim_extra";
+
+impl Event {
+    /// Sets `call_recording_link` (voicemail and recording events); returns whether this type
+    /// has one.
+    pub fn set_recording_link(&mut self, link: Str) -> bool {
+        let slot = match self {
+            Self::Voicemail(e) => &mut e.call_recording_link,
+            Self::RecordingInbound(e) => &mut e.call_recording_link,
+            Self::RecordingOutbound(e) => &mut e.call_recording_link,
+            _ => return false,
+        };
+        *slot = Some(link);
+        true
     }
 }
 
@@ -997,6 +1029,13 @@ pub fn apply_null_style(value: &mut serde_json::Value, style: NullStyle) {
             }
         }
         NullStyle::Omit => map.retain(|_, v| !v.is_null()),
+        NullStyle::String => {
+            for v in map.values_mut() {
+                if v.is_null() {
+                    *v = serde_json::Value::String(NULL_TEXT.to_string());
+                }
+            }
+        }
     }
 }
 
@@ -1053,7 +1092,7 @@ mod tests {
                 user_number: t("1010"),
                 dest_number: dest.clone(),
                 call_start_at: start.clone(),
-                connected_at: conn.clone(),
+                connected_at: Some(conn.clone()),
                 call_duration: 28,
                 conversation_duration: 14,
                 queue_name: None,

@@ -25,3 +25,4 @@ pub mod suggest;
 pub mod time;
 pub mod traffic;
 pub mod trigger;
+pub mod truth;

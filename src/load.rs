@@ -28,6 +28,7 @@ use crate::deliver::{
 use crate::engine::{self, Engine};
 use crate::scenario::Scenario;
 use crate::traffic::{self, Schedule, TrafficError, TrafficModel, TrafficSpec};
+use crate::truth::Recorder;
 
 pub use crate::report::LoadReport;
 
@@ -259,22 +260,27 @@ pub fn horizon(plan: &Plan) -> (crate::duration::Millis, bool) {
     (last, true)
 }
 
-/// The engine's events and call ends, with the limits applied.
-struct LoadFeed<'a> {
+/// The engine's events and call ends, with the limits applied (and recorded into the ground
+/// truth, when there is one).
+struct LoadFeed<'a, 'r> {
     engine: Engine<'a>,
     events: u64,
     max_events: Option<u64>,
     done: bool,
     truncated: bool,
+    truth: Option<&'r mut Recorder>,
 }
 
-impl Iterator for LoadFeed<'_> {
+impl Iterator for LoadFeed<'_, '_> {
     type Item = Feed;
 
     fn next(&mut self) -> Option<Feed> {
         loop {
-            if let Some(call) = self.engine.take_ended() {
-                return Some(Feed::CallEnded(call));
+            if let Some(end) = self.engine.take_call_end() {
+                if let Some(truth) = self.truth.as_deref_mut() {
+                    truth.ended(&end);
+                }
+                return Some(Feed::CallEnded(end.call));
             }
             if self.done {
                 return None;
@@ -287,6 +293,9 @@ impl Iterator for LoadFeed<'_> {
             match self.engine.next() {
                 Some(e) => {
                     self.events += 1;
+                    if let Some(truth) = self.truth.as_deref_mut() {
+                        truth.event(&e);
+                    }
                     return Some(Feed::Event(e));
                 }
                 None => self.done = true,
@@ -300,7 +309,18 @@ pub async fn run(
     plan: &Plan,
     endpoints: &Endpoints,
     cancel: CancelToken,
+    on_sample: impl FnMut(&Sample),
+) -> Result<LoadReport, LoadError> {
+    run_with_truth(plan, endpoints, cancel, on_sample, None).await
+}
+
+/// [`run`], recording the ground truth of every call as it ends into `truth` (`--truth`).
+pub async fn run_with_truth(
+    plan: &Plan,
+    endpoints: &Endpoints,
+    cancel: CancelToken,
     mut on_sample: impl FnMut(&Sample),
+    truth: Option<&mut Recorder>,
 ) -> Result<LoadReport, LoadError> {
     let o = &plan.options;
     let speed = o.speed;
@@ -316,8 +336,14 @@ pub async fn run(
     let engine =
         Engine::with_calls(plan.scenario.clone(), engine::Options::new(o.seed, o.start), calls)
             .track_ended_calls();
-    let mut feed =
-        LoadFeed { engine, events: 0, max_events: o.max_events, done: false, truncated: false };
+    let mut feed = LoadFeed {
+        engine,
+        events: 0,
+        max_events: o.max_events,
+        done: false,
+        truncated: false,
+        truth,
+    };
 
     let started = Instant::now();
     let summary: Summary = {

@@ -27,6 +27,40 @@ pub struct Pbx {
     pub numbers: Vec<Number>,
     /// Who receives the recordings made by a `record` step in a call flow.
     pub recording: RecordingSettings,
+    /// Whether users who rang but did not answer get a `user_inbound_completed`.
+    pub unanswered_completion: UnansweredCompletion,
+}
+
+/// What a user who rang but did not answer gets when their phone stops ringing. The vendor
+/// document leaves it open ("triggered when a call to a User is completed").
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum UnansweredCompletion {
+    /// Nothing: only the user who answers gets `user_inbound_completed`.
+    #[default]
+    None,
+    /// A `user_inbound_completed` with `connected_at: null` and `conversation_duration: 0`.
+    Completed,
+}
+
+impl UnansweredCompletion {
+    pub const NAMES: [&'static str; 2] = ["none", "completed"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Completed => "completed",
+        }
+    }
+}
+
+impl std::str::FromStr for UnansweredCompletion {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::None, Self::Completed].into_iter().find(|v| v.as_str() == s).ok_or(())
+    }
 }
 
 impl Pbx {
@@ -60,7 +94,7 @@ pub struct User {
     pub record_inbound: bool,
     /// Whether this user's outbound calls are recorded (`recording_outbound`).
     pub record_outbound: bool,
-    /// Where this user's recordings go.
+    /// Where this user's recordings go (the loader copies the PBX's when the file has none).
     pub recording: RecordingSettings,
     /// The caller ID presented on this user's outbound calls; `None` uses the PBX's first
     /// number (or the extension when the PBX has no numbers).
@@ -143,10 +177,27 @@ pub struct Queue {
     pub retry: Millis,
     /// The longest a caller waits before the queue gives up (`timedout`).
     pub max_wait: Millis,
-    /// After a call, a member stays unavailable this long.
+    /// After a call from this queue, a member stays unavailable this long.
     pub wrapup: Millis,
+    /// Which calls a member in this queue's wrap-up is held back from.
+    pub wrapup_blocks: WrapupBlocks,
     /// Where the call goes when the queue times out; `None` continues with the next step.
     pub failover: Option<Box<Step>>,
+}
+
+/// Which calls a member in a queue's wrap-up is held back from. Outbound calls the member
+/// places are never held back.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum WrapupBlocks {
+    /// Only this queue's own distribution: direct calls, ring groups and other queues still
+    /// ring the member.
+    #[default]
+    Queue,
+    /// Every inbound call: no queue, ring group or direct user step rings the member.
+    All,
 }
 
 /// How a ring group rings its members.

@@ -32,18 +32,20 @@ pub fn wall_length(last_at: crate::duration::Millis, speed: Option<f64>) -> Opti
     Duration::try_from_secs_f64(last_at as f64 / 1000.0 / speed).ok()
 }
 
-/// Play the scenario's calls to `endpoints`, calling `on_sample` every `sample_every`.
+/// Play the scenario's calls to `endpoints`, calling `on_sample` every `sample_every`, and
+/// recording the ground truth into `truth` when there is one (`--truth`).
 pub async fn play(
     scenario: Arc<Scenario>,
     options: PlayOptions,
     endpoints: &Endpoints,
     cancel: CancelToken,
     mut on_sample: impl FnMut(&Sample),
+    truth: Option<&mut crate::truth::Recorder>,
 ) -> Result<Summary, DeliverError> {
     let mut opts = options.deliver;
     let live = opts.live.get_or_insert_with(|| Arc::new(Live::new())).clone();
     let engine = Engine::new(scenario, options.engine);
-    let events = deliver::with_ended_calls(engine);
+    let events = deliver::with_ended_calls_and_truth(engine, truth);
     let delivery = deliver::deliver_feed(events, endpoints, &opts, cancel);
     tokio::pin!(delivery);
     let every = options.sample_every.max(Duration::from_millis(10));

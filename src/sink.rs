@@ -107,11 +107,11 @@ pub fn write_ndjson_chaos(
                     if i > 0 {
                         out.push(b',');
                     }
-                    e.event.write_json_styled(&style, out);
+                    chaos.write_event(&style, e, out);
                 }
                 out.push(b']');
             } else {
-                post.events[0].event.write_json_styled(&style, out);
+                chaos.write_event(&style, &post.events[0], out);
             }
         };
         match format {

@@ -203,7 +203,7 @@ pub fn fake_event(ty: EventType, rng: &mut impl RngExt, now: DateTime<Utc>) -> E
                 user_number: agent.extension.clone(),
                 dest_number: queue_dest,
                 call_start_at,
-                connected_at,
+                connected_at: Some(connected_at),
                 call_duration,
                 conversation_duration,
                 queue_name,

@@ -105,6 +105,7 @@ fn one_queue() -> Scenario {
             retry: 0,
             max_wait: 365 * DAY,
             wrapup: 0,
+            wrapup_blocks: Default::default(),
             failover: None,
         }],
         numbers: vec![Number {

@@ -52,6 +52,16 @@ fn uic(user: &str, queue: Option<&str>, rg: Option<&str>, connected: i64, end: i
     )
 }
 
+/// A `user_inbound_completed` for a user who rang and did not answer
+/// (`unanswered_completion = "completed"`).
+fn missed(user: &str, queue: Option<&str>, rg: Option<&str>, end: i64) -> Value {
+    with(
+        ui(user, queue, rg),
+        json!({"type": "user_inbound_completed", "connected_at": null, "call_duration": end,
+               "conversation_duration": 0}),
+    )
+}
+
 /// A queue or ring group summary; `answer` is `(user, connected)` for an answered one.
 fn summary(ty: &str, name: &str, status: &str, answer: Option<(&str, i64)>, end: i64) -> Value {
     let name_field = if ty == "queue_call" { "queue_name" } else { "ring_group_name" };
@@ -226,6 +236,34 @@ fn good_calls() -> Vec<(&'static str, Vec<Value>)> {
             vec![uo("1011"), uoa("1011", 9), uoc("1011", Some(9), 70), rec_out("1011", 70)],
         ),
         ("outbound unanswered", vec![uo("1011"), uoc("1011", None, 30)]),
+        (
+            "direct user rings out, with an unanswered completion",
+            vec![ui("1010", None, None), missed("1010", None, None, 20), voicemail(20)],
+        ),
+        (
+            "ring group answered, the other member completes unanswered",
+            vec![
+                ui("1010", None, g),
+                ui("1011", None, g),
+                uia("1011", None, g, 5),
+                missed("1010", None, g, 5),
+                uic("1011", None, g, 5, 35),
+                rgc("Sales", "answered", Some(("1011", 5)), 35),
+            ],
+        ),
+        (
+            "queue: a member misses an attempt, then answers the next",
+            vec![
+                ui("1010", q, None),
+                ui("1011", q, None),
+                missed("1010", q, None, 15),
+                missed("1011", q, None, 15),
+                ui("1010", q, None),
+                uia("1010", q, None, 22),
+                uic("1010", q, None, 22, 60),
+                qc("Support", "answered", Some(("1010", 22)), 60),
+            ],
+        ),
     ]
 }
 
@@ -238,12 +276,64 @@ fn realistic_calls_have_no_violations() {
 
 #[test]
 fn realistic_calls_pass_in_every_null_style() {
-    for style in [NullStyle::Empty, NullStyle::Omit] {
+    for style in [NullStyle::Empty, NullStyle::Omit, NullStyle::String] {
         for (name, mut events) in good_calls() {
             events.iter_mut().for_each(|e| apply_null_style(e, style));
             assert_eq!(run(&events), vec![], "{name} {style:?}");
         }
     }
+}
+
+#[test]
+fn the_text_null_is_not_applicable_only_where_a_field_may_be_null() {
+    // `nulls=string` in a required field is still wrong.
+    let mut bad = ui("1010", None, None);
+    bad["call_start_at"] = json!("null");
+    let found = run(&[bad]);
+    assert!(found.iter().any(|v| v.message.contains("not an RFC 3339 timestamp")), "{found:#?}");
+    // A summary of an unanswered visit with "null" user and connected_at is consistent.
+    let mut summary = qc("Support", "timedout", None, 60);
+    for k in ["user_name", "user_number", "connected_at", "caller_name"] {
+        summary[k] = json!("null");
+    }
+    assert_eq!(run(&[ui("1010", Some("Support"), None), summary]), vec![]);
+}
+
+#[test]
+fn extra_fields_break_the_fields_rule_unless_accepted() {
+    let q = Some("Support");
+    let mut events = vec![
+        ui("1010", q, None),
+        uia("1010", q, None, 5),
+        uic("1010", q, None, 5, 65),
+        qc("Support", "answered", Some(("1010", 5)), 65),
+    ];
+    events[1]["pbxsim_extra"] = json!({"source": "pbxsim"});
+    events[3]["pbxsim_extra"] = json!(42);
+    let found = run(&events);
+    assert_eq!(rules(&found), vec![Rule::Fields, Rule::Fields], "{found:#?}");
+    assert!(found[0].message.contains("unknown field `pbxsim_extra`"), "{}", found[0].message);
+    let cfg = CheckerConfig { extra_fields: true, ..CheckerConfig::default() };
+    assert_eq!(run_with(cfg, &events), vec![]);
+}
+
+#[test]
+fn recording_links_may_be_urls() {
+    let mut vm = voicemail(40);
+    vm["call_recording_link"] =
+        json!("https://recordings.example.com/160455961758/voicemail-1.wav");
+    let mut rec = rec_in(28);
+    rec["call_recording_link"] = json!("https://recordings.example.com/1/inbound-2.wav");
+    assert_eq!(run(&[ui("1010", None, None), vm]), vec![]);
+    let q = Some("Support");
+    let answered = [
+        ui("1010", q, None),
+        uia("1010", q, None, 5),
+        uic("1010", q, None, 5, 28),
+        qc("Support", "answered", Some(("1010", 5)), 28),
+        rec,
+    ];
+    assert_eq!(run(&answered), vec![]);
 }
 
 #[test]
@@ -446,6 +536,35 @@ fn order_completed_needs_the_answer() {
         Rule::Order,
         "does not match the call's user_inbound_answered",
     );
+}
+
+#[test]
+fn order_unanswered_completions_follow_a_ring_each() {
+    expect_one(
+        &[missed("1010", None, None, 20)],
+        Rule::Order,
+        "without an earlier user_inbound for it",
+    );
+    // The leg must match: a ring via the queue does not cover one via the ring group.
+    expect_one(
+        &[ui("1010", Some("Support"), None), missed("1010", None, Some("Sales"), 20)],
+        Rule::Order,
+        "without an earlier user_inbound for it",
+    );
+    expect_one(
+        &[ui("1010", None, None), missed("1010", None, None, 20), missed("1010", None, None, 20)],
+        Rule::Order,
+        "a second user_inbound_completed without connected_at",
+    );
+    expect_one(
+        &[ui("1010", None, None), uia("1010", None, None, 6), missed("1010", None, None, 9)],
+        Rule::Order,
+        "who answered the call",
+    );
+    // Not ticked: nothing to match against.
+    let ticked: EventTypeSet = [EventType::UserInboundCompleted].into_iter().collect();
+    let cfg = CheckerConfig { ticked, ..CheckerConfig::default() };
+    assert_eq!(run_with(cfg, &[missed("1010", None, None, 20)]), vec![]);
 }
 
 #[test]

@@ -64,7 +64,7 @@ pub use summary::{
     Unreachable, histogram as new_histogram, holds_line, plural,
 };
 
-pub use crate::chaos::{Chaos, Feed, with_ended_calls};
+pub use crate::chaos::{Chaos, Feed, with_ended_calls, with_ended_calls_and_truth, with_truth};
 use crate::engine::{Emission, Target};
 use crate::event::{EventType, EventTypeSet, NullStyle};
 use endpoint::Prepared;

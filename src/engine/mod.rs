@@ -70,6 +70,32 @@ impl Backstop {
     }
 }
 
+/// How a call ended, as the engine knows it ([`Engine::take_call_end`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// A user (inbound) or the far end (outbound) answered, and the call was hung up.
+    Answered,
+    /// The caller left a voicemail message.
+    Voicemail,
+    /// The caller hung up before anyone answered.
+    Abandoned,
+    /// Nobody answered: the flow ran out, reached `hangup`, a voicemail greeting without a
+    /// message, or an outbound call the far end did not answer.
+    Unanswered,
+    /// An outbound call not placed because its user was busy (it has no events).
+    NotPlaced,
+}
+
+/// A call that ended: its index (as in [`Emission::call`]), when it started and ended
+/// (virtual time), and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallEnd {
+    pub call: u64,
+    pub start: Millis,
+    pub end: Millis,
+    pub how: EndReason,
+}
+
 /// Where an event is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
@@ -136,4 +162,4 @@ pub fn preview(scenario: &std::sync::Arc<crate::scenario::Scenario>, seed: u64) 
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,11 +8,15 @@ use chrono::{DateTime, Utc};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
-use super::{Backstop, Emission, MAX_EVENTS_PER_CALL, MAX_STEPS_PER_CALL, Runaway, Target};
+use super::{
+    Backstop, CallEnd, Emission, EndReason, MAX_EVENTS_PER_CALL, MAX_STEPS_PER_CALL, Runaway,
+    Target,
+};
 use crate::duration::Millis;
 use crate::event::{self, CallStatus, Event, Str};
 use crate::pbx::{
-    QueueId, RecordingMode, RecordingSettings, RingGroupId, RingMode, Step, Strategy, UserId,
+    QueueId, RecordingMode, RecordingSettings, RingGroupId, RingMode, Step, Strategy,
+    UnansweredCompletion, UserId, WrapupBlocks,
 };
 use crate::scenario::{Answer, Behaviour, CallKind, Scenario, ScriptedCall};
 use crate::time::Timeline;
@@ -77,8 +81,8 @@ pub struct Engine<'a> {
     out: VecDeque<Emission>,
     stats: Stats,
     call_count: u64,
-    /// Calls that ended, by index, when tracked ([`Engine::track_ended_calls`]).
-    ended: Option<VecDeque<u64>>,
+    /// Calls that ended, when tracked ([`Engine::track_ended_calls`]).
+    ended: Option<VecDeque<CallEnd>>,
     /// Set when a call went past a per-call limit; the engine then stops.
     backstop: Backstop,
     halted: bool,
@@ -117,7 +121,15 @@ enum AgentState {
     Idle,
     Ringing(CallRef),
     OnCall(CallRef),
-    WrapUp,
+}
+
+/// A queue's wrap-up after a call, holding the agent back from that queue's calls (or from
+/// every inbound call) until its timer ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Wrapup {
+    queue: QueueId,
+    blocks: WrapupBlocks,
+    token: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -127,7 +139,9 @@ struct Agent {
     last_call_end: Option<Millis>,
     /// Calls the agent answered (for `fewest_calls`).
     answered: u64,
-    /// Bumped whenever wrap-up starts, so a stale wrap-up timer is ignored.
+    /// Wrap-ups in progress (one per queue at most).
+    wrapups: Vec<Wrapup>,
+    /// Bumped whenever a wrap-up starts: its timer ends the wrap-up with that token.
     wrapup_token: u32,
 }
 
@@ -237,6 +251,7 @@ impl<'a> Engine<'a> {
                 state: AgentState::Idle,
                 last_call_end: None,
                 answered: 0,
+                wrapups: Vec::new(),
                 wrapup_token: 0
             };
             pbx.users.len()
@@ -300,6 +315,12 @@ impl<'a> Engine<'a> {
     /// (a call can end without a final event, e.g. when a direct ring times out and the flow
     /// runs out). Always `None` unless [`Engine::track_ended_calls`] was set.
     pub fn take_ended(&mut self) -> Option<u64> {
+        self.take_call_end().map(|end| end.call)
+    }
+
+    /// Like [`Engine::take_ended`], with when the call started and ended and how (what
+    /// `--truth` needs). Both take from the same list: use one or the other.
+    pub fn take_call_end(&mut self) -> Option<CallEnd> {
         match self.out.is_empty() {
             true => self.ended.as_mut()?.pop_front(),
             false => None,
@@ -401,7 +422,13 @@ impl<'a> Engine<'a> {
                 self.stats.outbound_skipped_busy += 1;
                 self.stats.ended += 1;
                 if let Some(ended) = &mut self.ended {
-                    ended.push_back(index);
+                    let now = self.now;
+                    ended.push_back(CallEnd {
+                        call: index,
+                        start: now,
+                        end: now,
+                        how: EndReason::NotPlaced,
+                    });
                 }
                 return;
             }
@@ -534,7 +561,7 @@ impl<'a> Engine<'a> {
                         }
                         None => {
                             self.stats.unanswered += 1;
-                            self.end_call(r);
+                            self.end_call(r, EndReason::Unanswered);
                             return;
                         }
                     },
@@ -551,7 +578,7 @@ impl<'a> Engine<'a> {
                 }
                 Step::Hangup => {
                     self.stats.unanswered += 1;
-                    self.end_call(r);
+                    self.end_call(r, EndReason::Unanswered);
                     return;
                 }
                 Step::Voicemail(v) => {
@@ -592,7 +619,7 @@ impl<'a> Engine<'a> {
         let length = self.c(r).behaviour.voicemail;
         if length == 0 {
             self.stats.unanswered += 1;
-            self.end_call(r);
+            self.end_call(r, EndReason::Unanswered);
             return;
         }
         let at = self.now + length;
@@ -622,7 +649,7 @@ impl<'a> Engine<'a> {
         });
         self.emit(r, Target::Global, event);
         self.stats.voicemail += 1;
-        self.end_call(r);
+        self.end_call(r, EndReason::Voicemail);
     }
 
     /// Whether the rung `user` answers this call, and after how long.
@@ -643,8 +670,13 @@ impl<'a> Engine<'a> {
         Some(delay)
     }
 
-    fn available(&self, user: UserId) -> bool {
-        self.agents[user].state == AgentState::Idle
+    /// Whether `user` may ring now: for `queue`'s distribution, or (`None`) for a ring group or
+    /// a direct user step. A wrap-up holds the user back from its own queue, or from everything
+    /// when it blocks `all`.
+    fn available(&self, user: UserId, queue: Option<QueueId>) -> bool {
+        let agent = &self.agents[user];
+        agent.state == AgentState::Idle
+            && agent.wrapups.iter().all(|w| w.blocks != WrapupBlocks::All && Some(w.queue) != queue)
     }
 
     /// Rings `users` for this call: one `user_inbound` each, and answer timers for those who
@@ -682,9 +714,39 @@ impl<'a> Engine<'a> {
         ringing
     }
 
+    /// Users who rang for this call and stopped without answering: with
+    /// `unanswered_completion = "completed"`, each gets a `user_inbound_completed` with
+    /// `connected_at: null` and no conversation.
+    fn missed(&mut self, r: CallRef, users: &[UserId]) {
+        if self.scenario.pbx.unanswered_completion != UnansweredCompletion::Completed {
+            return;
+        }
+        for &user in users {
+            let c = self.c(r);
+            let u = &self.scenario.pbx.users[user];
+            let (queue_name, ring_group_name) = self.route_names(c.route);
+            let (call_duration, conversation_duration) = durations(c.start, None, self.now);
+            let event = Event::UserInboundCompleted(event::UserInboundCompleted {
+                unique_call_id: c.id.clone(),
+                caller_id: c.caller_id.clone(),
+                caller_name: c.caller_name.clone(),
+                user_name: u.name.clone(),
+                user_number: u.extension.clone(),
+                dest_number: c.dest.clone(),
+                call_start_at: c.start_text.clone(),
+                connected_at: None,
+                call_duration,
+                conversation_duration,
+                queue_name,
+                ring_group_name,
+            });
+            self.emit(r, Target::Global, event);
+        }
+    }
+
     /// Rings a user directly. Returns false (the flow goes on at once) if the user is busy.
     fn ring_user(&mut self, r: CallRef, user: UserId, ring: Millis) -> bool {
-        if !self.available(user) {
+        if !self.available(user, None) {
             return false;
         }
         self.cm(r).phase = Phase::RingingUser { user };
@@ -723,8 +785,9 @@ impl<'a> Engine<'a> {
             if c.phase != (Phase::Queued { queue, ringing: false, paused: false }) {
                 continue;
             }
-            let free: Vec<usize> =
-                (0..q.members.len()).filter(|&k| self.available(q.members[k])).collect();
+            let free: Vec<usize> = (0..q.members.len())
+                .filter(|&k| self.available(q.members[k], Some(queue)))
+                .collect();
             if free.is_empty() {
                 break;
             }
@@ -801,6 +864,7 @@ impl<'a> Engine<'a> {
             Phase::Queued { queue, ringing: true, .. } => {
                 let retry = self.scenario.pbx.queues[queue].retry;
                 let freed = self.stop_ringing(r);
+                self.missed(r, &freed);
                 let c = self.cm(r);
                 c.attempt += 1;
                 c.phase = Phase::Queued { queue, ringing: false, paused: true };
@@ -810,6 +874,7 @@ impl<'a> Engine<'a> {
             }
             Phase::RingGroup { group, member } => {
                 let freed = self.stop_ringing(r);
+                self.missed(r, &freed);
                 let g = &self.scenario.pbx.ring_groups[group];
                 if g.mode == RingMode::Sequential && self.ring_next_in_group(r, group, member + 1) {
                     self.agents_freed(&freed);
@@ -820,6 +885,7 @@ impl<'a> Engine<'a> {
             }
             Phase::RingingUser { .. } => {
                 let freed = self.stop_ringing(r);
+                self.missed(r, &freed);
                 self.agents_freed(&freed);
                 self.advance(r);
             }
@@ -845,6 +911,7 @@ impl<'a> Engine<'a> {
         }
         let Phase::Queued { queue, .. } = c.phase else { return };
         let freed = self.stop_ringing(r);
+        self.missed(r, &freed);
         self.leave_queue(r, queue);
         self.emit_summary(r, Route::Queue(queue), CallStatus::Timedout);
         self.stats.queue_timeouts += 1;
@@ -873,7 +940,7 @@ impl<'a> Engine<'a> {
         let rang = match g.mode {
             RingMode::Simultaneous => {
                 let free: Vec<UserId> =
-                    g.members.iter().copied().filter(|&u| self.available(u)).collect();
+                    g.members.iter().copied().filter(|&u| self.available(u, None)).collect();
                 if free.is_empty() {
                     false
                 } else {
@@ -893,7 +960,7 @@ impl<'a> Engine<'a> {
     /// Sequential ring groups: rings the first free member at or after `from`.
     fn ring_next_in_group(&mut self, r: CallRef, group: RingGroupId, from: usize) -> bool {
         let g = &self.scenario.pbx.ring_groups[group];
-        let Some(k) = (from..g.members.len()).find(|&k| self.available(g.members[k])) else {
+        let Some(k) = (from..g.members.len()).find(|&k| self.available(g.members[k], None)) else {
             return false;
         };
         let (user, ring_time) = (g.members[k], g.ring_time);
@@ -960,6 +1027,7 @@ impl<'a> Engine<'a> {
             ring_group_name,
         });
         self.emit(r, Target::Global, event);
+        self.missed(r, &freed);
         self.schedule(now + talk, Timer::Hangup { call: r });
         self.agents_freed(&freed);
     }
@@ -987,7 +1055,7 @@ impl<'a> Engine<'a> {
             user_number: u.extension.clone(),
             dest_number: c.dest.clone(),
             call_start_at: c.start_text.clone(),
-            connected_at: conn.text.clone(),
+            connected_at: Some(conn.text.clone()),
             call_duration,
             conversation_duration,
             queue_name,
@@ -998,32 +1066,39 @@ impl<'a> Engine<'a> {
             self.emit_summary(r, route, CallStatus::Answered);
         }
         self.emit_recording_inbound(r);
-        // The agent is free after wrap-up (queue calls only).
+        // A queue call is followed by the queue's wrap-up, which holds the agent back from
+        // that queue (or, with `wrapup_blocks = "all"`, from every inbound call) for a while.
         let wrapup = match route {
-            Route::Queue(q) => self.scenario.pbx.queues[q].wrapup,
-            _ => 0,
+            Route::Queue(q) => {
+                let queue = &self.scenario.pbx.queues[q];
+                (queue.wrapup > 0).then_some((q, queue.wrapup, queue.wrapup_blocks))
+            }
+            _ => None,
         };
         let now = self.now;
         let agent = &mut self.agents[user];
         agent.last_call_end = Some(now);
-        if wrapup > 0 {
-            agent.state = AgentState::WrapUp;
-            agent.wrapup_token += 1;
+        agent.state = AgentState::Idle;
+        let mut blocks_all = false;
+        if let Some((queue, length, blocks)) = wrapup {
+            agent.wrapups.retain(|w| w.queue != queue);
+            agent.wrapup_token = agent.wrapup_token.wrapping_add(1);
             let token = agent.wrapup_token;
-            self.schedule(now + wrapup, Timer::WrapupEnd { user, token });
-        } else {
-            agent.state = AgentState::Idle;
+            agent.wrapups.push(Wrapup { queue, blocks, token });
+            blocks_all = blocks == WrapupBlocks::All;
+            self.schedule(now + length, Timer::WrapupEnd { user, token });
         }
-        self.end_call(r);
-        if wrapup == 0 {
+        self.end_call(r, EndReason::Answered);
+        if !blocks_all {
             self.agents_freed(&[user]);
         }
     }
 
     fn wrapup_end(&mut self, user: UserId, token: u32) {
         let agent = &mut self.agents[user];
-        if agent.state == AgentState::WrapUp && agent.wrapup_token == token {
-            agent.state = AgentState::Idle;
+        let before = agent.wrapups.len();
+        agent.wrapups.retain(|w| w.token != token);
+        if agent.wrapups.len() < before && agent.state == AgentState::Idle {
             self.agents_freed(&[user]);
         }
     }
@@ -1038,6 +1113,7 @@ impl<'a> Engine<'a> {
             Phase::Connected | Phase::Voicemail | Phase::OutboundRinging => return,
         };
         let freed = self.stop_ringing(r);
+        self.missed(r, &freed);
         if let Some(route) = visit {
             if let Route::Queue(queue) = route {
                 self.leave_queue(r, queue);
@@ -1045,7 +1121,7 @@ impl<'a> Engine<'a> {
             self.emit_summary(r, route, CallStatus::Abandoned);
         }
         self.stats.abandoned += 1;
-        self.end_call(r);
+        self.end_call(r, EndReason::Abandoned);
         self.agents_freed(&freed);
     }
 
@@ -1115,10 +1191,10 @@ impl<'a> Engine<'a> {
         self.emit(r, Target::Global, event);
     }
 
-    fn end_call(&mut self, r: CallRef) {
-        if let Some(index) = self.call(r).map(|c| c.index) {
+    fn end_call(&mut self, r: CallRef, how: EndReason) {
+        if let Some((index, start)) = self.call(r).map(|c| (c.index, c.start)) {
             if let Some(ended) = &mut self.ended {
-                ended.push_back(index);
+                ended.push_back(CallEnd { call: index, start, end: self.now, how });
             }
             self.calls[r.slot] = None;
             self.free_slots.push(r.slot);
@@ -1225,11 +1301,12 @@ impl<'a> Engine<'a> {
         } else {
             self.stats.unanswered += 1;
         }
+        let how = if conn.is_some() { EndReason::Answered } else { EndReason::Unanswered };
         let now = self.now;
         let agent = &mut self.agents[user];
         agent.state = AgentState::Idle;
         agent.last_call_end = Some(now);
-        self.end_call(r);
+        self.end_call(r, how);
         self.agents_freed(&[user]);
     }
 

@@ -54,6 +54,7 @@ fn pbx(strategy: Strategy, mode: RingMode) -> Pbx {
             retry: 5_000,
             max_wait: 120_000,
             wrapup: 10_000,
+            wrapup_blocks: WrapupBlocks::Queue,
             failover: Some(Box::new(Step::Voicemail(0))),
         }],
         ring_groups: vec![RingGroup {
@@ -96,6 +97,7 @@ fn pbx(strategy: Strategy, mode: RingMode) -> Pbx {
             message: s("Recording attached"),
             mode: RecordingMode::Email,
         },
+        unanswered_completion: UnansweredCompletion::None,
     }
 }
 
@@ -310,6 +312,147 @@ fn busy_agents_are_skipped_and_queue_builds_up() {
     assert_eq!(answered[1].at, 44_000);
 }
 
+/// The users rung (`user_inbound`) for each call, by call index.
+fn rung_per_call(out: &[Emission], calls: usize) -> Vec<Vec<String>> {
+    let mut rung = vec![Vec::new(); calls];
+    for e in out.iter().filter(|e| e.event.event_type() == EventType::UserInbound) {
+        rung[e.call as usize].push(json(e)["user_number"].as_str().unwrap().to_string());
+    }
+    rung
+}
+
+#[test]
+fn wrap_up_holds_back_only_its_queue_unless_it_blocks_all() {
+    let nobody = |abandon_after| Behaviour {
+        abandon_after: Some(abandon_after),
+        ..behaviour(Answer::Nobody, 0, 0)
+    };
+    for blocks in [WrapupBlocks::Queue, WrapupBlocks::All] {
+        let mut p = pbx(Strategy::Ringall, RingMode::Simultaneous);
+        p.queues[0].wrapup_blocks = blocks;
+        p.ring_groups[0].members = vec![0, 3];
+        p.ring_groups[0].no_answer = None;
+        p.queues[0].failover = None;
+        p.numbers[0].flow = vec![Step::User { user: 0, ring: Some(1_000) }];
+        let calls = vec![
+            // Alice answers a queue call at 2 s; it ends at 12 s, her wrap-up lasts to 22 s.
+            inbound(0, 1, behaviour(Answer::User(0), 2_000, 10_000)),
+            // Another queue call during the wrap-up: not offered to Alice.
+            inbound(13_000, 1, nobody(2_000)),
+            ScriptedCall {
+                at: 15_500,
+                kind: CallKind::Outbound { user: 0, dest: s("61499999999") },
+                caller_id: s("61300000100"),
+                caller_name: None,
+                behaviour: nobody(1_000),
+            },
+            // A direct call and a ring group call during the wrap-up.
+            inbound(17_000, 0, nobody(60_000)),
+            inbound(19_000, 2, nobody(60_000)),
+        ];
+        let out = run(scenario(p, calls));
+        check_invariants(&out).unwrap();
+        let rung = rung_per_call(&out, 5);
+        assert_eq!(rung[0], ["1010", "1011", "1012"]);
+        assert_eq!(rung[1], ["1011", "1012"], "{blocks:?}: the queue waits for the wrap-up");
+        assert!(
+            out.iter().any(|e| e.call == 2 && e.event.event_type() == EventType::UserOutbound),
+            "{blocks:?}: a user in wrap-up may dial out"
+        );
+        match blocks {
+            WrapupBlocks::Queue => {
+                assert_eq!(rung[3], ["1010"], "a direct call rings a user in wrap-up");
+                assert_eq!(rung[4], ["1010", "1013"], "so does a ring group");
+            }
+            WrapupBlocks::All => {
+                assert!(rung[3].is_empty(), "{:?}", rung[3]);
+                assert_eq!(rung[4], ["1013"]);
+            }
+        }
+    }
+}
+
+/// The checker's violations over an engine's output (none expected).
+fn violations(out: &[Emission]) -> Vec<String> {
+    let mut checker = crate::check::Checker::new(crate::check::CheckerConfig::default());
+    let mut found: Vec<String> = Vec::new();
+    for e in out {
+        found.extend(checker.observe(&json(e)).iter().map(|v| v.to_string()));
+    }
+    found.extend(checker.finish().iter().map(|v| v.to_string()));
+    found
+}
+
+#[test]
+fn unanswered_completion_goes_to_every_user_who_rang_and_did_not_answer() {
+    let mut p = pbx(Strategy::Ringall, RingMode::Simultaneous);
+    p.unanswered_completion = UnansweredCompletion::Completed;
+
+    // A direct call that rings out.
+    let out = run(scenario(p.clone(), vec![inbound(0, 0, behaviour(Answer::Nobody, 0, 0))]));
+    assert_eq!(types(&out), ["user_inbound", "user_inbound_completed"]);
+    let missed = json(&out[1]);
+    assert!(missed["connected_at"].is_null());
+    assert_eq!(
+        (missed["call_duration"].as_u64(), missed["conversation_duration"].as_u64()),
+        (Some(20), Some(0))
+    );
+    assert_eq!(missed["user_number"], "1010");
+    assert_eq!(out[1].at, 20_000);
+
+    // A ring group: Dave answers; Carol, who rang too, completes right after the answer.
+    let out =
+        run(scenario(p.clone(), vec![inbound(0, 2, behaviour(Answer::User(3), 5_000, 10_000))]));
+    assert_eq!(
+        types(&out),
+        [
+            "user_inbound",
+            "user_inbound",
+            "user_inbound_answered",
+            "user_inbound_completed",
+            "user_inbound_completed",
+            "ring_group_call",
+        ]
+    );
+    let missed = json(&out[3]);
+    assert_eq!(
+        (missed["user_number"].as_str(), missed["ring_group_name"].as_str()),
+        (Some("1012"), Some("Sales"))
+    );
+    assert!(missed["connected_at"].is_null());
+    assert_eq!(missed["call_duration"], 5);
+    assert_eq!(json(&out[4])["user_number"], "1013");
+    assert_eq!(json(&out[4])["connected_at"], "2026-03-02T09:00:05.000Z");
+    assert_eq!(json(&out[5])["status"], "answered");
+    assert!(violations(&out).is_empty(), "{:?}", violations(&out));
+
+    // A queue: every attempt's members complete when it rings out, and again when the caller
+    // abandons during the next one.
+    let abandon = Behaviour { abandon_after: Some(30_000), ..behaviour(Answer::Nobody, 0, 0) };
+    let out = run(scenario(p.clone(), vec![inbound(0, 1, abandon.clone())]));
+    let missed: Vec<(Millis, Value)> = out
+        .iter()
+        .filter(|e| e.event.event_type() == EventType::UserInboundCompleted)
+        .map(|e| (e.at, json(e)))
+        .collect();
+    assert_eq!(missed.len(), 6, "{:?}", types(&out));
+    assert!(
+        missed.iter().all(|(_, m)| m["connected_at"].is_null() && m["queue_name"] == "Support")
+    );
+    assert_eq!(
+        missed.iter().map(|(at, _)| *at).collect::<Vec<_>>(),
+        [15_000, 15_000, 15_000, 30_000, 30_000, 30_000]
+    );
+    assert_eq!(types(&out).last(), Some(&"queue_call"));
+    check_invariants(&out).unwrap();
+    assert!(violations(&out).is_empty(), "{:?}", violations(&out));
+
+    // The default sends none of them.
+    p.unanswered_completion = UnansweredCompletion::None;
+    let out = run(scenario(p, vec![inbound(0, 1, abandon)]));
+    assert!(!types(&out).contains(&"user_inbound_completed"), "{:?}", types(&out));
+}
+
 #[test]
 fn same_seed_same_bytes_and_ids_depend_on_seed() {
     let calls = || {
@@ -495,31 +638,36 @@ fn arb_step(queues: usize, groups: usize, users: usize) -> impl Gen<Value = Step
     ]
 }
 
-fn arb_scenario() -> impl Gen<Value = Scenario> {
+pub(crate) fn arb_scenario() -> impl Gen<Value = Scenario> {
     let users = 4usize;
     let strategies = prop::sample::select(Strategy::ALL.to_vec());
-    let queue = (strategies, prop::sample::subsequence(vec![0, 1, 2, 3], 1..=4), 0u64..30_000)
-        .prop_map(|(strategy, members, wrapup)| (strategy, members, wrapup));
+    let blocks = prop::sample::select(vec![WrapupBlocks::Queue, WrapupBlocks::All]);
+    let queue =
+        (strategies, prop::sample::subsequence(vec![0, 1, 2, 3], 1..=4), 0u64..30_000, blocks);
     (
         prop::collection::vec(queue, 1..3),
-        prop::bool::ANY,
+        (prop::bool::ANY, prop::bool::ANY),
         prop::collection::vec(arb_step(1, 1, users), 1..5),
         prop::collection::vec(
             (0u64..600_000, 0usize..3, prop::bool::ANY, arb_behaviour(users)),
             1..40,
         ),
     )
-        .prop_map(move |(queues, sequential, flow, calls)| {
+        .prop_map(move |(queues, (sequential, missed), flow, calls)| {
             let mut p = pbx(Strategy::Ringall, RingMode::Simultaneous);
+            if missed {
+                p.unanswered_completion = UnansweredCompletion::Completed;
+            }
             let template = p.queues[0].clone();
             p.queues = queues
                 .into_iter()
                 .enumerate()
-                .map(|(i, (strategy, members, wrapup))| Queue {
+                .map(|(i, (strategy, members, wrapup, wrapup_blocks))| Queue {
                     name: s(&format!("Q{i}")),
                     members,
                     strategy,
                     wrapup,
+                    wrapup_blocks,
                     ..template.clone()
                 })
                 .collect();

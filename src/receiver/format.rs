@@ -85,8 +85,13 @@ pub fn clock(at: &DateTime<Local>) -> String {
 /// status, durations, component), e.g.
 /// `15:31:29.123  160455961758  user_inbound_completed   user 1011 Bob · queue Support · call 28s talk 14s`.
 pub fn event_line(at: &DateTime<Local>, event: &Value, color: bool) -> String {
+    // Empty and the text "null" (`nulls=string`) both mean "not applicable".
     let text = |name: &str| {
-        event.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(printable)
+        event
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && *s != crate::event::NULL_TEXT)
+            .map(printable)
     };
     let number = |name: &str| match event.get(name) {
         Some(Value::Number(n)) => Some(n.to_string()),

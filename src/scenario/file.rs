@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::event::NullStyle;
-use crate::pbx::{RecordingMode, RingMode, Strategy};
+use crate::pbx::{RecordingMode, RingMode, Strategy, UnansweredCompletion, WrapupBlocks};
 
 /// A value with the byte range it was read from.
 #[derive(Debug, Clone, Deserialize)]
@@ -125,14 +125,19 @@ pub struct ScenarioFile {
     pub start_time: Option<Sp<DateTimeValue>>,
     /// A time zone offset such as `+10:00`: timestamps carry it instead of `Z`.
     pub utc_offset: Option<Sp<String>>,
-    /// How fields that do not apply appear on the wire: `null` (default), `empty` or `omit`.
+    /// How fields that do not apply appear on the wire: `null` (default), `empty`, `omit` or
+    /// `string` (the text `"null"`).
     pub nulls: Option<NullStyle>,
+    /// What a user who rang but did not answer gets: `none` (default: no event) or `completed`
+    /// (a `user_inbound_completed` with `connected_at` null and `conversation_duration` 0).
+    pub unanswered_completion: Option<UnansweredCompletion>,
     /// The playback speed this scenario suggests (virtual seconds per real second); `--speed`
     /// overrides it. Default: real time.
     pub speed: Option<Sp<f64>>,
     /// The global webhook (Settings → Integrations).
     pub webhook: Option<WebhookFile>,
-    /// Where recordings made by a `record` step in a call flow are sent.
+    /// Where recordings made by a `record` step in a call flow are sent, and those of users
+    /// without their own `recording` table.
     pub recording: Option<Sp<RecordingFile>>,
     #[serde(default)]
     pub users: Vec<Sp<UserFile>>,
@@ -214,10 +219,14 @@ pub struct ChaosFile {
     pub batch: Option<Sp<ChaosValue>>,
     /// Phone numbers as `digits` (default), `e164` or `local`.
     pub numbers: Option<Sp<ChaosValue>>,
-    /// Fields that do not apply as `null`, `empty` or `omit`.
+    /// Fields that do not apply as `null`, `empty`, `omit` or `string` (the text `"null"`).
     pub nulls: Option<Sp<ChaosValue>>,
     /// Durations as `int` (default) or `string`.
     pub durations: Option<Sp<ChaosValue>>,
+    /// `call_recording_link` as `null` (default) or `url` (a plausible https URL per call).
+    pub recording_link: Option<Sp<ChaosValue>>,
+    /// Probability that a body carries an extra field receivers must ignore.
+    pub extra_fields: Option<Sp<ChaosValue>>,
 }
 
 impl ChaosFile {
@@ -233,6 +242,8 @@ impl ChaosFile {
             ("numbers", &self.numbers),
             ("nulls", &self.nulls),
             ("durations", &self.durations),
+            ("recording_link", &self.recording_link),
+            ("extra_fields", &self.extra_fields),
         ];
         all.into_iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v))).collect()
     }
@@ -317,7 +328,7 @@ pub struct UserFile {
     /// Record this user's outbound calls. Default false.
     #[serde(default)]
     pub record_outbound: bool,
-    /// Where this user's recordings go.
+    /// Where this user's recordings go. Default: the PBX's `[recording]`.
     pub recording: Option<Sp<RecordingFile>>,
     /// The caller ID on this user's outbound calls. Default: the first number, else the
     /// extension.
@@ -341,6 +352,10 @@ pub struct QueueFile {
     pub max_wait: Option<Sp<DurationText>>,
     /// How long a member stays unavailable after a call. Default 0s.
     pub wrapup: Option<Sp<DurationText>>,
+    /// What a member in this queue's wrap-up is held back from: `queue` (default: this queue's
+    /// calls only; direct calls, ring groups and other queues still ring them) or `all`
+    /// (every inbound call).
+    pub wrapup_blocks: Option<WrapupBlocks>,
     /// Where a timed-out call goes, e.g. `"voicemail:Support VM"`. Default: the next step.
     pub failover: Option<Sp<StepFile>>,
 }

@@ -776,7 +776,11 @@ impl Resolver<'_> {
 
     fn pbx(&mut self, file: &ScenarioFile) -> Pbx {
         let mut names = Names::default();
-        let mut pbx = Pbx { recording: self.recording(file.recording.as_ref()), ..Pbx::default() };
+        let mut pbx = Pbx {
+            recording: self.recording(file.recording.as_ref()),
+            unanswered_completion: file.unanswered_completion.unwrap_or_default(),
+            ..Pbx::default()
+        };
 
         let mut seen_names = HashMap::new();
         let mut seen_extensions = HashMap::new();
@@ -795,7 +799,11 @@ impl Resolver<'_> {
                 extension: extension.into(),
                 record_inbound: u.record_inbound,
                 record_outbound: u.record_outbound,
-                recording: self.recording(u.recording.as_ref()),
+                // Without its own table, a user's recordings go where the PBX's do.
+                recording: match &u.recording {
+                    Some(r) => self.recording(Some(r)),
+                    None => pbx.recording.clone(),
+                },
                 outbound_cli,
             });
         }
@@ -857,6 +865,7 @@ impl Resolver<'_> {
                 retry: self.opt_duration(&q.retry, 5_000),
                 max_wait: self.positive_duration(q.max_wait.as_ref(), 300_000, "max_wait"),
                 wrapup: self.opt_duration(&q.wrapup, 0),
+                wrapup_blocks: q.wrapup_blocks.unwrap_or_default(),
                 failover: q.failover.as_ref().and_then(|s| self.step(s, &names)).map(Box::new),
             });
         }
@@ -1460,6 +1469,7 @@ fn chaos_example(key: &str) -> &'static str {
         "numbers" => "\"e164\"",
         "nulls" => "\"omit\"",
         "durations" => "\"string\"",
+        "recording_link" => "\"url\"",
         _ => "0.05",
     }
 }
@@ -1610,6 +1620,57 @@ token = "own"
         let d =
             err("[webhook]\nevents = [\"voicemail\"]\nroutes = { queue_call = \"http://h/q\" }\n");
         assert!(d.message().contains("is not in `events`"), "{}", d.message());
+    }
+
+    #[test]
+    fn open_choices_read_from_the_file() {
+        use crate::pbx::{UnansweredCompletion, WrapupBlocks};
+        let s = ok(&with_flow(r#"["queue:Support"]"#));
+        assert_eq!(s.pbx.unanswered_completion, UnansweredCompletion::None);
+        assert_eq!(s.pbx.queues[0].wrapup_blocks, WrapupBlocks::Queue);
+        let text = format!(
+            "unanswered_completion = \"completed\"\n{}",
+            with_flow(r#"["queue:Support"]"#)
+                .replace("[[queues]]\n", "[[queues]]\nwrapup_blocks = \"all\"\n")
+        );
+        let s = ok(&text);
+        assert_eq!(s.pbx.unanswered_completion, UnansweredCompletion::Completed);
+        assert_eq!(s.pbx.queues[0].wrapup_blocks, WrapupBlocks::All);
+        let d = err("unanswered_completion = \"complete\"");
+        let shown = d.render(false);
+        assert!(shown.contains("did you mean `completed`?"), "{shown}");
+        assert!(shown.contains("test.toml:1:25"), "{shown}");
+    }
+
+    #[test]
+    fn users_without_a_recording_table_use_the_pbxs() {
+        let s = ok(r#"
+[recording]
+emails = ["recordings@example.com"]
+subject = "PBX recording"
+mode = "storage"
+
+[[users]]
+name = "Alice"
+extension = "1010"
+record_inbound = true
+record_outbound = true
+
+[[users]]
+name = "Bob"
+extension = "1011"
+record_outbound = true
+recording = { emails = ["bob@example.com"] }
+"#);
+        let alice = &s.pbx.users[0].recording;
+        assert_eq!(alice.emails, [Str::from("recordings@example.com")]);
+        assert_eq!(&*alice.subject, "PBX recording");
+        assert_eq!(alice.mode, crate::pbx::RecordingMode::Storage);
+        // A user's own table replaces the PBX's whole (defaults included).
+        let bob = &s.pbx.users[1].recording;
+        assert_eq!(bob.emails, [Str::from("bob@example.com")]);
+        assert_eq!(&*bob.subject, "Call recording");
+        assert_eq!(bob.mode, crate::pbx::RecordingMode::Email);
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub(crate) async fn deliver<I: Iterator<Item = Feed>>(
     cancel: CancelToken,
 ) -> Result<Summary, DeliverError> {
     let style = chaos.style(render.nulls());
+    let variants = chaos.clone();
     let router = render.router();
     let mut planner = Planner::new(events, chaos, move |e: &Emission| router.route(e).ok());
     let mut summary = {
@@ -66,7 +67,7 @@ pub(crate) async fn deliver<I: Iterator<Item = Feed>>(
                 Err(unsent) => unsent,
                 Ok(_) => Item::Filtered(e.event.event_type().index() as u8, e.call),
             },
-            Planned::Post(post) => Item::Send(job(&mut render, post, &style)),
+            Planned::Post(post) => Item::Send(job(&mut render, post, &style, &variants)),
             Planned::Ended(call) => Item::CallEnded(call),
         });
         run(&mut items, endpoints, settings, cancel).await?
@@ -75,7 +76,7 @@ pub(crate) async fn deliver<I: Iterator<Item = Feed>>(
     Ok(summary)
 }
 
-fn job(render: &mut Render, post: Post, style: &WireStyle) -> Job {
+fn job(render: &mut Render, post: Post, style: &WireStyle, chaos: &Chaos) -> Job {
     let Post { events, route, faults, array, release_at } = post;
     let kind = |e: &Emission| e.event.event_type().index() as u8;
     let body = render.body(|out| {
@@ -85,11 +86,11 @@ fn job(render: &mut Render, post: Post, style: &WireStyle) -> Job {
                 if i > 0 {
                     out.push(b',');
                 }
-                e.event.write_json_styled(style, out);
+                chaos.write_event(style, e, out);
             }
             out.push(b']');
         } else {
-            events[0].event.write_json_styled(style, out);
+            chaos.write_event(style, &events[0], out);
         }
     });
     // A batch is sent when its last event is due; a reordered event when the call's next
