@@ -8,9 +8,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use pbxsim::engine::arrivals;
 use pbxsim::engine::{Engine, Options};
 use pbxsim::event::NullStyle;
-use pbxsim::{builtin, traffic};
+use pbxsim::scenario::builtin_pbx as builtin;
 
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -30,7 +31,7 @@ fn main() {
     let model = builtin::midsize_traffic().resolve(&scenario.pbx).expect("built-in traffic");
     let start = "2026-03-02T09:00:00Z".parse().expect("valid time");
     let started = Instant::now();
-    let calls = traffic::generate(model, &scenario.pbx, 1).take(n_calls);
+    let calls = arrivals::generate(model, &scenario.pbx, 1).take(n_calls);
     let mut engine = Engine::with_calls(Arc::clone(&scenario), Options::new(1, start), calls);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut events = 0u64;

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use pbxsim::chaos::Chaos;
 use pbxsim::check::{CheckerConfig, Violation};
 use pbxsim::deliver::{self, DeliverOptions, Pacing, RetryOn};
 use pbxsim::diagnostic::Diagnostic;
@@ -20,6 +19,7 @@ use pbxsim::receiver::inspector::InspectorConfig;
 use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
 use pbxsim::report;
 use pbxsim::scenario::Scenario;
+use pbxsim::scenario::chaos::Chaos;
 
 // Standard output and error of every command. A closed pipe (`pbxsim run … | head -1`) stops
 // the printing, never panics, and leaves the exit code to the command: these shadow std's
@@ -520,7 +520,7 @@ pub fn main() -> ExitCode {
             let schema = match what {
                 SchemaKind::Events => pbxsim::event::json_schema(),
                 SchemaKind::Scenario => pbxsim::scenario::json_schema(),
-                SchemaKind::Truth => pbxsim::truth::json_schema(),
+                SchemaKind::Truth => pbxsim::engine::truth::json_schema(),
             };
             print_stdout(&serde_json::to_string_pretty(&schema).expect("schema serializes"));
             ExitCode::SUCCESS
@@ -1084,9 +1084,9 @@ fn dry_run(
     truth: Option<&std::path::Path>,
 ) -> ExitCode {
     let format = if envelope {
-        pbxsim::sink::DryRunFormat::Envelope
+        pbxsim::deliver::dry_run::DryRunFormat::Envelope
     } else {
-        pbxsim::sink::DryRunFormat::Body
+        pbxsim::deliver::dry_run::DryRunFormat::Body
     };
     let timeline = pbxsim::time::Timeline::new(options.start, scenario.utc_offset);
     let mut recorder = match open_truth(truth, timeline) {
@@ -1098,12 +1098,12 @@ fn dry_run(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let written = match (recorder.as_mut(), chaos) {
-        (None, None) => {
-            pbxsim::sink::write_ndjson(scenario, &timeline, engine, format, endpoints, &mut out)
-        }
+        (None, None) => pbxsim::deliver::dry_run::write_ndjson(
+            scenario, &timeline, engine, format, endpoints, &mut out,
+        ),
         (None, Some(chaos)) => {
             let events = deliver::with_ended_calls(engine);
-            pbxsim::sink::write_ndjson_chaos(
+            pbxsim::deliver::dry_run::write_ndjson_chaos(
                 scenario, &timeline, events, &chaos, format, endpoints, &mut out,
             )
         }
@@ -1112,11 +1112,13 @@ fn dry_run(
                 deliver::Feed::Event(e) => Some(e),
                 deliver::Feed::CallEnded(_) => None,
             });
-            pbxsim::sink::write_ndjson(scenario, &timeline, events, format, endpoints, &mut out)
+            pbxsim::deliver::dry_run::write_ndjson(
+                scenario, &timeline, events, format, endpoints, &mut out,
+            )
         }
         (Some(recorder), Some(chaos)) => {
             let events = deliver::with_truth(engine, recorder);
-            pbxsim::sink::write_ndjson_chaos(
+            pbxsim::deliver::dry_run::write_ndjson_chaos(
                 scenario, &timeline, events, &chaos, format, endpoints, &mut out,
             )
         }
@@ -1143,16 +1145,21 @@ fn dry_run(
 fn open_truth(
     path: Option<&std::path::Path>,
     timeline: pbxsim::time::Timeline,
-) -> Result<Option<pbxsim::truth::Recorder>, ExitCode> {
+) -> Result<Option<pbxsim::engine::truth::Recorder>, ExitCode> {
     let Some(path) = path else { return Ok(None) };
     match std::fs::File::create(path) {
-        Ok(file) => Ok(Some(pbxsim::truth::Recorder::new(timeline, std::io::BufWriter::new(file)))),
+        Ok(file) => {
+            Ok(Some(pbxsim::engine::truth::Recorder::new(timeline, std::io::BufWriter::new(file))))
+        }
         Err(e) => Err(usage_error(format!("cannot write {}: {e}", path.display()))),
     }
 }
 
 /// Flushes the truth file and says on stderr what it holds; false after a write error.
-fn finish_truth(recorder: Option<pbxsim::truth::Recorder>, path: Option<&std::path::Path>) -> bool {
+fn finish_truth(
+    recorder: Option<pbxsim::engine::truth::Recorder>,
+    path: Option<&std::path::Path>,
+) -> bool {
     let (Some(recorder), Some(path)) = (recorder, path) else { return true };
     match recorder.finish() {
         Ok(stats) => {
@@ -1205,7 +1212,7 @@ impl Play {
             return usage_error(e);
         }
         let endpoints = endpoint_count(&scenario, &self.routes);
-        if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, builtin) {
+        if let Err(e) = pbxsim::fd_limit::check_fd_limit(opts.concurrency, endpoints, builtin) {
             return usage_error(e);
         }
         for path in self.outputs.report.iter().chain(&self.outputs.junit) {
@@ -1272,7 +1279,8 @@ impl Play {
                 Pacing::Realtime => "in real time".to_string(),
                 Pacing::Speed(s) => format!("at {s}x speed"),
             };
-            let length = pbxsim::play::wall_length(self.preview.last_at, self.pacing.speed());
+            let length =
+                pbxsim::session::play::wall_length(self.preview.last_at, self.pacing.speed());
             let takes = length.map_or(String::new(), |l| format!(": {}", about(l)));
             say(&format!(
                 "playing {} ({}, {}) {speed}, seed {}{takes}",
@@ -1292,13 +1300,13 @@ impl Play {
                     self.outputs.progress_every,
                 ),
             };
-            let options = pbxsim::play::PlayOptions {
+            let options = pbxsim::session::play::PlayOptions {
                 engine: pbxsim::engine::Options::new(self.seed, self.anchor.start),
                 deliver: opts.clone(),
                 sample_every: Duration::from_secs(1).min(self.outputs.progress_every),
                 length,
             };
-            let delivered = pbxsim::play::play(
+            let delivered = pbxsim::session::play::play(
                 scenario.clone(),
                 options,
                 &endpoints,
@@ -1478,10 +1486,10 @@ pub struct ChaosArgs {
 
 /// One `--chaos` value.
 #[derive(Debug, Clone)]
-pub struct ChaosList(Vec<pbxsim::chaos::Setting>);
+pub struct ChaosList(Vec<pbxsim::scenario::chaos::Setting>);
 
 fn parse_chaos(text: &str) -> Result<ChaosList, String> {
-    pbxsim::chaos::parse_list(text).map(ChaosList).map_err(|e| e.one_line())
+    pbxsim::scenario::chaos::parse_list(text).map(ChaosList).map_err(|e| e.one_line())
 }
 
 impl DeliveryArgs {
@@ -1721,7 +1729,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
     }
     let opts = args.delivery.options(Pacing::Asap);
     let endpoints = plan.endpoints().len();
-    if let Err(e) = pbxsim::limits::check_fd_limit(opts.concurrency, endpoints, false) {
+    if let Err(e) = pbxsim::fd_limit::check_fd_limit(opts.concurrency, endpoints, false) {
         return usage_error(e);
     }
     let rt = runtime();
@@ -1905,7 +1913,7 @@ pub struct CallArgs {
     /// Route an inbound call through `queue:NAME`, `ring_group:NAME` or `user:EXTENSION`
     /// (default: the PBX's first queue).
     #[arg(long, value_name = "KIND:NAME", value_parser = parse_via)]
-    pub via: Option<pbxsim::oneshot::Via>,
+    pub via: Option<pbxsim::scenario::single_call::Via>,
     /// How the call ends.
     #[arg(long, value_enum, default_value = "answered")]
     pub outcome: CallOutcome,
@@ -1979,8 +1987,8 @@ pub enum CallOutcome {
 
 /// `queue:NAME`, `ring_group:NAME` (as in scenario files; `ring-group:` is accepted too) or
 /// `user:EXTENSION`.
-fn parse_via(text: &str) -> Result<pbxsim::oneshot::Via, String> {
-    use pbxsim::oneshot::Via;
+fn parse_via(text: &str) -> Result<pbxsim::scenario::single_call::Via, String> {
+    use pbxsim::scenario::single_call::Via;
     const KINDS: &str = "write queue:NAME, ring_group:NAME or user:EXTENSION";
     let (kind, name) = text.split_once(':').ok_or_else(|| format!("`{text}`: {KINDS}"))?;
     match kind {
@@ -2000,7 +2008,7 @@ fn duration_ms(text: &str) -> Result<Millis, String> {
 }
 
 fn call(args: CallArgs) -> ExitCode {
-    use pbxsim::oneshot::{Direction, OneCall, Outcome};
+    use pbxsim::scenario::single_call::{Direction, OneCall, Outcome};
     if args.dry_run
         && let Err(code) = refuse(&SENDING_FLAGS, "--dry-run prints the events and sends nothing")
     {
@@ -2019,7 +2027,7 @@ fn call(args: CallArgs) -> ExitCode {
                 return ExitCode::from(EXIT_USAGE);
             }
         },
-        None => pbxsim::builtin::midsize(),
+        None => pbxsim::scenario::builtin_pbx::midsize(),
     };
     if let Err(code) = args.delivery.apply_headers(&mut base) {
         return code;
@@ -2044,7 +2052,7 @@ fn call(args: CallArgs) -> ExitCode {
         number: args.number,
         caller_name: Some("Jane Citizen".into()),
     };
-    let scenario = match pbxsim::oneshot::build(base, &spec) {
+    let scenario = match pbxsim::scenario::single_call::build(base, &spec) {
         Ok(mut s) => {
             args.semantics.apply(&mut s);
             std::sync::Arc::new(s)
@@ -2114,7 +2122,7 @@ pub struct LoadArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = any_duration)]
     pub drain: Duration,
     /// PBX seconds per wall second: compresses each call's timeline.
-    #[arg(long, value_name = "N", default_value_t = pbxsim::load::DEFAULT_SPEED,
+    #[arg(long, value_name = "N", default_value_t = pbxsim::engine::load_plan::DEFAULT_SPEED,
           value_parser = positive_speed)]
     pub speed: f64,
     /// Send as fast as the receiver allows, ignoring the schedule (for the highest rate).
@@ -2191,7 +2199,7 @@ fn parse_threshold(text: &str) -> Result<pbxsim::report::Threshold, String> {
 }
 
 fn parse_call_rate(text: &str) -> Result<f64, String> {
-    match text.parse::<pbxsim::traffic::Rate>() {
+    match text.parse::<pbxsim::scenario::traffic::Rate>() {
         Ok(r) if r.as_per_second() > 0.0 => Ok(r.as_per_second()),
         Ok(_) => Err("a rate of zero starts no calls; give one like `10/s`".into()),
         Err(e) => Err(e.to_string()),
@@ -2205,14 +2213,14 @@ fn any_duration(text: &str) -> Result<Duration, String> {
 /// The scenario and traffic of a load run: FILE's, or the built-in mid-size PBX.
 fn load_traffic(
     args: &LoadArgs,
-) -> Result<(Scenario, pbxsim::traffic::TrafficSpec, bool), ExitCode> {
+) -> Result<(Scenario, pbxsim::scenario::traffic::TrafficSpec, bool), ExitCode> {
     let Some(path) = &args.file else {
-        let mut spec = pbxsim::builtin::midsize_traffic();
+        let mut spec = pbxsim::scenario::builtin_pbx::midsize_traffic();
         if args.rate.is_none() {
-            spec.rate = Some(format!("{}/s", pbxsim::load::BUILTIN_RATE));
+            spec.rate = Some(format!("{}/s", pbxsim::engine::load_plan::BUILTIN_RATE));
             spec.stages = None;
         }
-        return Ok((pbxsim::builtin::midsize(), spec, true));
+        return Ok((pbxsim::scenario::builtin_pbx::midsize(), spec, true));
     };
     let scenario = match pbxsim::scenario::load(path) {
         Ok(s) => s,
@@ -2223,7 +2231,7 @@ fn load_traffic(
     };
     let spec = match scenario.traffic.clone() {
         Some(spec) => spec,
-        None if args.rate.is_some() => pbxsim::traffic::TrafficSpec::default(),
+        None if args.rate.is_some() => pbxsim::scenario::traffic::TrafficSpec::default(),
         None => {
             eprintln!(
                 "error: {} has no [traffic] table; add one (see docs/load.md) or pass --rate \
@@ -2324,28 +2332,27 @@ fn load(args: LoadArgs) -> ExitCode {
     }
     let endpoint_count = endpoint_count(&scenario, &args.routes);
     if let Err(e) =
-        pbxsim::limits::check_fd_limit(deliver.concurrency, endpoint_count, builtin_receiver)
+        pbxsim::fd_limit::check_fd_limit(deliver.concurrency, endpoint_count, builtin_receiver)
     {
         return usage_error(e);
     }
-    let options = pbxsim::load::LoadOptions {
+    let options = pbxsim::engine::load_plan::LoadOptions {
         seed: engine_opts.seed,
         start: engine_opts.start,
         speed: args.speed,
         asap: args.asap,
         rate: args.rate,
         arrivals: args.arrivals.map(|a| match a {
-            ArrivalsArg::Poisson => pbxsim::traffic::Arrivals::Poisson,
-            ArrivalsArg::Uniform => pbxsim::traffic::Arrivals::Uniform,
+            ArrivalsArg::Poisson => pbxsim::scenario::traffic::Arrivals::Poisson,
+            ArrivalsArg::Uniform => pbxsim::scenario::traffic::Arrivals::Uniform,
         }),
         duration: args.duration,
         drain: args.drain,
         max_calls: args.max_calls,
         max_events: args.max_events,
-        deliver,
         sample_every: Duration::from_secs(1).min(args.progress_every),
     };
-    let mut plan = match pbxsim::load::plan(scenario, &spec, options) {
+    let mut plan = match pbxsim::engine::load_plan::plan(scenario, &spec, options) {
         Ok(plan) => plan,
         Err(e) => {
             let source = match &args.file {
@@ -2359,14 +2366,14 @@ fn load(args: LoadArgs) -> ExitCode {
     let anchor = match pinned {
         Some(start) => pbxsim::time::Anchor::pinned(start),
         None => {
-            let (horizon, exact) = pbxsim::load::horizon(&plan);
+            let (horizon, exact) = pbxsim::engine::load_plan::horizon(&plan);
             let speed = (!plan.options.asap).then_some(plan.options.speed);
             let lead = pbxsim::time::lead_for(horizon, speed);
             pbxsim::time::Anchor::back_from(chrono::Utc::now(), lead, exact.then_some(horizon))
         }
     };
     plan.options.start = anchor.start;
-    plan.options.deliver.clock_lead = anchor.lead();
+    deliver.clock_lead = anchor.lead();
     let mut series = match &args.stats_csv {
         Some(path) => match std::fs::File::create(path)
             .and_then(|f| pbxsim::report::series::Series::new(std::io::BufWriter::new(f)))
@@ -2392,7 +2399,7 @@ fn load(args: LoadArgs) -> ExitCode {
     rt.block_on(async move {
         let cancel = stop_token();
         let receiver = if builtin_receiver {
-            let deliver = &plan.options.deliver;
+            let deliver = &deliver;
             let quiet = PrintMode::Quiet;
             let output = Output::stdout();
             match start_builtin_receiver(
@@ -2454,7 +2461,7 @@ fn load(args: LoadArgs) -> ExitCode {
             false => pbxsim::report::progress::Progress::new(terminal, args.progress_every),
         };
         let mut csv_error = None;
-        let on_sample = |sample: &pbxsim::load::Sample| {
+        let on_sample = |sample: &pbxsim::deliver::Sample| {
             progress.update(sample);
             if let Some(s) = series.as_mut()
                 && let Err(e) = s.row(sample)
@@ -2463,12 +2470,19 @@ fn load(args: LoadArgs) -> ExitCode {
             }
         };
         let truth = recorder.as_mut();
-        let result =
-            pbxsim::load::run_with_truth(&plan, &endpoints, cancel.clone(), on_sample, truth).await;
+        let result = pbxsim::session::load::run_with_truth(
+            &plan,
+            &deliver,
+            &endpoints,
+            cancel.clone(),
+            on_sample,
+            truth,
+        )
+        .await;
         progress.finish();
         let mut report = match result {
             Ok(r) => r,
-            Err(pbxsim::load::LoadError::Runaway(r)) => return runaway_error(&r),
+            Err(pbxsim::session::load::LoadError::Runaway(r)) => return runaway_error(&r),
             Err(e) => return usage_error(e),
         };
         // The scenario's [expect] thresholds, then --threshold's.

@@ -113,10 +113,10 @@ fn timestamp(t: DateTime<Utc>) -> Str {
 }
 
 /// The PBX the fake data comes from: the built-in mid-size PBX of `pbxsim call` and
-/// `pbxsim load` (see [`crate::builtin::midsize`]), so that names, extensions, queues, ring
+/// `pbxsim load` (see [`crate::scenario::builtin_pbx::midsize`]), so that names, extensions, queues, ring
 /// groups and numbers agree with each other and with those commands.
 fn fake_pbx() -> Pbx {
-    crate::builtin::midsize().pbx
+    crate::scenario::builtin_pbx::midsize().pbx
 }
 
 /// A number of `pbx` whose flow reaches `wanted` (directly or as a failover), else its first.
@@ -125,7 +125,7 @@ fn number_with(pbx: &Pbx, wanted: impl Fn(&Step) -> bool) -> Str {
         .iter()
         .find(|n| n.flow.iter().any(&wanted))
         .or(pbx.numbers.first())
-        .map_or_else(|| Str::from(crate::builtin::MAIN_NUMBER), |n| n.number.clone())
+        .map_or_else(|| Str::from(crate::scenario::builtin_pbx::MAIN_NUMBER), |n| n.number.clone())
 }
 
 fn pick<'a, T>(rng: &mut impl RngExt, items: &'a [T]) -> &'a T {

@@ -14,13 +14,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use pbxsim::duration::Millis;
+use pbxsim::engine::arrivals::generate;
 use pbxsim::engine::{Engine, Options};
 use pbxsim::event::{CallStatus, Event, EventTypeSet, Str};
 use pbxsim::pbx::{
     GlobalWebhook, Number, Pbx, Queue, RecordingMode, RecordingSettings, Step, Strategy, User,
 };
 use pbxsim::scenario::Scenario;
-use pbxsim::traffic::{Arrivals, Distribution, Schedule, TrafficModel, generate};
+use pbxsim::scenario::traffic::{Arrivals, Distribution, Schedule, TrafficModel};
 
 /// Agents in the queue.
 const AGENTS: usize = 10;

@@ -217,3 +217,14 @@ mod tests {
         assert_eq!(other.corrected.len(), 1);
     }
 }
+
+/// One live sample, every `sample_every`.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub elapsed: Duration,
+    /// Time left until no more calls start, when known.
+    pub remaining: Option<Duration>,
+    pub counts: LiveCounts,
+    /// Latencies (µs, corrected when paced) since the previous sample.
+    pub interval: Histogram<u64>,
+}

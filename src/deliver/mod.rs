@@ -13,7 +13,7 @@
 //! - retries failed attempts ([`RetryOn`], backoff with jitter, `Retry-After`);
 //! - journals events that finally failed (`--failed`), for [`replay`];
 //! - returns a [`Summary`] in which `generated = delivered + failed + filtered` always holds;
-//! - with [`DeliverOptions::chaos`], injects faults toward the receiver (see [`crate::chaos`]):
+//! - with [`DeliverOptions::chaos`], injects faults toward the receiver (see [`crate::deliver::chaos`]):
 //!   the stream may then also report ended calls ([`Feed`], [`with_ended_calls`]).
 //!
 //! Memory is bounded by the work in flight: the stream is read only as far as
@@ -30,7 +30,9 @@
 //! view a progress display samples.
 
 mod cancel;
+pub mod chaos;
 mod client;
+pub mod dry_run;
 mod endpoint;
 mod header;
 mod journal;
@@ -53,7 +55,7 @@ pub use endpoint::{
     Endpoint, Endpoints, Label, Overrides, REDACTED, TOKEN_HEADER, TokenSource, is_secret_header,
 };
 pub use header::{HeaderError, parse_header, with_headers};
-pub use live::{FLUSH_EVERY, Live, LiveCounts, TypeLatency};
+pub use live::{FLUSH_EVERY, Live, LiveCounts, Sample, TypeLatency};
 pub use replay::{ReplayError, ReplayPlan};
 pub use retry::{
     BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP, RetryOn, RetryOnError, backoff, parse_retry_after,
@@ -64,9 +66,10 @@ pub use summary::{
     Unreachable, histogram as new_histogram, holds_line, plural,
 };
 
-pub use crate::chaos::{Chaos, Feed, with_ended_calls, with_ended_calls_and_truth, with_truth};
+pub use crate::engine::feed::{Feed, with_ended_calls, with_ended_calls_and_truth, with_truth};
 use crate::engine::{Emission, Target};
 use crate::event::{EventType, EventTypeSet, NullStyle};
+pub use chaos::Chaos;
 use endpoint::Prepared;
 use sched::{Item, Job, Settings};
 
@@ -119,7 +122,7 @@ pub struct DeliverOptions {
     pub ticked: EventTypeSet,
     /// After an interruption, how long requests in flight may still finish (default 5 s).
     pub grace: Duration,
-    /// Fault injection toward the receiver (`--chaos`); see [`crate::chaos`]. Batches and held
+    /// Fault injection toward the receiver (`--chaos`); see [`crate::deliver::chaos`]. Batches and held
     /// events go as soon as their call ends when the stream reports ended calls
     /// ([`with_ended_calls`]), else at the end of the stream.
     pub chaos: Option<Chaos>,

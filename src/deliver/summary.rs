@@ -190,7 +190,7 @@ pub(crate) struct Stats {
     pub lateness: Histogram<u64>,
     pub endpoints: Vec<EndpointStats>,
     /// `--chaos`: forged requests and duplicates sent, and their answers.
-    pub chaos: crate::chaos::Report,
+    pub chaos: super::chaos::Report,
     /// `--chaos` reorder and delay: POSTs held back, and events of their calls held behind.
     pub chaos_holds: Holds,
     /// Events held until the wall clock reached their PBX time (see `clock_lead`).
@@ -216,7 +216,7 @@ impl Stats {
             latency: histogram(),
             lateness: histogram(),
             endpoints: vec![EndpointStats::default(); endpoints],
-            chaos: crate::chaos::Report::default(),
+            chaos: super::chaos::Report::default(),
             chaos_holds: Holds::default(),
             clock_holds: Holds::default(),
             spacing: Spacing::default(),
@@ -477,7 +477,7 @@ pub struct Summary {
     pub refused_all: bool,
     pub journal: Option<JournalInfo>,
     /// `--chaos`: what was injected and how the receiver answered (`None` without chaos).
-    pub chaos: Option<crate::chaos::Report>,
+    pub chaos: Option<super::chaos::Report>,
     /// `--chaos` reorder and delay held these POSTs back on purpose (and the events of their
     /// calls behind them); their corrected latency counts from the end of the hold.
     pub chaos_holds: Holds,

@@ -16,7 +16,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod arrivals;
+pub mod feed;
+pub mod load_plan;
 mod sim;
+pub mod truth;
 
 use std::sync::{Arc, OnceLock};
 

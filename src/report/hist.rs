@@ -14,8 +14,8 @@ use hdrhistogram::Histogram;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::threshold::Stat;
 use crate::deliver::new_histogram;
+use crate::scenario::threshold::Stat;
 
 const ENCODING: &str = "pbxsim-hdr-v1";
 

@@ -1,6 +1,6 @@
 //! JUnit XML for CI systems: one test case per threshold, failures with the measured value.
 
-use super::threshold::Verdict;
+use super::verdict::Verdict;
 
 /// A JUnit XML document with one `<testsuite name=suite>` holding one `<testcase>` per verdict;
 /// a failed threshold has a `<failure>` giving the measured value against the limit.
@@ -61,7 +61,7 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::threshold::{Measure, Metric, Threshold, check_all};
+    use crate::report::{Measure, Metric, Threshold, check_all};
 
     struct Fixed;
     impl Measure for Fixed {

@@ -2,8 +2,9 @@
 
 use hdrhistogram::Histogram;
 
-use super::threshold::{Measure, Metric, Stat};
+use super::verdict::Measure;
 use crate::deliver::Summary;
+use crate::scenario::threshold::{Metric, Stat};
 
 impl Measure for Summary {
     /// Latency: `p99` from the corrected histogram (from each event's intended send time) when

@@ -1,27 +1,26 @@
 //! Reports: statistics, thresholds and their verdicts, text, JSON, JUnit and CSV output, and
 //! progress.
 //!
-//! - [`threshold`] parses pass/fail rules such as `p99 < 250ms` or `error_rate < 0.1%` and
-//!   checks them against anything that implements [`Measure`] (a delivery
-//!   [`Summary`](crate::deliver::Summary) and a [`LoadReport`] do); [`junit`] writes the
+//! - [`verdict`] checks the scenario's pass/fail rules (`p99 < 250ms`, `error_rate < 0.1%`,
+//!   parsed in [`crate::scenario::threshold`]) against anything that implements [`Measure`] (a
+//!   delivery [`Summary`](crate::deliver::Summary) and a [`LoadReport`] do); [`junit`](mod@junit) writes the
 //!   verdicts as a JUnit XML file for CI;
 //! - [`hist`]: HDR latency histograms as reports carry them (exact merge);
-//! - [`load`]: the load run's report, as text and JSON; [`run`]: a scripted run's, as JSON;
+//! - [`load_report`]: the load run's report, as text and JSON; [`run`]: a scripted run's, as JSON;
 //! - [`series`]: the `--stats-csv` time series;
 //! - [`progress`]: live progress on a terminal, or plain lines without one.
 
 pub mod hist;
 pub mod junit;
-pub mod load;
+pub mod load_report;
 mod measure;
 pub mod progress;
 pub mod run;
 pub mod series;
-pub mod threshold;
+pub mod verdict;
 
+pub use crate::scenario::threshold::{Metric, Op, Stat, Threshold, ThresholdError};
 pub use hist::Hist;
 pub use junit::junit;
-pub use load::LoadReport;
-pub use threshold::{
-    Measure, Metric, Op, Stat, Threshold, ThresholdError, Verdict, check_all, render, verdicts_json,
-};
+pub use load_report::LoadReport;
+pub use verdict::{Measure, Verdict, check_all, render, verdicts_json};

@@ -7,9 +7,9 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::hist::{Hist, fmt_ms};
-use super::threshold::Stat;
 use crate::deliver::LiveCounts;
-use crate::load::Sample;
+use crate::deliver::Sample;
+use crate::scenario::threshold::Stat;
 
 /// Where progress goes.
 pub enum Progress {

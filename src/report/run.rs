@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::hist::Hist;
-use super::threshold::{Verdict, verdicts_json};
+use super::verdict::{Verdict, verdicts_json};
 use crate::deliver::{Holds, Summary};
 use crate::time::{Anchor, AnchorKind};
 

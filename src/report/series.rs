@@ -5,9 +5,9 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use super::hist::Hist;
-use super::threshold::Stat;
 use crate::deliver::LiveCounts;
-use crate::load::Sample;
+use crate::deliver::Sample;
+use crate::scenario::threshold::Stat;
 
 /// The CSV header.
 pub const HEADER: &str = "elapsed_s,calls_started,calls_active,calls_waiting,\

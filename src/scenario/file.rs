@@ -159,7 +159,7 @@ pub struct ScenarioFile {
     pub calls: Vec<Sp<CallFile>>,
     /// Generated traffic for `pbxsim load`: arrival rate and stages, the inbound/outbound mix,
     /// and distributions of talk time, answer delay, patience and voicemail length.
-    #[schemars(with = "Option<crate::traffic::TrafficSpec>")]
+    #[schemars(with = "Option<crate::scenario::traffic::TrafficSpec>")]
     pub traffic: Option<Sp<toml::Table>>,
     /// Pass/fail thresholds checked after the run (exit code 1 if one fails).
     pub expect: Option<ExpectFile>,

@@ -13,14 +13,14 @@ use hyper::header::{HeaderName, HeaderValue};
 
 use super::env::{self, EnvErrorKind};
 use super::file::*;
+use super::traffic::{TrafficError, TrafficSpec};
 use super::{Answer, Behaviour, CallKind, Scenario, ScriptedCall};
 use crate::diagnostic::Diagnostic;
 use crate::duration::{self, DurationError, Millis};
 use crate::event::{EventType, EventTypeSet, Str};
 use crate::pbx::*;
-use crate::report::Threshold;
+use crate::scenario::threshold::Threshold;
 use crate::suggest;
-use crate::traffic::{TrafficError, TrafficSpec};
 
 /// Reads environment variables for `${VAR}` expansion.
 pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -650,8 +650,8 @@ impl Resolver<'_> {
     }
 
     /// The `[chaos]` table; bad values are reported at the value.
-    fn chaos(&mut self, file: &ChaosFile) -> crate::chaos::Chaos {
-        let mut chaos = crate::chaos::Chaos::default();
+    fn chaos(&mut self, file: &ChaosFile) -> crate::scenario::chaos::Chaos {
+        let mut chaos = crate::scenario::chaos::Chaos::default();
         for (key, value) in file.entries() {
             let text = match &value.get().0 {
                 toml::Value::String(s) => s.clone(),
@@ -669,7 +669,7 @@ impl Resolver<'_> {
                     continue;
                 }
             };
-            match crate::chaos::parse_setting(key, &text) {
+            match crate::scenario::chaos::parse_setting(key, &text) {
                 Ok(setting) => chaos.apply(setting),
                 Err(e) => {
                     // The messages quote `key=value` as on the command line; here it is TOML.

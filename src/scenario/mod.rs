@@ -4,13 +4,18 @@
 //! file into it, or into a [`Diagnostic`](crate::diagnostic::Diagnostic) naming the file, line and
 //! column. `[traffic]` is checked against the PBX and `[expect]` thresholds are parsed at load
 //! time, so a loaded scenario is valid throughout. The file format is documented in
-//! `docs/scenario-format.md`; [`file`] holds its serde types and [`json_schema`] describes it for
+//! `docs/scenario-format.md`; [`file`](mod@file) holds its serde types and [`json_schema`] describes it for
 //! editors.
 
+pub mod builtin_pbx;
+pub mod chaos;
 mod env;
 pub mod file;
 mod load;
 mod loops;
+pub mod single_call;
+pub mod threshold;
+pub mod traffic;
 
 pub use load::{load, parse};
 
@@ -19,8 +24,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use crate::duration::Millis;
 use crate::event::{NullStyle, Str};
 use crate::pbx::{GlobalWebhook, NumberId, Pbx, UserId};
-use crate::report::Threshold;
-use crate::traffic::TrafficSpec;
+use threshold::Threshold;
+use traffic::TrafficSpec;
 
 /// A loaded, checked scenario.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +53,7 @@ pub struct Scenario {
     /// The `[expect]` thresholds, in file order; `run` and `load` set exit code 1 if one fails.
     pub expect: Vec<Threshold>,
     /// The `[chaos]` table: fault injection toward the receiver (`--chaos` overrides it).
-    pub chaos: Option<crate::chaos::Chaos>,
+    pub chaos: Option<crate::scenario::chaos::Chaos>,
 }
 
 /// The JSON Schema of the scenario file (`pbxsim schema scenario`).

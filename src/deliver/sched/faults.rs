@@ -1,5 +1,5 @@
 //! `--chaos` in delivery: the planner's POSTs become jobs, and a worker sends a job's forged
-//! copies, holds it back, and sends it again, as its faults say (see [`crate::chaos`]).
+//! copies, holds it back, and sends it again, as its faults say (see [`crate::deliver::chaos`]).
 //!
 //! Forged copies and duplicates are single attempts outside the event accounting: they are
 //! never retried, and they count in the chaos report, not in generated / delivered / failed.
@@ -11,9 +11,10 @@ use hyper::header::{HeaderName, HeaderValue};
 use super::super::endpoint::Prepared;
 use super::super::{DeliverError, Render};
 use super::{Attempts, Item, Job, Settings, run};
-use crate::chaos::{Chaos, Feed, Planned, Planner, Post, PostFaults};
+use crate::deliver::chaos::{Chaos, Planned, Planner, Post, PostFaults};
 use crate::deliver::{CancelToken, Summary};
 use crate::engine::Emission;
+use crate::engine::feed::Feed;
 use crate::event::WireStyle;
 
 /// A job's chaos: its faults, and the kinds of a batch's further events.

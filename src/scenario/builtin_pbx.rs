@@ -7,7 +7,7 @@ use crate::pbx::{
     Strategy, User, VoicemailBox, WebhookObject,
 };
 use crate::scenario::Scenario;
-use crate::traffic::TrafficSpec;
+use crate::scenario::traffic::TrafficSpec;
 
 const FIRST: [&str; 25] = [
     "Olivia",

@@ -1,5 +1,5 @@
 //! Playing a scenario's scripted calls to real endpoints with a live view: what `run` and
-//! `call` do once their flags are read (a load run's counterpart is [`crate::load`]).
+//! `call` do once their flags are read (a load run's counterpart is [`crate::session::load`]).
 //!
 //! The calls go through the engine and delivery as they are; the live view is sampled every
 //! `sample_every`, with the time left in the scenario when it is paced (its length is known
@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::deliver::Sample;
 use crate::deliver::{self, CancelToken, DeliverError, DeliverOptions, Endpoints, Live, Summary};
 use crate::engine::{self, Engine};
-use crate::load::Sample;
 use crate::scenario::Scenario;
 
 /// How a scripted run is played.
@@ -40,7 +40,7 @@ pub async fn play(
     endpoints: &Endpoints,
     cancel: CancelToken,
     mut on_sample: impl FnMut(&Sample),
-    truth: Option<&mut crate::truth::Recorder>,
+    truth: Option<&mut crate::engine::truth::Recorder>,
 ) -> Result<Summary, DeliverError> {
     let mut opts = options.deliver;
     let live = opts.live.get_or_insert_with(|| Arc::new(Live::new())).clone();

@@ -1,262 +1,20 @@
-//! Fault injection toward the receiver (`--chaos`, the scenario's `[chaos]` table): duplicates,
-//! reordering, delays, forged tokens, batches and payload variants, seeded and reproducible.
-//!
-//! [`Chaos`] holds the settings, parsed from `duplicate=0.05,delay=0.1:2s,batch=5,…`
-//! ([`parse_list`]) or one key at a time ([`parse_setting`], for the scenario file). Every
-//! decision is a pure function of the run's seed and the event's call and position
-//! ([`Chaos::decide`]), so the same seed faults the same events whatever the timing, and changing
-//! one rate leaves the other faults' choices alone. [`Planner`] turns a stream of events into the
-//! POSTs to make ([`Post`]): reordered, batched and marked with their faults; delivery and the dry
-//! run both use it, and write each event's body with [`Chaos::write_event`] (the payload
-//! variants). [`Report`] counts what was done and what the receiver answered.
+//! Fault injection toward the receiver, applied: every decision is a pure function of the
+//! run's seed and the event's call and position ([`Chaos::decide`]), so the same seed faults the
+//! same events whatever the timing, and changing one rate leaves the other faults' choices alone.
+//! [`Planner`] turns a stream of events into the POSTs to make ([`Post`]): reordered, batched and
+//! marked with their faults; delivery and the dry run both use it, and write each event's body
+//! with [`Chaos::write_event`] (the payload variants). [`Report`] counts what was done and what
+//! the receiver answered. The settings themselves are configuration
+//! ([`crate::scenario::chaos`]).
 
 use std::collections::{HashMap, VecDeque};
-use std::fmt::{self, Write as _};
-use std::ops::Range;
+use std::fmt::Write as _;
 
-use crate::duration::{self, Human, Millis};
+use crate::duration::{Human, Millis};
 use crate::engine::Emission;
-use crate::event::{DurationStyle, EXTRA_FIELD, NullStyle, NumberStyle, Str, WireStyle};
-
-/// The setting keys, as written.
-pub const KEYS: [&str; 11] = [
-    "duplicate",
-    "reorder",
-    "delay",
-    "wrong_token",
-    "no_token",
-    "batch",
-    "numbers",
-    "nulls",
-    "durations",
-    "recording_link",
-    "extra_fields",
-];
-
-/// What `call_recording_link` carries in voicemail and recording events.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum RecordingLink {
-    /// `null`, as the vendor document says ("pending future development").
-    #[default]
-    Null,
-    /// A plausible https URL, the same for a call in every run with the same seed.
-    Url,
-}
-
-impl RecordingLink {
-    pub const NAMES: [&'static str; 2] = ["null", "url"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Null => "null",
-            Self::Url => "url",
-        }
-    }
-}
-
-impl std::str::FromStr for RecordingLink {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        [Self::Null, Self::Url].into_iter().find(|v| v.as_str() == s).ok_or(())
-    }
-}
-
-/// The largest `batch`.
-pub const MAX_BATCH: usize = 1000;
-
-/// Fault-injection settings. The default injects nothing.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Chaos {
-    /// Probability that a POST is sent a second time, with the same body, after it was
-    /// delivered.
-    pub duplicate: f64,
-    /// Probability that an event is swapped with its call's next event.
-    pub reorder: f64,
-    /// Probability that a POST is held back by `delay_by` before it is sent.
-    pub delay: f64,
-    pub delay_by: Millis,
-    /// Probability that a forged copy with a wrong `X-Pbx-Token` is sent just before a POST.
-    pub wrong_token: f64,
-    /// Probability that a forged copy without `X-Pbx-Token` is sent just before a POST.
-    pub no_token: f64,
-    /// Up to this many consecutive events of a call in one POST, as a JSON array; 0 or 1: off.
-    pub batch: usize,
-    /// Payload variants; `None` keeps the run's own form.
-    pub numbers: Option<NumberStyle>,
-    pub nulls: Option<NullStyle>,
-    pub durations: Option<DurationStyle>,
-    /// `call_recording_link` in voicemail and recording events; `None` keeps it null.
-    pub recording_link: Option<RecordingLink>,
-    /// Probability that an event's body carries an extra field the vendor document does not
-    /// list ([`EXTRA_FIELD`]), which receivers must ignore.
-    pub extra_fields: f64,
-    /// The run's seed.
-    pub seed: u64,
-}
-
-/// One `key=value` setting.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Setting {
-    Duplicate(f64),
-    Reorder(f64),
-    Delay(f64, Millis),
-    WrongToken(f64),
-    NoToken(f64),
-    Batch(usize),
-    Numbers(NumberStyle),
-    Nulls(NullStyle),
-    Durations(DurationStyle),
-    RecordingLink(RecordingLink),
-    ExtraFields(f64),
-}
-
-/// A setting that cannot be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct ChaosError {
-    pub message: String,
-    pub help: String,
-    /// Whether the key (rather than the value) is at fault.
-    pub in_key: bool,
-    /// Where, within the text given to [`parse_list`] (for [`parse_setting`]: `0..0`).
-    pub span: Range<usize>,
-}
-
-impl ChaosError {
-    fn value(message: String, help: impl Into<String>) -> Self {
-        Self { message, help: help.into(), in_key: false, span: 0..0 }
-    }
-
-    /// `message; help`, for one-line errors (the command line).
-    pub fn one_line(&self) -> String {
-        format!("{}; {}", self.message, self.help)
-    }
-}
-
-/// Reads one setting: `key` is one of [`KEYS`], `value` its text (`0.05`, `5%`, `0.1:2s`, `5`,
-/// `e164`, …).
-pub fn parse_setting(key: &str, value: &str) -> Result<Setting, ChaosError> {
-    let value = value.trim();
-    let key = key.trim();
-    let setting = match key {
-        "duplicate" => Setting::Duplicate(probability(key, value)?),
-        "reorder" => Setting::Reorder(probability(key, value)?),
-        "wrong_token" => Setting::WrongToken(probability(key, value)?),
-        "no_token" => Setting::NoToken(probability(key, value)?),
-        "delay" => {
-            let Some((p, by)) = value.split_once(':') else {
-                return Err(ChaosError::value(
-                    format!("`delay={value}` needs a probability and a duration"),
-                    "write it like `delay=0.1:2s`: hold 10% of the posts for 2 seconds",
-                ));
-            };
-            let p = probability(key, p)?;
-            let by = match duration::parse(by) {
-                Ok(0) | Err(_) => {
-                    return Err(ChaosError::value(
-                        format!("cannot read the delay `{}`", by.trim()),
-                        "write a duration above zero, like `delay=0.1:2s` or `delay=0.5:250ms`",
-                    ));
-                }
-                Ok(ms) => ms,
-            };
-            Setting::Delay(p, by)
-        }
-        "batch" => match value.parse::<usize>() {
-            Ok(n @ 1..=MAX_BATCH) => Setting::Batch(n),
-            _ => {
-                return Err(ChaosError::value(
-                    format!("cannot read `batch={value}`"),
-                    format!(
-                        "give the most events per POST, a whole number from 1 (no batches) to \
-                         {MAX_BATCH}, like `batch=5`"
-                    ),
-                ));
-            }
-        },
-        "numbers" => Setting::Numbers(variant(key, value, &NumberStyle::NAMES)?),
-        "nulls" => Setting::Nulls(variant(key, value, &NullStyle::NAMES)?),
-        "durations" => Setting::Durations(variant(key, value, &DurationStyle::NAMES)?),
-        "recording_link" => Setting::RecordingLink(variant(key, value, &RecordingLink::NAMES)?),
-        "extra_fields" => Setting::ExtraFields(probability(key, value)?),
-        other => {
-            let hint = match crate::suggest::closest(other, KEYS) {
-                Some(s) => format!("did you mean `{s}`? (faults: {})", KEYS.join(", ")),
-                None => format!("the faults are {}", KEYS.join(", ")),
-            };
-            return Err(ChaosError {
-                message: format!("unknown fault `{other}`"),
-                help: hint,
-                in_key: true,
-                span: 0..0,
-            });
-        }
-    };
-    Ok(setting)
-}
-
-/// A probability: `0.05`, or a percentage `5%`, from 0 to 1.
-fn probability(key: &str, text: &str) -> Result<f64, ChaosError> {
-    let text = text.trim();
-    let value = match text.strip_suffix('%') {
-        Some(pct) => pct.trim().parse::<f64>().map(|p| p / 100.0),
-        None => text.parse::<f64>(),
-    };
-    match value {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        Ok(_) => Err(ChaosError::value(
-            format!("`{key}={text}` is not a probability from 0 to 1"),
-            format!("write a fraction like `{key}=0.05`, or a percentage like `{key}=5%`"),
-        )),
-        Err(_) => Err(ChaosError::value(
-            format!("cannot read `{key}={text}`"),
-            format!("write a probability from 0 to 1, like `{key}=0.05` or `{key}=5%`"),
-        )),
-    }
-}
-
-fn variant<T: std::str::FromStr>(key: &str, text: &str, names: &[&str]) -> Result<T, ChaosError> {
-    text.parse::<T>().map_err(|_| {
-        let allowed = names.join(", ");
-        let help = match crate::suggest::closest(text, names.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`? ({key} may be {allowed})"),
-            None => format!("{key} may be {allowed}"),
-        };
-        ChaosError::value(format!("unknown {key} style `{text}`"), help)
-    })
-}
-
-/// Reads a comma-separated list, `duplicate=0.05,delay=0.1:2s,batch=5`. Errors carry the span
-/// of the offending item within `text`.
-pub fn parse_list(text: &str) -> Result<Vec<Setting>, ChaosError> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    for item in text.split(',') {
-        let span = start..start + item.len();
-        start += item.len() + 1;
-        if item.trim().is_empty() {
-            continue;
-        }
-        let Some((key, value)) = item.split_once('=') else {
-            return Err(ChaosError {
-                message: format!("`{}` has no value", item.trim()),
-                help: "write faults as key=value, like `duplicate=0.05,batch=5`".into(),
-                in_key: true,
-                span,
-            });
-        };
-        let setting = parse_setting(key, value).map_err(|mut e| {
-            e.span = if e.in_key {
-                span.start..span.start + key.len()
-            } else {
-                span.start + key.len() + 1..span.end
-            };
-            e
-        })?;
-        out.push(setting);
-    }
-    Ok(out)
-}
+use crate::engine::feed::Feed;
+use crate::event::{EXTRA_FIELD, Str, WireStyle};
+pub use crate::scenario::chaos::{Chaos, MAX_BATCH, RecordingLink};
 
 /// What happens to one event (or to the POST it leads).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -269,64 +27,6 @@ pub struct Decision {
 }
 
 impl Chaos {
-    /// Settings from a list, applied in order onto the defaults.
-    pub fn from_settings(settings: &[Setting]) -> Self {
-        let mut chaos = Chaos::default();
-        chaos.apply_all(settings);
-        chaos
-    }
-
-    /// Applies `settings` in order (a later one overrides an earlier one of the same key).
-    pub fn apply_all(&mut self, settings: &[Setting]) {
-        for s in settings {
-            self.apply(*s);
-        }
-    }
-
-    pub fn apply(&mut self, setting: Setting) {
-        match setting {
-            Setting::Duplicate(p) => self.duplicate = p,
-            Setting::Reorder(p) => self.reorder = p,
-            Setting::Delay(p, by) => (self.delay, self.delay_by) = (p, by),
-            Setting::WrongToken(p) => self.wrong_token = p,
-            Setting::NoToken(p) => self.no_token = p,
-            Setting::Batch(n) => self.batch = n,
-            Setting::Numbers(s) => self.numbers = Some(s),
-            Setting::Nulls(s) => self.nulls = Some(s),
-            Setting::Durations(s) => self.durations = Some(s),
-            Setting::RecordingLink(s) => self.recording_link = Some(s),
-            Setting::ExtraFields(p) => self.extra_fields = p,
-        }
-    }
-
-    /// Whether any fault or variant is set.
-    pub fn is_active(&self) -> bool {
-        self.duplicate > 0.0
-            || self.reorder > 0.0
-            || self.delay > 0.0
-            || self.has_token_faults()
-            || self.batch > 1
-            || self.numbers.is_some()
-            || self.nulls.is_some()
-            || self.durations.is_some()
-            || self.recording_link == Some(RecordingLink::Url)
-            || self.extra_fields > 0.0
-    }
-
-    /// Whether forged requests (wrong or no token) are sent.
-    pub fn has_token_faults(&self) -> bool {
-        self.wrong_token > 0.0 || self.no_token > 0.0
-    }
-
-    /// The wire style of every event: the variants set here, else `nulls` (the run's own).
-    pub fn style(&self, nulls: NullStyle) -> WireStyle {
-        WireStyle {
-            nulls: self.nulls.unwrap_or(nulls),
-            numbers: self.numbers.unwrap_or_default(),
-            durations: self.durations.unwrap_or_default(),
-        }
-    }
-
     /// The faults for event `seq` of call `call`: a pure function of the seed, the call, the
     /// position and the fault.
     pub fn decide(&self, call: u64, seq: u32) -> Decision {
@@ -395,45 +95,6 @@ fn extra_value(seed: u64, call: u64, seq: u32) -> serde_json::Value {
     }
 }
 
-impl fmt::Display for Chaos {
-    /// The settings in force, as they are written: `duplicate=0.05,batch=5,numbers=e164`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut parts = Vec::new();
-        for (key, p) in [("duplicate", self.duplicate), ("reorder", self.reorder)] {
-            if p > 0.0 {
-                parts.push(format!("{key}={p}"));
-            }
-        }
-        if self.delay > 0.0 {
-            parts.push(format!("delay={}:{}", self.delay, Human(self.delay_by)));
-        }
-        for (key, p) in [("wrong_token", self.wrong_token), ("no_token", self.no_token)] {
-            if p > 0.0 {
-                parts.push(format!("{key}={p}"));
-            }
-        }
-        if self.batch > 1 {
-            parts.push(format!("batch={}", self.batch));
-        }
-        if let Some(s) = self.numbers {
-            parts.push(format!("numbers={}", s.as_str()));
-        }
-        if let Some(s) = self.nulls {
-            parts.push(format!("nulls={}", s.as_str()));
-        }
-        if let Some(s) = self.durations {
-            parts.push(format!("durations={}", s.as_str()));
-        }
-        if let Some(s) = self.recording_link {
-            parts.push(format!("recording_link={}", s.as_str()));
-        }
-        if self.extra_fields > 0.0 {
-            parts.push(format!("extra_fields={}", self.extra_fields));
-        }
-        f.write_str(&parts.join(","))
-    }
-}
-
 /// A uniform number in `[0, 1)` from the seed, the event and the fault (SplitMix64 finalizer).
 fn unit(seed: u64, call: u64, seq: u32, salt: u64) -> f64 {
     let mut x = seed
@@ -446,83 +107,6 @@ fn unit(seed: u64, call: u64, seq: u32, salt: u64) -> f64 {
         x ^= x >> 31;
     }
     (x >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// What a delivery stream carries: events, and calls that ended
-/// ([`Engine::take_ended`](crate::engine::Engine::take_ended)), which let a partial batch or a
-/// held event go as soon as its call is over.
-// Nearly every item is an event: boxing it would cost an allocation per event.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Feed {
-    Event(Emission),
-    /// Call `.0` (as in [`Emission::call`]) has no more events.
-    CallEnded(u64),
-}
-
-impl From<Emission> for Feed {
-    fn from(e: Emission) -> Self {
-        Feed::Event(e)
-    }
-}
-
-/// The engine's events with its ended calls in between: what delivery needs for `batch` and
-/// `reorder` to send a call's last events as soon as the call is over.
-pub fn with_ended_calls(engine: crate::engine::Engine<'_>) -> impl Iterator<Item = Feed> + '_ {
-    ended_calls_feed(engine, None)
-}
-
-/// Like [`with_ended_calls`], recording the ground truth (`--truth`) on the way: every event
-/// and every call's end go to `recorder` before they are passed on.
-pub fn with_truth<'a, 'r>(
-    engine: crate::engine::Engine<'a>,
-    recorder: &'r mut crate::truth::Recorder,
-) -> impl Iterator<Item = Feed> + Send + 'r
-where
-    'a: 'r,
-{
-    ended_calls_feed(engine, Some(recorder))
-}
-
-/// [`with_truth`] when there is a recorder, else [`with_ended_calls`].
-pub fn with_ended_calls_and_truth<'a, 'r>(
-    engine: crate::engine::Engine<'a>,
-    recorder: Option<&'r mut crate::truth::Recorder>,
-) -> impl Iterator<Item = Feed> + Send + 'r
-where
-    'a: 'r,
-{
-    ended_calls_feed(engine, recorder)
-}
-
-fn ended_calls_feed<'a, 'r>(
-    engine: crate::engine::Engine<'a>,
-    mut recorder: Option<&'r mut crate::truth::Recorder>,
-) -> impl Iterator<Item = Feed> + Send + 'r
-where
-    'a: 'r,
-{
-    let mut engine = engine.track_ended_calls();
-    let mut ended: VecDeque<u64> = VecDeque::new();
-    std::iter::from_fn(move || {
-        if let Some(call) = ended.pop_front() {
-            return Some(Feed::CallEnded(call));
-        }
-        let next = engine.next();
-        if let (Some(e), Some(r)) = (&next, recorder.as_deref_mut()) {
-            r.event(e);
-        }
-        while let Some(end) = engine.take_call_end() {
-            if let Some(r) = recorder.as_deref_mut() {
-                r.ended(&end);
-            }
-            ended.push_back(end.call);
-        }
-        match next {
-            Some(e) => Some(Feed::Event(e)),
-            None => ended.pop_front().map(Feed::CallEnded),
-        }
-    })
 }
 
 /// The faults of one POST.
@@ -945,6 +529,9 @@ where
 mod tests {
     use super::*;
     use crate::engine::Target;
+    use crate::engine::feed::with_ended_calls;
+    use crate::event::{DurationStyle, NullStyle, NumberStyle};
+    use crate::scenario::chaos::*;
 
     fn emission(call: u64, seq: u32) -> Emission {
         let mut event = crate::trigger::fake_event(

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::hist::{Hist, fmt_ms};
 use super::run::HoldsReport;
-use super::threshold::Stat;
 use crate::deliver::Summary;
 use crate::engine;
-use crate::load::Plan;
+use crate::engine::load_plan::Plan;
+use crate::scenario::threshold::Stat;
 
 /// Format version of the JSON report.
 pub const REPORT_VERSION: u32 = 1;
@@ -175,8 +175,14 @@ pub struct TypeReport {
 }
 
 impl LoadReport {
-    /// Build the report from a finished run.
-    pub fn new(plan: &Plan, s: Summary, engine: &engine::Stats, _truncated: bool) -> Self {
+    /// Build the report from a finished run of `plan`, delivered with at most
+    /// `max_calls_in_flight` calls at a time.
+    pub fn new(
+        plan: &Plan,
+        max_calls_in_flight: Option<usize>,
+        s: Summary,
+        engine: &engine::Stats,
+    ) -> Self {
         let o = &plan.options;
         let unreachable = s.unreachable_message();
         let refused = s.auth_message();
@@ -227,11 +233,11 @@ impl LoadReport {
             version: REPORT_VERSION,
             scenario: plan.scenario.name.clone(),
             seed: o.seed,
-            model: match o.deliver.max_calls_in_flight {
+            model: match max_calls_in_flight {
                 Some(_) => "closed".into(),
                 None => "open".into(),
             },
-            max_calls_in_flight: o.deliver.max_calls_in_flight.map(|m| m as u64),
+            max_calls_in_flight: max_calls_in_flight.map(|m| m as u64),
             compression: Compression { speed: o.speed, asap: o.asap },
             rate: RateReport {
                 target_per_s: target,
@@ -392,10 +398,10 @@ impl LoadReport {
     /// Check `thresholds` and keep the verdicts in the report; returns them.
     pub fn check(
         &mut self,
-        thresholds: &[super::threshold::Threshold],
-    ) -> Vec<super::threshold::Verdict> {
-        let verdicts = super::threshold::check_all(thresholds, &*self);
-        self.thresholds = super::threshold::verdicts_json(&verdicts);
+        thresholds: &[crate::scenario::threshold::Threshold],
+    ) -> Vec<super::verdict::Verdict> {
+        let verdicts = super::verdict::check_all(thresholds, &*self);
+        self.thresholds = super::verdict::verdicts_json(&verdicts);
         verdicts
     }
 
@@ -659,12 +665,12 @@ fn join_counts(map: &BTreeMap<String, u64>) -> String {
     items.join(", ")
 }
 
-impl super::threshold::Measure for LoadReport {
+impl super::verdict::Measure for LoadReport {
     /// Latency in ms (corrected where measured, else raw; `_raw` always raw), `error_rate` over
     /// delivered + finally failed events (cut-off events excluded), `rate` as achieved / target
     /// call-start rate, `throughput` in delivered events per wall second.
-    fn measure(&self, metric: super::threshold::Metric) -> Option<f64> {
-        use super::threshold::Metric;
+    fn measure(&self, metric: crate::scenario::threshold::Metric) -> Option<f64> {
+        use crate::scenario::threshold::Metric;
         match metric {
             Metric::Latency(stat) => self.headline_latency().ms(stat),
             Metric::RawLatency(stat) => self.raw_latency.ms(stat),

@@ -1,7 +1,9 @@
 //! Unit tests of generated traffic: rates, distributions, arrivals, mix and checks.
 
 use super::*;
-use crate::builtin;
+use crate::scenario::builtin_pbx as builtin;
+use crate::scenario::traffic::*;
+use serde::Deserialize;
 
 fn spec(text: &str) -> TrafficSpec {
     let table: toml::Table = toml::from_str(text).expect("valid TOML");

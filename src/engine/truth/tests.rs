@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::*;
-use crate::chaos::Feed;
 use crate::engine::Engine;
 use crate::engine::Options;
+use crate::engine::feed::Feed;
 
 const SCENARIO: &str = r#"
 [[users]]
@@ -127,7 +127,7 @@ fn record(source: &str) -> (Vec<Emission>, Vec<Value>, TruthStats) {
     let mut recorder = Recorder::new(Timeline::new(start, scenario.utc_offset), out.clone());
     let mut events = Vec::new();
     let mut ends = Vec::new();
-    for item in crate::chaos::with_truth(engine, &mut recorder) {
+    for item in crate::engine::feed::with_truth(engine, &mut recorder) {
         match item {
             Feed::Event(e) => events.push(e),
             Feed::CallEnded(call) => ends.push(call),
@@ -243,7 +243,7 @@ fn a_call_still_in_progress_has_no_line() {
     let engine = Engine::new(scenario, Options::new(3, start));
     let mut recorder = Recorder::new(Timeline::new(start, None), io::sink());
     // Stop after the first event: call 0 is in progress.
-    let first = crate::chaos::with_truth(engine, &mut recorder).next();
+    let first = crate::engine::feed::with_truth(engine, &mut recorder).next();
     assert!(matches!(first, Some(Feed::Event(_))));
     assert_eq!(recorder.finish().unwrap(), TruthStats { lines: 0, unfinished: 1 });
 }
@@ -289,7 +289,7 @@ proptest::proptest! {
         let mut recorder = Recorder::new(Timeline::new(start, None), out.clone());
         let mut with_events = std::collections::HashSet::new();
         let mut summaries: HashMap<String, Vec<Value>> = HashMap::new();
-        for item in crate::chaos::with_truth(engine, &mut recorder) {
+        for item in crate::engine::feed::with_truth(engine, &mut recorder) {
             if let Feed::Event(e) = item {
                 with_events.insert(e.event.unique_call_id().to_string());
                 if e.event.event_type().fields().iter().any(|f| f.name == "call_duration") {

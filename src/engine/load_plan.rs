@@ -1,5 +1,5 @@
-//! Load runs (`pbxsim load`): generated traffic through the engine, delivered at a target
-//! call rate with limits, a live view, and a [`LoadReport`].
+//! Load plans (`pbxsim load`): a scenario's traffic resolved for a run at a target call rate,
+//! with its limits and its clock's reach ([`horizon`]); the session delivers it.
 //!
 //! **Time.** Load-test quantities are wall-clock: `rate` (and a `[traffic]` table's `rate` and
 //! `stages`) count calls started per second of wall time, and `duration`, `drain` and stage
@@ -16,21 +16,15 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use hdrhistogram::Histogram;
 
-use crate::deliver::{
-    self, CancelToken, DeliverError, DeliverOptions, Endpoints, Feed, Live, LiveCounts, Pacing,
-    Summary,
-};
-use crate::engine::{self, Engine};
+use super::feed::Feed;
+use super::truth::Recorder;
+use super::{Engine, Options};
 use crate::scenario::Scenario;
-use crate::traffic::{self, Schedule, TrafficError, TrafficModel, TrafficSpec};
-use crate::truth::Recorder;
-
-pub use crate::report::LoadReport;
+use crate::scenario::traffic::{Arrivals, Schedule, TrafficError, TrafficModel, TrafficSpec};
 
 /// Default compression of each call's timeline: a typical 3-minute call lasts 3 s.
 pub const DEFAULT_SPEED: f64 = 60.0;
@@ -54,16 +48,13 @@ pub struct LoadOptions {
     /// A constant rate in calls per wall second, replacing the traffic's rate and stages.
     pub rate: Option<f64>,
     /// Replaces the traffic's arrival process.
-    pub arrivals: Option<traffic::Arrivals>,
+    pub arrivals: Option<Arrivals>,
     /// No new calls after this much wall time.
     pub duration: Option<Duration>,
     /// After `duration`, calls in progress may finish until this much more has passed.
     pub drain: Duration,
     pub max_calls: Option<u64>,
     pub max_events: Option<u64>,
-    /// Delivery settings; `pacing` is set from `speed`/`asap`, and `max_calls_in_flight`,
-    /// `live` and `cut_off_at` are honoured.
-    pub deliver: DeliverOptions,
     /// How often `on_sample` is called.
     pub sample_every: Duration,
 }
@@ -81,25 +72,18 @@ impl Default for LoadOptions {
             drain: DEFAULT_DRAIN,
             max_calls: None,
             max_events: None,
-            deliver: DeliverOptions::default(),
             sample_every: Duration::from_secs(1),
         }
     }
 }
 
-/// Why a load run could not start (nothing was sent), or was stopped by a call that would not
-/// end ([`LoadError::Runaway`]).
+/// Why a load cannot be planned.
 #[derive(Debug, thiserror::Error)]
-pub enum LoadError {
+pub enum PlanError {
     #[error("{0}")]
     Traffic(#[from] TrafficError),
     #[error("bad speed {0}: it must be a number above zero, like 60")]
     BadSpeed(f64),
-    #[error(transparent)]
-    Deliver(#[from] DeliverError),
-    /// A call went past the engine's per-call limits: the run stopped there.
-    #[error("{0}")]
-    Runaway(engine::Runaway),
 }
 
 /// A load run, planned: the PBX, the traffic model in PBX time, and the limits.
@@ -117,26 +101,15 @@ pub struct Plan {
     pub options: LoadOptions,
 }
 
-/// One live sample, every `sample_every`.
-#[derive(Debug, Clone)]
-pub struct Sample {
-    pub elapsed: Duration,
-    /// Time left until no more calls start, when known.
-    pub remaining: Option<Duration>,
-    pub counts: LiveCounts,
-    /// Latencies (µs, corrected when paced) since the previous sample.
-    pub interval: Histogram<u64>,
-}
-
 /// Resolve `spec` against the scenario's PBX and apply the options; see the module docs.
 pub fn plan(
     scenario: Scenario,
     spec: &TrafficSpec,
     options: LoadOptions,
-) -> Result<Plan, LoadError> {
+) -> Result<Plan, PlanError> {
     let speed = options.speed;
     if !(speed.is_finite() && speed > 0.0) {
-        return Err(LoadError::BadSpeed(speed));
+        return Err(PlanError::BadSpeed(speed));
     }
     let mut spec = spec.clone();
     if options.rate.is_some() {
@@ -155,7 +128,7 @@ pub fn plan(
             start: start / speed,
             stages: stages
                 .iter()
-                .map(|s| traffic::Stage {
+                .map(|s| crate::scenario::traffic::Stage {
                     rate: s.rate / speed,
                     duration: (s.duration as f64 * speed).round() as u64,
                 })
@@ -196,7 +169,7 @@ fn arrivals(
     let speed = o.speed;
     let virtual_end =
         plan.window.filter(|_| !o.asap).map(|w| (w.as_secs_f64() * speed * 1000.0) as u64);
-    traffic::generate(plan.model.clone(), &plan.scenario.pbx, o.seed)
+    super::arrivals::generate(plan.model.clone(), &plan.scenario.pbx, o.seed)
         .take_while(move |c| virtual_end.is_none_or(|end| c.at < end))
         .take_while(move |_| gate.as_ref().is_none_or(|g| !g.load(Ordering::Relaxed)))
         .take(o.max_calls.map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX)))
@@ -218,7 +191,7 @@ const HORIZON_SIMULATION_LIMIT: u64 = 2_000_000;
 ///
 /// - Paced: the last event the run can send. Calls start until the window's end and are cut
 ///   off at `window + drain` (PBX time `× speed`), so the simulation stops there; after
-///   [`HORIZON_SIMULATION_LIMIT`] events it takes that cut-off as the bound.
+///   `HORIZON_SIMULATION_LIMIT` events it takes that cut-off as the bound.
 /// - `asap` with `max_calls` or `max_events`: the last event of those calls or events.
 /// - `asap` bounded only by the wall clock: the number of calls is not known in advance; the
 ///   bound assumes at most [`ASAP_CALL_CEILING`] calls per wall second for the window, plus
@@ -236,10 +209,9 @@ pub fn horizon(plan: &Plan) -> (crate::duration::Millis, bool) {
         return (bound, false);
     }
     let cut_off = plan.window.filter(|_| !o.asap).map(|w| pbx_ms(w + o.drain));
-    let engine =
-        Engine::with_calls(plan.scenario.clone(), engine::Options::new(o.seed, o.start), {
-            arrivals(plan, None)
-        });
+    let engine = Engine::with_calls(plan.scenario.clone(), Options::new(o.seed, o.start), {
+        arrivals(plan, None)
+    });
     let limit = o.max_events.unwrap_or(u64::MAX);
     let mut last = 0;
     for (n, e) in engine.enumerate() {
@@ -262,13 +234,48 @@ pub fn horizon(plan: &Plan) -> (crate::duration::Millis, bool) {
 
 /// The engine's events and call ends, with the limits applied (and recorded into the ground
 /// truth, when there is one).
-struct LoadFeed<'a, 'r> {
+pub struct LoadFeed<'a, 'r> {
     engine: Engine<'a>,
     events: u64,
     max_events: Option<u64>,
     done: bool,
     truncated: bool,
     truth: Option<&'r mut Recorder>,
+}
+
+impl<'r> LoadFeed<'static, 'r> {
+    /// The plan's calls through the engine, ending when `gate` closes (with `asap`), recorded
+    /// into `truth` when there is one.
+    pub fn new(
+        plan: &Plan,
+        gate: Option<Arc<AtomicBool>>,
+        truth: Option<&'r mut Recorder>,
+    ) -> Self {
+        let o = &plan.options;
+        let calls = arrivals(plan, gate);
+        let engine =
+            Engine::with_calls(plan.scenario.clone(), Options::new(o.seed, o.start), calls)
+                .track_ended_calls();
+        LoadFeed {
+            engine,
+            events: 0,
+            max_events: o.max_events,
+            done: false,
+            truncated: false,
+            truth,
+        }
+    }
+}
+
+impl<'a> LoadFeed<'a, '_> {
+    pub fn engine(&self) -> &Engine<'a> {
+        &self.engine
+    }
+
+    /// Whether `max_events` cut the stream short.
+    pub fn truncated(&self) -> bool {
+        self.truncated
+    }
 }
 
 impl Iterator for LoadFeed<'_, '_> {
@@ -302,78 +309,4 @@ impl Iterator for LoadFeed<'_, '_> {
             }
         }
     }
-}
-
-/// Run the plan: deliver to `endpoints`, calling `on_sample` every `sample_every`.
-pub async fn run(
-    plan: &Plan,
-    endpoints: &Endpoints,
-    cancel: CancelToken,
-    on_sample: impl FnMut(&Sample),
-) -> Result<LoadReport, LoadError> {
-    run_with_truth(plan, endpoints, cancel, on_sample, None).await
-}
-
-/// [`run`], recording the ground truth of every call as it ends into `truth` (`--truth`).
-pub async fn run_with_truth(
-    plan: &Plan,
-    endpoints: &Endpoints,
-    cancel: CancelToken,
-    mut on_sample: impl FnMut(&Sample),
-    truth: Option<&mut Recorder>,
-) -> Result<LoadReport, LoadError> {
-    let o = &plan.options;
-    let speed = o.speed;
-    let mut opts = o.deliver.clone();
-    opts.pacing = if o.asap { Pacing::Asap } else { Pacing::Speed(speed) };
-    let live = opts.live.get_or_insert_with(|| Arc::new(Live::new())).clone();
-    opts.cut_off_at = plan.window.map(|w| w + o.drain);
-
-    // Arrivals end with the window (in PBX time when paced; on the wall clock with asap) and
-    // after max_calls.
-    let closed = Arc::new(AtomicBool::new(false));
-    let calls = arrivals(plan, Some(closed.clone()));
-    let engine =
-        Engine::with_calls(plan.scenario.clone(), engine::Options::new(o.seed, o.start), calls)
-            .track_ended_calls();
-    let mut feed = LoadFeed {
-        engine,
-        events: 0,
-        max_events: o.max_events,
-        done: false,
-        truncated: false,
-        truth,
-    };
-
-    let started = Instant::now();
-    let summary: Summary = {
-        let delivery = deliver::deliver_feed(&mut feed, endpoints, &opts, cancel);
-        tokio::pin!(delivery);
-        let mut tick =
-            tokio::time::interval_at(tokio::time::Instant::now() + o.sample_every, o.sample_every);
-        let asap_window = plan.window.filter(|_| o.asap);
-        loop {
-            tokio::select! {
-                done = &mut delivery => break done?,
-                _ = tick.tick() => {
-                    let elapsed = started.elapsed();
-                    if asap_window.is_some_and(|w| elapsed >= w) {
-                        closed.store(true, Ordering::Relaxed);
-                    }
-                    let sample = Sample {
-                        elapsed,
-                        remaining: plan.window.map(|w| w.saturating_sub(elapsed)),
-                        counts: live.counts(),
-                        interval: live.take_interval(),
-                    };
-                    on_sample(&sample);
-                }
-            }
-        }
-    };
-    if let Some(runaway) = feed.engine.backstop().tripped() {
-        return Err(LoadError::Runaway(runaway.clone()));
-    }
-    let engine_stats = feed.engine.stats().clone();
-    Ok(LoadReport::new(plan, summary, &engine_stats, feed.truncated))
 }

@@ -2,10 +2,10 @@
 //! what a receiver's database should hold after the run.
 //!
 //! A [`Recorder`] consumes the engine's full event stream (before type filtering and chaos)
-//! and its ended-call notifications ([`Engine::take_call_end`]): [`Recorder::event`] for each
+//! and its ended-call notifications ([`Engine::take_call_end`](crate::engine::Engine::take_call_end)): [`Recorder::event`] for each
 //! emission, [`Recorder::ended`] when a call is over, which writes that call's [`Truth`] line
 //! and forgets the call, so memory holds only the calls in progress.
-//! [`chaos::with_truth`](crate::chaos::with_truth) turns an engine into the delivery feed while
+//! [`feed::with_truth`](crate::engine::feed::with_truth) turns an engine into the delivery feed while
 //! recording. The format's JSON Schema is [`json_schema`] (`pbxsim schema truth`).
 
 use std::collections::HashMap;

@@ -259,7 +259,7 @@ mod tests {
     #[test]
     fn each_outcome_through_a_queue() {
         let q = || Some(Via::Queue("Sales".into()));
-        let base = crate::builtin::midsize;
+        let base = crate::scenario::builtin_pbx::midsize;
         let answered =
             types(build(base(), &spec(Direction::Inbound, q(), Outcome::Answered)).unwrap());
         assert_eq!(answered.last(), Some(&"recording_inbound"));
@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn user_and_outbound_calls() {
-        let base = crate::builtin::midsize;
+        let base = crate::scenario::builtin_pbx::midsize;
         let user = Some(Via::User("1002".into()));
         let t = types(build(base(), &spec(Direction::Inbound, user, Outcome::Answered)).unwrap());
         assert_eq!(t[..3], ["user_inbound", "user_inbound_answered", "user_inbound_completed"]);
@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn settings_that_cannot_apply_are_refused() {
-        let base = crate::builtin::midsize;
+        let base = crate::scenario::builtin_pbx::midsize;
         let mut outbound =
             spec(Direction::Outbound, Some(Via::Queue("Sales".into())), Outcome::Answered);
         assert_eq!(build(base(), &outbound).unwrap_err(), OneCallError::ViaOutbound);
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn unknown_names_suggest() {
         let err = build(
-            crate::builtin::midsize(),
+            crate::scenario::builtin_pbx::midsize(),
             &spec(Direction::Inbound, Some(Via::Queue("Suport".into())), Outcome::Answered),
         )
         .unwrap_err();

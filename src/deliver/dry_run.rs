@@ -5,8 +5,9 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value};
 
-use crate::chaos::{Chaos, Feed, Planned, Planner};
+use crate::deliver::chaos::{Chaos, Planned, Planner};
 use crate::deliver::{Endpoints, Overrides};
+use crate::engine::feed::Feed;
 use crate::engine::{Emission, Target};
 use crate::event::{EventTypeSet, NullStyle};
 use crate::scenario::Scenario;

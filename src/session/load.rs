@@ -1,0 +1,93 @@
+//! Load runs (`pbxsim load`): a [`Plan`]'s generated traffic through the engine, delivered at
+//! its target call rate with limits, a live view, and a [`LoadReport`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::deliver::{
+    self, CancelToken, DeliverError, DeliverOptions, Endpoints, Live, Pacing, Sample, Summary,
+};
+use crate::engine;
+use crate::engine::load_plan::{LoadFeed, Plan, PlanError};
+use crate::engine::truth::Recorder;
+use crate::report::LoadReport;
+
+/// Why a load run could not start (nothing was sent), or was stopped by a call that would not
+/// end ([`LoadError::Runaway`]).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Deliver(#[from] DeliverError),
+    /// A call went past the engine's per-call limits: the run stopped there.
+    #[error("{0}")]
+    Runaway(engine::Runaway),
+}
+
+/// Run the plan: deliver to `endpoints` with `deliver` (its `pacing` is set from the plan's
+/// `speed`/`asap`, and `max_calls_in_flight`, `live` and `cut_off_at` are honoured), calling `on_sample` every `sample_every`.
+pub async fn run(
+    plan: &Plan,
+    deliver: &DeliverOptions,
+    endpoints: &Endpoints,
+    cancel: CancelToken,
+    on_sample: impl FnMut(&Sample),
+) -> Result<LoadReport, LoadError> {
+    run_with_truth(plan, deliver, endpoints, cancel, on_sample, None).await
+}
+
+/// [`run`], recording the ground truth of every call as it ends into `truth` (`--truth`).
+pub async fn run_with_truth(
+    plan: &Plan,
+    deliver: &DeliverOptions,
+    endpoints: &Endpoints,
+    cancel: CancelToken,
+    mut on_sample: impl FnMut(&Sample),
+    truth: Option<&mut Recorder>,
+) -> Result<LoadReport, LoadError> {
+    let o = &plan.options;
+    let speed = o.speed;
+    let mut opts = deliver.clone();
+    opts.pacing = if o.asap { Pacing::Asap } else { Pacing::Speed(speed) };
+    let live = opts.live.get_or_insert_with(|| Arc::new(Live::new())).clone();
+    opts.cut_off_at = plan.window.map(|w| w + o.drain);
+
+    // Arrivals end with the window (in PBX time when paced; on the wall clock with asap) and
+    // after max_calls.
+    let closed = Arc::new(AtomicBool::new(false));
+    let mut feed = LoadFeed::new(plan, Some(closed.clone()), truth);
+
+    let started = Instant::now();
+    let summary: Summary = {
+        let delivery = deliver::deliver_feed(&mut feed, endpoints, &opts, cancel);
+        tokio::pin!(delivery);
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + o.sample_every, o.sample_every);
+        let asap_window = plan.window.filter(|_| o.asap);
+        loop {
+            tokio::select! {
+                done = &mut delivery => break done?,
+                _ = tick.tick() => {
+                    let elapsed = started.elapsed();
+                    if asap_window.is_some_and(|w| elapsed >= w) {
+                        closed.store(true, Ordering::Relaxed);
+                    }
+                    let sample = Sample {
+                        elapsed,
+                        remaining: plan.window.map(|w| w.saturating_sub(elapsed)),
+                        counts: live.counts(),
+                        interval: live.take_interval(),
+                    };
+                    on_sample(&sample);
+                }
+            }
+        }
+    };
+    if let Some(runaway) = feed.engine().backstop().tripped() {
+        return Err(LoadError::Runaway(runaway.clone()));
+    }
+    let engine_stats = feed.engine().stats().clone();
+    Ok(LoadReport::new(plan, deliver.max_calls_in_flight, summary, &engine_stats))
+}
