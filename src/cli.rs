@@ -1,102 +1,14 @@
-//! The command line: clap definitions, and the mapping of each subcommand onto the library.
-//!
-//! Raw flags are turned into validated library settings here, before any work starts; the
-//! library itself knows nothing of clap.
-
-use std::io::IsTerminal;
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::time::Duration;
+//! The command line: clap definitions and value parsing. Raw flags are turned into validated
+//! values here, before any work starts; `commands/` maps them onto the library, which knows
+//! nothing of clap.
 
 use clap::{Args, Parser, Subcommand};
-use pbxsim::check::{CheckerConfig, Violation};
-use pbxsim::deliver::{self, DeliverOptions, Pacing, RetryOn};
-use pbxsim::diagnostic::Diagnostic;
+use pbxsim::deliver::{self, RetryOn};
 use pbxsim::duration::Millis;
-use pbxsim::event::{EventType, EventTypeSet};
-use pbxsim::receiver::inspector::InspectorConfig;
-use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
-use pbxsim::report;
-use pbxsim::scenario::Scenario;
-use pbxsim::scenario::chaos::Chaos;
-
-// Standard output and error of every command. A closed pipe (`pbxsim run … | head -1`) stops
-// the printing, never panics, and leaves the exit code to the command: these shadow std's
-// `print!`, `println!`, `eprint!` and `eprintln!` for the rest of this file.
-macro_rules! print {
-    ($($arg:tt)*) => { crate::cli::write_stdout(format_args!($($arg)*)) };
-}
-macro_rules! println {
-    () => { crate::cli::write_stdout(format_args!("\n")) };
-    ($($arg:tt)*) => { crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
-}
-macro_rules! eprint {
-    ($($arg:tt)*) => { crate::cli::write_stderr(format_args!($($arg)*)) };
-}
-macro_rules! eprintln {
-    () => { crate::cli::write_stderr(format_args!("\n")) };
-    ($($arg:tt)*) => { crate::cli::write_stderr(format_args!("{}\n", format_args!($($arg)*))) };
-}
-
-/// Set once stdout is gone (a closed pipe, or another write error): nothing more is printed.
-static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Writes to stdout and flushes; once stdout is closed (`| head -1`), writes nothing more. Any
-/// other write error is said once on stderr.
-pub fn write_stdout(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    use std::sync::atomic::Ordering;
-    if STDOUT_CLOSED.load(Ordering::Relaxed) {
-        return;
-    }
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
-        if !STDOUT_CLOSED.swap(true, Ordering::Relaxed)
-            && e.kind() != std::io::ErrorKind::BrokenPipe
-        {
-            write_stderr(format_args!("pbxsim: cannot write to standard output: {e}\n"));
-        }
-    }
-}
-
-/// Writes to stderr; a closed stderr is not an error.
-pub fn write_stderr(args: std::fmt::Arguments<'_>) {
-    use std::io::Write;
-    let _ = std::io::stderr().lock().write_fmt(args);
-}
-
-/// The cancel token of a run. The first SIGINT (Ctrl-C) or SIGTERM fires it: no new events
-/// start, requests in flight finish for the grace period, then the summary, the journal and
-/// the report files are written. A second signal at least [`deliver::QUIT_GAP`] later ends the
-/// process at once (130, or 143 for SIGTERM); copies arriving together (a signal sent to the
-/// process group) are one interrupt. Install it before printing the header, so a signal sent
-/// once the header is out is never lost.
-fn stop_token() -> deliver::CancelToken {
-    deliver::on_signals(|event| match event {
-        deliver::SignalEvent::Stop(signal) => {
-            let (what, again) = match signal {
-                deliver::StopSignal::Interrupt => ("interrupted", "press Ctrl-C again"),
-                deliver::StopSignal::Terminate => ("terminated (SIGTERM)", "signal again"),
-            };
-            eprintln!(
-                "\npbxsim: {what}; finishing the requests in flight ({again} to quit at once)"
-            );
-        }
-        deliver::SignalEvent::QuitNow(signal) => {
-            eprintln!("pbxsim: quitting at once");
-            std::process::exit(i32::from(signal.exit_code()));
-        }
-    })
-}
-
-/// A run's exit code, with 130 ("interrupted") made 143 when SIGTERM stopped it.
-fn stopped_code(code: u8, cancel: &deliver::CancelToken) -> ExitCode {
-    match (code, cancel.signal()) {
-        (130, Some(signal)) => ExitCode::from(signal.exit_code()),
-        _ => ExitCode::from(code),
-    }
-}
+use pbxsim::event::EventType;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Simulate a hosted PBX and send its webhook events to your receiver.
 #[derive(Debug, Parser)]
@@ -356,26 +268,6 @@ pub enum CheckScope {
     Fields,
 }
 
-impl CheckFlags {
-    fn config(&self) -> CheckerConfig {
-        let ticked = if self.types.is_empty() {
-            EventTypeSet::ALL
-        } else {
-            self.types.iter().copied().collect()
-        };
-        let scope = match self.scope {
-            CheckScope::All => pbxsim::check::Scope::All,
-            CheckScope::Fields => pbxsim::check::Scope::Fields,
-        };
-        CheckerConfig {
-            ticked,
-            lenient_numbers: self.lenient_numbers,
-            scope,
-            extra_fields: self.extra_fields,
-        }
-    }
-}
-
 /// When `listen` stops by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitAfter {
@@ -383,18 +275,18 @@ pub enum ExitAfter {
     Time(Millis),
 }
 
-fn parse_duration(text: &str) -> Result<Millis, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Millis, String> {
     pbxsim::duration::parse(text).map_err(|e| e.to_string())
 }
 
-fn parse_rate(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
         _ => Err(format!("`{text}` is not a fraction between 0 and 1, like `0.2`")),
     }
 }
 
-fn parse_exit_after(text: &str) -> Result<ExitAfter, String> {
+pub(crate) fn parse_exit_after(text: &str) -> Result<ExitAfter, String> {
     if let Ok(n) = text.parse::<u64>() {
         return if n == 0 {
             Err("`0` events would stop at once; give 1 or more, or a duration like `30s`".into())
@@ -407,7 +299,7 @@ fn parse_exit_after(text: &str) -> Result<ExitAfter, String> {
     })
 }
 
-fn parse_size(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(text: &str) -> Result<usize, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
@@ -436,7 +328,7 @@ fn parse_size(text: &str) -> Result<usize, String> {
         })
 }
 
-fn parse_event_type(text: &str) -> Result<EventType, String> {
+pub(crate) fn parse_event_type(text: &str) -> Result<EventType, String> {
     text.trim().parse::<EventType>().map_err(|e| e.to_string())
 }
 
@@ -450,15 +342,12 @@ pub enum SchemaKind {
     Truth,
 }
 
-/// Exit code for usage and scenario errors.
-const EXIT_USAGE: u8 = 2;
-
 /// The command line as clap matched it, so that a command can tell a flag given on the command
 /// line from its default ([`given`]).
 static MATCHES: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new();
 
 /// Parse the command line (exiting on a usage error, as `Cli::parse` does) and keep the matches.
-fn parse_cli() -> Cli {
+pub(crate) fn parse_cli() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
     let matches = Cli::command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
@@ -468,7 +357,7 @@ fn parse_cli() -> Cli {
 
 /// Of `flags` (`(arg id, how it is written)`), those of the running subcommand that were given
 /// on the command line: not defaults, not environment variables.
-fn given(flags: &[(&'static str, &'static str)]) -> Vec<&'static str> {
+pub(crate) fn given(flags: &[(&'static str, &'static str)]) -> Vec<&'static str> {
     use clap::CommandFactory;
     let Some((name, sub)) = MATCHES.get().and_then(|m| m.subcommand()) else { return Vec::new() };
     let command = Cli::command();
@@ -482,19 +371,8 @@ fn given(flags: &[(&'static str, &'static str)]) -> Vec<&'static str> {
         .collect()
 }
 
-/// Refuse `flags` that were given although `why` they cannot apply: exit 2, naming them.
-fn refuse(flags: &[(&'static str, &'static str)], why: &str) -> Result<(), ExitCode> {
-    match given(flags).as_slice() {
-        [] => Ok(()),
-        [one] => Err(usage_error(format!("{one} does not apply: {why}; leave it out"))),
-        many => {
-            Err(usage_error(format!("{} do not apply: {why}; leave them out", many.join(", "))))
-        }
-    }
-}
-
 /// The flags of `run` and `call` that only matter when events are sent.
-const SENDING_FLAGS: [(&str, &str); 12] = [
+pub(crate) const SENDING_FLAGS: [(&str, &str); 12] = [
     ("concurrency", "--concurrency"),
     ("timeout", "--timeout"),
     ("retries", "--retries"),
@@ -508,300 +386,6 @@ const SENDING_FLAGS: [(&str, &str); 12] = [
     ("asap", "--asap"),
     ("quiet", "--quiet"),
 ];
-
-pub fn main() -> ExitCode {
-    let cli = parse_cli();
-    match cli.command {
-        Command::Validate { files, output } => validate(&files, output),
-        Command::Run(args) => run(args),
-        Command::Trigger(args) => trigger(args),
-        Command::Call(args) => call(args),
-        Command::Schema { what } => {
-            let schema = match what {
-                SchemaKind::Events => pbxsim::event::json_schema(),
-                SchemaKind::Scenario => pbxsim::scenario::json_schema(),
-                SchemaKind::Truth => pbxsim::engine::truth::json_schema(),
-            };
-            print_stdout(&serde_json::to_string_pretty(&schema).expect("schema serializes"));
-            ExitCode::SUCCESS
-        }
-        Command::Listen(args) => listen(args),
-        Command::Check(args) => check(args),
-        Command::Replay(args) => replay(*args),
-        Command::Load(args) => load(*args),
-    }
-}
-
-fn listen(args: ListenArgs) -> ExitCode {
-    let output = Output::stdout();
-    let color = receiver::format::color_for_stdout();
-    let mut tokens = args.token.into_iter().filter(|t| !t.is_empty());
-    let cfg = ReceiverConfig {
-        token: tokens.next(),
-        extra_tokens: tokens.collect(),
-        save: args.save,
-        status: args.status,
-        delay: args.delay.unwrap_or(0),
-        fail_rate: args.fail_rate,
-        max_body: args.max_body,
-        checker: args.check.config(),
-        print: if args.quiet { PrintMode::Quiet } else { PrintMode::Lines },
-        color,
-        seed: args.seed,
-        stop_after: match args.exit_after {
-            Some(ExitAfter::Events(n)) => Some(n),
-            _ => None,
-        },
-        output: output.clone(),
-        inspector: args.ui.then(InspectorConfig::default),
-        ..ReceiverConfig::default()
-    };
-    let bind = SocketAddr::new(args.bind, args.port);
-    runtime().block_on(async move {
-        let running = match receiver::start(bind, cfg).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: cannot listen on {bind}: {e}");
-                return ExitCode::from(2);
-            }
-        };
-        // Ctrl-C or SIGTERM ends listening (its normal end: the summary, exit 0 or 1); a
-        // closed stdout (`| head -1`) ends it too, quietly.
-        let stop = deliver::on_signals(|event| {
-            if let deliver::SignalEvent::QuitNow(signal) = event {
-                std::process::exit(i32::from(signal.exit_code()));
-            }
-        });
-        output.line(&format!("listening on http://{}", running.addr));
-        if let Some(url) = running.inspector_url() {
-            output.line(&format!("inspector: {url}  (open it in a browser)"));
-            if !args.bind.is_loopback() {
-                output.line("note: the inspector page answers only connections from this machine");
-            }
-        }
-        output.line("press Ctrl-C to stop and print the summary");
-        let time_limit = async {
-            match args.exit_after {
-                Some(ExitAfter::Time(ms)) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await
-                }
-                _ => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = stop.cancelled() => {}
-            _ = output.closed() => {}
-            _ = running.stopped() => {}
-            _ = time_limit => {}
-        }
-        let stats = running.shutdown().await;
-        output.line(&format!("\nsummary\n{stats}"));
-        if stats.violations() > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
-    })
-}
-
-fn check(args: CheckArgs) -> ExitCode {
-    use std::io::BufRead;
-    let name = args.file.display().to_string();
-    let reader: Box<dyn BufRead> = if name == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        match std::fs::File::open(&args.file) {
-            Ok(f) => Box::new(std::io::BufReader::new(f)),
-            Err(e) => {
-                eprintln!("error: cannot read {name}: {e}");
-                return ExitCode::from(2);
-            }
-        }
-    };
-    let mut checker = pbxsim::check::Checker::new(args.check.config());
-    let json = args.output == OutputFormat::Json;
-    let mut printed = 0;
-    let mut violations = Vec::new();
-    let mut print = |at: &str, v: &Violation| {
-        printed += 1;
-        match json {
-            true => violations.push(serde_json::json!({
-                "at": at, "call_id": v.call_id, "rule": v.rule, "message": v.message,
-            })),
-            false => println!("{at}: {v}"),
-        }
-    };
-    let stats = pbxsim::check::check_reader(reader, &mut checker, |line, v| {
-        print(&format!("{name}:{line}"), v)
-    });
-    let stats = match stats {
-        Ok(stats) => stats,
-        Err(e @ pbxsim::check::ReadError::NotNdjson { .. }) => {
-            eprintln!("error: {name}: {e}");
-            eprintln!("{}", not_a_capture_help(&name));
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            eprintln!("error: cannot read {name}: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    for v in checker.finish() {
-        print(&name, &v);
-    }
-    let summary = checker.summary();
-    if json {
-        let doc = serde_json::json!({
-            "file": name,
-            "lines": stats.lines,
-            "skipped": stats.skipped,
-            "summary": summary,
-            "violations": violations,
-        });
-        print_stdout(&serde_json::to_string_pretty(&doc).expect("JSON serializes"));
-        return if summary.violations > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS };
-    }
-    if printed > 0 {
-        println!();
-    }
-    if stats.skipped > 0 {
-        println!(
-            "skipped:    {} (envelopes the receiver answered with a failure code)",
-            stats.skipped
-        );
-    }
-    println!("{summary}");
-    if summary.events == 0 {
-        let why = match stats.skipped {
-            0 => String::new(),
-            n => format!(" (the {n} envelopes in it were answered with a failure code)"),
-        };
-        let shown = if name == "-" { "standard input" } else { name.as_str() };
-        eprintln!("error: no events in {shown}{why}: nothing was checked");
-        eprintln!(
-            "help: a capture holds one event per line, e.g. from `pbxsim listen --save FILE` or \
-             `pbxsim run FILE --dry-run`"
-        );
-        return ExitCode::from(1);
-    }
-    if summary.violations > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
-}
-
-/// The hint for `check` of a file that is not NDJSON.
-fn not_a_capture_help(name: &str) -> String {
-    let scenario = if name.ends_with(".toml") {
-        format!("; to check a scenario file, run `pbxsim validate {name}`")
-    } else {
-        String::new()
-    };
-    format!(
-        "help: a capture holds one JSON event (or envelope) per line: `pbxsim listen --save FILE`, \
-         a `--failed` journal or `pbxsim run FILE --dry-run` output{scenario}"
-    )
-}
-
-/// Whether diagnostics on stderr may use color: only on a terminal, and never with `NO_COLOR`.
-pub fn stderr_color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// Prints a line to stdout; a closed pipe (`pbxsim schema scenario | head`) is not an error.
-fn print_stdout(line: &str) {
-    println!("{line}");
-}
-
-/// Prints a diagnostic to stderr.
-pub fn report(diagnostic: &Diagnostic) {
-    eprint!("{}", diagnostic.render(stderr_color()));
-}
-
-fn validate(files: &[PathBuf], output: OutputFormat) -> ExitCode {
-    let mut failed = false;
-    let mut results = Vec::new();
-    for path in files {
-        let file = path.display().to_string();
-        match pbxsim::scenario::load(path) {
-            Ok(scenario) if output == OutputFormat::Json => results.push(serde_json::json!({
-                "file": file, "ok": true, "summary": summary(&scenario),
-            })),
-            Ok(scenario) => {
-                print_stdout(&format!("ok: {file}: {}", summary(&scenario)));
-                if nothing_to_play(&scenario) {
-                    eprintln!(
-                        "note: {file}: nothing to play (no [[calls]], no [traffic]); `pbxsim run` \
-                         refuses it"
-                    );
-                }
-            }
-            Err(diagnostic) => {
-                match output {
-                    OutputFormat::Json => results.push(serde_json::json!({
-                        "file": file, "ok": false, "error": diagnostic.to_json(),
-                    })),
-                    OutputFormat::Text => report(&diagnostic),
-                }
-                failed = true;
-            }
-        }
-    }
-    if output == OutputFormat::Json {
-        let doc = serde_json::json!({ "ok": !failed, "files": results });
-        print_stdout(&serde_json::to_string_pretty(&doc).expect("JSON serializes"));
-    }
-    if failed { ExitCode::from(EXIT_USAGE) } else { ExitCode::SUCCESS }
-}
-
-/// `1 call`, `2 calls`.
-fn plural(n: u64, one: &str, many: &str) -> String {
-    deliver::plural(n, one, many)
-}
-
-/// A scenario with neither scripted calls nor generated traffic: `run` has nothing to send.
-fn nothing_to_play(scenario: &Scenario) -> bool {
-    scenario.calls.is_empty() && scenario.traffic.is_none()
-}
-
-/// `run` of a scenario with nothing to play: a usage error, with a call to add.
-fn nothing_to_play_error(file: &std::path::Path, scenario: &Scenario) -> ExitCode {
-    let file = file.display();
-    let help = match scenario.pbx.numbers.first() {
-        Some(n) => format!(
-            "add a call to one of its numbers:\n\n  [[calls]]\n  at = \"0s\"\n  \
-             from = \"61400000001\"\n  to = \"{}\"\n\n\
-             or play one call through its PBX: `pbxsim call inbound --scenario {file}`",
-            n.number
-        ),
-        None => "add [[numbers]] with a call flow and [[calls]] to them (see \
-                 docs/scenario-format.md), or try `pbxsim run scenarios/quickstart.toml`"
-            .to_string(),
-    };
-    eprintln!("error: {file} has nothing to play: no [[calls]] and no [traffic]\nhelp: {help}");
-    ExitCode::from(EXIT_USAGE)
-}
-
-/// "3 users, 1 queue, 5 calls": the non-empty parts of a scenario.
-fn summary(scenario: &Scenario) -> String {
-    let pbx = &scenario.pbx;
-    let counts = [
-        (pbx.users.len(), "user", "users"),
-        (pbx.queues.len(), "queue", "queues"),
-        (pbx.ring_groups.len(), "ring group", "ring groups"),
-        (pbx.voicemail.len(), "voicemail box", "voicemail boxes"),
-        (pbx.webhooks.len(), "webhook object", "webhook objects"),
-        (pbx.numbers.len(), "number", "numbers"),
-    ];
-    let mut parts: Vec<String> = counts
-        .iter()
-        .filter(|(n, _, _)| *n > 0)
-        .map(|&(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
-        .collect();
-    let calls = scenario.calls.len();
-    parts.push(format!("{calls} call{}", if calls == 1 { "" } else { "s" }));
-    if scenario.traffic.is_some() {
-        parts.push("generated traffic for `pbxsim load`".to_string());
-    }
-    let thresholds = scenario.expect.len();
-    if thresholds > 0 {
-        parts.push(format!("{thresholds} threshold{}", if thresholds == 1 { "" } else { "s" }));
-    }
-    parts.join(", ")
-}
 
 /// `pbxsim run`.
 #[derive(Debug, Args)]
@@ -900,15 +484,9 @@ pub struct SemanticsArgs {
     pub unanswered_completion: Option<pbxsim::pbx::UnansweredCompletion>,
 }
 
-impl SemanticsArgs {
-    pub fn apply(&self, scenario: &mut Scenario) {
-        if let Some(v) = self.unanswered_completion {
-            scenario.pbx.unanswered_completion = v;
-        }
-    }
-}
-
-fn parse_unanswered_completion(text: &str) -> Result<pbxsim::pbx::UnansweredCompletion, String> {
+pub(crate) fn parse_unanswered_completion(
+    text: &str,
+) -> Result<pbxsim::pbx::UnansweredCompletion, String> {
     text.parse().map_err(|()| {
         let names = pbxsim::pbx::UnansweredCompletion::NAMES;
         match pbxsim::suggest::closest(text, names) {
@@ -918,501 +496,17 @@ fn parse_unanswered_completion(text: &str) -> Result<pbxsim::pbx::UnansweredComp
     })
 }
 
-fn positive_speed(text: &str) -> Result<f64, String> {
+pub(crate) fn positive_speed(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
         _ => Err(format!("`{text}` is not a speed; write a number above 0, like 1, 10 or 0.5")),
     }
 }
 
-fn parse_start_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+pub(crate) fn parse_start_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| format!("{e}; write it like 2026-03-02T09:00:00Z"))
-}
-
-/// The PBX clock of a scripted run: pinned by `--start-time` or the file's `start_time`, else
-/// anchored to the wall clock so that no event is sent before the time it carries, given the
-/// virtual time of the run's last event and its speed (`None`: as fast as possible, or a dry
-/// run, which prints everything at once).
-fn scripted_anchor(
-    scenario: &Scenario,
-    start: Option<chrono::DateTime<chrono::Utc>>,
-    last_at: Millis,
-    speed: Option<f64>,
-) -> pbxsim::time::Anchor {
-    use pbxsim::time::{Anchor, lead_for};
-    match start.or(scenario.start_time) {
-        Some(start) => Anchor::pinned(start),
-        None => Anchor::back_from(chrono::Utc::now(), lead_for(last_at, speed), Some(last_at)),
-    }
-}
-
-/// The seed and start time of a run: flags, else the file, else the defaults (seed from the
-/// file's default, start = now rounded down to the second).
-fn engine_options(
-    scenario: &Scenario,
-    seed: Option<u64>,
-    start: Option<chrono::DateTime<chrono::Utc>>,
-) -> pbxsim::engine::Options {
-    use chrono::{SubsecRound, Utc};
-    let start = start.or(scenario.start_time).unwrap_or_else(|| Utc::now().trunc_subsecs(0));
-    pbxsim::engine::Options::new(seed.unwrap_or(scenario.seed), start)
-}
-
-fn run(args: RunArgs) -> ExitCode {
-    if args.dry_run
-        && let Err(code) = refuse(&SENDING_FLAGS, "--dry-run prints the events and sends nothing")
-    {
-        return code;
-    }
-    let mut scenario = match pbxsim::scenario::load(&args.file) {
-        Ok(s) => s,
-        Err(diagnostic) => {
-            report(&diagnostic);
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    if nothing_to_play(&scenario) {
-        return nothing_to_play_error(&args.file, &scenario);
-    }
-    if let Err(code) = args.delivery.apply_headers(&mut scenario) {
-        return code;
-    }
-    args.semantics.apply(&mut scenario);
-    let scenario = std::sync::Arc::new(scenario);
-    if scenario.traffic.is_some() {
-        let file = args.file.display();
-        if scenario.calls.is_empty() {
-            eprintln!(
-                "error: {file} has no [[calls]] to play: `run` plays scripted calls only.\n\
-                 help: its [traffic] section is generated traffic; run it with `pbxsim load {file}`"
-            );
-            return ExitCode::from(EXIT_USAGE);
-        }
-        eprintln!(
-            "note: `run` plays the [[calls]] of {file} only; for its [traffic] section, use \
-             `pbxsim load {file}`"
-        );
-    }
-    let seed = args.seed.unwrap_or(scenario.seed);
-    let preview = pbxsim::engine::preview(&scenario, seed);
-    if let Some(runaway) = &preview.runaway {
-        return runaway_error(runaway);
-    }
-    let pacing = match (args.asap, args.speed) {
-        (true, _) => Pacing::Asap,
-        (false, Some(speed)) => Pacing::Speed(speed),
-        (false, None) => scenario.speed.map_or(Pacing::Realtime, Pacing::Speed),
-    };
-    if args.dry_run {
-        let anchor = scripted_anchor(&scenario, args.start_time, preview.last_at, None);
-        let options = pbxsim::engine::Options::new(seed, anchor.start);
-        let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
-        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
-        return dry_run(&scenario, options, args.envelope, &shown, chaos, args.truth.as_deref());
-    }
-    let anchor = scripted_anchor(&scenario, args.start_time, preview.last_at, pacing.speed());
-    let outputs = RunOutputs {
-        command: "run",
-        report: args.report,
-        junit: args.junit,
-        thresholds: args.thresholds,
-        json: args.output == OutputFormat::Json,
-        progress_every: args.progress_every,
-    };
-    let play = Play {
-        target: args.target,
-        token: args.token,
-        routes: args.routes,
-        pacing,
-        delivery: args.delivery,
-        chaos: args.chaos,
-        quiet: args.quiet,
-        anchor,
-        preview,
-        seed,
-        outputs,
-        ui: args.ui,
-        truth: args.truth,
-    };
-    play.run(scenario)
-}
-
-/// Where a scripted run's results go besides the text summary.
-#[derive(Debug, Clone)]
-struct RunOutputs {
-    /// `run` or `call`, for the report and the JUnit suite.
-    command: &'static str,
-    report: Option<PathBuf>,
-    junit: Option<PathBuf>,
-    /// `--threshold`s, checked with the scenario's `[expect]` ones.
-    thresholds: Vec<pbxsim::report::Threshold>,
-    /// `--output json`: the report on stdout instead of the text.
-    json: bool,
-    progress_every: Duration,
-}
-
-impl RunOutputs {
-    fn none(command: &'static str) -> Self {
-        RunOutputs {
-            command,
-            report: None,
-            junit: None,
-            thresholds: Vec::new(),
-            json: false,
-            progress_every: Duration::from_secs(10),
-        }
-    }
-}
-
-/// "about 5m2s", for a run header.
-fn about(length: Duration) -> String {
-    let secs = length.as_secs_f64().round() as u64;
-    match secs {
-        0 => "under a second".to_string(),
-        s => format!("about {}", pbxsim::duration::Human(s * 1000)),
-    }
-}
-
-fn dry_run(
-    scenario: &std::sync::Arc<Scenario>,
-    options: pbxsim::engine::Options,
-    envelope: bool,
-    endpoints: &deliver::Overrides,
-    chaos: Option<Chaos>,
-    truth: Option<&std::path::Path>,
-) -> ExitCode {
-    let format = if envelope {
-        pbxsim::deliver::dry_run::DryRunFormat::Envelope
-    } else {
-        pbxsim::deliver::dry_run::DryRunFormat::Body
-    };
-    let timeline = pbxsim::time::Timeline::new(options.start, scenario.utc_offset);
-    let mut recorder = match open_truth(truth, timeline) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(scenario), options);
-    let backstop = engine.backstop();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = match (recorder.as_mut(), chaos) {
-        (None, None) => pbxsim::deliver::dry_run::write_ndjson(
-            scenario, &timeline, engine, format, endpoints, &mut out,
-        ),
-        (None, Some(chaos)) => {
-            let events = deliver::with_ended_calls(engine);
-            pbxsim::deliver::dry_run::write_ndjson_chaos(
-                scenario, &timeline, events, &chaos, format, endpoints, &mut out,
-            )
-        }
-        (Some(recorder), None) => {
-            let events = deliver::with_truth(engine, recorder).filter_map(|f| match f {
-                deliver::Feed::Event(e) => Some(e),
-                deliver::Feed::CallEnded(_) => None,
-            });
-            pbxsim::deliver::dry_run::write_ndjson(
-                scenario, &timeline, events, format, endpoints, &mut out,
-            )
-        }
-        (Some(recorder), Some(chaos)) => {
-            let events = deliver::with_truth(engine, recorder);
-            pbxsim::deliver::dry_run::write_ndjson_chaos(
-                scenario, &timeline, events, &chaos, format, endpoints, &mut out,
-            )
-        }
-    };
-    if let Some(runaway) = backstop.tripped() {
-        return runaway_error(runaway);
-    }
-    let mut code = match written {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: cannot write the events: {e}");
-            ExitCode::from(1)
-        }
-    };
-    if !finish_truth(recorder, truth) {
-        code = ExitCode::from(1);
-    }
-    code
-}
-
-/// Opens `--truth FILE` before anything is sent (a file that cannot be created is a usage
-/// error); `Ok(None)` without the flag.
-fn open_truth(
-    path: Option<&std::path::Path>,
-    timeline: pbxsim::time::Timeline,
-) -> Result<Option<pbxsim::engine::truth::Recorder>, ExitCode> {
-    let Some(path) = path else { return Ok(None) };
-    match std::fs::File::create(path) {
-        Ok(file) => {
-            Ok(Some(pbxsim::engine::truth::Recorder::new(timeline, std::io::BufWriter::new(file))))
-        }
-        Err(e) => Err(usage_error(format!("cannot write {}: {e}", path.display()))),
-    }
-}
-
-/// Flushes the truth file and says on stderr what it holds; false after a write error.
-fn finish_truth(
-    recorder: Option<pbxsim::engine::truth::Recorder>,
-    path: Option<&std::path::Path>,
-) -> bool {
-    let (Some(recorder), Some(path)) = (recorder, path) else { return true };
-    match recorder.finish() {
-        Ok(stats) => {
-            let unfinished = match stats.unfinished {
-                0 => String::new(),
-                n => format!(" ({n} calls still in progress at the end have no line)"),
-            };
-            eprintln!("truth: {} calls written to {}{unfinished}", stats.lines, path.display());
-            true
-        }
-        Err(e) => {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            false
-        }
-    }
-}
-
-/// Sending a scenario's events: to a target, or to the built-in receiver when there is none.
-struct Play {
-    target: Option<String>,
-    token: Option<String>,
-    /// `--route TYPE=URL`.
-    routes: Vec<(EventType, String)>,
-    pacing: Pacing,
-    delivery: DeliveryArgs,
-    chaos: ChaosArgs,
-    quiet: bool,
-    /// The PBX clock's start, and why.
-    anchor: pbxsim::time::Anchor,
-    /// What the run will emit (simulated in advance).
-    preview: pbxsim::engine::Preview,
-    seed: u64,
-    outputs: RunOutputs,
-    ui: bool,
-    /// `--truth FILE`.
-    truth: Option<PathBuf>,
-}
-
-impl Play {
-    fn run(self, scenario: std::sync::Arc<Scenario>) -> ExitCode {
-        deliver::init_tls();
-        let json = self.outputs.json;
-        let mut opts = self.delivery.options(self.pacing);
-        opts.nulls = scenario.nulls;
-        opts.ticked = scenario.webhook.events;
-        opts.chaos = self.chaos.chaos(scenario.chaos.as_ref(), self.seed);
-        opts.clock_lead = self.anchor.lead();
-        let builtin = self.target.is_none() && scenario.webhook.url.is_none();
-        if let Err(e) = ui_needs_builtin(self.ui, builtin) {
-            return usage_error(e);
-        }
-        let endpoints = endpoint_count(&scenario, &self.routes);
-        if let Err(e) = pbxsim::fd_limit::check_fd_limit(opts.concurrency, endpoints, builtin) {
-            return usage_error(e);
-        }
-        for path in self.outputs.report.iter().chain(&self.outputs.junit) {
-            if let Err(e) = std::fs::File::create(path) {
-                return usage_error(format!("cannot write {}: {e}", path.display()));
-            }
-        }
-        // Text goes to stdout; with --output json, stdout holds the report alone.
-        let say = |line: &str| match json {
-            true => eprintln!("{line}"),
-            false => println!("{line}"),
-        };
-        let timeline = pbxsim::time::Timeline::new(self.anchor.start, scenario.utc_offset);
-        let mut recorder = match open_truth(self.truth.as_deref(), timeline) {
-            Ok(r) => r,
-            Err(code) => return code,
-        };
-        let rt = runtime();
-        rt.block_on(async move {
-            let cancel = stop_token();
-            // With no target anywhere, the built-in receiver takes the events and checks them.
-            let receiver = if builtin {
-                let print = if self.quiet { PrintMode::Quiet } else { PrintMode::Lines };
-                let color = receiver::format::color_for_stdout() && !json;
-                let output = match json {
-                    true => Output::new(std::io::stderr()),
-                    false => Output::stdout(),
-                };
-                match start_builtin_receiver(
-                    &scenario,
-                    self.token.as_deref(),
-                    &opts,
-                    print,
-                    color,
-                    output,
-                    self.ui,
-                )
-                .await
-                {
-                    Ok(r) => Some(r),
-                    Err(code) => return code,
-                }
-            } else {
-                None
-            };
-            let target = match &receiver {
-                Some(r) => Some(r.url()),
-                None => self.target.clone(),
-            };
-            let overrides = overrides(target.as_deref(), self.token.as_deref(), &self.routes);
-            let endpoints = match deliver::Endpoints::from_scenario(&scenario, &overrides) {
-                Ok(e) => e,
-                Err(e) => return usage_error(e),
-            };
-            if let Some(r) = &receiver {
-                say(&format!(
-                    "no target given: sending to the built-in receiver at {} \
-                     (pass --target URL to use yours)",
-                    r.url()
-                ));
-            }
-            let speed = match self.pacing {
-                Pacing::Asap => "as fast as possible".to_string(),
-                Pacing::Realtime => "in real time".to_string(),
-                Pacing::Speed(s) => format!("at {s}x speed"),
-            };
-            let length =
-                pbxsim::session::play::wall_length(self.preview.last_at, self.pacing.speed());
-            let takes = length.map_or(String::new(), |l| format!(": {}", about(l)));
-            say(&format!(
-                "playing {} ({}, {}) {speed}, seed {}{takes}",
-                scenario.name,
-                plural(scenario.calls.len() as u64, "call", "calls"),
-                plural(self.preview.sent, "event", "events"),
-                self.seed,
-            ));
-            say(&format!("PBX clock  {}", self.anchor.describe(scenario.utc_offset)));
-            if let Some(chaos) = &opts.chaos {
-                say(&format!("chaos {chaos}"));
-            }
-            let mut progress = match self.quiet || builtin {
-                true => pbxsim::report::progress::Progress::Off,
-                false => pbxsim::report::progress::Progress::new(
-                    std::io::stderr().is_terminal(),
-                    self.outputs.progress_every,
-                ),
-            };
-            let options = pbxsim::session::play::PlayOptions {
-                engine: pbxsim::engine::Options::new(self.seed, self.anchor.start),
-                deliver: opts.clone(),
-                sample_every: Duration::from_secs(1).min(self.outputs.progress_every),
-                length,
-            };
-            let delivered = pbxsim::session::play::play(
-                scenario.clone(),
-                options,
-                &endpoints,
-                cancel.clone(),
-                |s| progress.update(s),
-                recorder.as_mut(),
-            )
-            .await;
-            progress.finish();
-            let summary = match delivered {
-                Ok(summary) => summary,
-                Err(e) => return usage_error(e),
-            };
-            if !json {
-                println!();
-                print!("{}", summary.render());
-            }
-            let mut code = summary.exit_code(self.delivery.allow_failures);
-            if !finish_truth(recorder, self.truth.as_deref()) {
-                code = code.max(1);
-            }
-            if let Some(message) = summary.chaos.as_ref().and_then(|c| c.accepted_forgery_message())
-            {
-                eprintln!("error: {message}");
-            }
-            print_unreachable(summary.unreachable_message(), code);
-            // The [expect] thresholds and --threshold's: a failure makes a clean run exit 1; an
-            // unreachable target (3) or an interruption (130) keeps its code.
-            let thresholds: Vec<_> =
-                scenario.expect.iter().chain(&self.outputs.thresholds).cloned().collect();
-            let verdicts = report::check_all(&thresholds, &summary);
-            if !verdicts.is_empty() {
-                if !json {
-                    print!("{}", render_verdicts(&verdicts));
-                }
-                if verdicts.iter().any(|v| !v.pass) && code == 0 {
-                    code = 1;
-                }
-            }
-            let mut receiver_json = None;
-            if let Some(r) = receiver {
-                if code != 130 {
-                    linger(&r).await;
-                }
-                let stats = r.shutdown().await;
-                if !json {
-                    println!("\nbuilt-in receiver\n{stats}");
-                }
-                if stats.violations() > 0 && code == 0 {
-                    code = 1;
-                }
-                receiver_json = serde_json::to_value(&stats).ok();
-            }
-            let command = self.outputs.command;
-            if let Some(path) = &self.outputs.junit {
-                let suite = format!("pbxsim {command} {}", scenario.name);
-                if let Err(e) = std::fs::write(path, report::junit(&suite, &verdicts)) {
-                    eprintln!("error: cannot write {}: {e}", path.display());
-                    code = code.max(1);
-                }
-            }
-            let info = report::run::RunInfo {
-                command: command.to_string(),
-                scenario: scenario.name.clone(),
-                seed: self.seed,
-                calls: scenario.calls.len() as u64,
-                pacing: report::run::Pacing {
-                    speed: self.pacing.speed(),
-                    asap: self.pacing == Pacing::Asap,
-                    length_s: length.map(|l| l.as_secs_f64()),
-                },
-                anchor: self.anchor,
-            };
-            let build = |code| {
-                let r = report::run::RunReport::new(
-                    info.clone(),
-                    &summary,
-                    &verdicts,
-                    receiver_json.clone(),
-                    code,
-                );
-                serde_json::to_string_pretty(&r).expect("reports serialize")
-            };
-            if let Some(path) = &self.outputs.report
-                && let Err(e) = std::fs::write(path, build(code) + "\n")
-            {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                code = code.max(1);
-            }
-            if json {
-                print_stdout(&build(code));
-            }
-            stopped_code(code, &cancel)
-        })
-    }
-}
-
-/// The thresholds' verdicts under a run's summary:
-/// `thresholds 1 passed, 1 failed` then one indented `pass  p99 < 250ms  (3.1ms)` line each.
-pub fn render_verdicts(verdicts: &[report::Verdict]) -> String {
-    let failed = verdicts.iter().filter(|v| !v.pass).count();
-    let mut out = format!("thresholds {} passed, {failed} failed\n", verdicts.len() - failed);
-    for line in report::render(verdicts).lines() {
-        out.push_str(&format!("           {line}\n"));
-    }
-    out
 }
 
 #[derive(Debug, Args)]
@@ -1486,88 +580,13 @@ pub struct ChaosArgs {
 
 /// One `--chaos` value.
 #[derive(Debug, Clone)]
-pub struct ChaosList(Vec<pbxsim::scenario::chaos::Setting>);
+pub struct ChaosList(pub Vec<pbxsim::scenario::chaos::Setting>);
 
-fn parse_chaos(text: &str) -> Result<ChaosList, String> {
+pub(crate) fn parse_chaos(text: &str) -> Result<ChaosList, String> {
     pbxsim::scenario::chaos::parse_list(text).map(ChaosList).map_err(|e| e.one_line())
 }
 
-impl DeliveryArgs {
-    /// The `-H` headers, checked; a bad one is a usage error (its value is never printed).
-    fn parsed_headers(&self) -> Result<Vec<(String, String)>, ExitCode> {
-        self.headers
-            .iter()
-            .map(|h| deliver::parse_header(h))
-            .collect::<Result<_, _>>()
-            .map_err(usage_error)
-    }
-
-    /// Lay the `-H` headers over the scenario's global webhook headers.
-    fn apply_headers(&self, scenario: &mut Scenario) -> Result<(), ExitCode> {
-        let extra = self.parsed_headers()?;
-        scenario.webhook.headers = deliver::with_headers(&scenario.webhook.headers, &extra);
-        Ok(())
-    }
-
-    /// The library settings for these flags.
-    pub fn options(&self, pacing: Pacing) -> DeliverOptions {
-        DeliverOptions {
-            pacing,
-            concurrency: self.concurrency as usize,
-            timeout: self.timeout,
-            retries: self.retries,
-            retry_on: self.retry_on,
-            stop_call_on_failure: self.stop_call_on_failure,
-            insecure: self.insecure,
-            failed_journal: self.failed.clone(),
-            on_event: self.verbose.then(verbose_log),
-            ..DeliverOptions::default()
-        }
-    }
-}
-
-impl ChaosArgs {
-    /// The chaos of a run: the scenario's `[chaos]`, then the `--chaos` flags; `None` when
-    /// nothing is injected.
-    pub fn chaos(&self, base: Option<&Chaos>, seed: u64) -> Option<Chaos> {
-        let mut chaos = base.cloned().unwrap_or_default();
-        for list in &self.chaos {
-            chaos.apply_all(&list.0);
-        }
-        chaos.seed = seed;
-        chaos.is_active().then_some(chaos)
-    }
-}
-
-/// `-v`: a line per event on stdout as it is delivered or finally fails.
-fn verbose_log() -> deliver::EventLog {
-    deliver::EventLog::new(|end| println!("{}", verbose_line(end, &chrono::Local::now())))
-}
-
-/// `09:00:01.234 queue_call 160455961758 200 3.10 ms`, and for a failure the reason after the
-/// status: `… 503 12.0 ms failed: HTTP 503 (after 3 attempts)`; `-` for no latency (never sent).
-fn verbose_line(end: &deliver::EventEnd<'_>, at: &chrono::DateTime<chrono::Local>) -> String {
-    #[derive(serde::Deserialize)]
-    struct Call {
-        unique_call_id: Option<serde_json::Value>,
-    }
-    let call = match serde_json::from_slice::<Call>(end.body).ok().and_then(|c| c.unique_call_id) {
-        Some(serde_json::Value::String(id)) => receiver::format::printable(&id).into_owned(),
-        Some(other) => other.to_string(),
-        None => "-".to_string(),
-    };
-    let latency = end.latency.map_or("-".to_string(), |d| {
-        report::hist::fmt_ms(d.as_secs_f64() * 1000.0).replace(' ', "")
-    });
-    let mut line =
-        format!("{} {} {call} {} {latency}", receiver::format::clock(at), end.kind, end.outcome);
-    if let Some(detail) = end.detail.filter(|_| !end.delivered) {
-        line.push_str(&format!(" failed: {detail}"));
-    }
-    line
-}
-
-fn positive_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn positive_duration(text: &str) -> Result<Duration, String> {
     match pbxsim::duration::parse(text) {
         Ok(0) => Err("must be more than zero, like `500ms` or `10s`".into()),
         Ok(ms) => Ok(Duration::from_millis(ms)),
@@ -1575,37 +594,14 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-fn retry_on(text: &str) -> Result<RetryOn, String> {
+pub(crate) fn retry_on(text: &str) -> Result<RetryOn, String> {
     text.parse().map_err(|e: deliver::RetryOnError| e.to_string())
-}
-
-/// A multi-threaded tokio runtime for the commands that do I/O.
-pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts")
-}
-
-fn usage_error(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
-}
-
-/// A call the engine stopped (a flow that never ends): a scenario error, exit 2.
-fn runaway_error(runaway: &pbxsim::engine::Runaway) -> ExitCode {
-    usage_error(format!(
-        "{runaway}\nhelp: every call may take at most {} call-flow steps and cause at most {} \
-         events; `pbxsim validate` points at failover steps that loop",
-        pbxsim::engine::MAX_STEPS_PER_CALL,
-        pbxsim::engine::MAX_EVENTS_PER_CALL
-    ))
 }
 
 /// `--route TYPE=URL`, with errors that show the URL with its secrets masked (clap's own
 /// "invalid value" message would quote it whole).
 #[derive(Debug, Clone, Copy)]
-struct RouteParser;
+pub(crate) struct RouteParser;
 
 impl clap::builder::TypedValueParser for RouteParser {
     type Value = (EventType, String);
@@ -1627,7 +623,7 @@ impl clap::builder::TypedValueParser for RouteParser {
     }
 }
 
-fn parse_route(text: &str) -> Result<(EventType, String), String> {
+pub(crate) fn parse_route(text: &str) -> Result<(EventType, String), String> {
     let Some((kind, url)) = text.split_once('=') else {
         return Err("write it as TYPE=URL, like `queue_call=http://127.0.0.1:3000/queue`".into());
     };
@@ -1648,103 +644,6 @@ fn parse_route(text: &str) -> Result<(EventType, String), String> {
         }
         Ok(_) => Ok((kind, url.to_string())),
     }
-}
-
-/// Where a `--token` value came from: the flag itself, or clap's fallback to `PBXSIM_TOKEN`.
-fn token_source() -> deliver::TokenSource {
-    let flag = std::env::args_os().skip(1).any(|a| {
-        let a = a.to_string_lossy();
-        a == "--token" || a.starts_with("--token=")
-    });
-    if flag { deliver::TokenSource::Flag } else { deliver::TokenSource::Env }
-}
-
-/// The command line's changes to a scenario's endpoints.
-fn overrides(
-    target: Option<&str>,
-    token: Option<&str>,
-    routes: &[(EventType, String)],
-) -> deliver::Overrides {
-    deliver::Overrides {
-        target: target.map(str::to_string),
-        token: token.map(str::to_string),
-        token_source: token_source(),
-        routes: routes.to_vec(),
-    }
-}
-
-/// How many endpoints a run opens connections to, at most: global, objects, routes.
-fn endpoint_count(scenario: &Scenario, routes: &[(EventType, String)]) -> usize {
-    let mut routed: Vec<EventType> = scenario.webhook.routes.iter().map(|r| r.0).collect();
-    routed.extend(routes.iter().map(|r| r.0));
-    routed.sort_by_key(|t| t.index());
-    routed.dedup();
-    1 + scenario.pbx.webhooks.len() + routed.len()
-}
-
-/// "could not connect to URL …", printed once at the end of a run: an error when nothing
-/// could connect (exit 3), else a warning (another URL of the run was reachable).
-fn print_unreachable(message: Option<String>, code: u8) {
-    if let Some(message) = message {
-        let level = if code == 3 { "error" } else { "warning" };
-        for line in message.lines() {
-            eprintln!("{level}: {line}");
-        }
-    }
-}
-
-fn replay(args: ReplayArgs) -> ExitCode {
-    let headers = match args.delivery.parsed_headers() {
-        Ok(h) => h,
-        Err(code) => return code,
-    };
-    if let Some(failed) = &args.delivery.failed {
-        let same = match (failed.canonicalize(), args.file.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => failed == &args.file,
-        };
-        if same {
-            return usage_error(format!(
-                "--failed {} is the file being replayed; write the new journal elsewhere",
-                failed.display()
-            ));
-        }
-    }
-    let mut plan = match deliver::replay::plan_with_headers(
-        &args.file,
-        args.target.as_deref(),
-        args.token.as_deref(),
-        &headers,
-    ) {
-        Ok(plan) => plan,
-        Err(e) => return usage_error(e),
-    };
-    plan.set_token_source(token_source());
-    if plan.redacted_headers && args.token.is_none() {
-        eprintln!(
-            "warning: {} holds redacted secrets (***) that are not sent again; pass --token or \
-             set PBXSIM_TOKEN to send a token",
-            args.file.display()
-        );
-    }
-    let opts = args.delivery.options(Pacing::Asap);
-    let endpoints = plan.endpoints().len();
-    if let Err(e) = pbxsim::fd_limit::check_fd_limit(opts.concurrency, endpoints, false) {
-        return usage_error(e);
-    }
-    let rt = runtime();
-    let (result, cancel) = rt.block_on(async {
-        let cancel = stop_token();
-        (deliver::replay::replay(&plan, &opts, cancel.clone()).await, cancel)
-    });
-    let summary = match result {
-        Ok(summary) => summary,
-        Err(e) => return usage_error(e),
-    };
-    print!("{}", summary.render());
-    let code = summary.exit_code(args.delivery.allow_failures);
-    print_unreachable(summary.unreachable_message(), code);
-    stopped_code(code, &cancel)
 }
 
 /// `pbxsim trigger`.
@@ -1786,122 +685,6 @@ pub struct TriggerArgs {
     /// never printed.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
-}
-
-fn trigger(args: TriggerArgs) -> ExitCode {
-    use rand::SeedableRng;
-    let ty = args.event_type;
-    if args.print
-        && let Err(code) = refuse(
-            &[
-                ("target", "--target"),
-                ("token", "--token"),
-                ("timeout", "--timeout"),
-                ("insecure", "--insecure"),
-                ("headers", "--header"),
-            ],
-            "--print prints the body and sends nothing",
-        )
-    {
-        return code;
-    }
-    let headers = match args
-        .headers
-        .iter()
-        .map(|h| deliver::parse_header(h))
-        .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(h) => h,
-        Err(e) => return usage_error(e),
-    };
-    let mut sets = Vec::new();
-    for text in &args.sets {
-        match pbxsim::trigger::parse_assignment(text) {
-            Ok(pair) => sets.push(pair),
-            Err(e) => return usage_error(e),
-        }
-    }
-    let seed = args.seed.unwrap_or_else(rand::random);
-    let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(seed);
-    let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
-    let event = pbxsim::trigger::fake_event(ty, &mut rng, now);
-    let mut body = match event.to_value(pbxsim::event::NullStyle::Null) {
-        serde_json::Value::Object(map) => map,
-        _ => unreachable!("payloads are objects"),
-    };
-    let original = body.clone();
-    if let Err(e) = pbxsim::trigger::apply_edits(ty, &mut body, &sets, &[]) {
-        return usage_error(e);
-    }
-    if !args.raw {
-        match pbxsim::trigger::reconcile(ty, &original, &mut body, &sets) {
-            Ok(changed) if !changed.is_empty() && !sets.is_empty() => eprintln!(
-                "note: {} adjusted to agree with --set (--raw sends the fields as they were)",
-                changed.join(", ")
-            ),
-            Ok(_) => {}
-            Err(e) => {
-                return usage_error(format!(
-                    "{e}\nhelp: change the --set values so they fit one call, or add --raw to \
-                     send them as given"
-                ));
-            }
-        }
-    }
-    if let Err(e) = pbxsim::trigger::apply_edits(ty, &mut body, &[], &args.unsets) {
-        return usage_error(e);
-    }
-    let body = serde_json::Value::Object(body).to_string();
-    if args.print {
-        print_stdout(&body);
-        return ExitCode::SUCCESS;
-    }
-    let target = args.target.expect("clap requires --target without --print");
-    let shown = pbxsim::secret::redact_url(&target);
-    if let Err(e) = url::Url::parse(&target) {
-        return usage_error(format!("bad --target `{shown}`: {e}"));
-    }
-    deliver::init_tls();
-    let client = match deliver::one_off_client(args.insecure) {
-        Ok(c) => c,
-        Err(e) => return usage_error(e),
-    };
-    let token = args.token.filter(|t| !t.is_empty());
-    runtime().block_on(async move {
-        let mut request = client
-            .post(&target)
-            .timeout(args.timeout)
-            .header("content-type", "application/json")
-            .body(body.clone());
-        if let Some(token) = &token {
-            request = request.header(deliver::TOKEN_HEADER, token);
-        }
-        for (name, value) in headers.iter().filter(|(_, v)| !v.is_empty()) {
-            let Ok(mut value) = reqwest::header::HeaderValue::from_str(value) else { continue };
-            // Kept out of debug output, like every secret header.
-            value.set_sensitive(deliver::is_secret_header(name));
-            request = request.header(name.as_str(), value);
-        }
-        // A one-off: a receiver that follows calls (pbxsim listen) checks it on its own.
-        request = request.header(pbxsim::check::TRIGGER_HEADER, "1");
-        match request.send().await {
-            Ok(response) => {
-                let status = response.status();
-                let text = response.text().await.unwrap_or_default();
-                let text: String = text.chars().take(200).collect();
-                println!("{ty} → {shown}: {status} {}", text.trim());
-                if status.is_success() { ExitCode::SUCCESS } else { ExitCode::from(1) }
-            }
-            Err(e) if e.is_connect() => {
-                eprintln!("error: could not connect to {shown}. Is the receiver running?");
-                ExitCode::from(3)
-            }
-            Err(e) => {
-                eprintln!("error: {ty} → {shown}: {}", e.without_url());
-                ExitCode::from(1)
-            }
-        }
-    })
 }
 
 /// `pbxsim call`.
@@ -1987,7 +770,7 @@ pub enum CallOutcome {
 
 /// `queue:NAME`, `ring_group:NAME` (as in scenario files; `ring-group:` is accepted too) or
 /// `user:EXTENSION`.
-fn parse_via(text: &str) -> Result<pbxsim::scenario::single_call::Via, String> {
+pub(crate) fn parse_via(text: &str) -> Result<pbxsim::scenario::single_call::Via, String> {
     use pbxsim::scenario::single_call::Via;
     const KINDS: &str = "write queue:NAME, ring_group:NAME or user:EXTENSION";
     let (kind, name) = text.split_once(':').ok_or_else(|| format!("`{text}`: {KINDS}"))?;
@@ -2003,91 +786,8 @@ fn parse_via(text: &str) -> Result<pbxsim::scenario::single_call::Via, String> {
     }
 }
 
-fn duration_ms(text: &str) -> Result<Millis, String> {
+pub(crate) fn duration_ms(text: &str) -> Result<Millis, String> {
     pbxsim::duration::parse(text).map_err(|e| e.to_string())
-}
-
-fn call(args: CallArgs) -> ExitCode {
-    use pbxsim::scenario::single_call::{Direction, OneCall, Outcome};
-    if args.dry_run
-        && let Err(code) = refuse(&SENDING_FLAGS, "--dry-run prints the events and sends nothing")
-    {
-        return code;
-    }
-    if !matches!(args.outcome, CallOutcome::Answered)
-        && let Err(code) = refuse(&[("talk", "--talk")], "only an answered call has a conversation")
-    {
-        return code;
-    }
-    let mut base = match &args.scenario {
-        Some(path) => match pbxsim::scenario::load(path) {
-            Ok(s) => s,
-            Err(diagnostic) => {
-                report(&diagnostic);
-                return ExitCode::from(EXIT_USAGE);
-            }
-        },
-        None => pbxsim::scenario::builtin_pbx::midsize(),
-    };
-    if let Err(code) = args.delivery.apply_headers(&mut base) {
-        return code;
-    }
-    let spec = OneCall {
-        direction: match args.direction {
-            CallDirection::Inbound => Direction::Inbound,
-            CallDirection::Outbound => Direction::Outbound,
-        },
-        via: args.via,
-        outcome: match args.outcome {
-            CallOutcome::Answered => Outcome::Answered,
-            CallOutcome::Abandoned => Outcome::Abandoned,
-            CallOutcome::Timedout => Outcome::Timedout,
-            CallOutcome::Voicemail => Outcome::Voicemail,
-            CallOutcome::NoAnswer => Outcome::NoAnswer,
-        },
-        talk: args.talk,
-        ring: args.ring,
-        record: args.record,
-        from: args.from,
-        number: args.number,
-        caller_name: Some("Jane Citizen".into()),
-    };
-    let scenario = match pbxsim::scenario::single_call::build(base, &spec) {
-        Ok(mut s) => {
-            args.semantics.apply(&mut s);
-            std::sync::Arc::new(s)
-        }
-        Err(e) => return usage_error(e),
-    };
-    let seed = scenario.seed;
-    let preview = pbxsim::engine::preview(&scenario, seed);
-    if let Some(runaway) = &preview.runaway {
-        return runaway_error(runaway);
-    }
-    let pacing = args.speed.map_or(Pacing::Asap, Pacing::Speed);
-    if args.dry_run {
-        let anchor = scripted_anchor(&scenario, None, preview.last_at, None);
-        let options = pbxsim::engine::Options::new(seed, anchor.start);
-        let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
-        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
-        return dry_run(&scenario, options, false, &shown, chaos, args.truth.as_deref());
-    }
-    let play = Play {
-        target: args.target,
-        token: args.token,
-        routes: args.routes,
-        pacing,
-        delivery: args.delivery,
-        chaos: args.chaos,
-        quiet: args.quiet,
-        anchor: scripted_anchor(&scenario, None, preview.last_at, pacing.speed()),
-        preview,
-        seed,
-        outputs: RunOutputs::none("call"),
-        ui: args.ui,
-        truth: args.truth,
-    };
-    play.run(scenario)
 }
 
 /// `pbxsim load`.
@@ -2191,14 +891,14 @@ pub enum ArrivalsArg {
     Uniform,
 }
 
-fn parse_threshold(text: &str) -> Result<pbxsim::report::Threshold, String> {
+pub(crate) fn parse_threshold(text: &str) -> Result<pbxsim::report::Threshold, String> {
     text.parse::<pbxsim::report::Threshold>().map_err(|e| match &e.help {
         Some(help) => format!("{e}; {help}"),
         None => e.to_string(),
     })
 }
 
-fn parse_call_rate(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_call_rate(text: &str) -> Result<f64, String> {
     match text.parse::<pbxsim::scenario::traffic::Rate>() {
         Ok(r) if r.as_per_second() > 0.0 => Ok(r.as_per_second()),
         Ok(_) => Err("a rate of zero starts no calls; give one like `10/s`".into()),
@@ -2206,360 +906,6 @@ fn parse_call_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-fn any_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn any_duration(text: &str) -> Result<Duration, String> {
     pbxsim::duration::parse(text).map(Duration::from_millis).map_err(|e| e.to_string())
-}
-
-/// The scenario and traffic of a load run: FILE's, or the built-in mid-size PBX.
-fn load_traffic(
-    args: &LoadArgs,
-) -> Result<(Scenario, pbxsim::scenario::traffic::TrafficSpec, bool), ExitCode> {
-    let Some(path) = &args.file else {
-        let mut spec = pbxsim::scenario::builtin_pbx::midsize_traffic();
-        if args.rate.is_none() {
-            spec.rate = Some(format!("{}/s", pbxsim::engine::load_plan::BUILTIN_RATE));
-            spec.stages = None;
-        }
-        return Ok((pbxsim::scenario::builtin_pbx::midsize(), spec, true));
-    };
-    let scenario = match pbxsim::scenario::load(path) {
-        Ok(s) => s,
-        Err(diagnostic) => {
-            report(&diagnostic);
-            return Err(ExitCode::from(EXIT_USAGE));
-        }
-    };
-    let spec = match scenario.traffic.clone() {
-        Some(spec) => spec,
-        None if args.rate.is_some() => pbxsim::scenario::traffic::TrafficSpec::default(),
-        None => {
-            eprintln!(
-                "error: {} has no [traffic] table; add one (see docs/load.md) or pass --rate \
-                 like `--rate 10/s`",
-                path.display()
-            );
-            return Err(ExitCode::from(EXIT_USAGE));
-        }
-    };
-    Ok((scenario, spec, false))
-}
-
-/// Start the built-in receiver on a loopback port for a run with no target: it accepts the
-/// token (`--token`, else the scenario's) and every webhook object's token, and checks each
-/// call's events. A failure to start is reported; the `Err` is the exit code.
-async fn start_builtin_receiver(
-    scenario: &Scenario,
-    token: Option<&str>,
-    opts: &DeliverOptions,
-    print: PrintMode,
-    color: bool,
-    output: Output,
-    ui: bool,
-) -> Result<receiver::RunningReceiver, ExitCode> {
-    let token = token
-        .map(str::to_string)
-        .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
-    let cfg = ReceiverConfig {
-        token,
-        extra_tokens: scenario.pbx.webhooks.iter().filter_map(|w| w.token.clone()).collect(),
-        checker: CheckerConfig {
-            ticked: scenario.webhook.events,
-            // `--chaos durations=string` is a variant, not a violation.
-            lenient_numbers: opts
-                .chaos
-                .as_ref()
-                .is_some_and(|c| c.durations == Some(pbxsim::event::DurationStyle::String)),
-            // So is `--chaos extra_fields`: a receiver must ignore fields it does not know.
-            extra_fields: opts.chaos.as_ref().is_some_and(|c| c.extra_fields > 0.0),
-            ..CheckerConfig::default()
-        },
-        print,
-        color,
-        output,
-        inspector: ui.then(InspectorConfig::default),
-        ..ReceiverConfig::default()
-    };
-    let running =
-        receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await.map_err(|e| {
-            eprintln!("error: cannot start the built-in receiver: {e}");
-            ExitCode::from(EXIT_USAGE)
-        })?;
-    if let Some(url) = running.inspector_url() {
-        println!("inspector: {url}  (open it in a browser)");
-    }
-    Ok(running)
-}
-
-/// `--ui` serves the page from the built-in receiver, so it needs one.
-fn ui_needs_builtin(ui: bool, builtin: bool) -> Result<(), String> {
-    if ui && !builtin {
-        return Err("--ui shows what the built-in receiver gets, and this run sends to a target \
-                    (--target or the file's [webhook] url); drop the target, or run \
-                    `pbxsim listen --ui` and make it your target"
-            .into());
-    }
-    Ok(())
-}
-
-/// With `--ui`: the run is over, its end-of-stream checks are run (the page shows them), and
-/// the page stays open until Ctrl-C.
-async fn linger(receiver: &receiver::RunningReceiver) {
-    let Some(url) = receiver.inspector_url() else { return };
-    receiver.finish_checks();
-    println!("\nthe inspector stays open at {url}; press Ctrl-C to stop");
-    let _ = tokio::signal::ctrl_c().await;
-}
-
-fn load(args: LoadArgs) -> ExitCode {
-    let (mut scenario, spec, builtin_pbx) = match load_traffic(&args) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    if let Err(code) = args.delivery.apply_headers(&mut scenario) {
-        return code;
-    }
-    args.semantics.apply(&mut scenario);
-    let engine_opts = engine_options(&scenario, args.seed, args.start_time);
-    let pinned = args.start_time.or(scenario.start_time);
-    let mut deliver = args.delivery.options(Pacing::Asap);
-    deliver.nulls = scenario.nulls;
-    deliver.ticked = scenario.webhook.events;
-    deliver.max_calls_in_flight = args.max_calls_in_flight.map(|n| n as usize);
-    deliver.chaos = args.chaos.chaos(scenario.chaos.as_ref(), engine_opts.seed);
-    let builtin_receiver = args.target.is_none() && scenario.webhook.url.is_none();
-    if let Err(e) = ui_needs_builtin(args.ui, builtin_receiver) {
-        return usage_error(e);
-    }
-    let endpoint_count = endpoint_count(&scenario, &args.routes);
-    if let Err(e) =
-        pbxsim::fd_limit::check_fd_limit(deliver.concurrency, endpoint_count, builtin_receiver)
-    {
-        return usage_error(e);
-    }
-    let options = pbxsim::engine::load_plan::LoadOptions {
-        seed: engine_opts.seed,
-        start: engine_opts.start,
-        speed: args.speed,
-        asap: args.asap,
-        rate: args.rate,
-        arrivals: args.arrivals.map(|a| match a {
-            ArrivalsArg::Poisson => pbxsim::scenario::traffic::Arrivals::Poisson,
-            ArrivalsArg::Uniform => pbxsim::scenario::traffic::Arrivals::Uniform,
-        }),
-        duration: args.duration,
-        drain: args.drain,
-        max_calls: args.max_calls,
-        max_events: args.max_events,
-        sample_every: Duration::from_secs(1).min(args.progress_every),
-    };
-    let mut plan = match pbxsim::engine::load_plan::plan(scenario, &spec, options) {
-        Ok(plan) => plan,
-        Err(e) => {
-            let source = match &args.file {
-                Some(p) => format!("{}: ", p.display()),
-                None => String::new(),
-            };
-            return usage_error(format!("{source}{e}"));
-        }
-    };
-    // The PBX clock: pinned, or anchored so that no event is sent before the time it carries.
-    let anchor = match pinned {
-        Some(start) => pbxsim::time::Anchor::pinned(start),
-        None => {
-            let (horizon, exact) = pbxsim::engine::load_plan::horizon(&plan);
-            let speed = (!plan.options.asap).then_some(plan.options.speed);
-            let lead = pbxsim::time::lead_for(horizon, speed);
-            pbxsim::time::Anchor::back_from(chrono::Utc::now(), lead, exact.then_some(horizon))
-        }
-    };
-    plan.options.start = anchor.start;
-    deliver.clock_lead = anchor.lead();
-    let mut series = match &args.stats_csv {
-        Some(path) => match std::fs::File::create(path)
-            .and_then(|f| pbxsim::report::series::Series::new(std::io::BufWriter::new(f)))
-        {
-            Ok(s) => Some(s),
-            Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
-        },
-        None => None,
-    };
-    for path in args.report.iter() {
-        if let Err(e) = std::fs::File::create(path) {
-            return usage_error(format!("cannot write {}: {e}", path.display()));
-        }
-    }
-    let timeline = pbxsim::time::Timeline::new(plan.options.start, plan.scenario.utc_offset);
-    let mut recorder = match open_truth(args.truth.as_deref(), timeline) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    deliver::init_tls();
-    let scenario = plan.scenario.clone();
-    let rt = runtime();
-    rt.block_on(async move {
-        let cancel = stop_token();
-        let receiver = if builtin_receiver {
-            let deliver = &deliver;
-            let quiet = PrintMode::Quiet;
-            let output = Output::stdout();
-            match start_builtin_receiver(
-                &scenario,
-                args.token.as_deref(),
-                deliver,
-                quiet,
-                false,
-                output,
-                args.ui,
-            )
-            .await
-            {
-                Ok(r) => Some(r),
-                Err(code) => return code,
-            }
-        } else {
-            None
-        };
-        let target = receiver.as_ref().map(|r| r.url()).or_else(|| args.target.clone());
-        let overrides = overrides(target.as_deref(), args.token.as_deref(), &args.routes);
-        let endpoints = match deliver::Endpoints::from_scenario(&scenario, &overrides) {
-            Ok(e) => e,
-            Err(e) => return usage_error(e),
-        };
-        let o = &plan.options;
-        let what = if builtin_pbx {
-            "the built-in mid-size PBX".to_string()
-        } else {
-            scenario.name.clone()
-        };
-        let limit = match plan.window {
-            Some(w) if plan.default_duration => {
-                format!("for {:.0} s (default; set --duration)", w.as_secs_f64())
-            }
-            Some(w) => format!("for {:.0} s", w.as_secs_f64()),
-            None => "until a limit is reached".to_string(),
-        };
-        let how = match o.asap {
-            true => format!("as fast as possible {limit} (calls built at {}x)", o.speed),
-            false => {
-                format!("at {:.2} calls/s {limit}, calls compressed {}x", plan.target_rate, o.speed)
-            }
-        };
-        eprintln!(
-            "load: {what} {how}, seed {}{}",
-            o.seed,
-            match &receiver {
-                Some(r) =>
-                    format!("; no target given: sending to the built-in receiver at {}", r.url()),
-                None => String::new(),
-            }
-        );
-        eprintln!("load: PBX clock {}", anchor.describe(scenario.utc_offset));
-        let terminal = std::io::stderr().is_terminal();
-        // -v's lines on a terminal take the place of the progress bar.
-        let mut progress = match args.quiet || (args.delivery.verbose && terminal) {
-            true => pbxsim::report::progress::Progress::Off,
-            false => pbxsim::report::progress::Progress::new(terminal, args.progress_every),
-        };
-        let mut csv_error = None;
-        let on_sample = |sample: &pbxsim::deliver::Sample| {
-            progress.update(sample);
-            if let Some(s) = series.as_mut()
-                && let Err(e) = s.row(sample)
-            {
-                csv_error.get_or_insert(e.to_string());
-            }
-        };
-        let truth = recorder.as_mut();
-        let result = pbxsim::session::load::run_with_truth(
-            &plan,
-            &deliver,
-            &endpoints,
-            cancel.clone(),
-            on_sample,
-            truth,
-        )
-        .await;
-        progress.finish();
-        let mut report = match result {
-            Ok(r) => r,
-            Err(pbxsim::session::load::LoadError::Runaway(r)) => return runaway_error(&r),
-            Err(e) => return usage_error(e),
-        };
-        // The scenario's [expect] thresholds, then --threshold's.
-        let thresholds: Vec<_> = scenario.expect.iter().chain(&args.thresholds).cloned().collect();
-        let verdicts = report.check(&thresholds);
-        let thresholds_failed = verdicts.iter().any(|v| !v.pass);
-        let json = args.output == OutputFormat::Json;
-        if !json {
-            print!("{}", report.render());
-        }
-        let mut code = report.exit_code(thresholds_failed, args.delivery.allow_failures);
-        if !finish_truth(recorder, args.truth.as_deref()) {
-            code = code.max(1);
-        }
-        // A run that started no call tested nothing: not a success.
-        if let Some(why) = report.no_calls() {
-            eprintln!("error: no call started: {why}");
-            code = code.max(1);
-        }
-        if let Some(path) = &args.junit {
-            let xml = pbxsim::report::junit(&format!("pbxsim load {}", report.scenario), &verdicts);
-            if let Err(e) = std::fs::write(path, xml) {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                code = code.max(1);
-            }
-        }
-        print_unreachable(report.unreachable.clone(), code);
-        if let Some(series) = series {
-            if let Err(e) = series.finish() {
-                csv_error.get_or_insert(e.to_string());
-            }
-        }
-        if let (Some(path), Some(e)) = (&args.stats_csv, csv_error) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            code = code.max(1);
-        }
-        let text = serde_json::to_string_pretty(&report).expect("reports serialize");
-        if let Some(path) = &args.report {
-            if let Err(e) = std::fs::write(path, text.clone() + "\n") {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                code = code.max(1);
-            }
-        }
-        if json {
-            print_stdout(&text);
-        }
-        if let Some(r) = receiver {
-            if code != 130 {
-                linger(&r).await;
-            }
-            let stats = r.shutdown().await;
-            match json {
-                true => eprintln!("\nbuilt-in receiver\n{stats}"),
-                false => println!("\nbuilt-in receiver\n{stats}"),
-            }
-            // Calls cut off at the end of the run are incomplete by design.
-            let expected = match report.calls.cut_off + report.events.cut_off {
-                0 => 0,
-                _ => {
-                    stats.check.per_rule.get(&pbxsim::check::Rule::Incomplete).copied().unwrap_or(0)
-                }
-            };
-            if expected > 0 {
-                let what = match expected {
-                    1 => "violation is of a call",
-                    _ => "violations are of calls",
-                };
-                let note = format!("({expected} incomplete-call {what} cut off at the end)");
-                match json {
-                    true => eprintln!("{note}"),
-                    false => println!("{note}"),
-                }
-            }
-            if stats.violations() > expected && code == 0 {
-                code = 1;
-            }
-        }
-        stopped_code(code, &cancel)
-    })
 }

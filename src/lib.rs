@@ -9,6 +9,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod engine;
 pub mod event;
+pub mod exit;
 pub mod fd_limit;
 pub mod pbx;
 pub mod receiver;
@@ -19,3 +20,7 @@ pub mod session;
 pub mod suggest;
 pub mod time;
 pub mod trigger;
+
+pub use exit::Exit;
+pub use scenario::Scenario;
+pub use session::{Outcome, ScriptedOptions, Session, SessionOptions};

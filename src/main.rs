@@ -1,7 +1,11 @@
 //! The `pbxsim` binary: parse the command line and hand over to the library.
 
+#[macro_use]
+mod output;
 mod cli;
+mod commands;
+mod error_reporting;
 
 fn main() -> std::process::ExitCode {
-    cli::main()
+    commands::main()
 }

@@ -151,7 +151,7 @@ async fn retries_deliver_every_event_exactly_once_when_every_third_request_fails
     assert_eq!(summary.answers[&Outcome::Status(503)], failures, "{text}");
     assert_eq!(summary.answers[&Outcome::Status(200)], generated, "{text}");
     assert!(summary.is_balanced());
-    assert_eq!(summary.exit_code(false), 0);
+    assert_eq!(summary.exit(false).code(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,8 +226,8 @@ async fn summary_arithmetic_with_filtered_failed_and_skipped_events() {
     for (_, c) in &summary.by_type {
         assert_eq!(c.generated, c.delivered + c.failed + c.filtered);
     }
-    assert_eq!(summary.exit_code(false), 1);
-    assert_eq!(summary.exit_code(true), 0);
+    assert_eq!(summary.exit(false).code(), 1);
+    assert_eq!(summary.exit(true).code(), 0);
     assert!(text.contains("generated 50  delivered 36  failed 4  filtered 10"), "{text}");
 }
 
@@ -240,7 +240,7 @@ async fn failing_calls_keep_sending_by_default() {
     // 400 is not retried by default; every event is still attempted once.
     assert_eq!((summary.failed, summary.sent, summary.skipped), (9, 9, 0));
     assert_eq!(rx.count(), 9);
-    assert_eq!(summary.exit_code(false), 1);
+    assert_eq!(summary.exit(false).code(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,7 +320,7 @@ async fn the_stream_is_read_lazily_and_memory_stays_bounded() {
     assert_eq!(summary.generated, pulled.load(Ordering::SeqCst));
     assert_eq!(summary.delivered, 0);
     assert_eq!(summary.cancelled, summary.generated);
-    assert_eq!(summary.exit_code(false), 130);
+    assert_eq!(summary.exit(false).code(), 130);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -356,7 +356,7 @@ async fn a_closed_port_is_refused_all() {
     let summary =
         deliver(calls(3, 2).into_iter(), &endpoints, &opts, CancelToken::new()).await.unwrap();
     assert!(summary.refused_all);
-    assert_eq!(summary.exit_code(true), 3);
+    assert_eq!(summary.exit(true).code(), 3);
     assert_eq!(summary.failed, 6);
     assert_eq!(summary.sent, 18);
     let message = summary.unreachable_message().unwrap();

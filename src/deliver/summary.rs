@@ -20,6 +20,7 @@ use hdrhistogram::Histogram;
 
 use super::endpoint::{Label, TokenSource};
 use crate::event::EventType;
+use crate::exit::Exit;
 
 /// The result of one attempt, or the reason an event finally failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -596,22 +597,21 @@ impl Summary {
         Duration::from_micros(self.latency.value_at_quantile(quantile))
     }
 
-    /// The exit code (DESIGN.md): 3 if the target refused every connection; 130 if the run was
+    /// How the run ends ([`Exit`]): unreachable if the target refused every connection; interrupted if the run was
     /// interrupted; 1 if any event finally failed (unless `allow_failures`), the journal could
     /// not be written, or the receiver accepted a forged token (`--chaos`); else 0.
-    pub fn exit_code(&self, allow_failures: bool) -> u8 {
-        if self.refused_all {
-            3
-        } else if self.interrupted {
-            130
-        } else if self.journal.as_ref().is_some_and(|j| j.error.is_some())
+    pub fn exit(&self, allow_failures: bool) -> Exit {
+        let failed = self.journal.as_ref().is_some_and(|j| j.error.is_some())
             || (self.failed > 0 && !allow_failures)
-            || self.chaos.as_ref().is_some_and(|c| c.forged_accepted > 0)
-        {
-            1
-        } else {
-            0
+            || self.chaos.as_ref().is_some_and(|c| c.forged_accepted > 0);
+        let mut exit = Exit::Ok.failed_if(failed);
+        if self.interrupted {
+            exit = exit.and(Exit::Interrupted);
         }
+        if self.refused_all {
+            exit = exit.and(Exit::Unreachable);
+        }
+        exit
     }
 
     /// One line per URL whose events were finally refused with 401/403: how many, which
@@ -922,8 +922,8 @@ mod tests {
         assert_eq!(s.answers[&Outcome::Status(503)], 1);
         assert!(!s.answers.contains_key(&Outcome::Cancelled));
         assert_eq!(s.failures[&Outcome::Timeout], 1);
-        assert_eq!(s.exit_code(false), 1);
-        assert_eq!(s.exit_code(true), 0);
+        assert_eq!(s.exit(false).code(), 1);
+        assert_eq!(s.exit(true).code(), 0);
         assert!(!s.refused_all);
         let text = s.render();
         assert!(text.contains("generated 13  delivered 8  failed 4  filtered 1"), "{text}");
@@ -938,7 +938,7 @@ mod tests {
         st.fail(0, Outcome::Connect);
         let s = summary(st);
         assert!(s.refused_all);
-        assert_eq!(s.exit_code(true), 3);
+        assert_eq!(s.exit(true).code(), 3);
         let msg = s.unreachable_message().unwrap();
         assert!(msg.contains("http://127.0.0.1:1/") && msg.contains("Is the receiver running?"));
         assert!(msg.contains("Connection refused"));
@@ -949,6 +949,6 @@ mod tests {
         let s = summary(Stats::new(1));
         assert!(s.is_balanced());
         assert!(!s.refused_all);
-        assert_eq!(s.exit_code(false), 0);
+        assert_eq!(s.exit(false).code(), 0);
     }
 }

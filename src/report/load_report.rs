@@ -11,6 +11,7 @@ use super::run::HoldsReport;
 use crate::deliver::Summary;
 use crate::engine;
 use crate::engine::load_plan::Plan;
+use crate::exit::Exit;
 use crate::scenario::threshold::Stat;
 
 /// Format version of the JSON report.
@@ -377,22 +378,21 @@ impl LoadReport {
         self.events.failed - self.events.cut_off
     }
 
-    /// The exit code (DESIGN.md): 3 when the target refused every connection, 130 when
+    /// How the run ends ([`Exit`]): unreachable when the target refused every connection, interrupted when
     /// interrupted, 1 when a threshold failed or (unless `allow_failures`) an event finally
     /// failed for another reason than the run's time running out; else 0.
-    pub fn exit_code(&self, thresholds_failed: bool, allow_failures: bool) -> u8 {
-        if self.refused_all {
-            3
-        } else if self.interrupted {
-            130
-        } else if thresholds_failed
+    pub fn exit(&self, thresholds_failed: bool, allow_failures: bool) -> Exit {
+        let failed = thresholds_failed
             || (self.real_failures() > 0 && !allow_failures)
-            || self.forged_accepted > 0
-        {
-            1
-        } else {
-            0
+            || self.forged_accepted > 0;
+        let mut exit = Exit::Ok.failed_if(failed);
+        if self.interrupted {
+            exit = exit.and(Exit::Interrupted);
         }
+        if self.refused_all {
+            exit = exit.and(Exit::Unreachable);
+        }
+        exit
     }
 
     /// Check `thresholds` and keep the verdicts in the report; returns them.

@@ -21,6 +21,7 @@ pub use load::{load, parse};
 
 use chrono::{DateTime, FixedOffset, Utc};
 
+use crate::diagnostic::Diagnostic;
 use crate::duration::Millis;
 use crate::event::{NullStyle, Str};
 use crate::pbx::{GlobalWebhook, NumberId, Pbx, UserId};
@@ -54,6 +55,20 @@ pub struct Scenario {
     pub expect: Vec<Threshold>,
     /// The `[chaos]` table: fault injection toward the receiver (`--chaos` overrides it).
     pub chaos: Option<crate::scenario::chaos::Chaos>,
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file: the same as [`load`]. A bad file is a
+    /// [`Diagnostic`](crate::diagnostic::Diagnostic) naming the file, line and column.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Scenario, Box<Diagnostic>> {
+        load(path.as_ref())
+    }
+
+    /// Checks a scenario given as TOML text, `name` standing for its file in messages: the
+    /// same as [`parse`].
+    pub fn parse(text: &str, name: &str) -> Result<Scenario, Box<Diagnostic>> {
+        parse(text, name)
+    }
 }
 
 /// The JSON Schema of the scenario file (`pbxsim schema scenario`).

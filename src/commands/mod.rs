@@ -1,0 +1,389 @@
+//! The commands: each file turns its subcommand's arguments into library options, calls the
+//! library, and prints; this one dispatches and holds what several commands share.
+
+mod check;
+mod listen;
+mod load;
+mod replay;
+mod run;
+mod trigger;
+mod validate;
+
+use crate::cli::*;
+use crate::error_reporting::*;
+use crate::output::*;
+use pbxsim::check::CheckerConfig;
+use pbxsim::deliver::{self, DeliverOptions, Pacing};
+use pbxsim::duration::Millis;
+use pbxsim::event::EventType;
+use pbxsim::receiver::inspector::InspectorConfig;
+use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
+use pbxsim::report;
+use pbxsim::scenario::Scenario;
+use pbxsim::scenario::chaos::Chaos;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+/// The cancel token of a run. The first SIGINT (Ctrl-C) or SIGTERM fires it: no new events
+/// start, requests in flight finish for the grace period, then the summary, the journal and
+/// the report files are written. A second signal at least [`deliver::QUIT_GAP`] later ends the
+/// process at once (130, or 143 for SIGTERM); copies arriving together (a signal sent to the
+/// process group) are one interrupt. Install it before printing the header, so a signal sent
+/// once the header is out is never lost.
+pub(crate) fn stop_token() -> deliver::CancelToken {
+    deliver::on_signals(|event| match event {
+        deliver::SignalEvent::Stop(signal) => {
+            let (what, again) = match signal {
+                deliver::StopSignal::Interrupt => ("interrupted", "press Ctrl-C again"),
+                deliver::StopSignal::Terminate => ("terminated (SIGTERM)", "signal again"),
+            };
+            eprintln!(
+                "\npbxsim: {what}; finishing the requests in flight ({again} to quit at once)"
+            );
+        }
+        deliver::SignalEvent::QuitNow(signal) => {
+            eprintln!("pbxsim: quitting at once");
+            std::process::exit(i32::from(signal.exit_code()));
+        }
+    })
+}
+
+/// A run's exit code, with 130 ("interrupted") made 143 when SIGTERM stopped it.
+pub(crate) fn stopped_code(code: u8, cancel: &deliver::CancelToken) -> ExitCode {
+    match (code, cancel.signal()) {
+        (130, Some(signal)) => ExitCode::from(signal.exit_code()),
+        _ => ExitCode::from(code),
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = parse_cli();
+    match cli.command {
+        Command::Validate { files, output } => validate::validate(&files, output),
+        Command::Run(args) => run::run(args),
+        Command::Trigger(args) => trigger::trigger(args),
+        Command::Call(args) => run::call(args),
+        Command::Schema { what } => {
+            let schema = match what {
+                SchemaKind::Events => pbxsim::event::json_schema(),
+                SchemaKind::Scenario => pbxsim::scenario::json_schema(),
+                SchemaKind::Truth => pbxsim::engine::truth::json_schema(),
+            };
+            print_stdout(&serde_json::to_string_pretty(&schema).expect("schema serializes"));
+            ExitCode::SUCCESS
+        }
+        Command::Listen(args) => listen::listen(args),
+        Command::Check(args) => check::check(args),
+        Command::Replay(args) => replay::replay(*args),
+        Command::Load(args) => load::load(*args),
+    }
+}
+
+/// A scenario with neither scripted calls nor generated traffic: `run` has nothing to send.
+pub(crate) fn nothing_to_play(scenario: &Scenario) -> bool {
+    scenario.calls.is_empty() && scenario.traffic.is_none()
+}
+
+/// `run` of a scenario with nothing to play: a usage error, with a call to add.
+pub(crate) fn nothing_to_play_error(file: &std::path::Path, scenario: &Scenario) -> ExitCode {
+    let file = file.display();
+    let help = match scenario.pbx.numbers.first() {
+        Some(n) => format!(
+            "add a call to one of its numbers:\n\n  [[calls]]\n  at = \"0s\"\n  \
+             from = \"61400000001\"\n  to = \"{}\"\n\n\
+             or play one call through its PBX: `pbxsim call inbound --scenario {file}`",
+            n.number
+        ),
+        None => "add [[numbers]] with a call flow and [[calls]] to them (see \
+                 docs/scenario-format.md), or try `pbxsim run scenarios/quickstart.toml`"
+            .to_string(),
+    };
+    eprintln!("error: {file} has nothing to play: no [[calls]] and no [traffic]\nhelp: {help}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// "3 users, 1 queue, 5 calls": the non-empty parts of a scenario.
+pub(crate) fn summary(scenario: &Scenario) -> String {
+    let pbx = &scenario.pbx;
+    let counts = [
+        (pbx.users.len(), "user", "users"),
+        (pbx.queues.len(), "queue", "queues"),
+        (pbx.ring_groups.len(), "ring group", "ring groups"),
+        (pbx.voicemail.len(), "voicemail box", "voicemail boxes"),
+        (pbx.webhooks.len(), "webhook object", "webhook objects"),
+        (pbx.numbers.len(), "number", "numbers"),
+    ];
+    let mut parts: Vec<String> = counts
+        .iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|&(n, one, many)| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect();
+    let calls = scenario.calls.len();
+    parts.push(format!("{calls} call{}", if calls == 1 { "" } else { "s" }));
+    if scenario.traffic.is_some() {
+        parts.push("generated traffic for `pbxsim load`".to_string());
+    }
+    let thresholds = scenario.expect.len();
+    if thresholds > 0 {
+        parts.push(format!("{thresholds} threshold{}", if thresholds == 1 { "" } else { "s" }));
+    }
+    parts.join(", ")
+}
+
+impl SemanticsArgs {
+    pub fn apply(&self, scenario: &mut Scenario) {
+        if let Some(v) = self.unanswered_completion {
+            scenario.pbx.unanswered_completion = v;
+        }
+    }
+}
+
+/// The PBX clock of a scripted run: pinned by `--start-time` or the file's `start_time`, else
+/// anchored to the wall clock so that no event is sent before the time it carries, given the
+/// virtual time of the run's last event and its speed (`None`: as fast as possible, or a dry
+/// run, which prints everything at once).
+pub(crate) fn scripted_anchor(
+    scenario: &Scenario,
+    start: Option<chrono::DateTime<chrono::Utc>>,
+    last_at: Millis,
+    speed: Option<f64>,
+) -> pbxsim::time::Anchor {
+    use pbxsim::time::{Anchor, lead_for};
+    match start.or(scenario.start_time) {
+        Some(start) => Anchor::pinned(start),
+        None => Anchor::back_from(chrono::Utc::now(), lead_for(last_at, speed), Some(last_at)),
+    }
+}
+
+/// The seed and start time of a run: flags, else the file, else the defaults (seed from the
+/// file's default, start = now rounded down to the second).
+pub(crate) fn engine_options(
+    scenario: &Scenario,
+    seed: Option<u64>,
+    start: Option<chrono::DateTime<chrono::Utc>>,
+) -> pbxsim::engine::Options {
+    use chrono::{SubsecRound, Utc};
+    let start = start.or(scenario.start_time).unwrap_or_else(|| Utc::now().trunc_subsecs(0));
+    pbxsim::engine::Options::new(seed.unwrap_or(scenario.seed), start)
+}
+
+/// Opens `--truth FILE` before anything is sent (a file that cannot be created is a usage
+/// error); `Ok(None)` without the flag.
+pub(crate) fn open_truth(
+    path: Option<&std::path::Path>,
+    timeline: pbxsim::time::Timeline,
+) -> Result<Option<pbxsim::engine::truth::Recorder>, ExitCode> {
+    let Some(path) = path else { return Ok(None) };
+    match std::fs::File::create(path) {
+        Ok(file) => {
+            Ok(Some(pbxsim::engine::truth::Recorder::new(timeline, std::io::BufWriter::new(file))))
+        }
+        Err(e) => Err(usage_error(format!("cannot write {}: {e}", path.display()))),
+    }
+}
+
+/// Flushes the truth file and says on stderr what it holds; false after a write error.
+pub(crate) fn finish_truth(
+    recorder: Option<pbxsim::engine::truth::Recorder>,
+    path: Option<&std::path::Path>,
+) -> bool {
+    let (Some(recorder), Some(path)) = (recorder, path) else { return true };
+    match recorder.finish() {
+        Ok(stats) => {
+            let unfinished = match stats.unfinished {
+                0 => String::new(),
+                n => format!(" ({n} calls still in progress at the end have no line)"),
+            };
+            eprintln!("truth: {} calls written to {}{unfinished}", stats.lines, path.display());
+            true
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            false
+        }
+    }
+}
+
+impl DeliveryArgs {
+    /// The `-H` headers, checked; a bad one is a usage error (its value is never printed).
+    pub(crate) fn parsed_headers(&self) -> Result<Vec<(String, String)>, ExitCode> {
+        self.headers
+            .iter()
+            .map(|h| deliver::parse_header(h))
+            .collect::<Result<_, _>>()
+            .map_err(usage_error)
+    }
+
+    /// Lay the `-H` headers over the scenario's global webhook headers.
+    pub(crate) fn apply_headers(&self, scenario: &mut Scenario) -> Result<(), ExitCode> {
+        let extra = self.parsed_headers()?;
+        scenario.webhook.headers = deliver::with_headers(&scenario.webhook.headers, &extra);
+        Ok(())
+    }
+
+    /// The library settings for these flags.
+    pub fn options(&self, pacing: Pacing) -> DeliverOptions {
+        DeliverOptions {
+            pacing,
+            concurrency: self.concurrency as usize,
+            timeout: self.timeout,
+            retries: self.retries,
+            retry_on: self.retry_on,
+            stop_call_on_failure: self.stop_call_on_failure,
+            insecure: self.insecure,
+            failed_journal: self.failed.clone(),
+            on_event: self.verbose.then(verbose_log),
+            ..DeliverOptions::default()
+        }
+    }
+}
+
+impl ChaosArgs {
+    /// The chaos of a run: the scenario's `[chaos]`, then the `--chaos` flags; `None` when
+    /// nothing is injected.
+    pub fn chaos(&self, base: Option<&Chaos>, seed: u64) -> Option<Chaos> {
+        let mut chaos = base.cloned().unwrap_or_default();
+        for list in &self.chaos {
+            chaos.apply_all(&list.0);
+        }
+        chaos.seed = seed;
+        chaos.is_active().then_some(chaos)
+    }
+}
+
+/// `-v`: a line per event on stdout as it is delivered or finally fails.
+pub(crate) fn verbose_log() -> deliver::EventLog {
+    deliver::EventLog::new(|end| println!("{}", verbose_line(end, &chrono::Local::now())))
+}
+
+/// `09:00:01.234 queue_call 160455961758 200 3.10 ms`, and for a failure the reason after the
+/// status: `… 503 12.0 ms failed: HTTP 503 (after 3 attempts)`; `-` for no latency (never sent).
+pub(crate) fn verbose_line(
+    end: &deliver::EventEnd<'_>,
+    at: &chrono::DateTime<chrono::Local>,
+) -> String {
+    #[derive(serde::Deserialize)]
+    struct Call {
+        unique_call_id: Option<serde_json::Value>,
+    }
+    let call = match serde_json::from_slice::<Call>(end.body).ok().and_then(|c| c.unique_call_id) {
+        Some(serde_json::Value::String(id)) => receiver::format::printable(&id).into_owned(),
+        Some(other) => other.to_string(),
+        None => "-".to_string(),
+    };
+    let latency = end.latency.map_or("-".to_string(), |d| {
+        report::hist::fmt_ms(d.as_secs_f64() * 1000.0).replace(' ', "")
+    });
+    let mut line =
+        format!("{} {} {call} {} {latency}", receiver::format::clock(at), end.kind, end.outcome);
+    if let Some(detail) = end.detail.filter(|_| !end.delivered) {
+        line.push_str(&format!(" failed: {detail}"));
+    }
+    line
+}
+
+/// A multi-threaded tokio runtime for the commands that do I/O.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the tokio runtime starts")
+}
+
+/// Where a `--token` value came from: the flag itself, or clap's fallback to `PBXSIM_TOKEN`.
+pub(crate) fn token_source() -> deliver::TokenSource {
+    let flag = std::env::args_os().skip(1).any(|a| {
+        let a = a.to_string_lossy();
+        a == "--token" || a.starts_with("--token=")
+    });
+    if flag { deliver::TokenSource::Flag } else { deliver::TokenSource::Env }
+}
+
+/// The command line's changes to a scenario's endpoints.
+pub(crate) fn overrides(
+    target: Option<&str>,
+    token: Option<&str>,
+    routes: &[(EventType, String)],
+) -> deliver::Overrides {
+    deliver::Overrides {
+        target: target.map(str::to_string),
+        token: token.map(str::to_string),
+        token_source: token_source(),
+        routes: routes.to_vec(),
+    }
+}
+
+/// How many endpoints a run opens connections to, at most: global, objects, routes.
+pub(crate) fn endpoint_count(scenario: &Scenario, routes: &[(EventType, String)]) -> usize {
+    let mut routed: Vec<EventType> = scenario.webhook.routes.iter().map(|r| r.0).collect();
+    routed.extend(routes.iter().map(|r| r.0));
+    routed.sort_by_key(|t| t.index());
+    routed.dedup();
+    1 + scenario.pbx.webhooks.len() + routed.len()
+}
+
+/// Start the built-in receiver on a loopback port for a run with no target: it accepts the
+/// token (`--token`, else the scenario's) and every webhook object's token, and checks each
+/// call's events. A failure to start is reported; the `Err` is the exit code.
+pub(crate) async fn start_builtin_receiver(
+    scenario: &Scenario,
+    token: Option<&str>,
+    opts: &DeliverOptions,
+    print: PrintMode,
+    color: bool,
+    output: Output,
+    ui: bool,
+) -> Result<receiver::RunningReceiver, ExitCode> {
+    let token = token
+        .map(str::to_string)
+        .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
+    let cfg = ReceiverConfig {
+        token,
+        extra_tokens: scenario.pbx.webhooks.iter().filter_map(|w| w.token.clone()).collect(),
+        checker: CheckerConfig {
+            ticked: scenario.webhook.events,
+            // `--chaos durations=string` is a variant, not a violation.
+            lenient_numbers: opts
+                .chaos
+                .as_ref()
+                .is_some_and(|c| c.durations == Some(pbxsim::event::DurationStyle::String)),
+            // So is `--chaos extra_fields`: a receiver must ignore fields it does not know.
+            extra_fields: opts.chaos.as_ref().is_some_and(|c| c.extra_fields > 0.0),
+            ..CheckerConfig::default()
+        },
+        print,
+        color,
+        output,
+        inspector: ui.then(InspectorConfig::default),
+        ..ReceiverConfig::default()
+    };
+    let running =
+        receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await.map_err(|e| {
+            eprintln!("error: cannot start the built-in receiver: {e}");
+            ExitCode::from(EXIT_USAGE)
+        })?;
+    if let Some(url) = running.inspector_url() {
+        println!("inspector: {url}  (open it in a browser)");
+    }
+    Ok(running)
+}
+
+/// `--ui` serves the page from the built-in receiver, so it needs one.
+pub(crate) fn ui_needs_builtin(ui: bool, builtin: bool) -> Result<(), String> {
+    if ui && !builtin {
+        return Err("--ui shows what the built-in receiver gets, and this run sends to a target \
+                    (--target or the file's [webhook] url); drop the target, or run \
+                    `pbxsim listen --ui` and make it your target"
+            .into());
+    }
+    Ok(())
+}
+
+/// With `--ui`: the run is over, its end-of-stream checks are run (the page shows them), and
+/// the page stays open until Ctrl-C.
+pub(crate) async fn linger(receiver: &receiver::RunningReceiver) {
+    let Some(url) = receiver.inspector_url() else { return };
+    receiver.finish_checks();
+    println!("\nthe inspector stays open at {url}; press Ctrl-C to stop");
+    let _ = tokio::signal::ctrl_c().await;
+}
