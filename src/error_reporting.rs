@@ -4,6 +4,7 @@
 use crate::cli::*;
 use crate::output::*;
 use pbxsim::diagnostic::Diagnostic;
+use pbxsim::session::SessionError;
 use std::process::ExitCode;
 
 /// Exit code for usage and scenario errors.
@@ -42,11 +43,24 @@ pub(crate) fn runaway_error(runaway: &pbxsim::engine::Runaway) -> ExitCode {
 
 /// "could not connect to URL …", printed once at the end of a run: an error when nothing
 /// could connect (exit 3), else a warning (another URL of the run was reachable).
-pub(crate) fn print_unreachable(message: Option<String>, code: u8) {
+pub(crate) fn print_unreachable(message: Option<String>, exit: pbxsim::Exit) {
     if let Some(message) = message {
-        let level = if code == 3 { "error" } else { "warning" };
+        let level = if exit == pbxsim::Exit::Unreachable { "error" } else { "warning" };
         for line in message.lines() {
             eprintln!("{level}: {line}");
         }
+    }
+}
+
+/// A session that could not run: its error with the advice about flags that goes with it.
+pub(crate) fn session_error(e: &SessionError) -> ExitCode {
+    match e {
+        SessionError::Runaway(runaway) => runaway_error(runaway),
+        SessionError::InspectorNeedsBuiltin => usage_error(
+            "--ui shows what the built-in receiver gets, and this run sends to a target \
+             (--target or the file's [webhook] url); drop the target, or run \
+             `pbxsim listen --ui` and make it your target",
+        ),
+        other => usage_error(other),
     }
 }

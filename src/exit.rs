@@ -90,6 +90,18 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// [`Exit::Terminated`] in place of [`Exit::Interrupted`] when SIGTERM, not Ctrl-C,
+    /// stopped the run.
+    #[must_use]
+    pub fn terminated_if(self, sigterm: bool) -> Exit {
+        match self {
+            Exit::Interrupted if sigterm => Exit::Terminated,
+            other => other,
+        }
+    }
+}
+
 impl fmt::Display for Exit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.code())

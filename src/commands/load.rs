@@ -11,6 +11,13 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use pbxsim::Exit;
+use pbxsim::engine::load_plan::LoadOptions;
+use pbxsim::scenario::traffic::Arrivals;
+use pbxsim::session::{
+    Observer, ReceiverView, Session, SessionError, SessionOptions, Started, truth_file,
+};
+
 /// The scenario and traffic of a load run: FILE's, or the built-in mid-size PBX.
 pub(crate) fn load_traffic(
     args: &LoadArgs,
@@ -54,62 +61,38 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
         return code;
     }
     args.semantics.apply(&mut scenario);
-    let engine_opts = engine_options(&scenario, args.seed, args.start_time);
-    let pinned = args.start_time.or(scenario.start_time);
+    let seed = args.seed.unwrap_or(scenario.seed);
     let mut deliver = args.delivery.options(Pacing::Asap);
-    deliver.nulls = scenario.nulls;
-    deliver.ticked = scenario.webhook.events;
     deliver.max_calls_in_flight = args.max_calls_in_flight.map(|n| n as usize);
-    deliver.chaos = args.chaos.chaos(scenario.chaos.as_ref(), engine_opts.seed);
-    let builtin_receiver = args.target.is_none() && scenario.webhook.url.is_none();
-    if let Err(e) = ui_needs_builtin(args.ui, builtin_receiver) {
-        return usage_error(e);
-    }
-    let endpoint_count = endpoint_count(&scenario, &args.routes);
-    if let Err(e) =
-        pbxsim::fd_limit::check_fd_limit(deliver.concurrency, endpoint_count, builtin_receiver)
-    {
-        return usage_error(e);
-    }
-    let options = pbxsim::engine::load_plan::LoadOptions {
-        seed: engine_opts.seed,
-        start: engine_opts.start,
+    deliver.chaos = args.chaos.chaos(scenario.chaos.as_ref(), seed);
+    let options = LoadOptions {
+        seed,
         speed: args.speed,
         asap: args.asap,
         rate: args.rate,
         arrivals: args.arrivals.map(|a| match a {
-            ArrivalsArg::Poisson => pbxsim::scenario::traffic::Arrivals::Poisson,
-            ArrivalsArg::Uniform => pbxsim::scenario::traffic::Arrivals::Uniform,
+            ArrivalsArg::Poisson => Arrivals::Poisson,
+            ArrivalsArg::Uniform => Arrivals::Uniform,
         }),
         duration: args.duration,
         drain: args.drain,
         max_calls: args.max_calls,
         max_events: args.max_events,
         sample_every: Duration::from_secs(1).min(args.progress_every),
+        ..LoadOptions::default()
     };
-    let mut plan = match pbxsim::engine::load_plan::plan(scenario, &spec, options) {
-        Ok(plan) => plan,
-        Err(e) => {
+    let session = match Session::load(scenario, &spec, options, args.start_time) {
+        Ok(session) => session,
+        Err(SessionError::Plan(e)) => {
             let source = match &args.file {
                 Some(p) => format!("{}: ", p.display()),
                 None => String::new(),
             };
             return usage_error(format!("{source}{e}"));
         }
+        Err(e) => return session_error(&e),
     };
-    // The PBX clock: pinned, or anchored so that no event is sent before the time it carries.
-    let anchor = match pinned {
-        Some(start) => pbxsim::time::Anchor::pinned(start),
-        None => {
-            let (horizon, exact) = pbxsim::engine::load_plan::horizon(&plan);
-            let speed = (!plan.options.asap).then_some(plan.options.speed);
-            let lead = pbxsim::time::lead_for(horizon, speed);
-            pbxsim::time::Anchor::back_from(chrono::Utc::now(), lead, exact.then_some(horizon))
-        }
-    };
-    plan.options.start = anchor.start;
-    deliver.clock_lead = anchor.lead();
-    let mut series = match &args.stats_csv {
+    let series = match &args.stats_csv {
         Some(path) => match std::fs::File::create(path)
             .and_then(|f| pbxsim::report::series::Series::new(std::io::BufWriter::new(f)))
         {
@@ -118,168 +101,116 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
         },
         None => None,
     };
-    for path in args.report.iter() {
+    for path in args.report.iter().chain(&args.junit) {
         if let Err(e) = std::fs::File::create(path) {
             return usage_error(format!("cannot write {}: {e}", path.display()));
         }
     }
-    let timeline = pbxsim::time::Timeline::new(plan.options.start, plan.scenario.utc_offset);
-    let mut recorder = match open_truth(args.truth.as_deref(), timeline) {
-        Ok(r) => r,
-        Err(code) => return code,
+    let Some(plan) = session.plan() else { unreachable!("a load session") };
+    let o = &plan.options;
+    let what = match builtin_pbx {
+        true => "the built-in mid-size PBX".to_string(),
+        false => plan.scenario.name.clone(),
     };
-    deliver::init_tls();
-    let scenario = plan.scenario.clone();
+    let limit = match plan.window {
+        Some(w) if plan.default_duration => {
+            format!("for {:.0} s (default; set --duration)", w.as_secs_f64())
+        }
+        Some(w) => format!("for {:.0} s", w.as_secs_f64()),
+        None => "until a limit is reached".to_string(),
+    };
+    let how = match o.asap {
+        true => format!("as fast as possible {limit} (calls built at {}x)", o.speed),
+        false => {
+            format!("at {:.2} calls/s {limit}, calls compressed {}x", plan.target_rate, o.speed)
+        }
+    };
+    let header = format!("load: {what} {how}, seed {}", o.seed);
+    let clock = format!("load: PBX clock {}", session.anchor().describe(plan.scenario.utc_offset));
+    let json = args.output == OutputFormat::Json;
     let rt = runtime();
     rt.block_on(async move {
         let cancel = stop_token();
-        let receiver = if builtin_receiver {
-            let deliver = &deliver;
-            let quiet = PrintMode::Quiet;
-            let output = Output::stdout();
-            match start_builtin_receiver(
-                &scenario,
-                args.token.as_deref(),
-                deliver,
-                quiet,
-                false,
-                output,
-                args.ui,
-            )
-            .await
-            {
-                Ok(r) => Some(r),
-                Err(code) => return code,
+        let options = SessionOptions {
+            overrides: overrides(args.target.as_deref(), args.token.as_deref(), &args.routes),
+            deliver,
+            thresholds: args.thresholds.clone(),
+            allow_failures: args.delivery.allow_failures,
+            sample_every: Duration::from_secs(1).min(args.progress_every),
+            cancel: cancel.clone(),
+            receiver: ReceiverView {
+                print: PrintMode::Quiet,
+                color: false,
+                output: Output::stdout(),
+                ui: args.ui,
+            },
+        };
+        let mut session = session.with_options(options);
+        if let Some(path) = &args.truth {
+            match truth_file(path) {
+                Ok(file) => session = session.with_truth(file),
+                Err(e) => return session_error(&e),
             }
-        } else {
-            None
-        };
-        let target = receiver.as_ref().map(|r| r.url()).or_else(|| args.target.clone());
-        let overrides = overrides(target.as_deref(), args.token.as_deref(), &args.routes);
-        let endpoints = match deliver::Endpoints::from_scenario(&scenario, &overrides) {
-            Ok(e) => e,
-            Err(e) => return usage_error(e),
-        };
-        let o = &plan.options;
-        let what = if builtin_pbx {
-            "the built-in mid-size PBX".to_string()
-        } else {
-            scenario.name.clone()
-        };
-        let limit = match plan.window {
-            Some(w) if plan.default_duration => {
-                format!("for {:.0} s (default; set --duration)", w.as_secs_f64())
-            }
-            Some(w) => format!("for {:.0} s", w.as_secs_f64()),
-            None => "until a limit is reached".to_string(),
-        };
-        let how = match o.asap {
-            true => format!("as fast as possible {limit} (calls built at {}x)", o.speed),
-            false => {
-                format!("at {:.2} calls/s {limit}, calls compressed {}x", plan.target_rate, o.speed)
-            }
-        };
-        eprintln!(
-            "load: {what} {how}, seed {}{}",
-            o.seed,
-            match &receiver {
-                Some(r) =>
-                    format!("; no target given: sending to the built-in receiver at {}", r.url()),
-                None => String::new(),
-            }
-        );
-        eprintln!("load: PBX clock {}", anchor.describe(scenario.utc_offset));
+        }
         let terminal = std::io::stderr().is_terminal();
         // -v's lines on a terminal take the place of the progress bar.
-        let mut progress = match args.quiet || (args.delivery.verbose && terminal) {
+        let progress = match args.quiet || (args.delivery.verbose && terminal) {
             true => pbxsim::report::progress::Progress::Off,
             false => pbxsim::report::progress::Progress::new(terminal, args.progress_every),
         };
-        let mut csv_error = None;
-        let on_sample = |sample: &pbxsim::deliver::Sample| {
-            progress.update(sample);
-            if let Some(s) = series.as_mut()
-                && let Err(e) = s.row(sample)
-            {
-                csv_error.get_or_insert(e.to_string());
-            }
+        let mut view = LoadView { header, clock, progress, series, csv_error: None };
+        let outcome = session.run(&mut view).await;
+        view.progress.finish();
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => return session_error(&e),
         };
-        let truth = recorder.as_mut();
-        let result = pbxsim::session::load::run_with_truth(
-            &plan,
-            &deliver,
-            &endpoints,
-            cancel.clone(),
-            on_sample,
-            truth,
-        )
-        .await;
-        progress.finish();
-        let mut report = match result {
-            Ok(r) => r,
-            Err(pbxsim::session::load::LoadError::Runaway(r)) => return runaway_error(&r),
-            Err(e) => return usage_error(e),
-        };
-        // The scenario's [expect] thresholds, then --threshold's.
-        let thresholds: Vec<_> = scenario.expect.iter().chain(&args.thresholds).cloned().collect();
-        let verdicts = report.check(&thresholds);
-        let thresholds_failed = verdicts.iter().any(|v| !v.pass);
-        let json = args.output == OutputFormat::Json;
+        let Some(report) = outcome.load_report() else { unreachable!("a load session") };
         if !json {
             print!("{}", report.render());
         }
-        let mut code = report.exit(thresholds_failed, args.delivery.allow_failures).code();
-        if !finish_truth(recorder, args.truth.as_deref()) {
-            code = code.max(1);
-        }
-        // A run that started no call tested nothing: not a success.
+        let mut exit = outcome.exit;
+        print_truth(outcome.truth.as_ref(), args.truth.as_deref());
         if let Some(why) = report.no_calls() {
             eprintln!("error: no call started: {why}");
-            code = code.max(1);
         }
         if let Some(path) = &args.junit {
-            let xml = pbxsim::report::junit(&format!("pbxsim load {}", report.scenario), &verdicts);
+            let xml = pbxsim::report::junit(
+                &format!("pbxsim load {}", report.scenario),
+                &outcome.verdicts,
+            );
             if let Err(e) = std::fs::write(path, xml) {
                 eprintln!("error: cannot write {}: {e}", path.display());
-                code = code.max(1);
+                exit = exit.and(Exit::Failed);
             }
         }
-        print_unreachable(report.unreachable.clone(), code);
-        if let Some(series) = series {
-            if let Err(e) = series.finish() {
-                csv_error.get_or_insert(e.to_string());
-            }
+        print_unreachable(report.unreachable.clone(), exit);
+        let mut csv_error = view.csv_error.take();
+        if let Some(series) = view.series.take()
+            && let Err(e) = series.finish()
+        {
+            csv_error.get_or_insert(e.to_string());
         }
         if let (Some(path), Some(e)) = (&args.stats_csv, csv_error) {
             eprintln!("error: cannot write {}: {e}", path.display());
-            code = code.max(1);
+            exit = exit.and(Exit::Failed);
         }
-        let text = serde_json::to_string_pretty(&report).expect("reports serialize");
-        if let Some(path) = &args.report {
-            if let Err(e) = std::fs::write(path, text.clone() + "\n") {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                code = code.max(1);
-            }
+        let text = serde_json::to_string_pretty(report).expect("reports serialize");
+        if let Some(path) = &args.report
+            && let Err(e) = std::fs::write(path, text.clone() + "\n")
+        {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            exit = exit.and(Exit::Failed);
         }
         if json {
             print_stdout(&text);
         }
-        if let Some(r) = receiver {
-            if code != 130 {
-                linger(&r).await;
-            }
-            let stats = r.shutdown().await;
+        if let Some(stats) = &outcome.receiver {
             match json {
                 true => eprintln!("\nbuilt-in receiver\n{stats}"),
                 false => println!("\nbuilt-in receiver\n{stats}"),
             }
-            // Calls cut off at the end of the run are incomplete by design.
-            let expected = match report.calls.cut_off + report.events.cut_off {
-                0 => 0,
-                _ => {
-                    stats.check.per_rule.get(&pbxsim::check::Rule::Incomplete).copied().unwrap_or(0)
-                }
-            };
+            let expected = outcome.expected_incomplete;
             if expected > 0 {
                 let what = match expected {
                     1 => "violation is of a call",
@@ -291,10 +222,47 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
                     false => println!("{note}"),
                 }
             }
-            if stats.violations() > expected && code == 0 {
-                code = 1;
-            }
         }
-        stopped_code(code, &cancel)
+        exit.into()
     })
+}
+
+/// What `load` shows while the session plays: the header on stderr, then progress, and the
+/// `--stats-csv` rows.
+struct LoadView {
+    header: String,
+    clock: String,
+    progress: pbxsim::report::progress::Progress,
+    series: Option<pbxsim::report::series::Series<std::io::BufWriter<std::fs::File>>>,
+    csv_error: Option<String>,
+}
+
+impl Observer for LoadView {
+    fn started(&mut self, started: &Started) {
+        if let Some(url) = &started.inspector {
+            println!("inspector: {url}  (open it in a browser)");
+        }
+        match &started.builtin_receiver {
+            Some(url) => eprintln!(
+                "{}; no target given: sending to the built-in receiver at {url}",
+                self.header
+            ),
+            None => eprintln!("{}", self.header),
+        }
+        eprintln!("{}", self.clock);
+    }
+
+    fn sample(&mut self, sample: &deliver::Sample) {
+        self.progress.update(sample);
+        if let Some(s) = self.series.as_mut()
+            && let Err(e) = s.row(sample)
+        {
+            self.csv_error.get_or_insert(e.to_string());
+        }
+    }
+
+    fn inspector_open(&mut self, url: &str) {
+        self.progress.finish();
+        say_inspector_open(url);
+    }
 }

@@ -12,16 +12,12 @@ mod validate;
 use crate::cli::*;
 use crate::error_reporting::*;
 use crate::output::*;
-use pbxsim::check::CheckerConfig;
 use pbxsim::deliver::{self, DeliverOptions, Pacing};
-use pbxsim::duration::Millis;
 use pbxsim::event::EventType;
-use pbxsim::receiver::inspector::InspectorConfig;
-use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
+use pbxsim::receiver::{self};
 use pbxsim::report;
 use pbxsim::scenario::Scenario;
 use pbxsim::scenario::chaos::Chaos;
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 /// The cancel token of a run. The first SIGINT (Ctrl-C) or SIGTERM fires it: no new events
@@ -46,14 +42,6 @@ pub(crate) fn stop_token() -> deliver::CancelToken {
             std::process::exit(i32::from(signal.exit_code()));
         }
     })
-}
-
-/// A run's exit code, with 130 ("interrupted") made 143 when SIGTERM stopped it.
-pub(crate) fn stopped_code(code: u8, cancel: &deliver::CancelToken) -> ExitCode {
-    match (code, cancel.signal()) {
-        (130, Some(signal)) => ExitCode::from(signal.exit_code()),
-        _ => ExitCode::from(code),
-    }
 }
 
 pub fn main() -> ExitCode {
@@ -134,72 +122,6 @@ impl SemanticsArgs {
     pub fn apply(&self, scenario: &mut Scenario) {
         if let Some(v) = self.unanswered_completion {
             scenario.pbx.unanswered_completion = v;
-        }
-    }
-}
-
-/// The PBX clock of a scripted run: pinned by `--start-time` or the file's `start_time`, else
-/// anchored to the wall clock so that no event is sent before the time it carries, given the
-/// virtual time of the run's last event and its speed (`None`: as fast as possible, or a dry
-/// run, which prints everything at once).
-pub(crate) fn scripted_anchor(
-    scenario: &Scenario,
-    start: Option<chrono::DateTime<chrono::Utc>>,
-    last_at: Millis,
-    speed: Option<f64>,
-) -> pbxsim::time::Anchor {
-    use pbxsim::time::{Anchor, lead_for};
-    match start.or(scenario.start_time) {
-        Some(start) => Anchor::pinned(start),
-        None => Anchor::back_from(chrono::Utc::now(), lead_for(last_at, speed), Some(last_at)),
-    }
-}
-
-/// The seed and start time of a run: flags, else the file, else the defaults (seed from the
-/// file's default, start = now rounded down to the second).
-pub(crate) fn engine_options(
-    scenario: &Scenario,
-    seed: Option<u64>,
-    start: Option<chrono::DateTime<chrono::Utc>>,
-) -> pbxsim::engine::Options {
-    use chrono::{SubsecRound, Utc};
-    let start = start.or(scenario.start_time).unwrap_or_else(|| Utc::now().trunc_subsecs(0));
-    pbxsim::engine::Options::new(seed.unwrap_or(scenario.seed), start)
-}
-
-/// Opens `--truth FILE` before anything is sent (a file that cannot be created is a usage
-/// error); `Ok(None)` without the flag.
-pub(crate) fn open_truth(
-    path: Option<&std::path::Path>,
-    timeline: pbxsim::time::Timeline,
-) -> Result<Option<pbxsim::engine::truth::Recorder>, ExitCode> {
-    let Some(path) = path else { return Ok(None) };
-    match std::fs::File::create(path) {
-        Ok(file) => {
-            Ok(Some(pbxsim::engine::truth::Recorder::new(timeline, std::io::BufWriter::new(file))))
-        }
-        Err(e) => Err(usage_error(format!("cannot write {}: {e}", path.display()))),
-    }
-}
-
-/// Flushes the truth file and says on stderr what it holds; false after a write error.
-pub(crate) fn finish_truth(
-    recorder: Option<pbxsim::engine::truth::Recorder>,
-    path: Option<&std::path::Path>,
-) -> bool {
-    let (Some(recorder), Some(path)) = (recorder, path) else { return true };
-    match recorder.finish() {
-        Ok(stats) => {
-            let unfinished = match stats.unfinished {
-                0 => String::new(),
-                n => format!(" ({n} calls still in progress at the end have no line)"),
-            };
-            eprintln!("truth: {} calls written to {}{unfinished}", stats.lines, path.display());
-            true
-        }
-        Err(e) => {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            false
         }
     }
 }
@@ -313,77 +235,26 @@ pub(crate) fn overrides(
     }
 }
 
-/// How many endpoints a run opens connections to, at most: global, objects, routes.
-pub(crate) fn endpoint_count(scenario: &Scenario, routes: &[(EventType, String)]) -> usize {
-    let mut routed: Vec<EventType> = scenario.webhook.routes.iter().map(|r| r.0).collect();
-    routed.extend(routes.iter().map(|r| r.0));
-    routed.sort_by_key(|t| t.index());
-    routed.dedup();
-    1 + scenario.pbx.webhooks.len() + routed.len()
-}
-
-/// Start the built-in receiver on a loopback port for a run with no target: it accepts the
-/// token (`--token`, else the scenario's) and every webhook object's token, and checks each
-/// call's events. A failure to start is reported; the `Err` is the exit code.
-pub(crate) async fn start_builtin_receiver(
-    scenario: &Scenario,
-    token: Option<&str>,
-    opts: &DeliverOptions,
-    print: PrintMode,
-    color: bool,
-    output: Output,
-    ui: bool,
-) -> Result<receiver::RunningReceiver, ExitCode> {
-    let token = token
-        .map(str::to_string)
-        .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
-    let cfg = ReceiverConfig {
-        token,
-        extra_tokens: scenario.pbx.webhooks.iter().filter_map(|w| w.token.clone()).collect(),
-        checker: CheckerConfig {
-            ticked: scenario.webhook.events,
-            // `--chaos durations=string` is a variant, not a violation.
-            lenient_numbers: opts
-                .chaos
-                .as_ref()
-                .is_some_and(|c| c.durations == Some(pbxsim::event::DurationStyle::String)),
-            // So is `--chaos extra_fields`: a receiver must ignore fields it does not know.
-            extra_fields: opts.chaos.as_ref().is_some_and(|c| c.extra_fields > 0.0),
-            ..CheckerConfig::default()
-        },
-        print,
-        color,
-        output,
-        inspector: ui.then(InspectorConfig::default),
-        ..ReceiverConfig::default()
-    };
-    let running =
-        receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await.map_err(|e| {
-            eprintln!("error: cannot start the built-in receiver: {e}");
-            ExitCode::from(EXIT_USAGE)
-        })?;
-    if let Some(url) = running.inspector_url() {
-        println!("inspector: {url}  (open it in a browser)");
+/// Says on stderr what the `--truth` file holds, or why it could not be written.
+pub(crate) fn print_truth(
+    truth: Option<&std::io::Result<pbxsim::engine::truth::TruthStats>>,
+    path: Option<&std::path::Path>,
+) {
+    let (Some(truth), Some(path)) = (truth, path) else { return };
+    match truth {
+        Ok(stats) => {
+            let unfinished = match stats.unfinished {
+                0 => String::new(),
+                n => format!(" ({n} calls still in progress at the end have no line)"),
+            };
+            eprintln!("truth: {} calls written to {}{unfinished}", stats.lines, path.display());
+        }
+        Err(e) => eprintln!("error: cannot write {}: {e}", path.display()),
     }
-    Ok(running)
-}
-
-/// `--ui` serves the page from the built-in receiver, so it needs one.
-pub(crate) fn ui_needs_builtin(ui: bool, builtin: bool) -> Result<(), String> {
-    if ui && !builtin {
-        return Err("--ui shows what the built-in receiver gets, and this run sends to a target \
-                    (--target or the file's [webhook] url); drop the target, or run \
-                    `pbxsim listen --ui` and make it your target"
-            .into());
-    }
-    Ok(())
 }
 
 /// With `--ui`: the run is over, its end-of-stream checks are run (the page shows them), and
 /// the page stays open until Ctrl-C.
-pub(crate) async fn linger(receiver: &receiver::RunningReceiver) {
-    let Some(url) = receiver.inspector_url() else { return };
-    receiver.finish_checks();
+pub(crate) fn say_inspector_open(url: &str) {
     println!("\nthe inspector stays open at {url}; press Ctrl-C to stop");
-    let _ = tokio::signal::ctrl_c().await;
 }

@@ -55,7 +55,8 @@ pub(crate) fn replay(args: ReplayArgs) -> ExitCode {
         Err(e) => return usage_error(e),
     };
     print!("{}", summary.render());
-    let code = summary.exit(args.delivery.allow_failures).code();
-    print_unreachable(summary.unreachable_message(), code);
-    stopped_code(code, &cancel)
+    let sigterm = cancel.signal() == Some(deliver::StopSignal::Terminate);
+    let exit = summary.exit(args.delivery.allow_failures).terminated_if(sigterm);
+    print_unreachable(summary.unreachable_message(), exit);
+    exit.into()
 }

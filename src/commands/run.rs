@@ -6,13 +6,16 @@ use crate::commands::*;
 use crate::error_reporting::*;
 use crate::output::*;
 use pbxsim::deliver::{self, Pacing};
-use pbxsim::event::EventType;
 use pbxsim::receiver::{self, Output, PrintMode};
 use pbxsim::report;
-use pbxsim::scenario::Scenario;
 use pbxsim::scenario::chaos::Chaos;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use pbxsim::Exit;
+use pbxsim::session::{
+    Observer, ReceiverView, ScriptedOptions, Session, SessionOptions, Started, truth_file,
+};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -51,24 +54,20 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
              `pbxsim load {file}`"
         );
     }
-    let seed = args.seed.unwrap_or(scenario.seed);
-    let preview = pbxsim::engine::preview(&scenario, seed);
-    if let Some(runaway) = &preview.runaway {
-        return runaway_error(runaway);
-    }
     let pacing = match (args.asap, args.speed) {
-        (true, _) => Pacing::Asap,
-        (false, Some(speed)) => Pacing::Speed(speed),
-        (false, None) => scenario.speed.map_or(Pacing::Realtime, Pacing::Speed),
+        (true, _) => Some(Pacing::Asap),
+        (false, speed) => speed.map(Pacing::Speed),
     };
+    let options = ScriptedOptions { pacing, seed: args.seed, start_time: args.start_time };
+    let session = match Session::scripted(scenario, options) {
+        Ok(session) => session,
+        Err(e) => return session_error(&e),
+    };
+    let chaos = args.chaos.chaos(session.scenario().chaos.as_ref(), session.seed());
+    let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
     if args.dry_run {
-        let anchor = scripted_anchor(&scenario, args.start_time, preview.last_at, None);
-        let options = pbxsim::engine::Options::new(seed, anchor.start);
-        let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
-        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
-        return dry_run(&scenario, options, args.envelope, &shown, chaos, args.truth.as_deref());
+        return dry_run(session, args.envelope, shown, chaos, args.truth.as_deref());
     }
-    let anchor = scripted_anchor(&scenario, args.start_time, preview.last_at, pacing.speed());
     let outputs = RunOutputs {
         command: "run",
         report: args.report,
@@ -78,21 +77,15 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         progress_every: args.progress_every,
     };
     let play = Play {
-        target: args.target,
-        token: args.token,
-        routes: args.routes,
-        pacing,
+        overrides: shown,
         delivery: args.delivery,
-        chaos: args.chaos,
+        chaos,
         quiet: args.quiet,
-        anchor,
-        preview,
-        seed,
         outputs,
         ui: args.ui,
         truth: args.truth,
     };
-    play.run(scenario)
+    play.run(session)
 }
 
 /// Where a scripted run's results go besides the text summary.
@@ -132,293 +125,232 @@ pub(crate) fn about(length: Duration) -> String {
 }
 
 pub(crate) fn dry_run(
-    scenario: &std::sync::Arc<Scenario>,
-    options: pbxsim::engine::Options,
+    session: Session,
     envelope: bool,
-    endpoints: &deliver::Overrides,
+    overrides: deliver::Overrides,
     chaos: Option<Chaos>,
-    truth: Option<&std::path::Path>,
+    truth: Option<&Path>,
 ) -> ExitCode {
-    let format = if envelope {
-        pbxsim::deliver::dry_run::DryRunFormat::Envelope
-    } else {
-        pbxsim::deliver::dry_run::DryRunFormat::Body
-    };
-    let timeline = pbxsim::time::Timeline::new(options.start, scenario.utc_offset);
-    let mut recorder = match open_truth(truth, timeline) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let engine = pbxsim::engine::Engine::new(std::sync::Arc::clone(scenario), options);
-    let backstop = engine.backstop();
+    let mut options = SessionOptions { overrides, ..SessionOptions::default() };
+    options.deliver.chaos = chaos;
+    let mut session = session.with_options(options);
+    if let Some(path) = truth {
+        match truth_file(path) {
+            Ok(file) => session = session.with_truth(file),
+            Err(e) => return session_error(&e),
+        }
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = match (recorder.as_mut(), chaos) {
-        (None, None) => pbxsim::deliver::dry_run::write_ndjson(
-            scenario, &timeline, engine, format, endpoints, &mut out,
-        ),
-        (None, Some(chaos)) => {
-            let events = deliver::with_ended_calls(engine);
-            pbxsim::deliver::dry_run::write_ndjson_chaos(
-                scenario, &timeline, events, &chaos, format, endpoints, &mut out,
-            )
-        }
-        (Some(recorder), None) => {
-            let events = deliver::with_truth(engine, recorder).filter_map(|f| match f {
-                deliver::Feed::Event(e) => Some(e),
-                deliver::Feed::CallEnded(_) => None,
-            });
-            pbxsim::deliver::dry_run::write_ndjson(
-                scenario, &timeline, events, format, endpoints, &mut out,
-            )
-        }
-        (Some(recorder), Some(chaos)) => {
-            let events = deliver::with_truth(engine, recorder);
-            pbxsim::deliver::dry_run::write_ndjson_chaos(
-                scenario, &timeline, events, &chaos, format, endpoints, &mut out,
-            )
-        }
+    let done = match session.dry_run(envelope, &mut out) {
+        Ok(done) => done,
+        Err(e) => return session_error(&e),
     };
-    if let Some(runaway) = backstop.tripped() {
-        return runaway_error(runaway);
+    drop(out);
+    if let Err(e) = &done.written {
+        eprintln!("error: cannot write the events: {e}");
     }
-    let mut code = match written {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: cannot write the events: {e}");
-            ExitCode::from(1)
-        }
-    };
-    if !finish_truth(recorder, truth) {
-        code = ExitCode::from(1);
-    }
-    code
+    print_truth(done.truth.as_ref(), truth);
+    done.exit.into()
 }
 
 /// Sending a scenario's events: to a target, or to the built-in receiver when there is none.
 pub(crate) struct Play {
-    target: Option<String>,
-    token: Option<String>,
-    /// `--route TYPE=URL`.
-    routes: Vec<(EventType, String)>,
-    pacing: Pacing,
+    /// `--target`, `--token`, `--route`.
+    overrides: deliver::Overrides,
     delivery: DeliveryArgs,
-    chaos: ChaosArgs,
+    chaos: Option<Chaos>,
     quiet: bool,
-    /// The PBX clock's start, and why.
-    anchor: pbxsim::time::Anchor,
-    /// What the run will emit (simulated in advance).
-    preview: pbxsim::engine::Preview,
-    seed: u64,
     outputs: RunOutputs,
     ui: bool,
     /// `--truth FILE`.
     truth: Option<PathBuf>,
 }
 
+/// What `run` and `call` show while the session plays: the header, then progress.
+struct PlayView {
+    json: bool,
+    /// The header's lines after the receiver's: `playing …`, `PBX clock …`, `chaos …`.
+    header: Vec<String>,
+    progress: pbxsim::report::progress::Progress,
+}
+
+impl PlayView {
+    /// Text goes to stdout; with --output json, stdout holds the report alone.
+    fn say(&self, line: &str) {
+        match self.json {
+            true => eprintln!("{line}"),
+            false => println!("{line}"),
+        }
+    }
+}
+
+impl Observer for PlayView {
+    fn started(&mut self, started: &Started) {
+        if let Some(url) = &started.inspector {
+            println!("inspector: {url}  (open it in a browser)");
+        }
+        if let Some(url) = &started.builtin_receiver {
+            self.say(&format!(
+                "no target given: sending to the built-in receiver at {url} \
+                 (pass --target URL to use yours)"
+            ));
+        }
+        for line in &self.header {
+            self.say(line);
+        }
+    }
+
+    fn sample(&mut self, sample: &deliver::Sample) {
+        self.progress.update(sample);
+    }
+
+    fn inspector_open(&mut self, url: &str) {
+        self.progress.finish();
+        say_inspector_open(url);
+    }
+}
+
 impl Play {
-    pub(crate) fn run(self, scenario: std::sync::Arc<Scenario>) -> ExitCode {
-        deliver::init_tls();
+    pub(crate) fn run(self, session: Session) -> ExitCode {
         let json = self.outputs.json;
-        let mut opts = self.delivery.options(self.pacing);
-        opts.nulls = scenario.nulls;
-        opts.ticked = scenario.webhook.events;
-        opts.chaos = self.chaos.chaos(scenario.chaos.as_ref(), self.seed);
-        opts.clock_lead = self.anchor.lead();
-        let builtin = self.target.is_none() && scenario.webhook.url.is_none();
-        if let Err(e) = ui_needs_builtin(self.ui, builtin) {
-            return usage_error(e);
-        }
-        let endpoints = endpoint_count(&scenario, &self.routes);
-        if let Err(e) = pbxsim::fd_limit::check_fd_limit(opts.concurrency, endpoints, builtin) {
-            return usage_error(e);
-        }
         for path in self.outputs.report.iter().chain(&self.outputs.junit) {
             if let Err(e) = std::fs::File::create(path) {
                 return usage_error(format!("cannot write {}: {e}", path.display()));
             }
         }
-        // Text goes to stdout; with --output json, stdout holds the report alone.
-        let say = |line: &str| match json {
-            true => eprintln!("{line}"),
-            false => println!("{line}"),
+        let scenario = session.scenario().clone();
+        let pacing = session.pacing().unwrap_or(Pacing::Asap);
+        let mut deliver = self.delivery.options(pacing);
+        deliver.chaos = self.chaos.clone();
+        let preview = session.preview().cloned().unwrap_or_default();
+        let length = session.length();
+        let speed = match pacing {
+            Pacing::Asap => "as fast as possible".to_string(),
+            Pacing::Realtime => "in real time".to_string(),
+            Pacing::Speed(s) => format!("at {s}x speed"),
         };
-        let timeline = pbxsim::time::Timeline::new(self.anchor.start, scenario.utc_offset);
-        let mut recorder = match open_truth(self.truth.as_deref(), timeline) {
-            Ok(r) => r,
-            Err(code) => return code,
-        };
-        let rt = runtime();
-        rt.block_on(async move {
-            let cancel = stop_token();
-            // With no target anywhere, the built-in receiver takes the events and checks them.
-            let receiver = if builtin {
-                let print = if self.quiet { PrintMode::Quiet } else { PrintMode::Lines };
-                let color = receiver::format::color_for_stdout() && !json;
-                let output = match json {
-                    true => Output::new(std::io::stderr()),
-                    false => Output::stdout(),
-                };
-                match start_builtin_receiver(
-                    &scenario,
-                    self.token.as_deref(),
-                    &opts,
-                    print,
-                    color,
-                    output,
-                    self.ui,
-                )
-                .await
-                {
-                    Ok(r) => Some(r),
-                    Err(code) => return code,
-                }
-            } else {
-                None
-            };
-            let target = match &receiver {
-                Some(r) => Some(r.url()),
-                None => self.target.clone(),
-            };
-            let overrides = overrides(target.as_deref(), self.token.as_deref(), &self.routes);
-            let endpoints = match deliver::Endpoints::from_scenario(&scenario, &overrides) {
-                Ok(e) => e,
-                Err(e) => return usage_error(e),
-            };
-            if let Some(r) = &receiver {
-                say(&format!(
-                    "no target given: sending to the built-in receiver at {} \
-                     (pass --target URL to use yours)",
-                    r.url()
-                ));
-            }
-            let speed = match self.pacing {
-                Pacing::Asap => "as fast as possible".to_string(),
-                Pacing::Realtime => "in real time".to_string(),
-                Pacing::Speed(s) => format!("at {s}x speed"),
-            };
-            let length =
-                pbxsim::session::play::wall_length(self.preview.last_at, self.pacing.speed());
-            let takes = length.map_or(String::new(), |l| format!(": {}", about(l)));
-            say(&format!(
+        let takes = length.map_or(String::new(), |l| format!(": {}", about(l)));
+        let mut header = vec![
+            format!(
                 "playing {} ({}, {}) {speed}, seed {}{takes}",
                 scenario.name,
                 plural(scenario.calls.len() as u64, "call", "calls"),
-                plural(self.preview.sent, "event", "events"),
-                self.seed,
-            ));
-            say(&format!("PBX clock  {}", self.anchor.describe(scenario.utc_offset)));
-            if let Some(chaos) = &opts.chaos {
-                say(&format!("chaos {chaos}"));
+                plural(preview.sent, "event", "events"),
+                session.seed(),
+            ),
+            format!("PBX clock  {}", session.anchor().describe(scenario.utc_offset)),
+        ];
+        if let Some(chaos) = &deliver.chaos {
+            header.push(format!("chaos {chaos}"));
+        }
+        let builtin = self.overrides.target.is_none() && scenario.webhook.url.is_none();
+        let seed = session.seed();
+        let anchor = *session.anchor();
+        let rt = runtime();
+        rt.block_on(async move {
+            let cancel = stop_token();
+            let options = SessionOptions {
+                overrides: self.overrides.clone(),
+                deliver,
+                thresholds: self.outputs.thresholds.clone(),
+                allow_failures: self.delivery.allow_failures,
+                sample_every: Duration::from_secs(1).min(self.outputs.progress_every),
+                cancel: cancel.clone(),
+                receiver: ReceiverView {
+                    print: if self.quiet { PrintMode::Quiet } else { PrintMode::Lines },
+                    color: receiver::format::color_for_stdout() && !json,
+                    output: match json {
+                        true => Output::new(std::io::stderr()),
+                        false => Output::stdout(),
+                    },
+                    ui: self.ui,
+                },
+            };
+            let mut session = session.with_options(options);
+            if let Some(path) = &self.truth {
+                match truth_file(path) {
+                    Ok(file) => session = session.with_truth(file),
+                    Err(e) => return session_error(&e),
+                }
             }
-            let mut progress = match self.quiet || builtin {
+            let progress = match self.quiet || builtin {
                 true => pbxsim::report::progress::Progress::Off,
                 false => pbxsim::report::progress::Progress::new(
                     std::io::stderr().is_terminal(),
                     self.outputs.progress_every,
                 ),
             };
-            let options = pbxsim::session::play::PlayOptions {
-                engine: pbxsim::engine::Options::new(self.seed, self.anchor.start),
-                deliver: opts.clone(),
-                sample_every: Duration::from_secs(1).min(self.outputs.progress_every),
-                length,
+            let mut view = PlayView { json, header, progress };
+            let outcome = session.run(&mut view).await;
+            view.progress.finish();
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(e) => return session_error(&e),
             };
-            let delivered = pbxsim::session::play::play(
-                scenario.clone(),
-                options,
-                &endpoints,
-                cancel.clone(),
-                |s| progress.update(s),
-                recorder.as_mut(),
-            )
-            .await;
-            progress.finish();
-            let summary = match delivered {
-                Ok(summary) => summary,
-                Err(e) => return usage_error(e),
-            };
+            let Some(summary) = outcome.summary() else { unreachable!("a scripted session") };
             if !json {
                 println!();
                 print!("{}", summary.render());
             }
-            let mut code = summary.exit(self.delivery.allow_failures).code();
-            if !finish_truth(recorder, self.truth.as_deref()) {
-                code = code.max(1);
-            }
+            let mut exit = outcome.exit;
+            print_truth(outcome.truth.as_ref(), self.truth.as_deref());
             if let Some(message) = summary.chaos.as_ref().and_then(|c| c.accepted_forgery_message())
             {
                 eprintln!("error: {message}");
             }
-            print_unreachable(summary.unreachable_message(), code);
-            // The [expect] thresholds and --threshold's: a failure makes a clean run exit 1; an
-            // unreachable target (3) or an interruption (130) keeps its code.
-            let thresholds: Vec<_> =
-                scenario.expect.iter().chain(&self.outputs.thresholds).cloned().collect();
-            let verdicts = report::check_all(&thresholds, &summary);
-            if !verdicts.is_empty() {
-                if !json {
-                    print!("{}", render_verdicts(&verdicts));
-                }
-                if verdicts.iter().any(|v| !v.pass) && code == 0 {
-                    code = 1;
-                }
+            print_unreachable(outcome.unreachable(), exit);
+            let verdicts = &outcome.verdicts;
+            if !verdicts.is_empty() && !json {
+                print!("{}", render_verdicts(verdicts));
             }
             let mut receiver_json = None;
-            if let Some(r) = receiver {
-                if code != 130 {
-                    linger(&r).await;
-                }
-                let stats = r.shutdown().await;
+            if let Some(stats) = &outcome.receiver {
                 if !json {
                     println!("\nbuilt-in receiver\n{stats}");
                 }
-                if stats.violations() > 0 && code == 0 {
-                    code = 1;
-                }
-                receiver_json = serde_json::to_value(&stats).ok();
+                receiver_json = serde_json::to_value(stats).ok();
             }
             let command = self.outputs.command;
             if let Some(path) = &self.outputs.junit {
                 let suite = format!("pbxsim {command} {}", scenario.name);
-                if let Err(e) = std::fs::write(path, report::junit(&suite, &verdicts)) {
+                if let Err(e) = std::fs::write(path, report::junit(&suite, verdicts)) {
                     eprintln!("error: cannot write {}: {e}", path.display());
-                    code = code.max(1);
+                    exit = exit.and(Exit::Failed);
                 }
             }
             let info = report::run::RunInfo {
                 command: command.to_string(),
                 scenario: scenario.name.clone(),
-                seed: self.seed,
+                seed,
                 calls: scenario.calls.len() as u64,
                 pacing: report::run::Pacing {
-                    speed: self.pacing.speed(),
-                    asap: self.pacing == Pacing::Asap,
+                    speed: pacing.speed(),
+                    asap: pacing == Pacing::Asap,
                     length_s: length.map(|l| l.as_secs_f64()),
                 },
-                anchor: self.anchor,
+                anchor,
             };
-            let build = |code| {
+            let build = |exit: Exit| {
                 let r = report::run::RunReport::new(
                     info.clone(),
-                    &summary,
-                    &verdicts,
+                    summary,
+                    verdicts,
                     receiver_json.clone(),
-                    code,
+                    exit.code(),
                 );
                 serde_json::to_string_pretty(&r).expect("reports serialize")
             };
             if let Some(path) = &self.outputs.report
-                && let Err(e) = std::fs::write(path, build(code) + "\n")
+                && let Err(e) = std::fs::write(path, build(exit) + "\n")
             {
                 eprintln!("error: cannot write {}: {e}", path.display());
-                code = code.max(1);
+                exit = exit.and(Exit::Failed);
             }
             if json {
-                print_stdout(&build(code));
+                print_stdout(&build(exit));
             }
-            stopped_code(code, &cancel)
+            exit.into()
         })
     }
 }
@@ -486,33 +418,25 @@ pub(crate) fn call(args: CallArgs) -> ExitCode {
         }
         Err(e) => return usage_error(e),
     };
-    let seed = scenario.seed;
-    let preview = pbxsim::engine::preview(&scenario, seed);
-    if let Some(runaway) = &preview.runaway {
-        return runaway_error(runaway);
-    }
-    let pacing = args.speed.map_or(Pacing::Asap, Pacing::Speed);
+    let pacing = Some(args.speed.map_or(Pacing::Asap, Pacing::Speed));
+    let options = ScriptedOptions { pacing, ..ScriptedOptions::default() };
+    let session = match Session::scripted(scenario, options) {
+        Ok(session) => session,
+        Err(e) => return session_error(&e),
+    };
+    let chaos = args.chaos.chaos(session.scenario().chaos.as_ref(), session.seed());
+    let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
     if args.dry_run {
-        let anchor = scripted_anchor(&scenario, None, preview.last_at, None);
-        let options = pbxsim::engine::Options::new(seed, anchor.start);
-        let chaos = args.chaos.chaos(scenario.chaos.as_ref(), options.seed);
-        let shown = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
-        return dry_run(&scenario, options, false, &shown, chaos, args.truth.as_deref());
+        return dry_run(session, false, shown, chaos, args.truth.as_deref());
     }
     let play = Play {
-        target: args.target,
-        token: args.token,
-        routes: args.routes,
-        pacing,
+        overrides: shown,
         delivery: args.delivery,
-        chaos: args.chaos,
+        chaos,
         quiet: args.quiet,
-        anchor: scripted_anchor(&scenario, None, preview.last_at, pacing.speed()),
-        preview,
-        seed,
         outputs: RunOutputs::none("call"),
         ui: args.ui,
         truth: args.truth,
     };
-    play.run(scenario)
+    play.run(session)
 }

@@ -462,9 +462,7 @@ impl Session {
             exit = exit.failed_if(stats.violations() > expected_incomplete);
             receiver_stats = Some(stats);
         }
-        if exit == Exit::Interrupted && cancel.signal() == Some(deliver::StopSignal::Terminate) {
-            exit = Exit::Terminated;
-        }
+        exit = exit.terminated_if(cancel.signal() == Some(deliver::StopSignal::Terminate));
         Ok(Outcome {
             delivery,
             verdicts,
