@@ -1,7 +1,7 @@
 //! Scenario files: the PBX model, the global webhook, scripted calls, loaded from TOML and checked.
 //!
 //! [`Scenario`] is the checked, resolved form the engine runs. [`load`] and [`parse`] turn a TOML
-//! file into it, or into a [`Diagnostic`](crate::diagnostic::Diagnostic) naming the file, line and
+//! file into it, or into a [`Diagnostic`] naming the file, line and
 //! column. `[traffic]` is checked against the PBX and `[expect]` thresholds are parsed at load
 //! time, so a loaded scenario is valid throughout. The file format is documented in
 //! `docs/scenario-format.md`; [`file`](mod@file) holds its serde types and [`json_schema`] describes it for
@@ -59,7 +59,7 @@ pub struct Scenario {
 
 impl Scenario {
     /// Reads and checks a scenario file: the same as [`load`]. A bad file is a
-    /// [`Diagnostic`](crate::diagnostic::Diagnostic) naming the file, line and column.
+    /// [`Diagnostic`] naming the file, line and column.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Scenario, Box<Diagnostic>> {
         load(path.as_ref())
     }

@@ -603,7 +603,7 @@ impl fmt::Display for Outcome {
             write!(f, "{}", report::render(&self.verdicts))?;
         }
         if let Some(stats) = &self.receiver {
-            write!(f, "\nbuilt-in receiver\n{stats}")?;
+            writeln!(f, "\nbuilt-in receiver\n{stats}")?;
         }
         writeln!(f, "exit {}", self.exit)
     }
