@@ -267,6 +267,21 @@ pub enum Command {
                             'Authorization: Bearer $KEY' -v   # restore redacted headers\n\n\
                             Exit codes: as for run.")]
     Replay(Box<ReplayArgs>),
+    /// Print a shell completion script (bash, zsh, fish, powershell or elvish) on stdout.
+    #[command(after_help = "Install:\n  \
+        pbxsim completions bash > ~/.local/share/bash-completion/completions/pbxsim\n  \
+        pbxsim completions zsh > ~/.zfunc/_pbxsim      # with fpath+=(~/.zfunc) before compinit\n  \
+        pbxsim completions fish > ~/.config/fish/completions/pbxsim.fish\n  \
+        pbxsim completions powershell >> $PROFILE\n  \
+        pbxsim completions elvish >> ~/.config/elvish/rc.elv")]
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or every command's page into --dir.
+    #[command(after_help = "Install:\n  \
+        mkdir -p ~/.local/share/man/man1\n  \
+        pbxsim man > ~/.local/share/man/man1/pbxsim.1\n  \
+        pbxsim man --dir ~/.local/share/man/man1        # pbxsim.1, pbxsim-run.1, ...\n  \
+        man pbxsim")]
+    Man(crate::commands::completions::ManArgs),
 }
 
 /// `pbxsim listen` flags.
@@ -529,6 +544,8 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Replay(args) => replay(*args),
         Command::Load(args) => load(*args),
+        Command::Completions(args) => crate::commands::completions::completions(args),
+        Command::Man(args) => crate::commands::completions::man(args),
     }
 }
 

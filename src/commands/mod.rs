@@ -1,0 +1,3 @@
+//! Command bodies that live outside `cli.rs`: each file is one subcommand (or a small family).
+
+pub mod completions;

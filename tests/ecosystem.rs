@@ -1,0 +1,137 @@
+//! The tool in its surroundings, through the real binary: shell completions and the man page
+//! generate (and parse where the shell or `man` is installed), `--version` names the build,
+//! `--color` / `NO_COLOR` / `CLICOLOR_FORCE` decide colour, and `pbxsim new` writes starter
+//! files that validate and play.
+
+use std::process::{Command, Output};
+
+fn pbxsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pbxsim"))
+        .args(args)
+        .env_remove("PBXSIM_TOKEN")
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn has(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pbxsim-eco-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn completions_generate_for_every_shell_and_name_the_subcommands() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = pbxsim(&["completions", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        assert!(script.len() > 1000, "{shell}: a real script, not {} bytes", script.len());
+        for word in ["pbxsim", "listen", "validate", "target", "asap"] {
+            assert!(script.contains(word), "{shell}: the script mentions {word}");
+        }
+        // The scripts parse in the shells that are installed here (bash always is).
+        let check: Option<&[&str]> = match shell {
+            "bash" => Some(&["bash", "-n"]),
+            "zsh" => Some(&["zsh", "-n"]),
+            "fish" => Some(&["fish", "--no-execute"]),
+            _ => None,
+        };
+        if let Some([program, flag]) = check
+            && has(program)
+        {
+            let dir = tempdir(&format!("completions-{shell}"));
+            let file = dir.join("script");
+            std::fs::write(&file, &script).unwrap();
+            let parsed = Command::new(program).arg(flag).arg(&file).output().unwrap();
+            assert!(parsed.status.success(), "{shell} -n: {}", stderr(&parsed));
+        }
+    }
+}
+
+#[test]
+fn completions_refuse_an_unknown_shell() {
+    let out = pbxsim(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("tcsh") && err.contains("bash"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bash_completion_completes_a_subcommand() {
+    if !has("bash") {
+        return;
+    }
+    let out = pbxsim(&["completions", "bash"]);
+    let dir = tempdir("bash-complete");
+    let file = dir.join("pbxsim.bash");
+    std::fs::write(&file, stdout(&out)).unwrap();
+    // Source the script, then ask its completion function about `pbxsim val<TAB>`.
+    let probe = format!(
+        "source {}; COMP_WORDS=(pbxsim val); COMP_CWORD=1; COMP_LINE='pbxsim val'; \
+         COMP_POINT=${{#COMP_LINE}}; _pbxsim pbxsim val pbxsim; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        file.display()
+    );
+    let done = Command::new("bash").args(["--norc", "-c", &probe]).output().unwrap();
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert_eq!(stdout(&done).trim(), "validate");
+}
+
+#[test]
+fn man_page_is_roff_and_renders() {
+    let out = pbxsim(&["man"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.lines().any(|l| l.starts_with(".TH pbxsim 1")), "a .TH title line:\n{page}");
+    assert!(page.contains(".SH NAME"), "{page}");
+    assert!(page.contains(".SH SUBCOMMANDS") && page.contains("pbxsim\\-listen"), "{page}");
+    if !has("man") {
+        return;
+    }
+    let dir = tempdir("man");
+    let file = dir.join("pbxsim.1");
+    std::fs::write(&file, &page).unwrap();
+    let shown = Command::new("man")
+        .args(["--warnings", "-l"])
+        .arg(&file)
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "80")
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert!(stderr(&shown).trim().is_empty(), "roff warnings: {}", stderr(&shown));
+    let text = stdout(&shown);
+    assert!(text.contains("NAME") && text.contains("SYNOPSIS"), "{text}");
+    assert!(text.contains("listen"), "{text}");
+}
+
+#[test]
+fn man_dir_writes_a_page_per_command() {
+    let dir = tempdir("man-dir").join("man1");
+    let out = pbxsim(&["man", "--dir", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for page in ["pbxsim.1", "pbxsim-run.1", "pbxsim-listen.1", "pbxsim-load.1"] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}");
+    }
+    let run = std::fs::read_to_string(dir.join("pbxsim-run.1")).unwrap();
+    assert!(run.contains("\\-\\-asap"), "the run page documents --asap");
+}
