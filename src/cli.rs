@@ -100,7 +100,7 @@ fn stopped_code(code: u8, cancel: &deliver::CancelToken) -> ExitCode {
 
 /// Simulate a hosted PBX and send its webhook events to your receiver.
 #[derive(Debug, Parser)]
-#[command(name = "pbxsim", version, about, long_about = None)]
+#[command(name = "pbxsim", version = env!("PBXSIM_VERSION"), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -135,3 +135,32 @@ fn man_dir_writes_a_page_per_command() {
     let run = std::fs::read_to_string(dir.join("pbxsim-run.1")).unwrap();
     assert!(run.contains("\\-\\-asap"), "the run page documents --asap");
 }
+
+#[test]
+fn version_names_the_package_version_and_the_commit_of_a_checkout() {
+    let out = pbxsim(&["--version"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out);
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(line.starts_with(&format!("pbxsim {version}")), "{line}");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let head = Command::new("git").args(["rev-parse", "HEAD"]).current_dir(repo).output();
+    let head = match head {
+        Ok(o) if o.status.success() && repo.join(".git").exists() => {
+            String::from_utf8(o.stdout).unwrap().trim().to_string()
+        }
+        // Built from a tarball, or no git here: the bare version, and nothing else.
+        _ => {
+            assert_eq!(line.trim(), format!("pbxsim {version}"));
+            return;
+        }
+    };
+    // `pbxsim 0.1.0 (abc1234 2026-05-01)`: the short hash is a prefix of HEAD.
+    let inner = line
+        .trim()
+        .strip_prefix(&format!("pbxsim {version} ("))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("a commit in parentheses: {line}"));
+    let commit = inner.split(' ').next().unwrap();
+    assert!(commit.len() >= 7 && head.starts_with(commit), "{commit} is HEAD {head}");
+}
