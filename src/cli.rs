@@ -104,6 +104,9 @@ fn stopped_code(code: u8, cancel: &deliver::CancelToken) -> ExitCode {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour output (diagnostics, the receiver's lines, help).
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    pub color: crate::commands::color::ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -475,7 +478,7 @@ static MATCHES: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new
 /// Parse the command line (exiting on a usage error, as `Cli::parse` does) and keep the matches.
 fn parse_cli() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
-    let matches = Cli::command().get_matches();
+    let matches = crate::commands::color::for_clap(Cli::command()).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let _ = MATCHES.set(matches);
     cli
@@ -526,6 +529,7 @@ const SENDING_FLAGS: [(&str, &str); 12] = [
 
 pub fn main() -> ExitCode {
     let cli = parse_cli();
+    crate::commands::color::set(cli.color);
     match cli.command {
         Command::Validate { files, output } => validate(&files, output),
         Command::Run(args) => run(args),
@@ -551,7 +555,7 @@ pub fn main() -> ExitCode {
 
 fn listen(args: ListenArgs) -> ExitCode {
     let output = Output::stdout();
-    let color = receiver::format::color_for_stdout();
+    let color = crate::commands::color::enabled(crate::commands::color::Stream::Stdout);
     let mut tokens = args.token.into_iter().filter(|t| !t.is_empty());
     let cfg = ReceiverConfig {
         token: tokens.next(),
@@ -713,9 +717,9 @@ fn not_a_capture_help(name: &str) -> String {
     )
 }
 
-/// Whether diagnostics on stderr may use color: only on a terminal, and never with `NO_COLOR`.
+/// Whether diagnostics on stderr may use color (see [`crate::commands::color`]).
 pub fn stderr_color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    crate::commands::color::enabled(crate::commands::color::Stream::Stderr)
 }
 
 /// Prints a line to stdout; a closed pipe (`pbxsim schema scenario | head`) is not an error.
@@ -1246,7 +1250,7 @@ impl Play {
             // With no target anywhere, the built-in receiver takes the events and checks them.
             let receiver = if builtin {
                 let print = if self.quiet { PrintMode::Quiet } else { PrintMode::Lines };
-                let color = receiver::format::color_for_stdout() && !json;
+                let color = crate::commands::color::enabled(crate::commands::color::Stream::Stdout) && !json;
                 let output = match json {
                     true => Output::new(std::io::stderr()),
                     false => Output::stdout(),

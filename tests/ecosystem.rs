@@ -164,3 +164,115 @@ fn version_names_the_package_version_and_the_commit_of_a_checkout() {
     let commit = inner.split(' ').next().unwrap();
     assert!(commit.len() >= 7 && head.starts_with(commit), "{commit} is HEAD {head}");
 }
+
+/// `pbxsim ARGS` with `vars` set (and NO_COLOR / CLICOLOR_FORCE cleared first).
+fn pbxsim_env(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pbxsim"));
+    command.args(args).env_remove("PBXSIM_TOKEN").env_remove("NO_COLOR");
+    command.env_remove("CLICOLOR_FORCE").env_remove("CLICOLOR");
+    for (k, v) in vars {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+fn ansi(bytes: &[u8]) -> bool {
+    bytes.contains(&0x1b)
+}
+
+fn repo_file(path: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path).display().to_string()
+}
+
+#[test]
+fn color_of_diagnostics_follows_the_flag_then_no_color_then_clicolor_force() {
+    let broken = repo_file("tests/broken/bad-duration.toml");
+    // (flag, environment, coloured?) — stderr is a pipe here, never a terminal.
+    let cases: &[(&[&str], &[(&str, &str)], bool)] = &[
+        (&[], &[], false),
+        (&["--color", "always"], &[], true),
+        (&["--color=always"], &[("NO_COLOR", "1")], true),
+        (&["--color", "never"], &[("CLICOLOR_FORCE", "1")], false),
+        (&["--color", "auto"], &[("CLICOLOR_FORCE", "1")], true),
+        (&[], &[("CLICOLOR_FORCE", "1")], true),
+        (&[], &[("CLICOLOR_FORCE", "0")], false),
+        (&[], &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], false),
+    ];
+    for (flags, vars, coloured) in cases {
+        let mut args = vec!["validate", broken.as_str()];
+        args.extend_from_slice(flags);
+        let out = pbxsim_env(&args, vars);
+        assert_eq!(out.status.code(), Some(2), "{flags:?} {vars:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("bad-duration.toml:18:8"), "{}", stderr(&out));
+        assert_eq!(ansi(&out.stderr), *coloured, "{flags:?} {vars:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn color_of_clap_usage_errors_follows_the_flag() {
+    let out = pbxsim_env(&["--color", "always", "bogus"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(ansi(&out.stderr), "{}", stderr(&out));
+    let out = pbxsim_env(&["bogus", "--color=never"], &[("CLICOLOR_FORCE", "1")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!ansi(&out.stderr), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bogus"), "{}", stderr(&out));
+    let out = pbxsim_env(&["validate", "x.toml", "--color", "sometimes"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("sometimes") && err.contains("always") && err.contains("never"), "{err}");
+}
+
+#[test]
+fn color_of_the_built_in_receivers_lines_on_stdout() {
+    let quickstart = repo_file("scenarios/quickstart.toml");
+    let run = |flags: &[&str], vars: &[(&str, &str)]| {
+        let mut args = vec!["run", quickstart.as_str(), "--asap"];
+        args.extend_from_slice(flags);
+        let out = pbxsim_env(&args, vars);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(stdout(&out).contains("user_inbound"), "{}", stdout(&out));
+        ansi(&out.stdout)
+    };
+    assert!(!run(&[], &[]), "a pipe gets no colour");
+    assert!(run(&["--color", "always"], &[]));
+    assert!(run(&[], &[("CLICOLOR_FORCE", "1")]));
+    assert!(!run(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]));
+    // --output json keeps the lines (now on stderr) plain: they are not for a terminal.
+    let out = pbxsim_env(
+        &["run", quickstart.as_str(), "--asap", "--output", "json", "--color", "always"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!ansi(&out.stdout));
+}
+
+#[test]
+fn color_of_listens_lines_follows_the_flag() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    for (flags, vars, coloured) in [
+        (vec!["--color", "always"], vec![], true),
+        (vec![], vec![("CLICOLOR_FORCE", "1")], true),
+        (vec![], vec![], false),
+    ] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pbxsim"));
+        command.args(["listen", "-p", "0", "--exit-after", "1"]).args(&flags);
+        command.env_remove("PBXSIM_TOKEN").env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        for (k, v) in &vars {
+            command.env(k, v);
+        }
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        let url = first.trim().strip_prefix("listening on ").expect(&first).to_string();
+        let sent = pbxsim(&["trigger", "queue_call", "--target", &format!("{url}/hook")]);
+        assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+        let mut rest = Vec::new();
+        out.read_to_end(&mut rest).unwrap();
+        assert!(child.wait().unwrap().success());
+        assert!(String::from_utf8_lossy(&rest).contains("queue_call"));
+        assert_eq!(ansi(&rest), coloured, "{flags:?} {vars:?}: {}", String::from_utf8_lossy(&rest));
+    }
+}

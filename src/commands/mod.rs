@@ -1,3 +1,4 @@
 //! Command bodies that live outside `cli.rs`: each file is one subcommand (or a small family).
 
+pub mod color;
 pub mod completions;
