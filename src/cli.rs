@@ -270,6 +270,14 @@ pub enum Command {
                             'Authorization: Bearer $KEY' -v   # restore redacted headers\n\n\
                             Exit codes: as for run.")]
     Replay(Box<ReplayArgs>),
+    /// Write a commented starter scenario to edit (office, callcentre, or the built-in load PBX).
+    #[command(after_help = "Examples:\n  \
+        pbxsim new my-pbx.toml                        # the office template\n  \
+        pbxsim new callcentre.toml --template callcentre\n  \
+        pbxsim new midsize.toml --template load       # the PBX and [traffic] of `pbxsim load`\n  \
+        pbxsim new - --template load | less           # print it instead\n\n\
+        An existing FILE is never overwritten (exit 2).")]
+    New(crate::commands::new::NewArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell or elvish) on stdout.
     #[command(after_help = "Install:\n  \
         pbxsim completions bash > ~/.local/share/bash-completion/completions/pbxsim\n  \
@@ -548,6 +556,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Replay(args) => replay(*args),
         Command::Load(args) => load(*args),
+        Command::New(args) => crate::commands::new::new(args),
         Command::Completions(args) => crate::commands::completions::completions(args),
         Command::Man(args) => crate::commands::completions::man(args),
     }

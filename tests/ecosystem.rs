@@ -276,3 +276,122 @@ fn color_of_listens_lines_follows_the_flag() {
         assert_eq!(ansi(&rest), coloured, "{flags:?} {vars:?}: {}", String::from_utf8_lossy(&rest));
     }
 }
+
+const TEMPLATES: [&str; 3] = ["office", "callcentre", "load"];
+
+#[test]
+fn new_writes_each_template_which_validates_and_plays_against_the_built_in_receiver() {
+    let dir = tempdir("new");
+    for template in TEMPLATES {
+        let file = dir.join(format!("my-{template}.toml"));
+        let path = file.to_str().unwrap();
+        let out = pbxsim(&["new", path, "--template", template]);
+        assert_eq!(out.status.code(), Some(0), "{template}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("pbxsim validate {path}")), "{}", stderr(&out));
+        let written = std::fs::read_to_string(&file).unwrap();
+        let shipped = std::fs::read_to_string(repo_file(&format!("templates/{template}.toml")));
+        assert_eq!(written, shipped.unwrap(), "{template}: the shipped file, as it is");
+        assert!(written.starts_with("# "), "{template}: a commented file");
+
+        let out = pbxsim(&["validate", path]);
+        assert_eq!(out.status.code(), Some(0), "{template}: {}", stderr(&out));
+        // No name in the file: reports use the file's name.
+        assert!(stdout(&out).starts_with(&format!("ok: {path}:")), "{}", stdout(&out));
+
+        // Played into the built-in receiver (no target anywhere): exit 0 means every event was
+        // delivered and the receiver's checker saw no violation.
+        let args: Vec<&str> = match template {
+            "load" => vec!["load", path, "--duration", "2s", "--drain", "10s"],
+            _ => vec!["run", path, "--asap"],
+        };
+        let out = pbxsim(&args);
+        assert_eq!(out.status.code(), Some(0), "{template}: {}\n{}", stdout(&out), stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("built-in receiver") && text.contains("violations: 0"), "{text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn office_template_sends_all_twelve_event_types() {
+    let out = pbxsim(&["new", "-", "--template", "office"]);
+    let dir = tempdir("new-office-types");
+    let file = dir.join("office.toml");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let dry = pbxsim(&["run", file.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    let mut types: Vec<String> = stdout(&dry)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].to_string())
+        .collect();
+    types.sort();
+    types.dedup();
+    assert_eq!(types.len(), 12, "{types:?}");
+}
+
+#[test]
+fn callcentre_template_plays_its_traffic_under_load() {
+    let dir = tempdir("new-callcentre-load");
+    let file = dir.join("cc.toml");
+    let out = pbxsim(&["new", file.to_str().unwrap(), "-t", "callcentre"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = pbxsim(&["load", file.to_str().unwrap(), "--duration", "2s", "--rate", "5/s"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("pass  p99 < 500ms") && text.contains("pass  error_rate"), "{text}");
+    assert!(text.contains("violations: 0"), "{text}");
+}
+
+#[test]
+fn new_never_overwrites_a_file() {
+    let dir = tempdir("new-exists");
+    let file = dir.join("mine.toml");
+    std::fs::write(&file, "# my own work\n").unwrap();
+    for template in TEMPLATES {
+        let out = pbxsim(&["new", file.to_str().unwrap(), "--template", template]);
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("mine.toml already exists") && err.contains("overwrite"), "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "# my own work\n");
+    let missing = dir.join("no-such-dir").join("x.toml");
+    let out = pbxsim(&["new", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("directory does not exist"), "{}", stderr(&out));
+    let out = pbxsim(&["new", "x.toml", "--template", "hotel"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("callcentre"), "{}", stderr(&out));
+}
+
+/// The load template is the built-in mid-size PBX, key for key, and its [traffic] is the
+/// built-in traffic at the rate `pbxsim load` runs it without a file.
+#[test]
+fn load_template_is_the_built_in_midsize_pbx() {
+    let file = repo_file("templates/load.toml");
+    let scenario = pbxsim::scenario::load(std::path::Path::new(&file)).expect("valid");
+    let mut built_in = pbxsim::builtin::midsize();
+    let mut from_file = scenario.pbx.clone();
+    assert_eq!(from_file.users.len(), built_in.pbx.users.len());
+    // A user's own recording settings matter only if the user records; the file gives them to
+    // those who do.
+    for (a, b) in from_file.users.iter_mut().zip(built_in.pbx.users.iter_mut()) {
+        if !(a.record_inbound || a.record_outbound) {
+            a.recording = b.recording.clone();
+        }
+    }
+    let left = format!("{from_file:#?}");
+    let right = format!("{:#?}", built_in.pbx);
+    if left != right {
+        let at = left.lines().zip(right.lines()).position(|(a, b)| a != b).unwrap_or(0);
+        let lines = |s: &str| {
+            s.lines().skip(at.saturating_sub(5)).take(10).map(str::to_string).collect::<Vec<_>>()
+        };
+        panic!("differs at line {at}:\nfile: {:#?}\nbuilt-in: {:#?}", lines(&left), lines(&right));
+    }
+    assert_eq!(scenario.webhook.events, built_in.webhook.events);
+    assert_eq!(scenario.seed, built_in.seed);
+    let mut traffic = pbxsim::builtin::midsize_traffic();
+    traffic.rate = Some(format!("{}/s", pbxsim::load::BUILTIN_RATE));
+    traffic.stages = None;
+    assert_eq!(scenario.traffic, Some(traffic));
+}
