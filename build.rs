@@ -23,7 +23,8 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=PBXSIM_BUILD_NO_GIT");
     let mut full = version.to_string();
-    let from_checkout = Path::new(".git").exists() && std::env::var_os("PBXSIM_BUILD_NO_GIT").is_none();
+    let from_checkout =
+        Path::new(".git").exists() && std::env::var_os("PBXSIM_BUILD_NO_GIT").is_none();
     if from_checkout && let Some(commit) = git(&["rev-parse", "--short", "HEAD"]) {
         let date = git(&["log", "-1", "--format=%cs", "HEAD"]);
         full = match date {

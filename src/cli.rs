@@ -1259,7 +1259,8 @@ impl Play {
             // With no target anywhere, the built-in receiver takes the events and checks them.
             let receiver = if builtin {
                 let print = if self.quiet { PrintMode::Quiet } else { PrintMode::Lines };
-                let color = crate::commands::color::enabled(crate::commands::color::Stream::Stdout) && !json;
+                let color = crate::commands::color::enabled(crate::commands::color::Stream::Stdout)
+                    && !json;
                 let output = match json {
                     true => Output::new(std::io::stderr()),
                     false => Output::stdout(),

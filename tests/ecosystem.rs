@@ -188,7 +188,8 @@ fn repo_file(path: &str) -> String {
 fn color_of_diagnostics_follows_the_flag_then_no_color_then_clicolor_force() {
     let broken = repo_file("tests/broken/bad-duration.toml");
     // (flag, environment, coloured?) — stderr is a pipe here, never a terminal.
-    let cases: &[(&[&str], &[(&str, &str)], bool)] = &[
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], bool);
+    let cases: &[Case] = &[
         (&[], &[], false),
         (&["--color", "always"], &[], true),
         (&["--color=always"], &[("NO_COLOR", "1")], true),

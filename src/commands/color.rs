@@ -123,9 +123,17 @@ mod tests {
         assert!(decide(ColorChoice::Auto, env(&[("NO_COLOR", "")]), true));
         assert!(decide(ColorChoice::Auto, env(&[("CLICOLOR_FORCE", "1")]), false));
         assert!(!decide(ColorChoice::Auto, env(&[("CLICOLOR_FORCE", "0")]), false));
-        assert!(!decide(ColorChoice::Auto, env(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]), true));
+        assert!(!decide(
+            ColorChoice::Auto,
+            env(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]),
+            true
+        ));
         assert!(!decide(ColorChoice::Auto, env(&[("CLICOLOR", "0")]), true));
-        assert!(decide(ColorChoice::Auto, env(&[("CLICOLOR", "0"), ("CLICOLOR_FORCE", "1")]), false));
+        assert!(decide(
+            ColorChoice::Auto,
+            env(&[("CLICOLOR", "0"), ("CLICOLOR_FORCE", "1")]),
+            false
+        ));
         assert!(!decide(ColorChoice::Auto, env(&[("TERM", "dumb")]), true));
     }
 

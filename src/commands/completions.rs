@@ -36,8 +36,8 @@ pub fn completions(args: CompletionsArgs) -> ExitCode {
 pub fn man(args: ManArgs) -> ExitCode {
     let command = crate::cli::Cli::command();
     if let Some(dir) = args.dir {
-        if let Err(e) = std::fs::create_dir_all(&dir)
-            .and_then(|()| clap_mangen::generate_to(command, &dir))
+        if let Err(e) =
+            std::fs::create_dir_all(&dir).and_then(|()| clap_mangen::generate_to(command, &dir))
         {
             crate::cli::write_stderr(format_args!(
                 "error: cannot write the man pages to {}: {e}\n",
