@@ -12,10 +12,13 @@ use std::time::Duration;
 
 /// Simulate a hosted PBX and send its webhook events to your receiver.
 #[derive(Debug, Parser)]
-#[command(name = "pbxsim", version, about, long_about = None)]
+#[command(name = "pbxsim", version = env!("PBXSIM_VERSION"), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour output (diagnostics, the receiver's lines, help).
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    pub color: crate::commands::color::ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +182,29 @@ pub enum Command {
                             'Authorization: Bearer $KEY' -v   # restore redacted headers\n\n\
                             Exit codes: as for run.")]
     Replay(Box<ReplayArgs>),
+    /// Write a commented starter scenario to edit (office, callcentre, or the built-in load PBX).
+    #[command(after_help = "Examples:\n  \
+        pbxsim new my-pbx.toml                        # the office template\n  \
+        pbxsim new callcentre.toml --template callcentre\n  \
+        pbxsim new midsize.toml --template load       # the PBX and [traffic] of `pbxsim load`\n  \
+        pbxsim new - --template load | less           # print it instead\n\n\
+        An existing FILE is never overwritten (exit 2).")]
+    New(crate::commands::new::NewArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell or elvish) on stdout.
+    #[command(after_help = "Install:\n  \
+        pbxsim completions bash > ~/.local/share/bash-completion/completions/pbxsim\n  \
+        pbxsim completions zsh > ~/.zfunc/_pbxsim      # with fpath+=(~/.zfunc) before compinit\n  \
+        pbxsim completions fish > ~/.config/fish/completions/pbxsim.fish\n  \
+        pbxsim completions powershell >> $PROFILE\n  \
+        pbxsim completions elvish >> ~/.config/elvish/rc.elv")]
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or every command's page into --dir.
+    #[command(after_help = "Install:\n  \
+        mkdir -p ~/.local/share/man/man1\n  \
+        pbxsim man > ~/.local/share/man/man1/pbxsim.1\n  \
+        pbxsim man --dir ~/.local/share/man/man1        # pbxsim.1, pbxsim-run.1, ...\n  \
+        man pbxsim")]
+    Man(crate::commands::completions::ManArgs),
 }
 
 /// `pbxsim listen` flags.
@@ -349,7 +375,7 @@ static MATCHES: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new
 /// Parse the command line (exiting on a usage error, as `Cli::parse` does) and keep the matches.
 pub(crate) fn parse_cli() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
-    let matches = Cli::command().get_matches();
+    let matches = crate::commands::color::for_clap(Cli::command()).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let _ = MATCHES.set(matches);
     cli

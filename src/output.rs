@@ -19,8 +19,6 @@ macro_rules! eprintln {
 }
 
 /// Set once stdout is gone (a closed pipe, or another write error): nothing more is printed.
-use std::io::IsTerminal;
-
 static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Writes to stdout and flushes; once stdout is closed (`| head -1`), writes nothing more. Any
@@ -49,7 +47,7 @@ pub fn write_stderr(args: std::fmt::Arguments<'_>) {
 
 /// Whether diagnostics on stderr may use color: only on a terminal, and never with `NO_COLOR`.
 pub fn stderr_color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    crate::commands::color::enabled(crate::commands::color::Stream::Stderr)
 }
 
 /// Prints a line to stdout; a closed pipe (`pbxsim schema scenario | head`) is not an error.

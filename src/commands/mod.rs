@@ -2,8 +2,11 @@
 //! library, and prints; this one dispatches and holds what several commands share.
 
 mod check;
+pub mod color;
+pub mod completions;
 mod listen;
 mod load;
+pub mod new;
 mod replay;
 mod run;
 mod trigger;
@@ -46,6 +49,7 @@ pub(crate) fn stop_token() -> deliver::CancelToken {
 
 pub fn main() -> ExitCode {
     let cli = parse_cli();
+    color::set(cli.color);
     match cli.command {
         Command::Validate { files, output } => validate::validate(&files, output),
         Command::Run(args) => run::run(args),
@@ -64,6 +68,9 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::check(args),
         Command::Replay(args) => replay::replay(*args),
         Command::Load(args) => load::load(*args),
+        Command::New(args) => new::new(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
 }
 

@@ -6,7 +6,7 @@ use crate::commands::*;
 use crate::error_reporting::*;
 use crate::output::*;
 use pbxsim::deliver::{self, Pacing};
-use pbxsim::receiver::{self, Output, PrintMode};
+use pbxsim::receiver::{Output, PrintMode};
 use pbxsim::report;
 use pbxsim::scenario::chaos::Chaos;
 use std::io::IsTerminal;
@@ -259,7 +259,8 @@ impl Play {
                 cancel: cancel.clone(),
                 receiver: ReceiverView {
                     print: if self.quiet { PrintMode::Quiet } else { PrintMode::Lines },
-                    color: receiver::format::color_for_stdout() && !json,
+                    color: crate::commands::color::enabled(crate::commands::color::Stream::Stdout)
+                        && !json,
                     output: match json {
                         true => Output::new(std::io::stderr()),
                         false => Output::stdout(),

@@ -1,5 +1,6 @@
 //! Human-readable lines for what the receiver sees: one per event, one per violation, one per
-//! rejected request. Colour is ANSI and only when asked for (a terminal without `NO_COLOR`).
+//! rejected request. Colour is ANSI and only when the caller asks for it (the command line
+//! decides: `--color`, `NO_COLOR`, `CLICOLOR_FORCE`, a terminal).
 
 use std::fmt::Write as _;
 
@@ -18,14 +19,6 @@ const YELLOW: &str = "\x1b[33m";
 const BLUE: &str = "\x1b[34m";
 const MAGENTA: &str = "\x1b[35m";
 const CYAN: &str = "\x1b[36m";
-
-/// Whether to colour output written to stdout: only on a terminal, and never when `NO_COLOR`
-/// is set to a non-empty value.
-pub fn color_for_stdout() -> bool {
-    use std::io::IsTerminal;
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    !no_color && std::io::stdout().is_terminal()
-}
 
 /// `text` with control characters (escape sequences a sender could use to rewrite the
 /// terminal, newlines that would forge lines) shown as `\u{..}` escapes: what the receiver prints
