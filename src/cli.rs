@@ -18,7 +18,7 @@ pub struct Cli {
     pub command: Command,
     /// When to colour output (diagnostics, the receiver's lines, help).
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
-    pub color: crate::commands::color::ColorChoice,
+    pub color: crate::color::ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,7 +189,7 @@ pub enum Command {
         pbxsim new midsize.toml --template load       # the PBX and [traffic] of `pbxsim load`\n  \
         pbxsim new - --template load | less           # print it instead\n\n\
         An existing FILE is never overwritten (exit 2).")]
-    New(crate::commands::new::NewArgs),
+    New(NewArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell or elvish) on stdout.
     #[command(after_help = "Install:\n  \
         pbxsim completions bash > ~/.local/share/bash-completion/completions/pbxsim\n  \
@@ -197,14 +197,14 @@ pub enum Command {
         pbxsim completions fish > ~/.config/fish/completions/pbxsim.fish\n  \
         pbxsim completions powershell >> $PROFILE\n  \
         pbxsim completions elvish >> ~/.config/elvish/rc.elv")]
-    Completions(crate::commands::completions::CompletionsArgs),
+    Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout, or every command's page into --dir.
     #[command(after_help = "Install:\n  \
         mkdir -p ~/.local/share/man/man1\n  \
         pbxsim man > ~/.local/share/man/man1/pbxsim.1\n  \
         pbxsim man --dir ~/.local/share/man/man1        # pbxsim.1, pbxsim-run.1, ...\n  \
         man pbxsim")]
-    Man(crate::commands::completions::ManArgs),
+    Man(ManArgs),
 }
 
 /// `pbxsim listen` flags.
@@ -375,7 +375,7 @@ static MATCHES: std::sync::OnceLock<clap::ArgMatches> = std::sync::OnceLock::new
 /// Parse the command line (exiting on a usage error, as `Cli::parse` does) and keep the matches.
 pub(crate) fn parse_cli() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
-    let matches = crate::commands::color::for_clap(Cli::command()).get_matches();
+    let matches = crate::color::for_clap(Cli::command()).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let _ = MATCHES.set(matches);
     cli
@@ -934,4 +934,74 @@ pub(crate) fn parse_call_rate(text: &str) -> Result<f64, String> {
 
 pub(crate) fn any_duration(text: &str) -> Result<Duration, String> {
     pbxsim::duration::parse(text).map(Duration::from_millis).map_err(|e| e.to_string())
+}
+
+/// `pbxsim new` arguments.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The scenario file to create (it must not exist yet); `-` prints the template instead.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Which starter file.
+    #[arg(long, short, value_enum, default_value_t = Template::Office)]
+    pub template: Template,
+}
+
+/// The starter files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Template {
+    /// A small office: reception, direct lines, a sales queue, voicemail, recording, a CRM
+    /// lookup, and scripted calls that send all 12 event types (for `run`).
+    Office,
+    /// A call centre: two queues, wrap-up, overflow, voicemail, the outcomes a receiver must
+    /// handle as scripted calls, and [traffic] for `load`.
+    Callcentre,
+    /// The built-in mid-size PBX of `pbxsim load` (50 users, 4 queues, 2 ring groups), with its
+    /// [traffic]: what `pbxsim load` plays without a file.
+    Load,
+}
+
+impl Template {
+    /// The template's text, as shipped in `templates/`.
+    pub fn text(self) -> &'static str {
+        match self {
+            Template::Office => include_str!("../templates/office.toml"),
+            Template::Callcentre => include_str!("../templates/callcentre.toml"),
+            Template::Load => include_str!("../templates/load.toml"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Template::Office => "office",
+            Template::Callcentre => "callcentre",
+            Template::Load => "load",
+        }
+    }
+
+    /// What to run next on the new file.
+    pub fn next(self, file: &str) -> String {
+        match self {
+            Template::Office => format!("pbxsim run {file}"),
+            Template::Callcentre => format!("pbxsim run {file} --asap   or   pbxsim load {file}"),
+            Template::Load => format!("pbxsim load {file}"),
+        }
+    }
+}
+
+/// `pbxsim completions` arguments.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write a completion script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `pbxsim man` arguments.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command (`pbxsim.1`, `pbxsim-run.1`, …) into DIR instead of printing
+    /// `pbxsim(1)` on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }

@@ -1,5 +1,6 @@
 //! The `pbxsim` binary: parse the command line and hand over to the library.
 
+mod color;
 #[macro_use]
 mod output;
 mod cli;

@@ -47,7 +47,7 @@ pub fn write_stderr(args: std::fmt::Arguments<'_>) {
 
 /// Whether diagnostics on stderr may use color: only on a terminal, and never with `NO_COLOR`.
 pub fn stderr_color() -> bool {
-    crate::commands::color::enabled(crate::commands::color::Stream::Stderr)
+    crate::color::enabled(crate::color::Stream::Stderr)
 }
 
 /// Prints a line to stdout; a closed pipe (`pbxsim schema scenario | head`) is not an error.

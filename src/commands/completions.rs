@@ -1,27 +1,11 @@
 //! `pbxsim completions SHELL` and `pbxsim man`: shell completion scripts (clap_complete) and
 //! the man page (clap_mangen), both generated from the clap definitions so they never drift.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory};
+use clap::CommandFactory;
 
-/// `pbxsim completions` arguments.
-#[derive(Debug, Args)]
-pub struct CompletionsArgs {
-    /// The shell to write a completion script for.
-    #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
-}
-
-/// `pbxsim man` arguments.
-#[derive(Debug, Args)]
-pub struct ManArgs {
-    /// Write one page per command (`pbxsim.1`, `pbxsim-run.1`, …) into DIR instead of printing
-    /// `pbxsim(1)` on stdout.
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<PathBuf>,
-}
+use crate::cli::{CompletionsArgs, ManArgs};
 
 /// Prints the completion script for `args.shell` on stdout.
 pub fn completions(args: CompletionsArgs) -> ExitCode {

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 pub(crate) fn listen(args: ListenArgs) -> ExitCode {
     let output = Output::stdout();
-    let color = crate::commands::color::enabled(crate::commands::color::Stream::Stdout);
+    let color = crate::color::enabled(crate::color::Stream::Stdout);
     let mut tokens = args.token.into_iter().filter(|t| !t.is_empty());
     let cfg = ReceiverConfig {
         token: tokens.next(),

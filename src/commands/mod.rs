@@ -2,7 +2,6 @@
 //! library, and prints; this one dispatches and holds what several commands share.
 
 mod check;
-pub mod color;
 pub mod completions;
 mod listen;
 mod load;
@@ -49,7 +48,7 @@ pub(crate) fn stop_token() -> deliver::CancelToken {
 
 pub fn main() -> ExitCode {
     let cli = parse_cli();
-    color::set(cli.color);
+    crate::color::set(cli.color);
     match cli.command {
         Command::Validate { files, output } => validate::validate(&files, output),
         Command::Run(args) => run::run(args),

@@ -259,8 +259,7 @@ impl Play {
                 cancel: cancel.clone(),
                 receiver: ReceiverView {
                     print: if self.quiet { PrintMode::Quiet } else { PrintMode::Lines },
-                    color: crate::commands::color::enabled(crate::commands::color::Stream::Stdout)
-                        && !json,
+                    color: crate::color::enabled(crate::color::Stream::Stdout) && !json,
                     output: match json {
                         true => Output::new(std::io::stderr()),
                         false => Output::stdout(),
