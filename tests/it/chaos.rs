@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::support::deliver::{Receiver, Reply};
 use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
+
+use crate::support::deliver::{Receiver, Reply};
 
 const START: &str = "2026-03-02T09:00:00Z";
 const TOKEN: &str = "s3cret-token";

@@ -2,38 +2,11 @@
 //! `load --output json`, `check --output json` and `validate --output json`, through the real
 //! binary against a real receiver on loopback.
 
-use std::path::PathBuf;
-
-use crate::support::deliver::Receiver;
 use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pbxsim-ci-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
-
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-async fn pbxsim(args: Vec<String>) -> Out {
-    let mut cmd = cargo_bin_cmd!("pbxsim");
-    cmd.args(&args).env("NO_COLOR", "1").env_remove("PBXSIM_TOKEN");
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
-    Out {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
-}
+use crate::support::deliver::Receiver;
+use crate::support::{args, pbxsim_async, temp};
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{text}"))
@@ -42,7 +15,7 @@ fn json(text: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_writes_its_report_junit_and_json_and_a_failing_threshold_exits_1() {
     let rx = Receiver::ok();
-    let (report, junit) = (temp("run.json"), temp("run.xml"));
+    let (report, junit) = (temp("ci", "run.json"), temp("ci", "run.xml"));
     let a = args(&[
         "run",
         "scenarios/quickstart.toml",
@@ -60,7 +33,7 @@ async fn run_writes_its_report_junit_and_json_and_a_failing_threshold_exits_1() 
         "--threshold",
         "p99<1us",
     ]);
-    let out = pbxsim(a).await;
+    let out = pbxsim_async(a, vec![]).await;
     // p99 < 1 µs cannot hold: exit 1, although every event was delivered.
     assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
     // stdout is the report alone; the header went to stderr.
@@ -102,15 +75,18 @@ async fn run_writes_its_report_junit_and_json_and_a_failing_threshold_exits_1() 
         "--threshold",
         "error_rate<1%",
     ]);
-    let out = pbxsim(a).await;
+    let out = pbxsim_async(a, vec![]).await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("thresholds 1 passed, 0 failed"), "{}", out.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_json_with_the_built_in_receiver_carries_its_counts() {
-    let out =
-        pbxsim(args(&["run", "scenarios/quickstart.toml", "--asap", "--output", "json"])).await;
+    let out = pbxsim_async(
+        args(&["run", "scenarios/quickstart.toml", "--asap", "--output", "json"]),
+        vec![],
+    )
+    .await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     let doc = json(&out.stdout);
     let rx = &doc["receiver"];
@@ -123,7 +99,7 @@ async fn run_json_with_the_built_in_receiver_carries_its_counts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_json_is_its_report() {
     let rx = Receiver::ok();
-    let report = temp("load.json");
+    let report = temp("ci", "load.json");
     let a = args(&[
         "load",
         "--target",
@@ -137,7 +113,7 @@ async fn load_json_is_its_report() {
         "--report",
         report.to_str().unwrap(),
     ]);
-    let out = pbxsim(a).await;
+    let out = pbxsim_async(a, vec![]).await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     let doc = json(&out.stdout);
     assert_eq!(doc, json(&std::fs::read_to_string(&report).unwrap()));
@@ -149,7 +125,7 @@ async fn load_json_is_its_report() {
 async fn load_asap_reports_calls_over_the_run_not_a_burst_rate() {
     let rx = Receiver::ok();
     let a = args(&["load", "--target", &rx.url, "--asap", "--max-calls", "20", "-q"]);
-    let out = pbxsim(a).await;
+    let out = pbxsim_async(a, vec![]).await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     let line = out.stdout.lines().find(|l| l.starts_with("rate")).unwrap();
     assert!(line.starts_with("rate       as fast as possible: 20 calls in "), "{line}");
@@ -158,7 +134,7 @@ async fn load_asap_reports_calls_over_the_run_not_a_burst_rate() {
 
 #[test]
 fn check_json_holds_the_counts_and_every_violation() {
-    let path = temp("capture.ndjson");
+    let path = temp("ci", "capture.ndjson");
     std::fs::write(&path, "{\"type\":\"queue_call\",\"unique_call_id\":\"1\"}\nnot json\n")
         .unwrap();
     let out = cargo_bin_cmd!("pbxsim")

@@ -1,29 +1,22 @@
 //! The conformance checker over every scenario's events: the engine must break no rule, with
 //! every null style, and with only the ticked types delivered.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use pbxsim::check::{Checker, CheckerConfig};
 use pbxsim::engine::{Engine, Options};
 use pbxsim::event::NullStyle;
 
-fn scenarios() -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir("scenarios")
-        .expect("scenarios/ exists")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    files
-}
+use crate::support::scenario_files;
 
 #[test]
 fn every_event_of_every_scenario_validates_against_the_event_schema() {
     let schema = pbxsim::event::json_schema();
     let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
     let mut checked = 0;
-    for path in scenarios() {
-        let scenario = Arc::new(pbxsim::scenario::load(&path).expect("scenario loads"));
+    for path in scenario_files().iter().map(Path::new) {
+        let scenario = Arc::new(pbxsim::scenario::load(path).expect("scenario loads"));
         let start = "2026-03-02T09:00:00Z".parse().unwrap();
         for e in Engine::new(Arc::clone(&scenario), Options::new(scenario.seed, start)) {
             for nulls in [NullStyle::Null, NullStyle::Omit] {
@@ -44,9 +37,9 @@ fn every_event_of_every_scenario_validates_against_the_event_schema() {
 
 #[test]
 fn every_scenario_conforms() {
-    for path in scenarios() {
+    for path in scenario_files().iter().map(Path::new) {
         let scenario = Arc::new(
-            pbxsim::scenario::load(&path).unwrap_or_else(|d| panic!("{}", d.render(false))),
+            pbxsim::scenario::load(path).unwrap_or_else(|d| panic!("{}", d.render(false))),
         );
         let ticked = scenario.webhook.events;
         for nulls in [NullStyle::Null, NullStyle::Empty, NullStyle::Omit] {

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::support::deliver::{Receiver, Reply, call_and_seq, closed_port, component, inbound};
 use pbxsim::deliver::{
     CancelToken, DeliverOptions, Endpoint, Endpoints, Outcome, Pacing, RetryOn, deliver,
 };
 use pbxsim::engine::{Emission, Target};
 use pbxsim::event::{EventType, EventTypeSet, NullStyle};
+
+use crate::support::deliver::{Receiver, Reply, call_and_seq, closed_port, component, inbound};
 
 fn emission(at: u64, call: u64, seq: u32) -> Emission {
     Emission { at, call, seq, target: Target::Global, event: inbound(call, seq) }

@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::support::deliver::{Received, Receiver, Reply, closed_port};
 use assert_cmd::cargo::cargo_bin_cmd;
+
+use crate::support::deliver::{Received, Receiver, Reply, closed_port};
+use crate::support::{scenario_files, tempdir, text};
 
 /// The one token the receiver accepts.
 const TOKEN: &str = "one-token-7f3a91";
@@ -34,23 +36,16 @@ fn pbxsim(args: &[&str]) -> assert_cmd::Command {
     cmd
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 /// The scenarios shipped in scenarios/ that have scripted calls (every one of them today).
 fn shipped_scenarios_with_calls() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir("scenarios")
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+    scenario_files()
+        .into_iter()
+        .map(PathBuf::from)
         .filter(|p| {
             let table: toml::Table = toml::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
             table.get("calls").and_then(|c| c.as_array()).is_some_and(|c| !c.is_empty())
         })
-        .collect();
-    files.sort();
-    files
+        .collect()
 }
 
 /// How many events a scenario sends (its dry run's lines).
@@ -110,7 +105,7 @@ fn the_token_from_pbxsim_token_reaches_webhook_objects_too() {
 fn load_with_the_built_in_pbx_gets_only_2xx() {
     let rx = one_token_receiver();
     let url = format!("{}/hook", rx.url);
-    let dir = tempdir("load");
+    let dir = tempdir("ep-load");
     let report = dir.join("load.json");
     let out = pbxsim(&["load", "--target", &url, "--token", TOKEN, "--max-calls", "200", "--asap"])
         .arg("--report")
@@ -148,7 +143,7 @@ fn routed_quickstart(dir: &Path, routes: &str) -> PathBuf {
 fn routes_send_each_type_to_its_url_with_the_global_token() {
     let rx = one_token_receiver();
     let base = rx.url.clone();
-    let dir = tempdir("routes");
+    let dir = tempdir("ep-routes");
     let file = routed_quickstart(
         &dir,
         &format!("queue_call = \"{base}/queue\", voicemail = \"{base}/file-voicemail\""),
@@ -276,7 +271,7 @@ fn a_refused_run_names_the_endpoint_and_token_source_but_never_the_token() {
     }
 
     // A webhook object with its own token, and one with none, are named as such.
-    let dir = tempdir("refused");
+    let dir = tempdir("ep-refused");
     let scenario = dir.join("objects.toml");
     let source = std::fs::read_to_string("scenarios/quickstart.toml").unwrap().replacen(
         "name = \"CRM lookup\"\n",
@@ -345,7 +340,7 @@ fn could_not_connect_is_said_once_with_the_url_masked() {
 fn a_journal_with_a_masked_target_is_replayed_with_target() {
     let down = Receiver::start(|_, _| Reply::status(503));
     let secret_url = format!("{}/hook?token=q-s3cret", down.url);
-    let dir = tempdir("journal");
+    let dir = tempdir("ep-journal");
     let journal = dir.join("failed.ndjson");
     let out = pbxsim(&["run", "scenarios/user-direct.toml", "--asap", "--target", &secret_url])
         .arg("--failed")
@@ -370,12 +365,4 @@ fn a_journal_with_a_masked_target_is_replayed_with_target() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(up.count() as usize, lines.lines().count());
     assert!(up.received().iter().all(|r| r.path == "/hook?token=q-s3cret"));
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("pbxsim-ep-{tag}-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use crate::support::deliver::{Receiver, Reply, closed_port};
 use assert_cmd::cargo::cargo_bin_cmd;
+
+use crate::support::deliver::{Receiver, Reply, closed_port};
 
 const SHIPPED: &str = "scenarios/expect.toml";
 

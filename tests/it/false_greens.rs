@@ -6,6 +6,8 @@ use std::process::Output;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 
+use crate::support::text;
+
 fn pbxsim(args: &[&str], stdin: &str) -> Output {
     cargo_bin_cmd!("pbxsim")
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -16,10 +18,6 @@ fn pbxsim(args: &[&str], stdin: &str) -> Output {
         .write_stdin(stdin)
         .output()
         .expect("run pbxsim")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn file(name: &str, source: &str) -> String {

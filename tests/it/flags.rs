@@ -3,26 +3,16 @@
 //! flags, `-v`'s per-event lines, `listen --token` more than once, one spelling for ring groups,
 //! and flags that cannot apply refused with exit 2 before anything is sent.
 
-use crate::support;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::support::deliver::{Receiver, Reply};
 use crate::support::robust::{OBJECT_KEY, TOKEN};
+use crate::support::{self, pbxsim_output};
 
 /// A header value that looks like an API key: it must never be printed or saved.
 const CLI_KEY: &str = "cli-key-5b7e90aa-secret";
-
-fn pbxsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pbxsim"))
-        .args(args)
-        .env_remove("PBXSIM_TOKEN")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
 
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
@@ -31,7 +21,7 @@ fn text(out: &Output) -> String {
 /// The generated scenario (global events, and a webhook object `CRM` without a URL whose
 /// events carry its own `X-Api-Key`) in a fresh directory.
 fn scenario(calls: usize) -> (PathBuf, PathBuf) {
-    let dir = support::robust::tempdir("flags");
+    let dir = support::tempdir("flags");
     let file = dir.join("s.toml");
     std::fs::write(&file, support::robust::scenario(calls, 2)).unwrap();
     (dir, file)
@@ -48,7 +38,7 @@ fn header_goes_on_global_events_only_and_is_never_shown() {
     let header = format!("X-Api-Key: {CLI_KEY}");
     // Every event fails, so each one is journalled.
     let rx = Receiver::start(|_, _| Reply::status(500));
-    let run = pbxsim(&[
+    let run = pbxsim_output(&[
         "run",
         path(&file),
         "--asap",
@@ -81,13 +71,13 @@ fn header_goes_on_global_events_only_and_is_never_shown() {
     assert!(saved.contains(r#""X-Api-Key":"***""#), "{saved}");
     assert!(saved.contains(r#""X-Env":"staging""#), "{saved}");
 
-    let dry = pbxsim(&["run", path(&file), "--dry-run", "--envelope", "-H", &header]);
+    let dry = pbxsim_output(&["run", path(&file), "--dry-run", "--envelope", "-H", &header]);
     assert!(dry.status.success(), "{}", text(&dry));
     assert!(text(&dry).contains(r#""x-api-key":"***""#));
 
     // replay: the journal could not keep the key; -H gives it again.
     let again = Receiver::ok();
-    let replay = pbxsim(&["replay", path(&journal), "--target", &again.url, "-H", &header]);
+    let replay = pbxsim_output(&["replay", path(&journal), "--target", &again.url, "-H", &header]);
     assert!(replay.status.success(), "{}", text(&replay));
     let replayed = again.received();
     assert_eq!(replayed.len(), received.len());
@@ -112,7 +102,7 @@ fn header_on_trigger_call_and_load() {
     ];
     for args in runs {
         let before = rx.count();
-        let out = pbxsim(args);
+        let out = pbxsim_output(args);
         assert!(out.status.success(), "{args:?}: {}", text(&out));
         assert!(!text(&out).contains(CLI_KEY), "{args:?}");
         let got = &rx.received()[before as usize..];
@@ -140,7 +130,7 @@ fn bad_headers_are_usage_errors_that_never_repeat_the_value() {
         ] {
             let mut args = cmd.clone();
             args.extend(["-H", header]);
-            let out = pbxsim(&args);
+            let out = pbxsim_output(&args);
             assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
             assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
             assert!(!text(&out).contains(CLI_KEY), "{args:?}: {}", text(&out));
@@ -154,7 +144,7 @@ fn verbose_prints_a_line_per_event_delivered_or_failed() {
     let (_, file) = scenario(4);
     // Every second request fails.
     let rx = Receiver::start(|n, _| if n % 2 == 1 { Reply::status(503) } else { Reply::ok() });
-    let out = pbxsim(&["run", path(&file), "--asap", "--target", &rx.url, "-v", "-c", "1"]);
+    let out = pbxsim_output(&["run", path(&file), "--asap", "--target", &rx.url, "-v", "-c", "1"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let events: Vec<&str> = stdout
@@ -184,7 +174,9 @@ fn verbose_prints_a_line_per_event_delivered_or_failed() {
 #[test]
 fn short_flags_work_as_their_long_forms() {
     let rx = Receiver::ok();
-    let out = pbxsim(&["load", "--target", &rx.url, "-c", "2", "-n", "5", "-z", "30s", "-k", "-q"]);
+    let out = pbxsim_output(&[
+        "load", "--target", &rx.url, "-c", "2", "-n", "5", "-z", "30s", "-k", "-q",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("started 5"), "{}", text(&out));
     for (cmd, flags) in [
@@ -204,7 +196,7 @@ fn short_flags_work_as_their_long_forms() {
         ("trigger", &["-H, --header", "-k, --insecure"][..]),
         ("listen", &["-p, --port", "-q, --quiet"][..]),
     ] {
-        let help = text(&pbxsim(&[cmd, "--help"]));
+        let help = text(&pbxsim_output(&[cmd, "--help"]));
         for flag in flags {
             assert!(help.contains(flag), "{cmd} --help lacks {flag}");
         }
@@ -225,7 +217,7 @@ fn listen_accepts_any_of_several_tokens() {
     let url = first.trim().strip_prefix("listening on ").unwrap().to_string() + "/hook";
     let mut codes = Vec::new();
     for token in ["old-t0ken", "new-t0ken", "other"] {
-        let out = pbxsim(&["trigger", "voicemail", "--target", &url, "--token", token]);
+        let out = pbxsim_output(&["trigger", "voicemail", "--target", &url, "--token", token]);
         codes.push(out.status.code());
     }
     let _ = child.kill();
@@ -256,7 +248,7 @@ fn flags_that_cannot_apply_are_refused_before_anything_is_sent() {
         (&["replay", path(&file), "--target", t, "--chaos", "duplicate=1"], "--chaos"),
     ];
     for (args, names) in cases {
-        let out = pbxsim(args);
+        let out = pbxsim_output(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
         assert!(text(&out).contains(names), "{args:?}: {}", text(&out));
     }
@@ -269,28 +261,29 @@ fn flags_that_cannot_apply_are_refused_before_anything_is_sent() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let out = pbxsim(&["call", "inbound", "--talk", "30s", "--record", "--target", t, "-c", "4"]);
+    let out =
+        pbxsim_output(&["call", "inbound", "--talk", "30s", "--record", "--target", t, "-c", "4"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(rx.count() > 0);
 }
 
 #[test]
 fn replay_help_tells_the_truth_about_chaos() {
-    let replay = text(&pbxsim(&["replay", "--help"]));
+    let replay = text(&pbxsim_output(&["replay", "--help"]));
     assert!(!replay.contains("--chaos"), "{replay}");
     for cmd in ["run", "call", "load"] {
-        assert!(text(&pbxsim(&[cmd, "--help"])).contains("--chaos"), "{cmd}");
+        assert!(text(&pbxsim_output(&[cmd, "--help"])).contains("--chaos"), "{cmd}");
     }
 }
 
 #[test]
 fn ring_groups_are_spelled_as_in_files() {
-    let help = text(&pbxsim(&["call", "--help"]));
+    let help = text(&pbxsim_output(&["call", "--help"]));
     assert!(help.contains("ring_group:"), "{help}");
     assert!(!help.contains("ring-group:"), "{help}");
     // Both spellings route the same call.
-    let a = pbxsim(&["call", "inbound", "--via", "ring_group:Reception", "--dry-run"]);
-    let b = pbxsim(&["call", "inbound", "--via", "ring-group:Reception", "--dry-run"]);
+    let a = pbxsim_output(&["call", "inbound", "--via", "ring_group:Reception", "--dry-run"]);
+    let b = pbxsim_output(&["call", "inbound", "--via", "ring-group:Reception", "--dry-run"]);
     assert!(a.status.success(), "{}", text(&a));
     let types = |o: &Output| -> Vec<String> {
         String::from_utf8_lossy(&o.stdout)
@@ -300,7 +293,7 @@ fn ring_groups_are_spelled_as_in_files() {
     };
     assert_eq!(types(&a), types(&b));
     assert!(String::from_utf8_lossy(&a.stdout).contains(r#""ring_group_name":"Reception""#));
-    let typo = pbxsim(&["call", "inbound", "--via", "ringgroup:Reception", "--dry-run"]);
+    let typo = pbxsim_output(&["call", "inbound", "--via", "ringgroup:Reception", "--dry-run"]);
     assert_eq!(typo.status.code(), Some(2));
     assert!(text(&typo).contains("did you mean `ring_group`"), "{}", text(&typo));
 }
@@ -308,7 +301,7 @@ fn ring_groups_are_spelled_as_in_files() {
 #[test]
 fn one_call_is_one_call() {
     let rx = Receiver::ok();
-    let out = pbxsim(&["call", "inbound", "--target", &rx.url]);
+    let out = pbxsim_output(&["call", "inbound", "--target", &rx.url]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("(1 call, "), "{}", text(&out));
 }

@@ -5,8 +5,10 @@
 use std::path::PathBuf;
 use std::process::Output;
 
-use crate::support::deliver::Receiver;
 use assert_cmd::cargo::cargo_bin_cmd;
+
+use crate::support::deliver::Receiver;
+use crate::support::text;
 
 const LOOPS: [&str; 4] = [
     "tests/broken/loop-queue-fails-over-to-itself.toml",
@@ -24,10 +26,6 @@ fn pbxsim(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run pbxsim")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,17 +7,7 @@ use std::path::Path;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 
-fn scenario_files() -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir("scenarios")
-        .expect("scenarios/ exists")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    files.sort();
-    files
-}
+use crate::support::scenario_files;
 
 fn dry_run(file: &str, extra: &[&str]) -> String {
     let out = cargo_bin_cmd!("pbxsim")

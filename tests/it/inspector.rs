@@ -13,10 +13,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::deliver::Receiver;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use serde_json::Value;
+
+use crate::support::deliver::Receiver;
 
 const TOKEN: &str = "insp-s3cret-7731";
 const SCENARIO: &str = "scenarios/queue-outcomes.toml";

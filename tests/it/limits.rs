@@ -2,11 +2,10 @@
 //! hard limit cannot carry is refused before anything is sent (exit 2, with what to do), and a
 //! low soft limit is raised up to the hard one so the run succeeds.
 
-use crate::support;
-
 use std::time::Duration;
 
 use crate::support::robust::{Lean, OBJECT_TOKEN, Reply, TOKEN, parse_summary};
+use crate::support::{self, text};
 
 /// `prlimit --nofile=SOFT:HARD pbxsim ARGS…`, or `None` where prlimit is missing.
 fn limited(soft: u64, hard: u64, args: &[&str]) -> Option<std::process::Output> {
@@ -27,13 +26,9 @@ fn limited(soft: u64, hard: u64, args: &[&str]) -> Option<std::process::Output> 
     Some(out)
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[test]
 fn a_concurrency_beyond_the_hard_limit_is_refused_before_sending() {
-    let dir = support::robust::tempdir("limits");
+    let dir = support::tempdir("limits");
     let scenario = dir.join("s.toml");
     std::fs::write(&scenario, support::robust::scenario(4, 3)).unwrap();
     let file = scenario.to_str().unwrap();
@@ -85,7 +80,7 @@ fn a_concurrency_beyond_the_hard_limit_is_refused_before_sending() {
 
 #[test]
 fn a_low_soft_limit_is_raised_to_what_the_run_needs() {
-    let dir = support::robust::tempdir("limits-raise");
+    let dir = support::tempdir("limits-raise");
     let scenario = dir.join("s.toml");
     // About 12 events per call, 400 calls: enough calls at once to keep 200 workers busy.
     std::fs::write(&scenario, support::robust::scenario(400, 8)).unwrap();

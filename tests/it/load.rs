@@ -2,19 +2,14 @@
 //! Runs are short (1-2 s of arrivals); no assertion depends on wall-clock speed.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::support::deliver::{Receiver, Reply};
 use assert_cmd::cargo::cargo_bin_cmd;
 use pbxsim::check::{Checker, CheckerConfig};
 use serde_json::Value;
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pbxsim-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use crate::support::deliver::{Receiver, Reply};
+use crate::support::temp;
 
 struct Run {
     code: Option<i32>,
@@ -25,7 +20,7 @@ struct Run {
 
 /// `pbxsim load --target URL ARGS --report FILE -q`, in a blocking thread.
 async fn load(url: &str, args: &[&str], name: &str) -> Run {
-    let report = temp(&format!("{name}.json"));
+    let report = temp("load", &format!("{name}.json"));
     let mut cmd = cargo_bin_cmd!("pbxsim");
     cmd.args(["load", "--target", url, "--start-time", "2026-03-02T09:00:00Z"])
         .args(args)
@@ -49,11 +44,11 @@ fn n(v: &Value) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_run_adds_up_in_order_with_csv_and_plain_progress() {
     let rx = Receiver::ok();
-    let csv = temp("open.csv");
+    let csv = temp("load", "open.csv");
     let csv_arg = csv.to_string_lossy().into_owned();
     let args = ["--rate", "25/s", "--duration", "2s", "--seed", "7", "--stats-csv", &csv_arg];
     // Not -q: without a terminal, plain progress lines, here every second.
-    let report = temp("open.json");
+    let report = temp("load", "open.json");
     let mut cmd = cargo_bin_cmd!("pbxsim");
     cmd.args(["load", "--target", &rx.url, "--start-time", "2026-03-02T09:00:00Z"])
         .args(args)
@@ -199,7 +194,7 @@ fn bad_flags_are_usage_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thresholds_set_the_exit_code_and_land_in_the_report_and_junit() {
     let rx = Receiver::ok();
-    let junit = temp("thresholds.xml");
+    let junit = temp("load", "thresholds.xml");
     let junit_arg = junit.to_string_lossy().into_owned();
     let pass = ["--max-calls", "5", "-q", "--threshold", "p99<60s", "--threshold", "error_rate<1%"];
     let run = load(&rx.url, &pass, "pass").await;

@@ -1,27 +1,17 @@
 //! `pbxsim trigger` and `pbxsim call`: the real binary, against a real receiver on loopback
 //! and against the built-in receiver.
 
-use crate::support;
-
-use crate::support::deliver::Receiver;
-use assert_cmd::cargo::cargo_bin_cmd;
 use pbxsim::event::EventType;
 
-fn pbxsim(args: &[&str]) -> std::process::Output {
-    cargo_bin_cmd!("pbxsim")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("PBXSIM_TOKEN")
-        .output()
-        .expect("pbxsim runs")
-}
+use crate::support::deliver::Receiver;
+use crate::support::{self, pbxsim_output};
 
 #[test]
 fn trigger_prints_every_type_valid_against_the_schema() {
     let schema = pbxsim::event::json_schema();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     for ty in EventType::ALL {
-        let out = pbxsim(&["trigger", ty.as_str(), "--print", "--seed", "5"]);
+        let out = pbxsim_output(&["trigger", ty.as_str(), "--print", "--seed", "5"]);
         assert!(out.status.success(), "{ty}: {}", String::from_utf8_lossy(&out.stderr));
         let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert_eq!(body["type"], ty.as_str());
@@ -33,7 +23,7 @@ fn trigger_prints_every_type_valid_against_the_schema() {
 
 #[test]
 fn trigger_set_converts_types_and_unset_removes() {
-    let out = pbxsim(&[
+    let out = pbxsim_output(&[
         "trigger",
         "user_inbound_completed",
         "--print",
@@ -56,14 +46,14 @@ fn trigger_set_converts_types_and_unset_removes() {
 
 #[test]
 fn trigger_rejects_unknown_fields_and_bad_values() {
-    let out = pbxsim(&["trigger", "user_inbound", "--print", "--set", "queue_nme=Sales"]);
+    let out = pbxsim_output(&["trigger", "user_inbound", "--print", "--set", "queue_nme=Sales"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("did you mean `queue_name`?"), "{err}");
-    let out = pbxsim(&["trigger", "queue_call", "--print", "--set", "call_duration=soon"]);
+    let out = pbxsim_output(&["trigger", "queue_call", "--print", "--set", "call_duration=soon"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is an integer"));
-    let out = pbxsim(&["trigger", "queue_cal", "--print"]);
+    let out = pbxsim_output(&["trigger", "queue_cal", "--print"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `queue_call`?"));
 }
@@ -71,7 +61,8 @@ fn trigger_rejects_unknown_fields_and_bad_values() {
 #[test]
 fn trigger_sends_with_the_token() {
     let receiver = Receiver::ok();
-    let out = pbxsim(&["trigger", "voicemail", "--target", &receiver.url, "--token", "tok-123"]);
+    let out =
+        pbxsim_output(&["trigger", "voicemail", "--target", &receiver.url, "--token", "tok-123"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let got = receiver.received();
     assert_eq!(got.len(), 1);
@@ -84,10 +75,10 @@ fn trigger_sends_with_the_token() {
 #[test]
 fn trigger_reports_failures() {
     let receiver = Receiver::start(|_, _| support::deliver::Reply::status(500));
-    let out = pbxsim(&["trigger", "queue_call", "--target", &receiver.url]);
+    let out = pbxsim_output(&["trigger", "queue_call", "--target", &receiver.url]);
     assert_eq!(out.status.code(), Some(1));
     let url = format!("http://127.0.0.1:{}/", support::deliver::closed_port());
-    let out = pbxsim(&["trigger", "queue_call", "--target", &url]);
+    let out = pbxsim_output(&["trigger", "queue_call", "--target", &url]);
     assert_eq!(out.status.code(), Some(3));
 }
 
@@ -111,7 +102,7 @@ fn call_every_outcome_conforms_at_the_built_in_receiver() {
         let mut args = vec!["call"];
         args.extend_from_slice(case);
         args.push("--quiet");
-        let out = pbxsim(&args);
+        let out = pbxsim_output(&args);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{case:?}\n{stdout}");
         assert!(stdout.contains("violations: 0"), "{case:?}\n{stdout}");
@@ -125,7 +116,7 @@ fn call_outcomes_end_with_the_right_events() {
         let mut all = vec!["call"];
         all.extend_from_slice(args);
         all.push("--dry-run");
-        let out = pbxsim(&all);
+        let out = pbxsim_output(&all);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -138,7 +129,7 @@ fn call_outcomes_end_with_the_right_events() {
     assert_eq!(t.last().unwrap(), "\"queue_call\"");
     let t = last_types(&["outbound", "--outcome", "answered", "--record"]);
     assert_eq!(t.last().unwrap(), "\"recording_outbound\"");
-    let out = pbxsim(&["call", "inbound", "--via", "queue:Suport", "--dry-run"]);
+    let out = pbxsim_output(&["call", "inbound", "--via", "queue:Suport", "--dry-run"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `Support`?"));
 }

@@ -5,15 +5,12 @@
 //! scenario's five minutes.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pbxsim");
+use crate::support::{repo, text};
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+const BIN: &str = env!("CARGO_BIN_EXE_pbxsim");
 
 /// The `pbxsim …` command lines of the README's code blocks, comments cut, continuation lines
 /// joined.
@@ -82,10 +79,6 @@ fn sh(command: &str) -> Output {
         .env_remove("CRM_TOKEN")
         .output()
         .expect("run sh")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

@@ -1,18 +1,20 @@
 //! `pbxsim replay` (the real binary) and the failure journal, against real HTTP receivers on
 //! 127.0.0.1:0.
 
-use crate::support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::support::deliver::{Receiver, Reply, call_and_seq, closed_port, inbound};
 use assert_cmd::cargo::cargo_bin_cmd;
 use pbxsim::deliver::{CancelToken, DeliverOptions, Endpoint, Endpoints, Pacing, deliver};
 use pbxsim::engine::{Emission, Target};
 use pbxsim::event::NullStyle;
 use predicates::prelude::*;
+
+use crate::support::deliver::{
+    Receiver, Reply, call_and_seq, closed_port, inbound, wait_for_requests,
+};
+use crate::support::{self, kill, tempdir};
 
 const TOKEN: &str = "tok-s3cret-value";
 
@@ -35,7 +37,7 @@ fn replay(file: &Path) -> assert_cmd::Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_events_are_journalled_redacted_and_replay_delivers_them() {
-    let dir = tempdir();
+    let dir = tempdir("replay");
     let journal = dir.join("failed.ndjson");
     let down = Receiver::start(|_, _| Reply::status(503));
     let endpoints = Endpoints {
@@ -121,7 +123,7 @@ async fn failed_events_are_journalled_redacted_and_replay_delivers_them() {
 
 #[test]
 fn journal_lines_go_to_their_own_target_without_override() {
-    let dir = tempdir();
+    let dir = tempdir("replay");
     let up = Receiver::ok();
     let body = inbound(5, 0).to_json(NullStyle::Null);
     let line = format!(
@@ -141,7 +143,7 @@ fn journal_lines_go_to_their_own_target_without_override() {
 #[test]
 fn replay_keeps_each_calls_order_under_concurrency() {
     use rand::{RngExt, SeedableRng};
-    let dir = tempdir();
+    let dir = tempdir("replay");
     let file = dir.join("events.ndjson");
     write_bare(&file, 100, 4);
     let rng = std::sync::Mutex::new(rand::rngs::ChaCha8Rng::seed_from_u64(9));
@@ -169,7 +171,7 @@ fn replay_keeps_each_calls_order_under_concurrency() {
 
 #[test]
 fn a_bad_line_is_reported_with_its_place_and_nothing_is_sent() {
-    let dir = tempdir();
+    let dir = tempdir("replay");
     let file = dir.join("bad.ndjson");
     let good = inbound(1, 0).to_json(NullStyle::Null);
     std::fs::write(&file, format!("{good}\n{good}\n{{\"unique_call_id\":\"1\"}}\n{good}\n"))
@@ -198,7 +200,7 @@ fn a_bad_line_is_reported_with_its_place_and_nothing_is_sent() {
 
 #[test]
 fn the_journal_may_not_overwrite_the_file_being_replayed() {
-    let dir = tempdir();
+    let dir = tempdir("replay");
     let file = dir.join("events.ndjson");
     write_bare(&file, 1, 1);
     replay(&file).args(["--target", "http://127.0.0.1:1/", "--failed"]).arg(&file).assert().code(2);
@@ -207,7 +209,7 @@ fn the_journal_may_not_overwrite_the_file_being_replayed() {
 
 #[test]
 fn a_closed_port_exits_3_naming_the_url() {
-    let dir = tempdir();
+    let dir = tempdir("replay");
     let file = dir.join("events.ndjson");
     write_bare(&file, 2, 2);
     for scheme in ["http", "https"] {
@@ -223,7 +225,7 @@ fn a_closed_port_exits_3_naming_the_url() {
 
 #[test]
 fn failures_exit_1_unless_allowed_and_are_journalled() {
-    let dir = tempdir();
+    let dir = tempdir("replay");
     let file = dir.join("events.ndjson");
     let lines = write_bare(&file, 2, 2);
     let rx = Receiver::start(|n, _| if n == 0 { Reply::status(500) } else { Reply::ok() });
@@ -240,27 +242,6 @@ fn failures_exit_1_unless_allowed_and_are_journalled() {
     replay(&failed).args(["--target", &rx.url, "--allow-failures"]).assert().success();
 }
 
-fn tempdir() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "pbxsim-replay-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Send SIGINT to a running process.
-fn interrupt(child: &std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 fn spawn_replay(file: &Path, target: &str, extra: &[&str]) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_pbxsim"))
         .arg("replay")
@@ -274,15 +255,9 @@ fn spawn_replay(file: &Path, target: &str, extra: &[&str]) -> std::process::Chil
         .unwrap()
 }
 
-fn wait_for_requests(rx: &Receiver, n: u64) {
-    while rx.count() < n {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn ctrl_c_finishes_requests_in_flight_prints_the_summary_and_journals_the_rest() {
-    let dir = tempdir();
+    let dir = tempdir("replay");
     let file = dir.join("events.ndjson");
     write_bare(&file, 25, 2);
     let journal = dir.join("left.ndjson");
@@ -290,7 +265,7 @@ fn ctrl_c_finishes_requests_in_flight_prints_the_summary_and_journals_the_rest()
     let journal_arg = journal.to_str().unwrap();
     let child = spawn_replay(&file, &rx.url, &["--concurrency", "2", "--failed", journal_arg]);
     wait_for_requests(&rx, 2);
-    interrupt(&child);
+    kill(&child, libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -310,7 +285,7 @@ fn ctrl_c_finishes_requests_in_flight_prints_the_summary_and_journals_the_rest()
 
 #[test]
 fn a_second_ctrl_c_quits_at_once() {
-    let dir = tempdir();
+    let dir = tempdir("replay");
     let file = dir.join("events.ndjson");
     write_bare(&file, 4, 1);
     // Answers never come in time: the first Ctrl-C would wait for the grace period.
@@ -318,7 +293,7 @@ fn a_second_ctrl_c_quits_at_once() {
     let mut child = spawn_replay(&file, &rx.url, &["--timeout", "60s"]);
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     wait_for_requests(&rx, 4);
-    interrupt(&child);
+    kill(&child, libc::SIGINT);
     // Once the first is seen, a second Ctrl-C a moment later (not a copy of the same signal
     // sent to the process group) quits.
     let mut seen = String::new();
@@ -326,7 +301,7 @@ fn a_second_ctrl_c_quits_at_once() {
         assert!(std::io::BufRead::read_line(&mut stderr, &mut seen).unwrap() > 0, "{seen}");
     }
     std::thread::sleep(pbxsim::deliver::QUIT_GAP * 3);
-    interrupt(&child);
+    kill(&child, libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     std::io::Read::read_to_string(&mut stderr, &mut seen).unwrap();
     assert_eq!(out.status.code(), Some(130), "{seen}");
@@ -335,7 +310,7 @@ fn a_second_ctrl_c_quits_at_once() {
 
 #[test]
 fn https_with_a_self_signed_certificate_needs_insecure() {
-    let dir = tempdir();
+    let dir = tempdir("replay");
     let file = dir.join("events.ndjson");
     write_bare(&file, 3, 2);
     let rx = support::deliver::TlsReceiver::start();

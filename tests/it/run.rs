@@ -1,8 +1,9 @@
 //! `pbxsim run` end to end: the real binary against a real HTTP receiver on loopback, and the
 //! quickstart against the built-in receiver.
 
-use crate::support::deliver::{Receiver, closed_port};
 use assert_cmd::cargo::cargo_bin_cmd;
+
+use crate::support::deliver::{Receiver, closed_port};
 
 const START: &str = "2026-03-02T09:00:00Z";
 

@@ -6,15 +6,15 @@
 //! `listen` and its `--save` file. The target URLs carry a secret query parameter
 //! (`?token=…`), which must be masked everywhere too, connection errors included.
 
-use crate::support;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::robust::{Lean, OBJECT_KEY, OBJECT_TOKEN, Reply, TOKEN, percent};
 use assert_cmd::cargo::cargo_bin_cmd;
+
+use crate::support;
+use crate::support::robust::{Lean, OBJECT_KEY, OBJECT_TOKEN, Reply, TOKEN, percent};
 
 /// A secret in the target's query string (`?token=…`, `?api_key=…`).
 const QUERY_SECRET: &str = "qry-3e8a77c0-in-the-url";
@@ -47,7 +47,7 @@ fn pbxsim() -> assert_cmd::Command {
 
 #[test]
 fn no_output_of_a_full_run_contains_a_secret() {
-    let dir = support::robust::tempdir("secrets");
+    let dir = support::tempdir("secrets");
     let scenario = dir.join("s.toml");
     let text = support::robust::scenario(4, 3);
     std::fs::write(&scenario, &text).unwrap();

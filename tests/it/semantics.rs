@@ -5,9 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::support::deliver::{Received, Receiver};
 use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
+
+use crate::support::deliver::{Received, Receiver};
+use crate::support::scenario_files;
 
 /// A fresh directory under the system's temp directory, removed when dropped.
 struct TempDir(std::path::PathBuf);
@@ -35,17 +37,6 @@ fn pbxsim() -> assert_cmd::Command {
     let mut cmd = cargo_bin_cmd!("pbxsim");
     cmd.env("NO_COLOR", "1").env_remove("PBX_TOKEN").env_remove("PBXSIM_TOKEN");
     cmd
-}
-
-fn scenario_files() -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir("scenarios")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().to_string_lossy().into_owned())
-        .filter(|p| p.ends_with(".toml"))
-        .collect();
-    files.sort();
-    files
 }
 
 fn lines(text: &str) -> Vec<Value> {

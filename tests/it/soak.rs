@@ -9,15 +9,15 @@
 //!
 //! The runs are bounded by event counts, never by wall time.
 
-use crate::support;
-
 use std::process::Output;
 use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::cargo_bin_cmd;
 
 use crate::support::robust::{
     Lean, OBJECT_TOKEN, Reply, TOKEN, expected_bodies, parse_summary, percent,
 };
-use assert_cmd::cargo::cargo_bin_cmd;
+use crate::support::{self, text};
 
 /// Ring-group members per call: about 100 events per call.
 const MEMBERS: usize = 96;
@@ -34,15 +34,11 @@ fn run(scenario: &std::path::Path, url: &str, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[test]
 fn soak_every_event_is_delivered_exactly_once_despite_503s_and_delays() {
     let wanted: usize =
         std::env::var("PBXSIM_SOAK_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
-    let dir = support::robust::tempdir("soak");
+    let dir = support::tempdir("soak");
     let scenario = dir.join("soak.toml");
     let calls = wanted / (MEMBERS + 2) + 1;
     std::fs::write(&scenario, support::robust::scenario(calls, MEMBERS)).unwrap();
@@ -117,7 +113,7 @@ fn with_outage(
 
 #[test]
 fn outage_with_retries_loses_nothing() {
-    let dir = support::robust::tempdir("outage");
+    let dir = support::tempdir("outage");
     let scenario = dir.join("outage.toml");
     std::fs::write(&scenario, support::robust::scenario(60, 40)).unwrap();
     let expected = expected_bodies(&scenario);
@@ -148,7 +144,7 @@ fn outage_with_retries_loses_nothing() {
 
 #[test]
 fn outage_without_retries_journals_every_failure_and_replay_delivers_them() {
-    let dir = support::robust::tempdir("outage-journal");
+    let dir = support::tempdir("outage-journal");
     let scenario = dir.join("outage.toml");
     let journal = dir.join("failed.ndjson");
     std::fs::write(&scenario, support::robust::scenario(60, 40)).unwrap();

@@ -15,15 +15,10 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::support::deliver::{Received, Receiver, Reply};
-use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("pbxsim-timing-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use crate::support::deliver::{Received, Receiver, Reply};
+use crate::support::{args, pbxsim_async, temp};
 
 /// The quickstart scenario without its pinned `start_time`: its clock is anchored.
 fn unpinned_quickstart() -> PathBuf {
@@ -31,34 +26,9 @@ fn unpinned_quickstart() -> PathBuf {
     let text: String =
         text.lines().filter(|l| !l.starts_with("start_time")).map(|l| format!("{l}\n")).collect();
     assert!(!text.contains("start_time"));
-    let path = temp("quickstart-unpinned.toml");
+    let path = temp("timing", "quickstart-unpinned.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// `pbxsim ARGS` in a blocking thread (the receiver runs on its own thread).
-async fn pbxsim(args: Vec<String>, env: Vec<(&'static str, &'static str)>) -> Out {
-    let mut cmd = cargo_bin_cmd!("pbxsim");
-    cmd.args(&args).env("NO_COLOR", "1").env_remove("PBXSIM_TOKEN");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
-    Out {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn args(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
 }
 
 /// Every timestamp field of every body (arrays too), with the request's arrival.
@@ -107,7 +77,7 @@ async fn run_and_call_send_no_timestamp_from_the_future() {
         let rx = Receiver::ok();
         let mut a = args(&["run", file, "--target", &rx.url]);
         a.extend(args(&pacing));
-        let out = pbxsim(a, vec![]).await;
+        let out = pbxsim_async(a, vec![]).await;
         assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
         // The header says where the clock starts: the quickstart lasts a PBX minute.
         let header = out.stdout.lines().find(|l| l.starts_with("PBX clock")).unwrap_or_default();
@@ -118,7 +88,7 @@ async fn run_and_call_send_no_timestamp_from_the_future() {
     // `call` (as fast as possible by default): a queue call answered after a long talk.
     let rx = Receiver::ok();
     let a = args(&["call", "inbound", "--talk", "20m", "--record", "--target", &rx.url, "-q"]);
-    let out = pbxsim(a, vec![]).await;
+    let out = pbxsim_async(a, vec![]).await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     assert_none_from_the_future(&rx, "call");
     let done = rx
@@ -142,7 +112,7 @@ async fn a_pinned_start_stays_where_it_was_put() {
         "--start-time",
         "2030-01-01T00:00:00Z",
     ]);
-    let out = pbxsim(a, vec![]).await;
+    let out = pbxsim_async(a, vec![]).await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("PBX clock  pinned at 2030-01-01T00:00:00Z"), "{}", out.stdout);
     let earliest = rx
@@ -157,10 +127,10 @@ async fn a_pinned_start_stays_where_it_was_put() {
     let text = std::fs::read_to_string("scenarios/quickstart.toml").unwrap();
     let text = text.replacen("seed = 42\n", "seed = 42\nutc_offset = \"+10:00\"\n", 1);
     assert!(text.contains("utc_offset"));
-    let file = temp("quickstart-sydney.toml");
+    let file = temp("timing", "quickstart-sydney.toml");
     std::fs::write(&file, text).unwrap();
     let a = args(&["run", file.to_str().unwrap(), "--asap", "--target", &rx.url]);
-    let out = pbxsim(a, vec![]).await;
+    let out = pbxsim_async(a, vec![]).await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stdout.contains("PBX clock  pinned at 2026-03-02T19:00:00+10:00"),
@@ -184,7 +154,7 @@ async fn load_sends_no_timestamp_from_the_future() {
         let rx = Receiver::ok();
         let mut a = args(&["load", "--target", &rx.url, "--seed", "5", "-q"]);
         a.extend(args(extra));
-        let out = pbxsim(a, vec![]).await;
+        let out = pbxsim_async(a, vec![]).await;
         assert_eq!(out.code, Some(0), "{extra:?}\n{}\n{}", out.stdout, out.stderr);
         assert!(out.stderr.contains("load: PBX clock "), "{}", out.stderr);
         assert_none_from_the_future(&rx, &format!("load {extra:?}"));
@@ -193,11 +163,11 @@ async fn load_sends_no_timestamp_from_the_future() {
 
 /// `run FILE --speed 20 --target URL ARGS --report FILE`: the report.
 async fn run_report(file: &str, rx: &Receiver, extra: &[&str], name: &str) -> Value {
-    let report = temp(name);
+    let report = temp("timing", name);
     let mut a = args(&["run", file, "--speed", "20", "--target", &rx.url, "-q", "--report"]);
     a.push(report.to_string_lossy().into_owned());
     a.extend(args(extra));
-    let out = pbxsim(a, vec![]).await;
+    let out = pbxsim_async(a, vec![]).await;
     assert_eq!(out.code, Some(0), "{extra:?}\n{}\n{}", out.stdout, out.stderr);
     serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap()
 }
@@ -226,7 +196,7 @@ async fn chaos_holds_are_reported_apart_and_not_counted_as_latency() {
 async fn a_receiver_slower_than_a_calls_spacing_is_told_to_lower_the_speed() {
     // 20 ms per event, against a call's events a few milliseconds apart at 5000x.
     let rx = Receiver::start(|_, _| Reply { delay: Duration::from_millis(20), ..Reply::ok() });
-    let report = temp("spaced.json");
+    let report = temp("timing", "spaced.json");
     let a = args(&[
         "load",
         "--target",
@@ -243,7 +213,7 @@ async fn a_receiver_slower_than_a_calls_spacing_is_told_to_lower_the_speed() {
         "--report",
         report.to_str().unwrap(),
     ]);
-    let out = pbxsim(a, vec![]).await;
+    let out = pbxsim_async(a, vec![]).await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     let line = out.stdout.lines().find(|l| l.starts_with("spacing")).unwrap_or_else(|| {
         panic!("no spacing line:\n{}", out.stdout);
@@ -258,7 +228,7 @@ async fn a_receiver_slower_than_a_calls_spacing_is_told_to_lower_the_speed() {
 async fn a_load_that_started_no_call_exits_1_and_says_why() {
     let rx = Receiver::ok();
     let a = args(&["load", "--target", &rx.url, "--rate", "1/h", "--duration", "2s", "-q"]);
-    let out = pbxsim(a, vec![]).await;
+    let out = pbxsim_async(a, vec![]).await;
     assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("error: no call started"), "{}", out.stderr);
     assert!(out.stderr.contains("raise --rate or --duration"), "{}", out.stderr);
@@ -269,7 +239,7 @@ async fn a_load_that_started_no_call_exits_1_and_says_why() {
 async fn run_prints_plain_progress_lines_without_a_terminal() {
     let rx = Receiver::ok();
     let a = args(&["run", "scenarios/quickstart.toml", "--speed", "30", "--target", &rx.url]);
-    let out = pbxsim(a, vec![("PBXSIM_PROGRESS_EVERY", "300ms")]).await;
+    let out = pbxsim_async(a, vec![("PBXSIM_PROGRESS_EVERY", "300ms")]).await;
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     // The header: the length at this speed (a PBX minute at 30x).
     assert!(out.stdout.contains("at 30x speed, seed 42: about 2s"), "{}", out.stdout);
@@ -281,7 +251,7 @@ async fn run_prints_plain_progress_lines_without_a_terminal() {
     let a = args(&["run", "scenarios/quickstart.toml", "--speed", "30", "--target", &rx.url]);
     let mut quiet = a.clone();
     quiet.push("-q".into());
-    let out = pbxsim(quiet, vec![("PBXSIM_PROGRESS_EVERY", "300ms")]).await;
+    let out = pbxsim_async(quiet, vec![("PBXSIM_PROGRESS_EVERY", "300ms")]).await;
     assert_eq!(out.code, Some(0));
     assert!(!out.stderr.contains("progress "), "{}", out.stderr);
 }

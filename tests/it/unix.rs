@@ -3,28 +3,17 @@
 //! process-group SIGINT (two copies at once, as `timeout -s INT` sends) stop a run gracefully,
 //! with the summary, the `--failed` journal and `load --report` written.
 
-use crate::support;
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::support::deliver::{Receiver, Reply};
+use crate::support::deliver::{Receiver, Reply, wait_for_requests};
+use crate::support::{self, kill, pbxsim, tempdir};
 
 /// A guard against hanging forever, not a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(120);
-
-fn pbxsim() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pbxsim"));
-    cmd.env_remove("PBXSIM_TOKEN").env("NO_COLOR", "1");
-    cmd
-}
-
-fn tempdir() -> PathBuf {
-    support::robust::tempdir("unix")
-}
 
 /// A scenario of `calls` calls (about 8 events each) in `dir`.
 fn scenario(dir: &Path, calls: usize) -> PathBuf {
@@ -64,7 +53,7 @@ fn head_1(cmd: &mut Command) -> (String, Option<i32>, String) {
 
 #[test]
 fn dry_runs_schema_validate_and_trigger_print_end_quietly_with_0() {
-    let dir = tempdir();
+    let dir = tempdir("unix");
     let file = scenario(&dir, 400);
     let cases: Vec<Vec<&str>> = vec![
         vec!["run", file.to_str().unwrap(), "--dry-run"],
@@ -85,7 +74,7 @@ fn dry_runs_schema_validate_and_trigger_print_end_quietly_with_0() {
 
 #[test]
 fn run_to_a_target_goes_on_after_head_closes_the_pipe_and_keeps_its_own_code() {
-    let dir = tempdir();
+    let dir = tempdir("unix");
     let file = scenario(&dir, 6);
     let ok = Receiver::ok();
     let (first, code, stderr) =
@@ -104,7 +93,7 @@ fn run_to_a_target_goes_on_after_head_closes_the_pipe_and_keeps_its_own_code() {
 
 #[test]
 fn run_with_the_built_in_receiver_survives_a_closed_pipe() {
-    let dir = tempdir();
+    let dir = tempdir("unix");
     let file = scenario(&dir, 6);
     let (first, code, stderr) = head_1(pbxsim().arg("run").arg(&file).arg("--asap"));
     assert!(first.contains("built-in receiver"), "{first}");
@@ -113,7 +102,7 @@ fn run_with_the_built_in_receiver_survives_a_closed_pipe() {
 
 #[test]
 fn load_replay_and_check_survive_a_closed_pipe() {
-    let dir = tempdir();
+    let dir = tempdir("unix");
     let rx = Receiver::ok();
     let (first, code, stderr) =
         head_1(pbxsim().args(["load", "--target", &rx.url, "--asap", "--max-calls", "20"]));
@@ -221,19 +210,6 @@ impl Lines {
     }
 }
 
-fn wait_for_requests(rx: &Receiver, n: u64) {
-    let deadline = Instant::now() + PATIENCE;
-    while rx.count() < n {
-        assert!(Instant::now() < deadline, "the receiver got {} requests", rx.count());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn kill(child: &Child, signal: i32) {
-    // SAFETY: kill(2) of the child this test started.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
-}
-
 /// A receiver slow enough that the run is still going when the signal comes.
 fn slow() -> Receiver {
     Receiver::start(|_, _| Reply { delay: Duration::from_millis(300), ..Reply::ok() })
@@ -265,7 +241,7 @@ fn assert_graceful(stdout: &str, rx: &Receiver, journal: &Path) {
 
 #[test]
 fn sigterm_stops_a_run_like_the_first_ctrl_c_and_exits_143() {
-    let dir = tempdir();
+    let dir = tempdir("unix");
     let file = scenario(&dir, 60);
     let journal = dir.join("left.ndjson");
     let rx = slow();
@@ -281,7 +257,7 @@ fn sigterm_stops_a_run_like_the_first_ctrl_c_and_exits_143() {
 
 #[test]
 fn two_sigints_at_once_are_one_interrupt() {
-    let dir = tempdir();
+    let dir = tempdir("unix");
     let file = scenario(&dir, 60);
     let journal = dir.join("left.ndjson");
     let rx = slow();
@@ -298,7 +274,7 @@ fn two_sigints_at_once_are_one_interrupt() {
 
 #[test]
 fn a_second_sigint_a_moment_later_quits_at_once() {
-    let dir = tempdir();
+    let dir = tempdir("unix");
     let file = scenario(&dir, 60);
     let journal = dir.join("left.ndjson");
     // Answers never come in time: the first Ctrl-C would wait for the whole grace period.
@@ -319,7 +295,7 @@ fn a_second_sigint_a_moment_later_quits_at_once() {
 
 #[test]
 fn timeout_s_int_on_the_process_group_leaves_the_summary_and_the_journal() {
-    let dir = tempdir();
+    let dir = tempdir("unix");
     let file = scenario(&dir, 60);
     let journal = dir.join("left.ndjson");
     let rx = slow();
@@ -344,7 +320,7 @@ fn timeout_s_int_on_the_process_group_leaves_the_summary_and_the_journal() {
 
 #[test]
 fn timeout_s_term_on_load_writes_the_report_and_exits_143() {
-    let dir = tempdir();
+    let dir = tempdir("unix");
     let report = dir.join("load.json");
     let journal = dir.join("left.ndjson");
     let rx = slow();

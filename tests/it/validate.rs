@@ -7,12 +7,10 @@ use std::process::Output;
 
 use assert_cmd::cargo::cargo_bin_cmd;
 
+use crate::support::repo;
+
 /// The variables scenario files read; removed so results do not depend on the caller's shell.
 const SCENARIO_VARS: [&str; 3] = ["PBX_TOKEN", "CRM_TOKEN", "PBXSIM_TEST_UNSET_TOKEN"];
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The `.toml` files of a directory of the repository, as paths relative to its root, sorted.
 fn toml_files(dir: &str) -> Vec<String> {

@@ -123,6 +123,16 @@ impl Receiver {
     }
 }
 
+/// Wait until `rx` has had `n` requests; two minutes at most (a guard against hanging, not a
+/// timing assertion).
+pub fn wait_for_requests(rx: &Receiver, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while rx.count() < n {
+        assert!(Instant::now() < deadline, "the receiver got {} requests", rx.count());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 async fn handle(
     State(shared): State<Arc<Shared>>,
     uri: Uri,

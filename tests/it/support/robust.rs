@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -69,18 +69,6 @@ pub fn scenario(calls: usize, members: usize) -> String {
     );
     s.push_str("[[numbers]]\nnumber = \"2\"\nflow = [\"ring_group:All\"]\n\n");
     s
-}
-
-/// A fresh directory under the system temp dir.
-pub fn tempdir(tag: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "pbxsim-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// A stable 64-bit hash of a body (FNV-1a).
