@@ -1,7 +1,7 @@
 //! Golden files: the dry-run output of every scenario in `scenarios/` is pinned, byte for byte.
 //!
 //! A change to the engine that alters any event shows up here as a snapshot diff; accept it
-//! with `INSTA_UPDATE=always cargo test --test golden` only when the change is intended.
+//! with `INSTA_UPDATE=always cargo test --test it golden::` only when the change is intended.
 
 use std::path::Path;
 
