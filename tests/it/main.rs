@@ -1,0 +1,36 @@
+//! All of pbxsim's integration tests in one test binary (one link instead of one per file):
+//! each module below was once its own `tests/*.rs`; `support` holds the shared fixtures.
+
+mod support;
+
+mod bad_input;
+mod chaos;
+mod check;
+mod ci_outputs;
+mod conformance;
+mod deliver;
+mod ecosystem;
+mod endpoints;
+mod erlang;
+mod expect;
+mod false_greens;
+mod flags;
+mod flows;
+mod golden;
+mod inspector;
+mod limits;
+mod listen;
+mod listener_hardening;
+mod load;
+mod oneshot;
+mod readme_local_dev;
+mod receiver_example;
+mod replay;
+mod run;
+mod secrets;
+mod semantics;
+mod session;
+mod soak;
+mod timing;
+mod unix;
+mod validate;
