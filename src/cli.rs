@@ -20,6 +20,7 @@ use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
 use pbxsim::report;
 use pbxsim::scenario::Scenario;
 use pbxsim::scenario::chaos::Chaos;
+use pbxsim::secret::{Secret, SecretUrl};
 
 // Standard output and error of every command. A closed pipe (`pbxsim run … | head -1`) stops
 // the printing, never panics, and leaves the exit code to the command: these shadow std's
@@ -535,7 +536,7 @@ pub fn main() -> ExitCode {
 fn listen(args: ListenArgs) -> ExitCode {
     let output = Output::stdout();
     let color = receiver::format::color_for_stdout();
-    let mut tokens = args.token.into_iter().filter(|t| !t.is_empty());
+    let mut tokens = args.token.into_iter().filter(|t| !t.is_empty()).map(Secret::from);
     let cfg = ReceiverConfig {
         token: tokens.next(),
         extra_tokens: tokens.collect(),
@@ -1494,7 +1495,7 @@ fn parse_chaos(text: &str) -> Result<ChaosList, String> {
 
 impl DeliveryArgs {
     /// The `-H` headers, checked; a bad one is a usage error (its value is never printed).
-    fn parsed_headers(&self) -> Result<Vec<(String, String)>, ExitCode> {
+    fn parsed_headers(&self) -> Result<Vec<(String, Secret)>, ExitCode> {
         self.headers
             .iter()
             .map(|h| deliver::parse_header(h))
@@ -1666,10 +1667,10 @@ fn overrides(
     routes: &[(EventType, String)],
 ) -> deliver::Overrides {
     deliver::Overrides {
-        target: target.map(str::to_string),
-        token: token.map(str::to_string),
+        target: target.map(SecretUrl::from),
+        token: token.map(Secret::from),
         token_source: token_source(),
-        routes: routes.to_vec(),
+        routes: routes.iter().map(|(t, url)| (*t, url.as_str().into())).collect(),
     }
 }
 
@@ -1877,9 +1878,11 @@ fn trigger(args: TriggerArgs) -> ExitCode {
             request = request.header(deliver::TOKEN_HEADER, token);
         }
         for (name, value) in headers.iter().filter(|(_, v)| !v.is_empty()) {
-            let Ok(mut value) = reqwest::header::HeaderValue::from_str(value) else { continue };
+            let Ok(mut value) = reqwest::header::HeaderValue::from_str(value.expose()) else {
+                continue;
+            };
             // Kept out of debug output, like every secret header.
-            value.set_sensitive(deliver::is_secret_header(name));
+            value.set_sensitive(pbxsim::secret::is_secret_name(name));
             request = request.header(name.as_str(), value);
         }
         // A one-off: a receiver that follows calls (pbxsim listen) checks it on its own.
@@ -2257,7 +2260,7 @@ async fn start_builtin_receiver(
     ui: bool,
 ) -> Result<receiver::RunningReceiver, ExitCode> {
     let token = token
-        .map(str::to_string)
+        .map(Secret::from)
         .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
     let cfg = ReceiverConfig {
         token,

@@ -51,9 +51,7 @@ pub use cancel::{
     CancelToken, QUIT_GAP, SignalEvent, SignalGate, StopSignal, ctrl_c_token, on_signals,
 };
 pub use client::{init_tls, one_off_client};
-pub use endpoint::{
-    Endpoint, Endpoints, Label, Overrides, REDACTED, TOKEN_HEADER, TokenSource, is_secret_header,
-};
+pub use endpoint::{Endpoint, Endpoints, Label, Overrides, TOKEN_HEADER, TokenSource};
 pub use header::{HeaderError, parse_header, with_headers};
 pub use live::{FLUSH_EVERY, Live, LiveCounts, Sample, TypeLatency};
 pub use replay::{ReplayError, ReplayPlan};

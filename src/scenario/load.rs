@@ -20,6 +20,7 @@ use crate::duration::{self, DurationError, Millis};
 use crate::event::{EventType, EventTypeSet, Str};
 use crate::pbx::*;
 use crate::scenario::threshold::Threshold;
+use crate::secret::{Secret, SecretUrl};
 use crate::suggest;
 
 /// Reads environment variables for `${VAR}` expansion.
@@ -293,11 +294,11 @@ impl Resolver<'_> {
     }
 
     /// A string with `${VAR}` expanded; `None` after reporting an error.
-    fn text(&mut self, value: &Sp<String>) -> Option<String> {
-        match env::expand(value.get(), self.env) {
+    fn text(&mut self, value: &Sp<impl Written>) -> Option<String> {
+        match env::expand(value.get().written(), self.env) {
             Ok(text) => Some(text.into_owned()),
             Err(e) => {
-                let reference = &value.get()[e.range.clone()];
+                let reference = &value.get().written()[e.range.clone()];
                 let span = sub_span(self.source, value.span(), reference);
                 let (message, help) = match e.kind {
                     EnvErrorKind::Undefined(name) => (
@@ -386,7 +387,7 @@ impl Resolver<'_> {
         ms
     }
 
-    fn url(&mut self, value: &Option<Sp<String>>) -> Option<String> {
+    fn url(&mut self, value: &Option<Sp<SecretUrl>>) -> Option<SecretUrl> {
         let value = value.as_ref()?;
         let text = self.text(value)?;
         let help = "write a full http or https URL, like `http://127.0.0.1:8080/hook`";
@@ -398,15 +399,15 @@ impl Resolver<'_> {
             Ok(u) if u.host_str().is_none_or(str::is_empty) => {
                 self.error(value.span(), "URL has no host", help)
             }
-            Ok(u) => return Some(u.to_string()),
+            Ok(u) => return Some(u.to_string().into()),
         }
         None
     }
 
     /// A token: expanded, never echoed; `None` when the file gives none.
-    fn token(&mut self, value: &Option<Sp<String>>) -> Option<String> {
+    fn token(&mut self, value: &Option<Sp<Secret>>) -> Option<Secret> {
         let value = value.as_ref()?;
-        let Some(token) = self.text(value) else { return Some(String::new()) };
+        let Some(token) = self.text(value) else { return Some(Secret::default()) };
         if HeaderValue::from_str(&token).is_err() {
             self.error(
                 value.span(),
@@ -414,10 +415,10 @@ impl Resolver<'_> {
                 "use visible ASCII characters only (no line breaks or control characters)",
             );
         }
-        Some(token)
+        Some(token.into())
     }
 
-    fn headers(&mut self, headers: &Headers) -> Vec<(String, String)> {
+    fn headers(&mut self, headers: &Headers) -> Vec<(String, Secret)> {
         let mut out = Vec::new();
         for (name, value) in headers {
             let (Some(n), Some(v)) = (self.text(name), self.text(value)) else { continue };
@@ -450,7 +451,7 @@ impl Resolver<'_> {
                 );
                 continue;
             }
-            out.push((n, v));
+            out.push((n, v.into()));
         }
         out
     }
@@ -1576,11 +1577,14 @@ headers = { "X-Tenant" = "acme" }
         assert_eq!(s.utc_offset.map(|o| o.local_minus_utc()), Some(36_000));
         assert_eq!(s.nulls, NullStyle::Omit);
         assert_eq!(s.speed, Some(10.0));
-        assert_eq!(s.webhook.url.as_deref(), Some("https://hooks.example.com/hook"));
-        assert_eq!(s.webhook.token, "tok-from-env");
+        assert_eq!(
+            s.webhook.url.as_ref().map(SecretUrl::expose),
+            Some("https://hooks.example.com/hook")
+        );
+        assert_eq!(s.webhook.token.expose(), "tok-from-env");
         let events: Vec<EventType> = s.webhook.events.iter().collect();
         assert_eq!(events, [EventType::QueueCall, EventType::Voicemail]);
-        assert_eq!(s.webhook.headers, [("X-Tenant".to_string(), "acme".to_string())]);
+        assert_eq!(s.webhook.headers, [("X-Tenant".to_string(), "acme".into())]);
     }
 
     #[test]
@@ -1606,11 +1610,12 @@ token = "own"
         assert_eq!(
             s.webhook.routes,
             [
-                (EventType::QueueCall, "http://127.0.0.1:3000/queue".to_string()),
-                (EventType::WebhookComponentEvent, "http://127.0.0.1:3000/c".to_string()),
+                (EventType::QueueCall, "http://127.0.0.1:3000/queue".into()),
+                (EventType::WebhookComponentEvent, "http://127.0.0.1:3000/c".into()),
             ]
         );
-        let tokens: Vec<Option<&str>> = s.pbx.webhooks.iter().map(|w| w.token.as_deref()).collect();
+        let tokens: Vec<Option<&str>> =
+            s.pbx.webhooks.iter().map(|w| w.token.as_ref().map(Secret::expose)).collect();
         assert_eq!(tokens, [None, Some(""), Some("own")]);
 
         let d = err("[webhook]\nroutes = { queue_cal = \"http://127.0.0.1:3000/q\" }\n");
