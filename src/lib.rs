@@ -18,4 +18,5 @@ pub mod secret;
 pub mod session;
 pub mod suggest;
 pub mod time;
+pub mod tls;
 pub mod trigger;

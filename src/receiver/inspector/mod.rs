@@ -106,7 +106,7 @@ impl Inspector {
     fn client(&self) -> Result<reqwest::Client, String> {
         self.client
             .get_or_init(|| {
-                crate::deliver::init_tls();
+                crate::tls::init_tls();
                 reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .timeout(REPLAY_TIMEOUT)
