@@ -1,9 +1,9 @@
 //! The scenario file as written: serde types that mirror the TOML, keep the spans of values for
 //! diagnostics, and derive the JSON Schema of `pbxsim schema scenario`.
 //!
-//! Nothing here is checked beyond its TOML type; [`super::load`] resolves these into the
-//! [`Scenario`](super::Scenario) the engine runs. Doc comments become schema descriptions, which
-//! editors show as hover text.
+//! Nothing here is checked beyond its TOML type; [`super::load`] reads a file into these and
+//! resolves them into the [`Scenario`](super::Scenario) the engine runs. Doc comments become
+//! schema descriptions, which editors show as hover text.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -65,7 +65,7 @@ impl<T: JsonSchema> JsonSchema for Sp<T> {
 }
 
 /// Text as the file wrote it, whichever type holds it: a plain string, a [`Secret`] or a
-/// [`SecretUrl`] (the loader expands `${VAR}` in all three alike).
+/// [`SecretUrl`] (the resolver expands `${VAR}` in all three alike).
 pub(crate) trait Written {
     fn written(&self) -> &str;
 }
