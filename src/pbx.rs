@@ -123,7 +123,8 @@ pub enum RecordingMode {
     Storage,
 }
 
-/// How a queue picks which available members ring.
+/// How a queue picks which available members ring (the engine's `strategy` module does the
+/// picking).
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
 )]
