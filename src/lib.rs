@@ -44,6 +44,7 @@ pub mod secret;
 pub mod session;
 pub mod suggest;
 pub mod time;
+pub mod tls;
 pub mod trigger;
 
 pub use exit::Exit;

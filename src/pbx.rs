@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::Millis;
 use crate::event::{EventType, EventTypeSet, Str};
+use crate::secret::{Secret, SecretUrl};
 
 pub type UserId = usize;
 pub type QueueId = usize;
@@ -122,7 +123,8 @@ pub enum RecordingMode {
     Storage,
 }
 
-/// How a queue picks which available members ring.
+/// How a queue picks which available members ring (the engine's `strategy` module does the
+/// picking).
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
 )]
@@ -240,11 +242,12 @@ pub struct WebhookObject {
     pub name: Str,
     /// `None` sends to the global target (useful with `--target` or the built-in receiver):
     /// the global webhook's route for `webhook_component_event` if it has one, else its URL.
-    pub url: Option<String>,
+    pub url: Option<SecretUrl>,
     /// `None` carries the global token (the one the run uses: `--token`, `PBXSIM_TOKEN`, else
     /// the file's); `Some("")` sends no token; `Some(t)` sends `t`.
-    pub token: Option<String>,
-    pub headers: Vec<(String, String)>,
+    pub token: Option<Secret>,
+    /// Extra headers; every value is held as a [`Secret`].
+    pub headers: Vec<(String, Secret)>,
 }
 
 /// A phone number (DID) and the call flow of calls arriving on it.
@@ -277,15 +280,16 @@ pub enum Step {
 #[derive(Debug, Clone, Default)]
 pub struct GlobalWebhook {
     /// `None` when the scenario names no URL; `run` then uses `--target` or the built-in receiver.
-    pub url: Option<String>,
-    pub token: String,
+    pub url: Option<SecretUrl>,
+    /// Empty when the scenario gives none.
+    pub token: Secret,
     /// The ticked event types; only these are sent to `url`.
     pub events: EventTypeSet,
-    /// Extra headers sent with every global event.
-    pub headers: Vec<(String, String)>,
+    /// Extra headers sent with every global event; every value is held as a [`Secret`].
+    pub headers: Vec<(String, Secret)>,
     /// One URL per event type (`[webhook] routes`): these types go there instead of `url`,
     /// with the same token and headers. At most one entry per type.
-    pub routes: Vec<(EventType, String)>,
+    pub routes: Vec<(EventType, SecretUrl)>,
 }
 
 impl GlobalWebhook {

@@ -1,12 +1,155 @@
-//! Secrets in what pbxsim prints and saves: which names look secret, and URLs with their
-//! credentials and secret query values masked (`http://***@host/hook?token=***`).
+//! Secrets in what pbxsim holds, prints and saves: the [`Secret`] type for tokens and secret
+//! header values, [`SecretUrl`] for URLs that may carry credentials or secret query values,
+//! which names look secret, and URLs with their secrets masked (`http://***@host/hook?token=***`).
 //!
 //! A leaf module: every output that shows a URL (errors, summaries, journals, envelopes,
 //! reports) goes through [`redact_url`], or [`redact_urls_in`] for free text such as an HTTP
-//! client's error message that quotes the URL.
+//! client's error message that quotes the URL. Every value that is a secret is held as a
+//! [`Secret`], so `{:?}` of anything holding one (a scenario, an endpoint, a receiver's
+//! settings) shows [`MASK`] instead.
+
+use std::fmt;
 
 /// What a secret is replaced by.
 pub const MASK: &str = "***";
+
+/// A secret text: a token or a secret header value. `Debug` and `Display` show [`MASK`]
+/// (`***`); [`Secret::expose`] is the one way to read it.
+///
+/// ```
+/// use pbxsim::secret::Secret;
+/// let token = Secret::from("s3cret");
+/// assert_eq!(format!("{token:?} {token}"), "*** ***");
+/// assert_eq!(token.expose(), "s3cret");
+/// ```
+///
+/// It is read from a scenario file as a plain string (and described as one in its schema).
+#[derive(Clone, PartialEq, Eq, Hash, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for sending it (and for nothing that is shown or saved).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the secret is the empty text.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(text: String) -> Self {
+        Self(text)
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(text: &str) -> Self {
+        Self(text.to_string())
+    }
+}
+
+/// A string, as far as a schema can tell.
+impl schemars::JsonSchema for Secret {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        String::schema_name()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(generator)
+    }
+}
+
+/// A URL that may carry secrets (`http://user:pw@host/`, `?token=…`): `Debug` and `Display`
+/// show it through [`redact_url`]; [`SecretUrl::expose`] is the URL as written, for sending.
+///
+/// ```
+/// use pbxsim::secret::SecretUrl;
+/// let url = SecretUrl::from("http://h/hook?token=s3cret&a=1");
+/// assert_eq!(url.to_string(), "http://h/hook?token=***&a=1");
+/// assert_eq!(url.expose(), "http://h/hook?token=s3cret&a=1");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// The URL as written, secrets included: for sending to it (and for nothing shown).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its secrets masked, as messages show it ([`redact_url`]).
+    pub fn masked(&self) -> String {
+        redact_url(&self.0)
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.masked(), f)
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl From<String> for SecretUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl From<&str> for SecretUrl {
+    fn from(url: &str) -> Self {
+        Self(url.to_string())
+    }
+}
+
+impl PartialEq<str> for SecretUrl {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SecretUrl {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// A string, as far as a schema can tell.
+impl schemars::JsonSchema for SecretUrl {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        String::schema_name()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        String::json_schema(generator)
+    }
+}
 
 /// Whether a header or query-parameter name looks like it carries a secret. Case-insensitive.
 ///
@@ -162,6 +305,26 @@ pub fn is_redacted_url(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_show_as_the_mask() {
+        let s = Secret::from("s3cret".to_string());
+        assert_eq!(format!("{s:?}"), MASK);
+        assert_eq!(format!("{s}"), MASK);
+        assert_eq!(format!("{:?}", Some(s.clone())), "Some(***)");
+        assert_eq!(s.expose(), "s3cret");
+        assert!(!s.is_empty() && Secret::default().is_empty());
+        assert_eq!(s, Secret::from("s3cret"));
+        assert_ne!(s, Secret::from("other"));
+
+        let url = SecretUrl::from("http://u:pw@h/p?api_key=k1&x=1");
+        for shown in [format!("{url:?}"), url.to_string(), url.masked()] {
+            assert!(!shown.contains("pw") && !shown.contains("k1"), "{shown}");
+            assert!(shown.contains("***@h/p?api_key=***&x=1"), "{shown}");
+        }
+        assert_eq!(format!("{url:?}"), "\"http://***@h/p?api_key=***&x=1\"");
+        assert_eq!(url.expose(), "http://u:pw@h/p?api_key=k1&x=1");
+    }
 
     #[test]
     fn secret_names() {

@@ -5,13 +5,14 @@ use crate::commands::*;
 use pbxsim::deliver;
 use pbxsim::receiver::inspector::InspectorConfig;
 use pbxsim::receiver::{self, Output, PrintMode, ReceiverConfig};
+use pbxsim::secret::Secret;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 pub(crate) fn listen(args: ListenArgs) -> ExitCode {
     let output = Output::stdout();
     let color = crate::color::enabled(crate::color::Stream::Stdout);
-    let mut tokens = args.token.into_iter().filter(|t| !t.is_empty());
+    let mut tokens = args.token.into_iter().filter(|t| !t.is_empty()).map(Secret::from);
     let cfg = ReceiverConfig {
         token: tokens.next(),
         extra_tokens: tokens.collect(),

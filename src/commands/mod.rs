@@ -20,6 +20,7 @@ use pbxsim::receiver::{self};
 use pbxsim::report;
 use pbxsim::scenario::Scenario;
 use pbxsim::scenario::chaos::Chaos;
+use pbxsim::secret::{Secret, SecretUrl};
 use std::process::ExitCode;
 
 /// The cancel token of a run. The first SIGINT (Ctrl-C) or SIGTERM fires it: no new events
@@ -134,7 +135,7 @@ impl SemanticsArgs {
 
 impl DeliveryArgs {
     /// The `-H` headers, checked; a bad one is a usage error (its value is never printed).
-    pub(crate) fn parsed_headers(&self) -> Result<Vec<(String, String)>, ExitCode> {
+    pub(crate) fn parsed_headers(&self) -> Result<Vec<(String, Secret)>, ExitCode> {
         self.headers
             .iter()
             .map(|h| deliver::parse_header(h))
@@ -234,10 +235,10 @@ pub(crate) fn overrides(
     routes: &[(EventType, String)],
 ) -> deliver::Overrides {
     deliver::Overrides {
-        target: target.map(str::to_string),
-        token: token.map(str::to_string),
+        target: target.map(SecretUrl::from),
+        token: token.map(Secret::from),
         token_source: token_source(),
-        routes: routes.to_vec(),
+        routes: routes.iter().map(|(t, url)| (*t, url.as_str().into())).collect(),
     }
 }
 

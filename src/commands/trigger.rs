@@ -96,9 +96,11 @@ pub(crate) fn trigger(args: TriggerArgs) -> ExitCode {
             request = request.header(deliver::TOKEN_HEADER, token);
         }
         for (name, value) in headers.iter().filter(|(_, v)| !v.is_empty()) {
-            let Ok(mut value) = reqwest::header::HeaderValue::from_str(value) else { continue };
+            let Ok(mut value) = reqwest::header::HeaderValue::from_str(value.expose()) else {
+                continue;
+            };
             // Kept out of debug output, like every secret header.
-            value.set_sensitive(deliver::is_secret_header(name));
+            value.set_sensitive(pbxsim::secret::is_secret_name(name));
             request = request.header(name.as_str(), value);
         }
         // A one-off: a receiver that follows calls (pbxsim listen) checks it on its own.

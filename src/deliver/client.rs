@@ -19,13 +19,7 @@ use super::DeliverError;
 use super::endpoint::Prepared;
 use super::retry::parse_retry_after;
 use super::summary::Outcome;
-
-/// Install rustls' ring crypto provider as the process default. Idempotent; call it before
-/// building any TLS client (pbxsim's delivery does so itself).
-pub fn init_tls() {
-    // An error only means a provider is installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
+use crate::tls::init_tls;
 
 /// A client for a few one-off requests (`trigger`), HTTP or HTTPS.
 pub fn one_off_client(insecure: bool) -> Result<reqwest::Client, DeliverError> {

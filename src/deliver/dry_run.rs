@@ -11,6 +11,7 @@ use crate::engine::feed::Feed;
 use crate::engine::{Emission, Target};
 use crate::event::{EventTypeSet, NullStyle};
 use crate::scenario::Scenario;
+use crate::secret::MASK;
 use crate::time::Timeline;
 
 /// What a dry run writes per event.
@@ -22,9 +23,6 @@ pub enum DryRunFormat {
     /// `{"at": …, "time": …, "call": …, "target": …, "headers": {…}, "body": {…}}`.
     Envelope,
 }
-
-/// The placeholder that replaces a secret wherever output shows where it would go.
-pub const REDACTED: &str = "***";
 
 /// Writes the events of a run as NDJSON; returns how many were written and how many the
 /// global filter dropped.
@@ -169,12 +167,12 @@ pub fn describe_target(endpoints: &Endpoints, emission: &Emission) -> (String, M
     let mut headers = Map::new();
     headers.insert("content-type".into(), Value::from("application/json"));
     if endpoint.token.is_some() {
-        headers.insert("x-pbx-token".into(), Value::from(REDACTED));
+        headers.insert("x-pbx-token".into(), Value::from(MASK));
     }
     for (name, _) in &endpoint.headers {
-        headers.insert(name.to_ascii_lowercase(), Value::from(REDACTED));
+        headers.insert(name.to_ascii_lowercase(), Value::from(MASK));
     }
-    (crate::secret::redact_url(&endpoint.url), headers)
+    (endpoint.url.masked(), headers)
 }
 
 fn envelope(

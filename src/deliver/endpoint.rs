@@ -10,12 +10,10 @@ use super::DeliverError;
 use crate::engine::Target;
 use crate::event::EventType;
 use crate::scenario::Scenario;
-use crate::secret::redact_url;
+use crate::secret::{MASK, Secret, SecretUrl, is_secret_name};
 
 /// The header carrying the shared secret.
 pub const TOKEN_HEADER: &str = "X-Pbx-Token";
-/// What a secret header value is replaced by in journals and envelopes.
-pub const REDACTED: &str = crate::secret::MASK;
 
 /// Where an endpoint's token came from, for messages about it (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -75,43 +73,32 @@ impl TokenSource {
 }
 
 /// Where events go: a URL, the `X-Pbx-Token` value (no header when `None`), and extra headers;
-/// for messages, what the endpoint is and where its token came from.
-#[derive(Clone, PartialEq, Eq, Hash, Default)]
+/// for messages, what the endpoint is and where its token came from. `{:?}` shows no secret:
+/// the URL is masked, the token and header values are [`Secret`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Endpoint {
-    pub url: String,
-    pub token: Option<String>,
-    pub headers: Vec<(String, String)>,
+    pub url: SecretUrl,
+    pub token: Option<Secret>,
+    pub headers: Vec<(String, Secret)>,
     /// What this endpoint is, for messages: `global events`, `route for queue_call`,
     /// ``webhook object `CRM` ``. Empty: `target`.
     pub name: String,
     pub token_source: TokenSource,
 }
 
-impl fmt::Debug for Endpoint {
-    // The token, secret-looking headers and secret query values never reach debug output.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Endpoint")
-            .field("url", &redact_url(&self.url))
-            .field("token", &self.token.as_ref().map(|_| REDACTED))
-            .field("headers", &self.redacted_extras())
-            .field("name", &self.name)
-            .field("token_source", &self.token_source)
-            .finish()
-    }
-}
-
 impl Endpoint {
     /// An endpoint with no extra headers.
-    pub fn new(url: impl Into<String>, token: Option<String>) -> Self {
-        Self { url: url.into(), token, ..Self::default() }
+    pub fn new(url: impl Into<SecretUrl>, token: Option<String>) -> Self {
+        Self { url: url.into(), token: token.map(Secret::from), ..Self::default() }
     }
 
     /// Every header sent (except `Host` and `Content-Length`), with secret values replaced by
-    /// `***`: the token, and extra headers whose names look secret (see [`is_secret_header`]).
+    /// `***`: the token, and extra headers whose names look secret (see [`is_secret_name`]) or
+    /// that hold the token.
     pub fn redacted_headers(&self) -> Vec<(String, String)> {
         let mut out = vec![("Content-Type".to_string(), "application/json".to_string())];
         if self.token.is_some() {
-            out.push((TOKEN_HEADER.to_string(), REDACTED.to_string()));
+            out.push((TOKEN_HEADER.to_string(), MASK.to_string()));
         }
         out.extend(self.redacted_extras());
         out
@@ -119,20 +106,26 @@ impl Endpoint {
 
     /// The extra headers, with secret values replaced by `***`.
     fn redacted_extras(&self) -> Vec<(String, String)> {
-        let token = self.token.as_deref().filter(|t| !t.is_empty());
         self.headers
             .iter()
             .map(|(name, value)| {
-                let secret = is_secret_header(name) || token.is_some_and(|t| value.contains(t));
-                (name.clone(), if secret { REDACTED.to_string() } else { value.clone() })
+                let shown = if self.is_secret_header(name, value) { MASK } else { value.expose() };
+                (name.clone(), shown.to_string())
             })
             .collect()
+    }
+
+    /// Whether an extra header's value is secret: its name looks secret
+    /// ([`is_secret_name`]), or it holds the token.
+    fn is_secret_header(&self, name: &str, value: &Secret) -> bool {
+        let token = self.token.as_ref().map(Secret::expose).filter(|t| !t.is_empty());
+        is_secret_name(name) || token.is_some_and(|t| value.expose().contains(t))
     }
 
     /// What messages say about this endpoint.
     pub fn label(&self) -> Label {
         let name = if self.name.is_empty() { "target".to_string() } else { self.name.clone() };
-        Label { url: redact_url(&self.url), name, token: self.token_source.clone() }
+        Label { url: self.url.masked(), name, token: self.token_source.clone() }
     }
 }
 
@@ -144,30 +137,22 @@ pub struct Label {
     pub token: TokenSource,
 }
 
-/// Header names whose values are treated as secrets: the token header, `Authorization`,
-/// `Proxy-Authorization`, `Cookie`, and any name that looks secret
-/// ([`crate::secret::is_secret_name`]: `token`, `secret`, `password`, `api-key`, `signature`,
-/// …).
-pub fn is_secret_header(name: &str) -> bool {
-    crate::secret::is_secret_name(name)
-}
-
 /// What the command line changes about a scenario's endpoints.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
     /// `--target`: replaces `[webhook] url`.
-    pub target: Option<String>,
+    pub target: Option<SecretUrl>,
     /// `--token` or `PBXSIM_TOKEN`: replaces `[webhook] token` (`""` sends none).
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Where `token` came from: [`TokenSource::Flag`] or [`TokenSource::Env`].
     pub token_source: TokenSource,
     /// `--route TYPE=URL`: replaces the file's route for the same type, adds the others.
-    pub routes: Vec<(EventType, String)>,
+    pub routes: Vec<(EventType, SecretUrl)>,
 }
 
 impl Overrides {
     /// Only a target (the token and routes come from the scenario).
-    pub fn target(url: impl Into<String>) -> Self {
+    pub fn target(url: impl Into<SecretUrl>) -> Self {
         Self { target: Some(url.into()), ..Self::default() }
     }
 }
@@ -223,7 +208,7 @@ impl Endpoints {
             .target
             .clone()
             .or_else(|| s.webhook.url.clone())
-            .unwrap_or_else(|| default_url.to_string());
+            .unwrap_or_else(|| default_url.into());
         let (token, token_source) = match &o.token {
             Some(t) if t.is_empty() => (None, TokenSource::None),
             Some(t) => (Some(t.clone()), o.token_source.clone()),
@@ -237,7 +222,7 @@ impl Endpoints {
             name: "global events".into(),
             token_source: token_source.clone(),
         };
-        let mut route_urls: Vec<(EventType, String)> = s.webhook.routes.clone();
+        let mut route_urls: Vec<(EventType, SecretUrl)> = s.webhook.routes.clone();
         for (t, u) in &o.routes {
             match route_urls.iter_mut().find(|(rt, _)| rt == t) {
                 Some(entry) => entry.1.clone_from(u),
@@ -341,8 +326,8 @@ impl fmt::Debug for Prepared {
 impl Prepared {
     pub fn new(e: &Endpoint) -> Result<Self, DeliverError> {
         let bad =
-            |reason: &str| DeliverError::BadUrl { url: redact_url(&e.url), reason: reason.into() };
-        let url = url::Url::parse(&e.url).map_err(|err| bad(&err.to_string()))?;
+            |reason: &str| DeliverError::BadUrl { url: e.url.masked(), reason: reason.into() };
+        let url = url::Url::parse(e.url.expose()).map_err(|err| bad(&err.to_string()))?;
         let https = match url.scheme() {
             "http" => false,
             "https" => true,
@@ -379,8 +364,9 @@ impl Prepared {
         }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(token) = &e.token {
-            let mut value = HeaderValue::from_str(token).map_err(|_| DeliverError::BadHeader {
-                url: redact_url(&e.url),
+            let value = HeaderValue::from_str(token.expose());
+            let mut value = value.map_err(|_| DeliverError::BadHeader {
+                url: e.url.masked(),
                 name: TOKEN_HEADER.into(),
                 reason: "the token holds characters that cannot appear in an HTTP header".into(),
             })?;
@@ -389,7 +375,7 @@ impl Prepared {
         }
         for (name, value) in &e.headers {
             let bad_header = |reason: &str| DeliverError::BadHeader {
-                url: redact_url(&e.url),
+                url: e.url.masked(),
                 name: name.clone(),
                 reason: reason.into(),
             };
@@ -398,11 +384,9 @@ impl Prepared {
             if header_name == HOST || header_name == CONTENT_TYPE {
                 return Err(bad_header("pbxsim sets this header itself"));
             }
-            let mut header_value = HeaderValue::from_str(value)
+            let mut header_value = HeaderValue::from_str(value.expose())
                 .map_err(|_| bad_header("the value holds characters not allowed in a header"))?;
-            if is_secret_header(name)
-                || e.token.as_deref().is_some_and(|t| !t.is_empty() && value.contains(t))
-            {
+            if e.is_secret_header(name, value) {
                 header_value.set_sensitive(true);
             }
             headers.append(header_name, header_value);
@@ -421,7 +405,7 @@ impl Prepared {
             path,
             tls_url: https.then_some(url),
             headers,
-            journal_target: serde_json::Value::String(redact_url(&e.url)).to_string(),
+            journal_target: serde_json::Value::String(e.url.masked()).to_string(),
             journal_headers: serde_json::Value::Object(journal_headers).to_string(),
         })
     }
@@ -431,6 +415,7 @@ impl Prepared {
 mod tests {
     use super::*;
     use crate::pbx::WebhookObject;
+    use crate::secret::redact_url;
 
     fn scenario() -> Scenario {
         let mut s = Scenario::default();
@@ -454,7 +439,7 @@ mod tests {
             WebhookObject {
                 name: "open".into(),
                 url: Some("http://open.example.com/".into()),
-                token: Some(String::new()),
+                token: Some(Secret::default()),
                 headers: Vec::new(),
             },
         ];
@@ -475,14 +460,14 @@ mod tests {
         let s = scenario();
         let e = Endpoints::from_scenario(&s, &Overrides::default()).unwrap();
         assert_eq!(e.global.url, "http://crm.example.com/hooks?x=1");
-        assert_eq!(e.global.token.as_deref(), Some("global-secret"));
+        assert_eq!(e.global.token.as_ref().map(Secret::expose), Some("global-secret"));
         assert_eq!(e.global.token_source, TokenSource::File);
         assert_eq!(e.webhooks[0].url, "https://lookup.example.com/in");
-        assert_eq!(e.webhooks[0].token.as_deref(), Some("obj-secret"));
+        assert_eq!(e.webhooks[0].token.as_ref().map(Secret::expose), Some("obj-secret"));
         assert_eq!(e.webhooks[0].token_source, TokenSource::Object("lookup".into()));
         // No url and no token of its own: the global target and the global token.
         assert_eq!(e.webhooks[1].url, "http://crm.example.com/hooks?x=1");
-        assert_eq!(e.webhooks[1].token.as_deref(), Some("global-secret"));
+        assert_eq!(e.webhooks[1].token.as_ref().map(Secret::expose), Some("global-secret"));
         assert_eq!(e.webhooks[1].token_source, TokenSource::File);
         // `token = ""`: deliberately none.
         assert_eq!(e.webhooks[2].token, None);
@@ -491,13 +476,17 @@ mod tests {
         let o = flags("http://127.0.0.1:9/x", "cli", TokenSource::Flag);
         let e = Endpoints::from_scenario(&s, &o).unwrap();
         assert_eq!(e.global.url, "http://127.0.0.1:9/x");
-        assert_eq!(e.global.token.as_deref(), Some("cli"));
+        assert_eq!(e.global.token.as_ref().map(Secret::expose), Some("cli"));
         assert_eq!(e.global.token_source, TokenSource::Flag);
-        assert_eq!(e.global.headers, vec![("X-Env".to_string(), "test".to_string())]);
+        assert_eq!(e.global.headers, vec![("X-Env".to_string(), "test".into())]);
         assert_eq!(e.webhooks[0].url, "https://lookup.example.com/in");
-        assert_eq!(e.webhooks[0].token.as_deref(), Some("obj-secret"));
+        assert_eq!(e.webhooks[0].token.as_ref().map(Secret::expose), Some("obj-secret"));
         assert_eq!(e.webhooks[1].url, "http://127.0.0.1:9/x");
-        assert_eq!(e.webhooks[1].token.as_deref(), Some("cli"), "follows --token");
+        assert_eq!(
+            e.webhooks[1].token.as_ref().map(Secret::expose),
+            Some("cli"),
+            "follows --token"
+        );
         assert_eq!(e.webhooks[1].token_source, TokenSource::Flag);
         assert_eq!(e.webhooks[1].headers[0].0, "Authorization");
 
@@ -523,7 +512,7 @@ mod tests {
         ];
         let e = Endpoints::from_scenario(&s, &o).unwrap();
         let routes: Vec<(EventType, &str)> =
-            e.routes.iter().map(|(t, e)| (*t, e.url.as_str())).collect();
+            e.routes.iter().map(|(t, e)| (*t, e.url.expose())).collect();
         assert_eq!(
             routes,
             [
@@ -533,7 +522,7 @@ mod tests {
             ]
         );
         for (_, r) in &e.routes {
-            assert_eq!(r.token.as_deref(), Some("cli"));
+            assert_eq!(r.token.as_ref().map(Secret::expose), Some("cli"));
             assert_eq!(r.token_source, TokenSource::Flag);
             assert_eq!(r.headers, e.global.headers);
         }
@@ -625,6 +614,80 @@ mod tests {
         assert!(!err.contains("line\nbreak"), "{err}");
     }
 
+    /// A scenario file with a global token, a webhook object's token, a secret-looking header
+    /// and secrets in URLs: `{:?}` of the scenario, its endpoints and the command line's
+    /// overrides shows none of them.
+    #[test]
+    fn debug_output_of_a_scenario_and_its_endpoints_holds_no_secret() {
+        const SECRETS: [&str; 7] = [
+            "glob-tok-51a9",
+            "obj-tok-7c2e",
+            "api-key-0d3f",
+            "url-qry-9b41",
+            "route-pw-66e0",
+            "flag-tok-2f8d",
+            "flag-qry-c3a7",
+        ];
+        let text = r#"
+[webhook]
+url = "https://crm.example.com/hook?api_key=url-qry-9b41&tenant=acme"
+token = "glob-tok-51a9"
+headers = { "X-Api-Key" = "api-key-0d3f", "X-Tenant" = "acme" }
+routes = { queue_call = "https://u:route-pw-66e0@q.example.com/queue" }
+
+[[webhooks]]
+name = "CRM"
+url = "https://crm.example.com/lookup"
+token = "obj-tok-7c2e"
+headers = { "Authorization" = "Bearer api-key-0d3f" }
+
+[[users]]
+name = "Alice"
+extension = "1010"
+
+[[queues]]
+name = "Support"
+members = ["1010"]
+
+[[numbers]]
+number = "61300000000"
+flow = ["webhook:CRM", "queue:Support"]
+
+[[calls]]
+at = "0s"
+from = "61400000001"
+to = "61300000000"
+"#;
+        let s = crate::scenario::parse(text, "secrets.toml").unwrap();
+        assert_eq!(s.webhook.token.expose(), "glob-tok-51a9", "the secrets were read");
+        assert_eq!(s.pbx.webhooks[0].token.as_ref().map(Secret::expose), Some("obj-tok-7c2e"));
+        let shown = format!("{s:?}");
+        for secret in SECRETS {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("token: ***"), "{shown}");
+        assert!(shown.contains("token: Some(***)"), "{shown}");
+        assert!(shown.contains(r#"("X-Api-Key", ***)"#), "{shown}");
+        assert!(shown.contains("api_key=***&tenant=acme"), "{shown}");
+        assert!(shown.contains("https://***@q.example.com/queue"), "{shown}");
+
+        let overrides = Overrides {
+            target: Some("http://127.0.0.1:9/hook?token=flag-qry-c3a7".into()),
+            token: Some("flag-tok-2f8d".into()),
+            token_source: TokenSource::Flag,
+            routes: Vec::new(),
+        };
+        for o in [Overrides::default(), overrides] {
+            let endpoints = Endpoints::resolve(&s, &o, "");
+            assert_eq!(endpoints.iter().count(), 3);
+            let shown = format!("{endpoints:?} {o:?}");
+            for secret in SECRETS {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(shown.contains("token: Some(***)"), "{shown}");
+        }
+    }
+
     #[test]
     fn token_is_redacted_everywhere() {
         let e = Endpoint {
@@ -645,9 +708,9 @@ mod tests {
             }
         }
         let headers: serde_json::Value = serde_json::from_str(&p.journal_headers).unwrap();
-        assert_eq!(headers["X-Pbx-Token"], REDACTED);
+        assert_eq!(headers["X-Pbx-Token"], MASK);
         assert_eq!(headers["Content-Type"], "application/json");
         assert_eq!(headers["X-Plain"], "visible");
-        assert_eq!(headers["Authorization"], REDACTED);
+        assert_eq!(headers["Authorization"], MASK);
     }
 }

@@ -4,6 +4,8 @@
 
 use hyper::header::{HeaderName, HeaderValue};
 
+use crate::secret::Secret;
+
 /// Why a `-H` value was refused. The messages never hold the header's value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
@@ -21,8 +23,9 @@ pub enum HeaderError {
 
 /// One `-H` value: `Name: value` (spaces after the colon are dropped). `Name:` with nothing
 /// after the colon removes the file's header of that name (as in curl); its value is then
-/// empty. `Content-Type`, `Host`, `Content-Length` and `X-Pbx-Token` are refused.
-pub fn parse_header(text: &str) -> Result<(String, String), HeaderError> {
+/// empty. `Content-Type`, `Host`, `Content-Length` and `X-Pbx-Token` are refused. The value is
+/// held as a [`Secret`]: headers often carry API keys.
+pub fn parse_header(text: &str) -> Result<(String, Secret), HeaderError> {
     let (name, value) = text.split_once(':').ok_or(HeaderError::NoColon)?;
     let name = name.trim();
     let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| HeaderError::BadName)?;
@@ -35,16 +38,16 @@ pub fn parse_header(text: &str) -> Result<(String, String), HeaderError> {
     }
     let value = value.trim();
     HeaderValue::from_str(value).map_err(|_| HeaderError::BadValue(name.to_string()))?;
-    Ok((name.to_string(), value.to_string()))
+    Ok((name.to_string(), value.into()))
 }
 
 /// `base` with `extra` laid over it: a header named in `extra` replaces every header of that
 /// name in `base` (names compare case-insensitively), an empty value only removes it, and
 /// several `extra` headers of one name are all sent.
 pub fn with_headers(
-    base: &[(String, String)],
-    extra: &[(String, String)],
-) -> Vec<(String, String)> {
+    base: &[(String, Secret)],
+    extra: &[(String, Secret)],
+) -> Vec<(String, Secret)> {
     let named = |name: &str| extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
     base.iter()
         .filter(|(name, _)| !named(name))
@@ -57,8 +60,8 @@ pub fn with_headers(
 mod tests {
     use super::*;
 
-    fn pair(name: &str, value: &str) -> (String, String) {
-        (name.to_string(), value.to_string())
+    fn pair(name: &str, value: &str) -> (String, Secret) {
+        (name.to_string(), value.into())
     }
 
     #[test]

@@ -50,10 +50,8 @@ use bytes::{Bytes, BytesMut};
 pub use cancel::{
     CancelToken, QUIT_GAP, SignalEvent, SignalGate, StopSignal, ctrl_c_token, on_signals,
 };
-pub use client::{init_tls, one_off_client};
-pub use endpoint::{
-    Endpoint, Endpoints, Label, Overrides, REDACTED, TOKEN_HEADER, TokenSource, is_secret_header,
-};
+pub use client::one_off_client;
+pub use endpoint::{Endpoint, Endpoints, Label, Overrides, TOKEN_HEADER, TokenSource};
 pub use header::{HeaderError, parse_header, with_headers};
 pub use live::{FLUSH_EVERY, Live, LiveCounts, Sample, TypeLatency};
 pub use replay::{ReplayError, ReplayPlan};
@@ -69,6 +67,8 @@ pub use summary::{
 pub use crate::engine::feed::{Feed, with_ended_calls, with_ended_calls_and_truth, with_truth};
 use crate::engine::{Emission, Target};
 use crate::event::{EventType, EventTypeSet, NullStyle};
+/// Re-exported from [`crate::tls`] for existing callers.
+pub use crate::tls::init_tls;
 pub use chaos::Chaos;
 use endpoint::Prepared;
 use sched::{Item, Job, Settings};

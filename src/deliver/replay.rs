@@ -23,11 +23,12 @@ use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::endpoint::{Endpoint, Prepared, REDACTED, TOKEN_HEADER, TokenSource};
+use super::endpoint::{Endpoint, Prepared, TOKEN_HEADER, TokenSource};
 use super::sched::{self, Item, Job};
 use super::summary::{OTHER_KIND, Summary};
 use super::{CancelToken, DeliverError, DeliverOptions};
 use crate::event::EventType;
+use crate::secret::{MASK, Secret, SecretUrl};
 
 /// A replay file that could not be used; nothing was sent.
 #[derive(Debug, thiserror::Error)]
@@ -39,14 +40,14 @@ pub enum ReplayError {
 }
 
 /// A line's target URL and extra headers.
-type EndpointKey = (String, Vec<(String, String)>);
+type EndpointKey = (SecretUrl, Vec<(String, Secret)>);
 
 /// A checked replay file, ready to send.
 #[derive(Debug, Clone)]
 pub struct ReplayPlan {
     path: PathBuf,
-    target: Option<String>,
-    token: Option<String>,
+    target: Option<SecretUrl>,
+    token: Option<Secret>,
     endpoints: Vec<Endpoint>,
     index: HashMap<EndpointKey, u32>,
     /// Events (non-blank lines) in the file.
@@ -78,7 +79,7 @@ struct Line<'a> {
     kind: u8,
     call: Option<Cow<'a, str>>,
     target: Option<Cow<'a, str>>,
-    headers: Vec<(String, String)>,
+    headers: Vec<(String, Secret)>,
     redacted: bool,
 }
 
@@ -164,7 +165,7 @@ fn parse_line(text: &str) -> Result<Option<Line<'_>>, LineError> {
 }
 
 /// The headers of an envelope worth sending again, and whether some were redacted.
-fn extra_headers(raw: &str) -> Result<(Vec<(String, String)>, bool), LineError> {
+fn extra_headers(raw: &str) -> Result<(Vec<(String, Secret)>, bool), LineError> {
     let value: serde_json::Value =
         serde_json::from_str(raw).map_err(|e| json_error(&e, "bad `headers`"))?;
     let map = match value {
@@ -181,17 +182,17 @@ fn extra_headers(raw: &str) -> Result<(Vec<(String, String)>, bool), LineError> 
         };
         let lower = name.to_ascii_lowercase();
         if lower == TOKEN_HEADER.to_ascii_lowercase() {
-            redacted |= value == REDACTED;
+            redacted |= value == MASK;
             continue;
         }
         if matches!(lower.as_str(), "content-type" | "content-length" | "host") {
             continue;
         }
-        if value == REDACTED {
+        if value == MASK {
             redacted = true;
             continue;
         }
-        out.push((name, value));
+        out.push((name, value.into()));
     }
     Ok((out, redacted))
 }
@@ -225,14 +226,14 @@ pub fn plan_with_headers(
     path: &Path,
     target: Option<&str>,
     token: Option<&str>,
-    headers: &[(String, String)],
+    headers: &[(String, Secret)],
 ) -> Result<ReplayPlan, ReplayError> {
     let io = |source| ReplayError::Io { path: path.to_path_buf(), source };
     let mut reader = BufReader::new(File::open(path).map_err(io)?);
     let mut plan = ReplayPlan {
         path: path.to_path_buf(),
-        target: target.map(str::to_string),
-        token: token.filter(|t| !t.is_empty()).map(str::to_string),
+        target: target.map(SecretUrl::from),
+        token: token.filter(|t| !t.is_empty()).map(Secret::from),
         endpoints: Vec::new(),
         index: HashMap::new(),
         events: 0,
@@ -271,7 +272,7 @@ pub fn plan_with_headers(
                 );
                 return Err(at((1, message)));
             }
-            (None, Some(t)) => t.to_string(),
+            (None, Some(t)) => SecretUrl::from(t.as_ref()),
             (None, None) => {
                 return Err(at((1, "this line names no target URL; pass --target URL".into())));
             }
@@ -371,13 +372,13 @@ impl Lines<'_> {
         None
     }
 
-    fn endpoint(&mut self, target: Option<&str>, headers: Vec<(String, String)>) -> Option<u32> {
-        let url = self.plan.target.as_deref().or(target)?;
+    fn endpoint(&mut self, target: Option<&str>, headers: Vec<(String, Secret)>) -> Option<u32> {
+        let url = self.plan.target.as_ref().map(SecretUrl::expose).or(target)?;
         // Lines mostly share one target: remember the last lookup.
         match &self.last {
-            Some(((u, h), i)) if u == url && *h == headers => Some(*i),
+            Some(((u, h), i)) if u.expose() == url && *h == headers => Some(*i),
             _ => {
-                let key = (url.to_string(), headers);
+                let key = (SecretUrl::from(url), headers);
                 let i = *self.plan.index.get(&key)?;
                 self.last = Some((key, i));
                 Some(i)
@@ -462,7 +463,7 @@ mod tests {
         assert_eq!(line.body, r#"{"type":"queue_call","unique_call_id":"7", "a" : [1, 2]}"#);
         assert_eq!(line.kind, EventType::QueueCall.index() as u8);
         assert_eq!(line.target.as_deref(), Some("http://h/x"));
-        assert_eq!(line.headers, vec![("X-C".to_string(), "1".to_string())]);
+        assert_eq!(line.headers, vec![("X-C".to_string(), "1".into())]);
         assert!(line.redacted);
 
         let odd = r#"{"at":5,"headers":["X-Pbx-Token"],"body":{"type":"nope"}}"#;

@@ -20,6 +20,7 @@ pub mod arrivals;
 pub mod feed;
 pub mod load_plan;
 mod sim;
+mod strategy;
 pub mod truth;
 
 use std::sync::{Arc, OnceLock};

@@ -1,4 +1,5 @@
 //! The discrete-event simulation behind [`Engine`]: calls, agents, queues and ring groups.
+//! Which members a queue rings for a waiting call is decided in [`super::strategy`].
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 
+use super::strategy::{self, Cursors, MemberHistory};
 use super::{
     Backstop, CallEnd, Emission, EndReason, MAX_EVENTS_PER_CALL, MAX_STEPS_PER_CALL, Runaway,
     Target,
@@ -15,8 +17,8 @@ use super::{
 use crate::duration::Millis;
 use crate::event::{self, CallStatus, Event, Str};
 use crate::pbx::{
-    QueueId, RecordingMode, RecordingSettings, RingGroupId, RingMode, Step, Strategy,
-    UnansweredCompletion, UserId, WrapupBlocks,
+    QueueId, RecordingMode, RecordingSettings, RingGroupId, RingMode, Step, UnansweredCompletion,
+    UserId, WrapupBlocks,
 };
 use crate::scenario::{Answer, Behaviour, CallKind, Scenario, ScriptedCall};
 use crate::time::Timeline;
@@ -791,42 +793,19 @@ impl<'a> Engine<'a> {
             if free.is_empty() {
                 break;
             }
-            let chosen: Vec<UserId> = match q.strategy {
-                Strategy::Ringall => free.iter().map(|&k| q.members[k]).collect(),
-                Strategy::Linear => {
-                    let Some(k) = first_free_from(&free, c.linear_cursor, q.members.len()) else {
-                        continue;
-                    };
-                    self.cm(r).linear_cursor = (k + 1) % q.members.len();
-                    vec![q.members[k]]
-                }
-                Strategy::RoundRobin => {
-                    let start = self.queues[queue].cursor.map_or(0, |c| c + 1);
-                    let Some(k) = first_free_from(&free, start, q.members.len()) else {
-                        continue;
-                    };
-                    self.queues[queue].cursor = Some(k);
-                    vec![q.members[k]]
-                }
-                Strategy::LeastRecent => {
-                    let k = *free
-                        .iter()
-                        .min_by_key(|&&k| self.agents[q.members[k]].last_call_end)
-                        .expect("free is not empty");
-                    vec![q.members[k]]
-                }
-                Strategy::FewestCalls => {
-                    let k = *free
-                        .iter()
-                        .min_by_key(|&&k| self.agents[q.members[k]].answered)
-                        .expect("free is not empty");
-                    vec![q.members[k]]
-                }
-                Strategy::Random => {
-                    let k = free[self.rng.random_range(0..free.len())];
-                    vec![q.members[k]]
-                }
+            // Which free members ring: the queue's strategy (see `strategy.rs`).
+            let agents = &self.agents;
+            let history = |k: usize| {
+                let agent = &agents[q.members[k]];
+                MemberHistory { last_call_end: agent.last_call_end, answered: agent.answered }
             };
+            let call = self.calls[r.slot].as_mut().expect("live call");
+            let cursors =
+                Cursors { call: &mut call.linear_cursor, queue: &mut self.queues[queue].cursor };
+            let picked =
+                strategy::pick(q.strategy, &free, q.members.len(), cursors, history, &mut self.rng);
+            let Some(picked) = picked else { continue };
+            let chosen: Vec<UserId> = picked.into_iter().map(|k| q.members[k]).collect();
             self.cm(r).phase = Phase::Queued { queue, ringing: true, paused: false };
             self.ring(r, &chosen, q.ring_timeout);
         }
@@ -1338,11 +1317,6 @@ impl Iterator for Engine<'_> {
             }
         }
     }
-}
-
-/// The first member position in `free` at or after `start`, wrapping around `n` members.
-fn first_free_from(free: &[usize], start: usize, n: usize) -> Option<usize> {
-    (0..n).map(|o| (start + o) % n).find(|k| free.contains(k))
 }
 
 /// `call_duration` and `conversation_duration` in whole seconds (rounded down).

@@ -32,6 +32,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::check::{CheckSummary, Checker, CheckerConfig};
 use crate::duration::Millis;
+use crate::secret::Secret;
 use inspector::{Incoming, Inspector, InspectorConfig};
 use save::SaveFile;
 
@@ -119,14 +120,15 @@ pub enum PrintMode {
     Quiet,
 }
 
-/// Everything the receiver needs to know. `Default` is `listen` with no flags.
-#[derive(Clone)]
+/// Everything the receiver needs to know. `Default` is `listen` with no flags. `{:?}` shows no
+/// token: they are [`Secret`]s.
+#[derive(Debug, Clone)]
 pub struct ReceiverConfig {
     /// The expected `X-Pbx-Token`; `None` accepts every request.
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Further tokens accepted besides `token`: the built-in receiver of `run` also takes the
     /// events of webhook objects, which carry their own tokens.
-    pub extra_tokens: Vec<String>,
+    pub extra_tokens: Vec<Secret>,
     /// Append every request to this NDJSON file (token redacted).
     pub save: Option<PathBuf>,
     /// The code answered to every valid request (default 200).
@@ -179,28 +181,6 @@ impl Default for ReceiverConfig {
             output: Output::stdout(),
             inspector: None,
         }
-    }
-}
-
-impl fmt::Debug for ReceiverConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReceiverConfig")
-            .field("token", &self.token.as_ref().map(|_| "***"))
-            .field("save", &self.save)
-            .field("status", &self.status)
-            .field("delay", &self.delay)
-            .field("fail_rate", &self.fail_rate)
-            .field("max_body", &self.max_body)
-            .field("max_connections", &self.max_connections)
-            .field("header_timeout", &self.header_timeout)
-            .field("body_timeout", &self.body_timeout)
-            .field("checker", &self.checker)
-            .field("print", &self.print)
-            .field("color", &self.color)
-            .field("seed", &self.seed)
-            .field("stop_after", &self.stop_after)
-            .field("inspector", &self.inspector)
-            .finish()
     }
 }
 
@@ -491,7 +471,7 @@ impl Shared {
     ) {
         let Some(inspector) = &self.inspector else { return };
         let tokens: Vec<&str> =
-            self.cfg.token.iter().chain(&self.cfg.extra_tokens).map(String::as_str).collect();
+            self.cfg.token.iter().chain(&self.cfg.extra_tokens).map(Secret::expose).collect();
         inspector.record(Incoming {
             received_at: *received_at,
             path,
@@ -591,7 +571,7 @@ async fn judge(shared: &Shared, method: &Method, headers: &HeaderMap, body: Body
             Some(given)
                 if !std::iter::once(expected)
                     .chain(&shared.cfg.extra_tokens)
-                    .fold(false, |ok, t| ct_eq(given.as_bytes(), t.as_bytes()) | ok) =>
+                    .fold(false, |ok, t| ct_eq(given.as_bytes(), t.expose().as_bytes()) | ok) =>
             {
                 return reject(StatusCode::UNAUTHORIZED, "wrong X-Pbx-Token");
             }

@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use chrono::{DateTime, Local, SecondsFormat};
 use serde_json::{Map, Value, json};
 
-use crate::deliver::{REDACTED, is_secret_header};
+use crate::secret::{MASK, is_secret_name};
 
 /// The NDJSON capture file.
 #[derive(Debug)]
@@ -53,13 +53,13 @@ pub(crate) fn envelope(
     })
 }
 
-/// Header names and values, secrets (as [`is_secret_header`] tells: tokens, authorization,
+/// Header names and values, secrets (as [`is_secret_name`] tells: tokens, authorization,
 /// cookies, API keys) replaced by `***`; repeated headers joined with `, `.
 pub(crate) fn redacted_headers(headers: &HeaderMap) -> Map<String, Value> {
     let mut map = Map::new();
     for name in headers.keys() {
-        let value = if is_secret_header(name.as_str()) {
-            REDACTED.to_string()
+        let value = if is_secret_name(name.as_str()) {
+            MASK.to_string()
         } else {
             headers
                 .get_all(name)

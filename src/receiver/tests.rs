@@ -127,8 +127,14 @@ fn constant_time_compare() {
 
 #[test]
 fn debug_hides_the_token() {
-    let cfg = ReceiverConfig { token: Some("s3cret".into()), ..ReceiverConfig::default() };
-    assert!(!format!("{cfg:?}").contains("s3cret"));
+    let cfg = ReceiverConfig {
+        token: Some("s3cret".into()),
+        extra_tokens: vec!["0ther-s3cret".into()],
+        ..ReceiverConfig::default()
+    };
+    let shown = format!("{cfg:?}");
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("token: Some(***)") && shown.contains("extra_tokens: [***]"), "{shown}");
 }
 
 /// A pipe whose reader leaves after `room` bytes.

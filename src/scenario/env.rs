@@ -24,6 +24,9 @@ pub enum EnvErrorKind {
     BadName(String),
 }
 
+/// Reads environment variables for `${VAR}` expansion.
+pub(crate) type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Expands `input`, reading variables through `lookup`.
 pub fn expand<'a>(
     input: &'a str,

@@ -1,9 +1,9 @@
 //! The scenario file as written: serde types that mirror the TOML, keep the spans of values for
 //! diagnostics, and derive the JSON Schema of `pbxsim schema scenario`.
 //!
-//! Nothing here is checked beyond its TOML type; [`super::load`] resolves these into the
-//! [`Scenario`](super::Scenario) the engine runs. Doc comments become schema descriptions, which
-//! editors show as hover text.
+//! Nothing here is checked beyond its TOML type; [`super::load`] reads a file into these and
+//! resolves them into the [`Scenario`](super::Scenario) the engine runs. Doc comments become
+//! schema descriptions, which editors show as hover text.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::NullStyle;
 use crate::pbx::{RecordingMode, RingMode, Strategy, UnansweredCompletion, WrapupBlocks};
+use crate::secret::{Secret, SecretUrl};
 
 /// A value with the byte range it was read from.
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +64,30 @@ impl<T: JsonSchema> JsonSchema for Sp<T> {
     }
 }
 
+/// Text as the file wrote it, whichever type holds it: a plain string, a [`Secret`] or a
+/// [`SecretUrl`] (the resolver expands `${VAR}` in all three alike).
+pub(crate) trait Written {
+    fn written(&self) -> &str;
+}
+
+impl Written for String {
+    fn written(&self) -> &str {
+        self
+    }
+}
+
+impl Written for Secret {
+    fn written(&self) -> &str {
+        self.expose()
+    }
+}
+
+impl Written for SecretUrl {
+    fn written(&self) -> &str {
+        self.expose()
+    }
+}
+
 /// A duration such as `15s`, `2m`, `1h30m` or `250ms`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(transparent)]
@@ -106,8 +131,8 @@ impl JsonSchema for DateTimeValue {
     }
 }
 
-/// Extra HTTP headers, name = value.
-pub type Headers = BTreeMap<Sp<String>, Sp<String>>;
+/// Extra HTTP headers, name = value (values are often API keys: held as [`Secret`]s).
+pub type Headers = BTreeMap<Sp<String>, Sp<Secret>>;
 
 /// A pbxsim scenario: a PBX, its webhook settings and the calls to play through it.
 ///
@@ -271,9 +296,9 @@ impl JsonSchema for ChaosValue {
 #[serde(deny_unknown_fields)]
 pub struct WebhookFile {
     /// Where events are POSTed (http or https). Default: `--target`, or the built-in receiver.
-    pub url: Option<Sp<String>>,
+    pub url: Option<Sp<SecretUrl>>,
     /// Sent as the `X-Pbx-Token` header. Use `${VAR}` so the secret is not checked in.
-    pub token: Option<Sp<String>>,
+    pub token: Option<Sp<Secret>>,
     /// The ticked event types; only these are sent. Default: all 12.
     pub events: Option<Vec<Sp<String>>>,
     /// Extra headers sent with every event.
@@ -289,7 +314,7 @@ pub struct WebhookFile {
 }
 
 /// `[webhook] routes`: event type → URL.
-pub type Routes = BTreeMap<Sp<String>, Sp<String>>;
+pub type Routes = BTreeMap<Sp<String>, Sp<SecretUrl>>;
 
 fn routes_schema(_: &mut SchemaGenerator) -> Schema {
     let types: Vec<&str> = crate::event::EventType::ALL.iter().map(|t| t.as_str()).collect();
@@ -395,10 +420,10 @@ pub struct WebhookObjectFile {
     pub name: Sp<String>,
     /// Where it POSTs. Default: the global target (its `webhook_component_event` route, else
     /// its `url`, after `--target`).
-    pub url: Option<Sp<String>>,
+    pub url: Option<Sp<SecretUrl>>,
     /// Sent as `X-Pbx-Token`. Default: the global token (`--token`, `PBXSIM_TOKEN`, else
     /// `[webhook] token`); `""` sends none.
-    pub token: Option<Sp<String>>,
+    pub token: Option<Sp<Secret>>,
     #[serde(default)]
     pub headers: Headers,
 }

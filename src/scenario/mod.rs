@@ -2,22 +2,32 @@
 //!
 //! [`Scenario`] is the checked, resolved form the engine runs. [`load`] and [`parse`] turn a TOML
 //! file into it, or into a [`Diagnostic`] naming the file, line and
-//! column. `[traffic]` is checked against the PBX and `[expect]` thresholds are parsed at load
-//! time, so a loaded scenario is valid throughout. The file format is documented in
+//! column. `[traffic]` is checked against the PBX and `[expect]` thresholds are parsed when the
+//! file is read, so a scenario is valid throughout. The file format is documented in
 //! `docs/scenario-format.md`; [`file`](mod@file) holds its serde types and [`json_schema`] describes it for
 //! editors.
+//!
+//! Reading a file, inside this module: `read` (the [`load`] and [`parse`] entry) deserializes the
+//! TOML into [`file`](mod@file)'s types, rewording TOML errors in `toml_errors`; `resolve` turns
+//! them into a [`Scenario`] (its `pbx` and `calls` parts resolving the PBX's objects and the
+//! scripted calls), with `env` expanding `${VAR}`, `spans` locating key paths and `loops`
+//! finding call flows that never end; diagnostics quote the source as `redact` masks it.
 
 pub mod builtin_pbx;
 pub mod chaos;
 mod env;
 pub mod file;
-mod load;
 mod loops;
+mod read;
+mod redact;
+mod resolve;
 pub mod single_call;
+mod spans;
 pub mod threshold;
+mod toml_errors;
 pub mod traffic;
 
-pub use load::{load, parse};
+pub use read::{load, parse};
 
 use chrono::{DateTime, FixedOffset, Utc};
 

@@ -45,6 +45,7 @@ use crate::receiver::{self, Output, PrintMode, ReceiverConfig, ReceiverStats};
 use crate::report::{self, LoadReport, Threshold, Verdict};
 use crate::scenario::Scenario;
 use crate::scenario::traffic::TrafficSpec;
+use crate::secret::Secret;
 use crate::time::{Anchor, Timeline};
 
 /// How a scripted session (`run`, `call`) is paced and seeded.
@@ -370,7 +371,7 @@ impl Session {
             true => Some(
                 start_builtin_receiver(
                     &self.scenario,
-                    self.options.overrides.token.as_deref(),
+                    self.options.overrides.token.as_ref(),
                     &deliver,
                     &self.options.receiver,
                 )
@@ -381,7 +382,7 @@ impl Session {
         };
         let mut overrides = self.options.overrides.clone();
         if let Some(r) = &receiver {
-            overrides.target = Some(r.url());
+            overrides.target = Some(r.url().into());
         }
         let endpoints = Endpoints::from_scenario(&self.scenario, &overrides)?;
         observer.started(&Started {
@@ -624,7 +625,7 @@ pub fn scripted_anchor(
 }
 
 /// How many endpoints a run opens connections to, at most: global, objects, routes.
-pub fn endpoint_count(scenario: &Scenario, routes: &[(EventType, String)]) -> usize {
+pub fn endpoint_count<U>(scenario: &Scenario, routes: &[(EventType, U)]) -> usize {
     let mut routed: Vec<EventType> = scenario.webhook.routes.iter().map(|r| r.0).collect();
     routed.extend(routes.iter().map(|r| r.0));
     routed.sort_by_key(|t| t.index());
@@ -636,13 +637,12 @@ pub fn endpoint_count(scenario: &Scenario, routes: &[(EventType, String)]) -> us
 /// scenario's) and every webhook object's token, and checks each call's events.
 async fn start_builtin_receiver(
     scenario: &Scenario,
-    token: Option<&str>,
+    token: Option<&Secret>,
     opts: &DeliverOptions,
     view: &ReceiverView,
 ) -> std::io::Result<receiver::RunningReceiver> {
-    let token = token
-        .map(str::to_string)
-        .or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
+    let token =
+        token.cloned().or_else(|| Some(scenario.webhook.token.clone()).filter(|t| !t.is_empty()));
     let cfg = ReceiverConfig {
         token,
         extra_tokens: scenario.pbx.webhooks.iter().filter_map(|w| w.token.clone()).collect(),

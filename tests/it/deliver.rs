@@ -43,14 +43,14 @@ async fn exact_bodies_and_headers_per_endpoint() {
     let rx = Receiver::ok();
     let endpoints = Endpoints {
         global: Endpoint {
-            url: format!("{}/global?x=1", rx.url),
+            url: format!("{}/global?x=1", rx.url).into(),
             token: Some("global-token".into()),
             headers: vec![("X-Env".into(), "ci".into())],
             ..Endpoint::default()
         },
         webhooks: vec![
             Endpoint {
-                url: format!("{}/component", rx.url),
+                url: format!("{}/component", rx.url).into(),
                 token: Some("object-token".into()),
                 headers: vec![("X-Component".into(), "crm".into()), ("X-Two".into(), "2".into())],
                 ..Endpoint::default()

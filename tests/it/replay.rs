@@ -43,7 +43,7 @@ async fn failed_events_are_journalled_redacted_and_replay_delivers_them() {
     let endpoints = Endpoints {
         global: Endpoint::new(format!("{}/global", down.url), Some(TOKEN.into())),
         webhooks: vec![Endpoint {
-            url: format!("{}/object", down.url),
+            url: format!("{}/object", down.url).into(),
             token: Some("object-secret".into()),
             headers: vec![("X-Component".into(), "crm".into())],
             ..Endpoint::default()

@@ -36,8 +36,8 @@ async fn receiver() -> (String, Arc<AtomicU64>) {
 
 fn options(url: &str, token: &str) -> pbxsim::SessionOptions {
     let mut options = pbxsim::SessionOptions::default();
-    options.overrides.target = Some(url.to_string());
-    options.overrides.token = Some(token.to_string());
+    options.overrides.target = Some(url.into());
+    options.overrides.token = Some(token.into());
     options
 }
 

@@ -106,7 +106,7 @@ impl Inspector {
     fn client(&self) -> Result<reqwest::Client, String> {
         self.client
             .get_or_init(|| {
-                crate::deliver::init_tls();
+                crate::tls::init_tls();
                 reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .timeout(REPLAY_TIMEOUT)
@@ -123,14 +123,14 @@ pub(crate) fn wants(method: &Method, path: &str) -> bool {
 }
 
 /// Header names and values as the page shows them: secrets (see
-/// [`crate::deliver::is_secret_header`]) and any value containing an accepted token are `***`.
+/// [`crate::secret::is_secret_name`]) and any value containing an accepted token are `***`.
 pub(crate) fn redacted_headers(headers: &HeaderMap, tokens: &[&str]) -> Vec<(String, String)> {
     super::save::redacted_headers(headers)
         .into_iter()
         .map(|(name, value)| {
             let value = value.as_str().unwrap_or_default().to_string();
             let leaks = tokens.iter().any(|t| !t.is_empty() && value.contains(t));
-            (name, if leaks { crate::deliver::REDACTED.to_string() } else { value })
+            (name, if leaks { crate::secret::MASK.to_string() } else { value })
         })
         .collect()
 }
@@ -453,7 +453,7 @@ async fn replay(
         Ok(c) => c,
         Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
-    let token = shared.cfg.token.as_deref();
+    let token = shared.cfg.token.as_ref().map(crate::secret::Secret::expose);
     let mut results = Vec::with_capacity(sends.len());
     for (seq, text, one_off) in sends {
         let mut req =
