@@ -267,6 +267,9 @@ pub enum Command {
                             'Authorization: Bearer $KEY' -v   # restore redacted headers\n\n\
                             Exit codes: as for run.")]
     Replay(Box<ReplayArgs>),
+    /// Print generated documentation: `docs events` is docs/events.md, the event catalogue.
+    #[command(hide = true)]
+    Docs(crate::commands::docs::DocsArgs),
 }
 
 /// `pbxsim listen` flags.
@@ -529,6 +532,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Replay(args) => replay(*args),
         Command::Load(args) => load(*args),
+        Command::Docs(args) => crate::commands::docs::run(args),
     }
 }
 

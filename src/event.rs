@@ -280,7 +280,7 @@ payload! {
     pub struct UserOutbound {
         /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
-        /// The number the call presents: the user's outbound CLI, else the PBX's number.
+        /// The number the outbound call presents as its caller ID.
         pub caller_id: Str,
         /// Name of the user placing the call.
         pub user_name: Str,
@@ -298,7 +298,7 @@ payload! {
     pub struct UserOutboundAnswered {
         /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
-        /// The number the call presents: the user's outbound CLI, else the PBX's number.
+        /// The number the outbound call presents as its caller ID.
         pub caller_id: Str,
         /// Name of the user who placed the call.
         pub user_name: Str,
@@ -319,7 +319,7 @@ payload! {
     pub struct UserOutboundCompleted {
         /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
-        /// The number the call presents: the user's outbound CLI, else the PBX's number.
+        /// The number the outbound call presents as its caller ID.
         pub caller_id: Str,
         /// Name of the user who placed the call.
         pub user_name: Str,
@@ -453,7 +453,8 @@ payload! {
         pub email_subject: Str,
         /// The body of the email sent.
         pub email_message: Str,
-        /// Null: "pending future development" in the vendor document.
+        /// Null ("pending future development" in the vendor document); `--chaos
+        /// recording_link=url` makes it an https URL.
         #[serde(default)]
         pub call_recording_link: Option<Str>,
     }
@@ -474,7 +475,8 @@ payload! {
         pub emails: Str,
         /// The recording email's subject.
         pub email_subject: Str,
-        /// Null: "pending future development" in the vendor document.
+        /// Null ("pending future development" in the vendor document); `--chaos
+        /// recording_link=url` makes it an https URL.
         #[serde(default)]
         pub call_recording_link: Option<Str>,
         /// The body of the email sent; null when recordings go to storage.
@@ -489,7 +491,7 @@ payload! {
     pub struct RecordingOutbound {
         /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
-        /// The number the call presented.
+        /// The number the outbound call presented as its caller ID.
         pub caller_id: Str,
         /// Name of the user who placed the call.
         pub user_name: Str,
@@ -503,7 +505,8 @@ payload! {
         pub emails: Str,
         /// The recording email's subject.
         pub email_subject: Str,
-        /// Null: "pending future development" in the vendor document.
+        /// Null ("pending future development" in the vendor document); `--chaos
+        /// recording_link=url` makes it an https URL.
         #[serde(default)]
         pub call_recording_link: Option<Str>,
         /// The body of the email sent; null when recordings go to storage.

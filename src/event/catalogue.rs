@@ -166,7 +166,8 @@ pub const REFRESH_COMMAND: &str = "cargo run -- docs events > docs/events.md";
 pub fn when_it_fires(ty: EventType) -> String {
     let doc = ty.doc();
     let first = doc.split("\n\n").next().unwrap_or_default();
-    let line = first.split('\n').map(str::trim).collect::<Vec<_>>().join(" ");
+    let line = first.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>();
+    let line = line.join(" ");
     let prefix = format!("`{ty}`: ");
     let text = line.strip_prefix(&prefix).unwrap_or(&line);
     let mut chars = text.chars();
@@ -205,9 +206,10 @@ pub fn catalogue_markdown() -> String {
          object (`Content-Type: application/json`, the token in `X-Pbx-Token`) whose first key \
          is `type`, the event's wire name; the other keys follow in the order of the tables. \
          Timestamps are ISO 8601 in UTC with milliseconds (`2019-10-01T15:31:15.000Z`; a \
-         scenario's `utc_offset` writes another offset); durations are integers (whole \
-         seconds); phone numbers are digit strings without `+`. A nullable field is `null` when \
-         it does not apply; the scenario's `nulls` ({nulls}) chooses how such fields appear. \
+         scenario's `utc_offset` writes another offset), durations are integers (whole \
+         seconds) and phone numbers digit strings without `+`; `--chaos` can vary the last two \
+         (see the README). A nullable field is `null` when it does not apply; the scenario's \
+         `nulls` ({nulls}) chooses how such fields appear. \
          `pbxsim schema events` prints the JSON Schema of all {n}; `pbxsim trigger TYPE \
          --print` prints one with fake data.\n\n\
          | type | when it fires |\n|---|---|\n",

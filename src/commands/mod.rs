@@ -1,0 +1,3 @@
+//! The bodies of the subcommands that `cli.rs` dispatches to, one file each.
+
+pub mod docs;
