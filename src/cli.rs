@@ -182,6 +182,14 @@ pub enum Command {
                             'Authorization: Bearer $KEY' -v   # restore redacted headers\n\n\
                             Exit codes: as for run.")]
     Replay(Box<ReplayArgs>),
+    /// Print generated documentation in Markdown: `docs events` is the event catalogue.
+    #[command(after_help = "Examples:\n  \
+        pbxsim docs events | less              # the 12 types: when, fields, a sample body\n  \
+        pbxsim docs events > docs/events.md    # refresh the checked-in copy")]
+    Docs {
+        /// Which document.
+        what: DocsKind,
+    },
     /// Write a commented starter scenario to edit (office, callcentre, or the built-in load PBX).
     #[command(after_help = "Examples:\n  \
         pbxsim new my-pbx.toml                        # the office template\n  \
@@ -356,6 +364,14 @@ pub(crate) fn parse_size(text: &str) -> Result<usize, String> {
 
 pub(crate) fn parse_event_type(text: &str) -> Result<EventType, String> {
     text.trim().parse::<EventType>().map_err(|e| e.to_string())
+}
+
+/// The documents `pbxsim docs` prints, generated from the code.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DocsKind {
+    /// The event catalogue (docs/events.md): when each of the 12 types fires, its fields and a
+    /// sample body.
+    Events,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

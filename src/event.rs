@@ -19,20 +19,49 @@ use serde::{Deserialize, Serialize};
 /// every event of a call, so cloning them must be cheap.
 pub type Str = Arc<str>;
 
-/// Defines a payload struct with its serde derives, and a fast JSON writer whose output is
-/// byte-identical to serde_json's (a unit test holds it to that).
+mod catalogue;
+
+pub use catalogue::{REFRESH_COMMAND, catalogue_markdown, when_it_fires};
+
+/// Defines a payload struct with its serde derives, its field table ([`Field`]) and a fast JSON
+/// writer whose output is byte-identical to serde_json's (a unit test holds it to that), all from
+/// one list, so a field is declared once.
+///
+/// Each field is its wire name (the Rust name is the JSON key: no `rename`, which the macro does
+/// not accept), its doc comment (its meaning, for the field table and the JSON Schema), then at
+/// most plain `#[serde(word)]` attributes, then its type, whose [`FieldKind`] follows from it.
+/// The struct's doc comment starts with `` `wire_name`: `` and says when the event fires; its
+/// first paragraph is the event catalogue's "when" line.
 macro_rules! payload {
     (
-        $(#[$meta:meta])*
+        $(#[doc = $doc:literal])*
         pub struct $name:ident {
-            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty, )*
+            $(
+                $(#[doc = $fdoc:literal])*
+                $(#[serde($serde:ident)])*
+                pub $field:ident : $ty:ty,
+            )*
         }
     ) => {
-        $(#[$meta])*
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
-            $( $(#[$fmeta])* pub $field: $ty, )*
+            $( $(#[doc = $fdoc])* $(#[serde($serde)])* pub $field: $ty, )*
+        }
+
+        impl $name {
+            /// This payload's fields except `type`, in wire order.
+            pub const FIELDS: &'static [Field] = &[$(
+                Field {
+                    name: stringify!($field),
+                    kind: <$ty as WriteValue>::KIND,
+                    meaning: concat!($($fdoc),*).trim_ascii(),
+                },
+            )*];
+
+            /// The struct's doc comment, one line per `///` line.
+            const DOC: &'static str = concat!($($doc, "\n"),*);
         }
 
         impl WriteFields for $name {
@@ -51,18 +80,24 @@ trait WriteFields {
     fn write_fields(&self, out: &mut Vec<u8>);
 }
 
-/// A field value that writes itself as JSON.
+/// A field value that writes itself as JSON, and whose Rust type says its [`FieldKind`].
 trait WriteValue {
+    /// The JSON type of a field of this Rust type.
+    const KIND: FieldKind;
     fn write_value(&self, out: &mut Vec<u8>);
 }
 
 impl WriteValue for Str {
+    const KIND: FieldKind = FieldKind::String;
+
     fn write_value(&self, out: &mut Vec<u8>) {
         write_json_str(self, out);
     }
 }
 
 impl WriteValue for Option<Str> {
+    const KIND: FieldKind = FieldKind::OptionalString;
+
     fn write_value(&self, out: &mut Vec<u8>) {
         match self {
             Some(s) => write_json_str(s, out),
@@ -72,6 +107,8 @@ impl WriteValue for Option<Str> {
 }
 
 impl WriteValue for u64 {
+    const KIND: FieldKind = FieldKind::Integer;
+
     fn write_value(&self, out: &mut Vec<u8>) {
         let mut digits = [0u8; 20];
         let mut n = *self;
@@ -89,6 +126,8 @@ impl WriteValue for u64 {
 }
 
 impl WriteValue for CallStatus {
+    const KIND: FieldKind = FieldKind::Status;
+
     fn write_value(&self, out: &mut Vec<u8>) {
         out.push(b'"');
         out.extend_from_slice(self.as_str().as_bytes());
@@ -147,16 +186,25 @@ pub enum Event {
 payload! {
     /// `user_inbound`: a call reaches a user and starts ringing.
     pub struct UserInbound {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The caller's number (CLI).
         pub caller_id: Str,
+        /// The caller's name (CNAM), if known.
         #[serde(default)]
         pub caller_name: Option<Str>,
+        /// Name of the user whose phone is ringing.
         pub user_name: Str,
+        /// Extension of the user whose phone is ringing.
         pub user_number: Str,
+        /// The PBX number the call came in on.
         pub dest_number: Str,
+        /// When the call arrived on the PBX.
         pub call_start_at: Str,
+        /// The queue ringing the user, if a queue rang them.
         #[serde(default)]
         pub queue_name: Option<Str>,
+        /// The ring group ringing the user, if a ring group rang them.
         #[serde(default)]
         pub ring_group_name: Option<Str>,
     }
@@ -165,17 +213,27 @@ payload! {
 payload! {
     /// `user_inbound_answered`: a user answers an inbound call.
     pub struct UserInboundAnswered {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The caller's number (CLI).
         pub caller_id: Str,
+        /// The caller's name (CNAM), if known.
         #[serde(default)]
         pub caller_name: Option<Str>,
+        /// Name of the user who answered.
         pub user_name: Str,
+        /// Extension of the user who answered.
         pub user_number: Str,
+        /// The PBX number the call came in on.
         pub dest_number: Str,
+        /// When the call arrived on the PBX.
         pub call_start_at: Str,
+        /// When the user answered.
         pub connected_at: Str,
+        /// The queue that routed the call to the user, if any.
         #[serde(default)]
         pub queue_name: Option<Str>,
+        /// The ring group that routed the call to the user, if any.
         #[serde(default)]
         pub ring_group_name: Option<Str>,
     }
@@ -186,20 +244,32 @@ payload! {
     /// `unanswered_completion = "completed"` it is also sent to a user who rang but did not
     /// answer, with `connected_at` null and `conversation_duration` 0.
     pub struct UserInboundCompleted {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The caller's number (CLI).
         pub caller_id: Str,
+        /// The caller's name (CNAM), if known.
         #[serde(default)]
         pub caller_name: Option<Str>,
+        /// Name of the user who answered (or rang, for a missed call).
         pub user_name: Str,
+        /// Extension of the user who answered (or rang, for a missed call).
         pub user_number: Str,
+        /// The PBX number the call came in on.
         pub dest_number: Str,
+        /// When the call arrived on the PBX.
         pub call_start_at: Str,
+        /// When the user answered; null if they did not.
         #[serde(default)]
         pub connected_at: Option<Str>,
+        /// Whole seconds from `call_start_at` to the end (ringing and talk).
         pub call_duration: u64,
+        /// Whole seconds from `connected_at` to the end (talk only); 0 if not answered.
         pub conversation_duration: u64,
+        /// The queue that routed the call to the user, if any.
         #[serde(default)]
         pub queue_name: Option<Str>,
+        /// The ring group that routed the call to the user, if any.
         #[serde(default)]
         pub ring_group_name: Option<Str>,
     }
@@ -208,11 +278,17 @@ payload! {
 payload! {
     /// `user_outbound`: a user starts an outbound call.
     pub struct UserOutbound {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The number the outbound call presents as its caller ID.
         pub caller_id: Str,
+        /// Name of the user placing the call.
         pub user_name: Str,
+        /// Extension of the user placing the call.
         pub user_number: Str,
+        /// The number dialled.
         pub dest_number: Str,
+        /// When the user started the call.
         pub call_start_at: Str,
     }
 }
@@ -220,12 +296,19 @@ payload! {
 payload! {
     /// `user_outbound_answered`: the called party answers a user's outbound call.
     pub struct UserOutboundAnswered {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The number the outbound call presents as its caller ID.
         pub caller_id: Str,
+        /// Name of the user who placed the call.
         pub user_name: Str,
+        /// Extension of the user who placed the call.
         pub user_number: Str,
+        /// The number dialled.
         pub dest_number: Str,
+        /// When the user started the call.
         pub call_start_at: Str,
+        /// When the called party answered.
         pub connected_at: Str,
     }
 }
@@ -234,15 +317,24 @@ payload! {
     /// `user_outbound_completed`: a user's outbound call ends (`connected_at` is null and the
     /// conversation 0 when nobody answered).
     pub struct UserOutboundCompleted {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The number the outbound call presents as its caller ID.
         pub caller_id: Str,
+        /// Name of the user who placed the call.
         pub user_name: Str,
+        /// Extension of the user who placed the call.
         pub user_number: Str,
+        /// The number dialled.
         pub dest_number: Str,
+        /// When the user started the call.
         pub call_start_at: Str,
+        /// When the called party answered; null if nobody did.
         #[serde(default)]
         pub connected_at: Option<Str>,
+        /// Whole seconds from `call_start_at` to the end (ringing and talk).
         pub call_duration: u64,
+        /// Whole seconds from `connected_at` to the end (talk only); 0 if not answered.
         pub conversation_duration: u64,
     }
 }
@@ -276,110 +368,174 @@ impl fmt::Display for CallStatus {
 }
 
 payload! {
-    /// `queue_call`: the summary of a call's time in a queue.
+    /// `queue_call`: the summary of a call's time in a queue, sent when it leaves the queue.
     pub struct QueueCall {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The caller's number (CLI).
         pub caller_id: Str,
+        /// The caller's name (CNAM), if known.
         #[serde(default)]
         pub caller_name: Option<Str>,
+        /// Name of the user who answered; null if nobody did.
         #[serde(default)]
         pub user_name: Option<Str>,
+        /// Extension of the user who answered; null if nobody did.
         #[serde(default)]
         pub user_number: Option<Str>,
+        /// The PBX number the call came in on.
         pub dest_number: Str,
+        /// When the call arrived on the PBX.
         pub call_start_at: Str,
+        /// When the user answered; null if nobody did.
         #[serde(default)]
         pub connected_at: Option<Str>,
+        /// Whole seconds from `call_start_at` to the end of the visit (of the call, if answered).
         pub call_duration: u64,
+        /// Whole seconds from `connected_at` to the end (talk only); 0 if not answered.
         pub conversation_duration: u64,
+        /// The queue.
         pub queue_name: Str,
+        /// How the call left the queue: answered, abandoned (the caller hung up) or timedout.
         pub status: CallStatus,
     }
 }
 
 payload! {
-    /// `ring_group_call`: the summary of a call's time in a ring group.
+    /// `ring_group_call`: the summary of a call's time in a ring group, sent when it leaves the
+    /// group.
     pub struct RingGroupCall {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The caller's number (CLI).
         pub caller_id: Str,
+        /// The caller's name (CNAM), if known.
         #[serde(default)]
         pub caller_name: Option<Str>,
+        /// Name of the user who answered; null if nobody did.
         #[serde(default)]
         pub user_name: Option<Str>,
+        /// Extension of the user who answered; null if nobody did.
         #[serde(default)]
         pub user_number: Option<Str>,
+        /// The PBX number the call came in on.
         pub dest_number: Str,
+        /// When the call arrived on the PBX.
         pub call_start_at: Str,
+        /// When the user answered; null if nobody did.
         #[serde(default)]
         pub connected_at: Option<Str>,
+        /// Whole seconds from `call_start_at` to the end of the visit (of the call, if answered).
         pub call_duration: u64,
+        /// Whole seconds from `connected_at` to the end (talk only); 0 if not answered.
         pub conversation_duration: u64,
+        /// The ring group.
         pub ring_group_name: Str,
+        /// How the call left the group: answered, abandoned (the caller hung up) or timedout.
         pub status: CallStatus,
     }
 }
 
 payload! {
-    /// `voicemail`: a caller left a voicemail message.
+    /// `voicemail`: a caller left a voicemail message (sent when the message ends).
     pub struct Voicemail {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The caller's number (CLI).
         pub caller_id: Str,
+        /// The PBX number the call came in on.
         pub dest_number: Str,
+        /// When the message began.
         pub recorded_at: Str,
+        /// The voicemail box's email addresses, comma-separated.
         pub emails: Str,
+        /// The voicemail box's email subject.
         pub email_subject: Str,
+        /// The body of the email sent.
         pub email_message: Str,
+        /// Null ("pending future development" in the vendor document); `--chaos
+        /// recording_link=url` makes it an https URL.
         #[serde(default)]
         pub call_recording_link: Option<Str>,
     }
 }
 
 payload! {
-    /// `recording_inbound`: an inbound call finished recording.
+    /// `recording_inbound`: an inbound call finished recording (sent after the call ends).
     pub struct RecordingInbound {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The caller's number (CLI).
         pub caller_id: Str,
+        /// The PBX number the call came in on.
         pub dest_number: Str,
+        /// When recording began.
         pub recorded_at: Str,
+        /// The recording's email addresses, comma-separated.
         pub emails: Str,
+        /// The recording email's subject.
         pub email_subject: Str,
+        /// Null ("pending future development" in the vendor document); `--chaos
+        /// recording_link=url` makes it an https URL.
         #[serde(default)]
         pub call_recording_link: Option<Str>,
+        /// The body of the email sent; null when recordings go to storage.
         #[serde(default)]
         pub email_message: Option<Str>,
     }
 }
 
 payload! {
-    /// `recording_outbound`: an outbound call finished recording.
+    /// `recording_outbound`: an answered outbound call finished recording (sent after the call
+    /// ends).
     pub struct RecordingOutbound {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The number the outbound call presented as its caller ID.
         pub caller_id: Str,
+        /// Name of the user who placed the call.
         pub user_name: Str,
+        /// Extension of the user who placed the call.
         pub user_number: Str,
+        /// The number dialled.
         pub dest_number: Str,
+        /// When recording began.
         pub recorded_at: Str,
+        /// The user's recording email addresses, comma-separated.
         pub emails: Str,
+        /// The recording email's subject.
         pub email_subject: Str,
+        /// Null ("pending future development" in the vendor document); `--chaos
+        /// recording_link=url` makes it an https URL.
         #[serde(default)]
         pub call_recording_link: Option<Str>,
+        /// The body of the email sent; null when recordings go to storage.
         #[serde(default)]
         pub email_message: Option<Str>,
+        /// `"storage"` when the user's recordings go to storage, else null.
         #[serde(default)]
         pub mode: Option<Str>,
     }
 }
 
 payload! {
-    /// `webhook_component_event`: a webhook object in a call flow fired. `user_name` is the caller's
-    /// CNAM and `user_number` the caller's CLI, as the vendor document says.
+    /// `webhook_component_event`: a call reaches a webhook object in its call flow.
+    ///
+    /// `user_name` is the caller's CNAM and `user_number` the caller's CLI, as the vendor
+    /// document says.
     pub struct WebhookComponentEvent {
+        /// The call's id, the same in every event of the call.
         pub unique_call_id: Str,
+        /// The caller's name (CNAM), if known: not a PBX user.
         #[serde(default)]
         pub user_name: Option<Str>,
+        /// The caller's number (CLI): not a PBX user.
         pub user_number: Str,
+        /// The PBX number the call came in on.
         pub dest_number: Str,
+        /// When the call arrived on the PBX.
         pub call_start_at: Str,
+        /// The name of the webhook object.
         pub component_name: Str,
     }
 }
@@ -415,23 +571,17 @@ pub enum FieldKind {
     Status,
 }
 
-/// One field of a payload type, in the vendor document's order.
+/// One field of a payload type, in the vendor document's order. The tables are generated by
+/// the `payload!` definitions above, from the same list as the structs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
+    /// The JSON key.
     pub name: &'static str,
+    /// The JSON type, from the field's Rust type.
     pub kind: FieldKind,
+    /// What the field means in this type (the field's doc comment), for the event catalogue.
+    pub meaning: &'static str,
 }
-
-const fn s(name: &'static str) -> Field {
-    Field { name, kind: FieldKind::String }
-}
-const fn o(name: &'static str) -> Field {
-    Field { name, kind: FieldKind::OptionalString }
-}
-const fn i(name: &'static str) -> Field {
-    Field { name, kind: FieldKind::Integer }
-}
-const STATUS: Field = Field { name: "status", kind: FieldKind::Status };
 
 impl EventType {
     /// All 12 types, in the vendor document's order.
@@ -475,153 +625,34 @@ impl EventType {
 
     /// The payload fields of this type except `type`, in the vendor document's order.
     pub fn fields(self) -> &'static [Field] {
-        const USER_INBOUND: &[Field] = &[
-            s("unique_call_id"),
-            s("caller_id"),
-            o("caller_name"),
-            s("user_name"),
-            s("user_number"),
-            s("dest_number"),
-            s("call_start_at"),
-            o("queue_name"),
-            o("ring_group_name"),
-        ];
-        const USER_INBOUND_ANSWERED: &[Field] = &[
-            s("unique_call_id"),
-            s("caller_id"),
-            o("caller_name"),
-            s("user_name"),
-            s("user_number"),
-            s("dest_number"),
-            s("call_start_at"),
-            s("connected_at"),
-            o("queue_name"),
-            o("ring_group_name"),
-        ];
-        const USER_INBOUND_COMPLETED: &[Field] = &[
-            s("unique_call_id"),
-            s("caller_id"),
-            o("caller_name"),
-            s("user_name"),
-            s("user_number"),
-            s("dest_number"),
-            s("call_start_at"),
-            o("connected_at"),
-            i("call_duration"),
-            i("conversation_duration"),
-            o("queue_name"),
-            o("ring_group_name"),
-        ];
-        const USER_OUTBOUND: &[Field] = &[
-            s("unique_call_id"),
-            s("caller_id"),
-            s("user_name"),
-            s("user_number"),
-            s("dest_number"),
-            s("call_start_at"),
-        ];
-        const USER_OUTBOUND_ANSWERED: &[Field] = &[
-            s("unique_call_id"),
-            s("caller_id"),
-            s("user_name"),
-            s("user_number"),
-            s("dest_number"),
-            s("call_start_at"),
-            s("connected_at"),
-        ];
-        const USER_OUTBOUND_COMPLETED: &[Field] = &[
-            s("unique_call_id"),
-            s("caller_id"),
-            s("user_name"),
-            s("user_number"),
-            s("dest_number"),
-            s("call_start_at"),
-            o("connected_at"),
-            i("call_duration"),
-            i("conversation_duration"),
-        ];
-        const QUEUE_CALL: &[Field] = &[
-            s("unique_call_id"),
-            s("caller_id"),
-            o("caller_name"),
-            o("user_name"),
-            o("user_number"),
-            s("dest_number"),
-            s("call_start_at"),
-            o("connected_at"),
-            i("call_duration"),
-            i("conversation_duration"),
-            s("queue_name"),
-            STATUS,
-        ];
-        const RING_GROUP_CALL: &[Field] = &[
-            s("unique_call_id"),
-            s("caller_id"),
-            o("caller_name"),
-            o("user_name"),
-            o("user_number"),
-            s("dest_number"),
-            s("call_start_at"),
-            o("connected_at"),
-            i("call_duration"),
-            i("conversation_duration"),
-            s("ring_group_name"),
-            STATUS,
-        ];
-        const VOICEMAIL: &[Field] = &[
-            s("unique_call_id"),
-            s("caller_id"),
-            s("dest_number"),
-            s("recorded_at"),
-            s("emails"),
-            s("email_subject"),
-            s("email_message"),
-            o("call_recording_link"),
-        ];
-        const RECORDING_INBOUND: &[Field] = &[
-            s("unique_call_id"),
-            s("caller_id"),
-            s("dest_number"),
-            s("recorded_at"),
-            s("emails"),
-            s("email_subject"),
-            o("call_recording_link"),
-            o("email_message"),
-        ];
-        const RECORDING_OUTBOUND: &[Field] = &[
-            s("unique_call_id"),
-            s("caller_id"),
-            s("user_name"),
-            s("user_number"),
-            s("dest_number"),
-            s("recorded_at"),
-            s("emails"),
-            s("email_subject"),
-            o("call_recording_link"),
-            o("email_message"),
-            o("mode"),
-        ];
-        const WEBHOOK_COMPONENT_EVENT: &[Field] = &[
-            s("unique_call_id"),
-            o("user_name"),
-            s("user_number"),
-            s("dest_number"),
-            s("call_start_at"),
-            s("component_name"),
-        ];
+        self.declared().0
+    }
+
+    /// The doc comment of this type's payload struct: `` `wire_name`: `` and when it fires.
+    pub(crate) fn doc(self) -> &'static str {
+        self.declared().1
+    }
+
+    /// What `payload!` declared for this type: its field table and its doc comment.
+    fn declared(self) -> (&'static [Field], &'static str) {
+        macro_rules! of {
+            ($payload:ident) => {
+                ($payload::FIELDS, $payload::DOC)
+            };
+        }
         match self {
-            Self::UserInbound => USER_INBOUND,
-            Self::UserInboundAnswered => USER_INBOUND_ANSWERED,
-            Self::UserInboundCompleted => USER_INBOUND_COMPLETED,
-            Self::UserOutbound => USER_OUTBOUND,
-            Self::UserOutboundAnswered => USER_OUTBOUND_ANSWERED,
-            Self::UserOutboundCompleted => USER_OUTBOUND_COMPLETED,
-            Self::QueueCall => QUEUE_CALL,
-            Self::RingGroupCall => RING_GROUP_CALL,
-            Self::Voicemail => VOICEMAIL,
-            Self::RecordingInbound => RECORDING_INBOUND,
-            Self::RecordingOutbound => RECORDING_OUTBOUND,
-            Self::WebhookComponentEvent => WEBHOOK_COMPONENT_EVENT,
+            Self::UserInbound => of!(UserInbound),
+            Self::UserInboundAnswered => of!(UserInboundAnswered),
+            Self::UserInboundCompleted => of!(UserInboundCompleted),
+            Self::UserOutbound => of!(UserOutbound),
+            Self::UserOutboundAnswered => of!(UserOutboundAnswered),
+            Self::UserOutboundCompleted => of!(UserOutboundCompleted),
+            Self::QueueCall => of!(QueueCall),
+            Self::RingGroupCall => of!(RingGroupCall),
+            Self::Voicemail => of!(Voicemail),
+            Self::RecordingInbound => of!(RecordingInbound),
+            Self::RecordingOutbound => of!(RecordingOutbound),
+            Self::WebhookComponentEvent => of!(WebhookComponentEvent),
         }
     }
 
@@ -1055,147 +1086,7 @@ mod tests {
 
     /// One realistic instance of every type, with some optional fields set and some not.
     pub(crate) fn samples() -> Vec<Event> {
-        let id = t("160455961758");
-        let cli = t("61400000001");
-        let dest = t("61300000000");
-        let start = t("2019-10-01T15:31:15.000Z");
-        let conn = t("2019-10-01T15:31:29.000Z");
-        vec![
-            Event::UserInbound(UserInbound {
-                unique_call_id: id.clone(),
-                caller_id: cli.clone(),
-                caller_name: Some(t("Jane Citizen")),
-                user_name: t("Alice"),
-                user_number: t("1010"),
-                dest_number: dest.clone(),
-                call_start_at: start.clone(),
-                queue_name: Some(t("Support")),
-                ring_group_name: None,
-            }),
-            Event::UserInboundAnswered(UserInboundAnswered {
-                unique_call_id: id.clone(),
-                caller_id: cli.clone(),
-                caller_name: None,
-                user_name: t("Alice"),
-                user_number: t("1010"),
-                dest_number: dest.clone(),
-                call_start_at: start.clone(),
-                connected_at: conn.clone(),
-                queue_name: None,
-                ring_group_name: Some(t("Sales")),
-            }),
-            Event::UserInboundCompleted(UserInboundCompleted {
-                unique_call_id: id.clone(),
-                caller_id: cli.clone(),
-                caller_name: None,
-                user_name: t("Alice"),
-                user_number: t("1010"),
-                dest_number: dest.clone(),
-                call_start_at: start.clone(),
-                connected_at: Some(conn.clone()),
-                call_duration: 28,
-                conversation_duration: 14,
-                queue_name: None,
-                ring_group_name: None,
-            }),
-            Event::UserOutbound(UserOutbound {
-                unique_call_id: id.clone(),
-                caller_id: dest.clone(),
-                user_name: t("Bob"),
-                user_number: t("1011"),
-                dest_number: cli.clone(),
-                call_start_at: start.clone(),
-            }),
-            Event::UserOutboundAnswered(UserOutboundAnswered {
-                unique_call_id: id.clone(),
-                caller_id: dest.clone(),
-                user_name: t("Bob"),
-                user_number: t("1011"),
-                dest_number: cli.clone(),
-                call_start_at: start.clone(),
-                connected_at: conn.clone(),
-            }),
-            Event::UserOutboundCompleted(UserOutboundCompleted {
-                unique_call_id: id.clone(),
-                caller_id: dest.clone(),
-                user_name: t("Bob"),
-                user_number: t("1011"),
-                dest_number: cli.clone(),
-                call_start_at: start.clone(),
-                connected_at: None,
-                call_duration: 30,
-                conversation_duration: 0,
-            }),
-            Event::QueueCall(QueueCall {
-                unique_call_id: id.clone(),
-                caller_id: cli.clone(),
-                caller_name: None,
-                user_name: None,
-                user_number: None,
-                dest_number: dest.clone(),
-                call_start_at: start.clone(),
-                connected_at: None,
-                call_duration: 120,
-                conversation_duration: 0,
-                queue_name: t("Support"),
-                status: CallStatus::Timedout,
-            }),
-            Event::RingGroupCall(RingGroupCall {
-                unique_call_id: id.clone(),
-                caller_id: cli.clone(),
-                caller_name: Some(t("Jane")),
-                user_name: Some(t("Alice")),
-                user_number: Some(t("1010")),
-                dest_number: dest.clone(),
-                call_start_at: start.clone(),
-                connected_at: Some(conn.clone()),
-                call_duration: 28,
-                conversation_duration: 14,
-                ring_group_name: t("Sales"),
-                status: CallStatus::Answered,
-            }),
-            Event::Voicemail(Voicemail {
-                unique_call_id: id.clone(),
-                caller_id: cli.clone(),
-                dest_number: dest.clone(),
-                recorded_at: conn.clone(),
-                emails: t("a@example.com,b@example.com"),
-                email_subject: t("New voicemail"),
-                email_message: t("You have a new voicemail"),
-                call_recording_link: None,
-            }),
-            Event::RecordingInbound(RecordingInbound {
-                unique_call_id: id.clone(),
-                caller_id: cli.clone(),
-                dest_number: dest.clone(),
-                recorded_at: conn.clone(),
-                emails: t("rec@example.com"),
-                email_subject: t("Call recording"),
-                call_recording_link: None,
-                email_message: Some(t("Recording attached")),
-            }),
-            Event::RecordingOutbound(RecordingOutbound {
-                unique_call_id: id.clone(),
-                caller_id: dest.clone(),
-                user_name: t("Bob"),
-                user_number: t("1011"),
-                dest_number: cli.clone(),
-                recorded_at: conn,
-                emails: t("bob@example.com"),
-                email_subject: t("Your recording"),
-                call_recording_link: None,
-                email_message: None,
-                mode: Some(t("storage")),
-            }),
-            Event::WebhookComponentEvent(WebhookComponentEvent {
-                unique_call_id: id,
-                user_name: Some(t("Jane Citizen")),
-                user_number: cli,
-                dest_number: dest,
-                call_start_at: start,
-                component_name: t("CRM lookup"),
-            }),
-        ]
+        EventType::ALL.map(Event::sample).to_vec()
     }
 
     #[test]
@@ -1212,21 +1103,57 @@ mod tests {
         }
     }
 
+    /// The field table is generated from the same list as the struct; this holds serde to it
+    /// (a `rename`, a `skip`, or a type mapped to another type's table would fail here).
     #[test]
-    fn type_comes_first_and_keys_follow_the_field_table() {
-        for event in samples() {
+    fn type_comes_first_and_keys_follow_the_field_table_in_order() {
+        for ty in EventType::ALL {
+            let event = Event::sample(ty);
+            let mut expected = vec!["type"];
+            expected.extend(ty.fields().iter().map(|f| f.name));
             let value = event.to_value(NullStyle::Null);
             let keys: Vec<&str> = value.as_object().unwrap().keys().map(|k| k.as_str()).collect();
-            let mut expected = vec!["type"];
-            expected.extend(event.event_type().fields().iter().map(|f| f.name));
-            let mut sorted_keys = keys.clone();
-            sorted_keys.sort();
-            let mut sorted_expected = expected.clone();
-            sorted_expected.sort();
-            assert_eq!(sorted_keys, sorted_expected, "{}", event.event_type());
-            let json = event.to_json(NullStyle::Null);
-            assert!(json.starts_with(&format!("{{\"type\":\"{}\"", event.event_type())), "{json}");
+            assert_eq!(keys, expected, "{ty}: serde's keys");
+            // The fast writer too, read back with the keys in the order written.
+            let fast: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&event.to_json(NullStyle::Null)).unwrap();
+            assert_eq!(fast.keys().map(|k| k.as_str()).collect::<Vec<_>>(), expected, "{ty}");
+            assert_eq!(fast["type"], ty.as_str());
+            // And the schema's properties, which schemars takes from the same struct.
+            let schema = json_schema();
+            let variant = schema["oneOf"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["properties"]["type"]["const"] == ty.as_str())
+                .unwrap_or_else(|| panic!("{ty} in the schema: {schema}"));
+            let props: Vec<&str> =
+                variant["properties"].as_object().unwrap().keys().map(|k| k.as_str()).collect();
+            let mut want = expected.clone();
+            let mut got = props.clone();
+            want.sort_unstable();
+            got.sort_unstable();
+            assert_eq!(got, want, "{ty}: schema properties");
         }
+    }
+
+    #[test]
+    fn every_field_has_a_meaning_and_every_type_says_when_it_fires() {
+        for ty in EventType::ALL {
+            assert!(
+                ty.doc().starts_with(&format!(" `{ty}`: ")),
+                "the doc comment of {ty}'s struct starts with `{ty}`: {:?}",
+                ty.doc()
+            );
+            for f in ty.fields() {
+                assert!(!f.meaning.is_empty(), "{ty}.{} has no doc comment", f.name);
+                assert!(f.meaning.ends_with('.'), "{ty}.{}: {:?}", f.name, f.meaning);
+                assert_eq!(f.meaning.trim(), f.meaning);
+            }
+        }
+        let call_duration = EventType::QueueCall.field("call_duration").unwrap();
+        assert_eq!(call_duration.kind, FieldKind::Integer);
+        assert!(call_duration.meaning.starts_with("Whole seconds from `call_start_at`"));
     }
 
     #[test]

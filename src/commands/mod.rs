@@ -64,6 +64,12 @@ pub fn main() -> ExitCode {
             print_stdout(&serde_json::to_string_pretty(&schema).expect("schema serializes"));
             ExitCode::SUCCESS
         }
+        Command::Docs { what } => {
+            match what {
+                DocsKind::Events => print!("{}", pbxsim::event::catalogue_markdown()),
+            }
+            ExitCode::SUCCESS
+        }
         Command::Listen(args) => listen::listen(args),
         Command::Check(args) => check::check(args),
         Command::Replay(args) => replay::replay(*args),
@@ -221,11 +227,10 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 /// Where a `--token` value came from: the flag itself, or clap's fallback to `PBXSIM_TOKEN`.
 pub(crate) fn token_source() -> deliver::TokenSource {
-    let flag = std::env::args_os().skip(1).any(|a| {
-        let a = a.to_string_lossy();
-        a == "--token" || a.starts_with("--token=")
-    });
-    if flag { deliver::TokenSource::Flag } else { deliver::TokenSource::Env }
+    match given(&[("token", "--token")]).is_empty() {
+        true => deliver::TokenSource::Env,
+        false => deliver::TokenSource::Flag,
+    }
 }
 
 /// The command line's changes to a scenario's endpoints.

@@ -159,28 +159,6 @@ pub fn on_signals(mut on_event: impl FnMut(SignalEvent) + Send + 'static) -> Can
     token
 }
 
-/// A token fired by the first Ctrl-C (or SIGTERM), saying so on stderr; a second one, a
-/// moment later, ends the process at once with exit code 130 (143 for SIGTERM). Call it inside
-/// a tokio runtime, once per process. Binaries that want to print or exit their own way use
-/// [`on_signals`].
-pub fn ctrl_c_token() -> CancelToken {
-    use std::io::Write;
-    // A closed stderr is not worth a panic.
-    let say = |text: &str| {
-        let _ = writeln!(std::io::stderr().lock(), "{text}");
-    };
-    on_signals(move |event| match event {
-        SignalEvent::Stop(_) => say(
-            "\npbxsim: interrupted; finishing the requests in flight (press Ctrl-C again to quit \
-             at once)",
-        ),
-        SignalEvent::QuitNow(signal) => {
-            say("pbxsim: quitting at once");
-            std::process::exit(i32::from(signal.exit_code()));
-        }
-    })
-}
-
 /// The installed handlers of SIGINT and SIGTERM.
 struct Signals {
     #[cfg(unix)]

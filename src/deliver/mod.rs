@@ -48,7 +48,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 pub use cancel::{
-    CancelToken, QUIT_GAP, SignalEvent, SignalGate, StopSignal, ctrl_c_token, on_signals,
+    CancelToken, QUIT_GAP, SignalEvent, SignalGate, StopSignal, on_signals,
 };
 pub use client::one_off_client;
 pub use endpoint::{Endpoint, Endpoints, Label, Overrides, TOKEN_HEADER, TokenSource};

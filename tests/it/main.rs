@@ -12,6 +12,7 @@ mod deliver;
 mod ecosystem;
 mod endpoints;
 mod erlang;
+mod event_catalogue;
 mod expect;
 mod false_greens;
 mod flags;
