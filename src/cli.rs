@@ -529,13 +529,7 @@ pub struct SemanticsArgs {
 pub(crate) fn parse_unanswered_completion(
     text: &str,
 ) -> Result<pbxsim::pbx::UnansweredCompletion, String> {
-    text.parse().map_err(|()| {
-        let names = pbxsim::pbx::UnansweredCompletion::NAMES;
-        match pbxsim::suggest::closest(text, names) {
-            Some(name) => format!("did you mean `{name}`? (one of {})", names.join(", ")),
-            None => format!("write one of {}", names.join(", ")),
-        }
-    })
+    text.parse()
 }
 
 pub(crate) fn positive_speed(text: &str) -> Result<f64, String> {
@@ -737,7 +731,7 @@ pub struct CallArgs {
     pub direction: CallDirection,
     /// Route an inbound call through `queue:NAME`, `ring_group:NAME` or `user:EXTENSION`
     /// (default: the PBX's first queue).
-    #[arg(long, value_name = "KIND:NAME", value_parser = parse_via)]
+    #[arg(long, value_name = "KIND:NAME", value_parser = clap::value_parser!(pbxsim::scenario::single_call::Via))]
     pub via: Option<pbxsim::scenario::single_call::Via>,
     /// How the call ends.
     #[arg(long, value_enum, default_value = "answered")]
@@ -808,24 +802,6 @@ pub enum CallOutcome {
     Timedout,
     Voicemail,
     NoAnswer,
-}
-
-/// `queue:NAME`, `ring_group:NAME` (as in scenario files; `ring-group:` is accepted too) or
-/// `user:EXTENSION`.
-pub(crate) fn parse_via(text: &str) -> Result<pbxsim::scenario::single_call::Via, String> {
-    use pbxsim::scenario::single_call::Via;
-    const KINDS: &str = "write queue:NAME, ring_group:NAME or user:EXTENSION";
-    let (kind, name) = text.split_once(':').ok_or_else(|| format!("`{text}`: {KINDS}"))?;
-    match kind {
-        "queue" => Ok(Via::Queue(name.into())),
-        "ring_group" | "ring-group" => Ok(Via::RingGroup(name.into())),
-        "user" => Ok(Via::User(name.into())),
-        other => {
-            let hint = pbxsim::suggest::did_you_mean(other, ["queue", "ring_group", "user"]);
-            let hint = if hint.is_empty() { String::new() } else { format!(" ({hint})") };
-            Err(format!("unknown kind `{other}`{hint}; {KINDS}"))
-        }
-    }
 }
 
 pub(crate) fn duration_ms(text: &str) -> Result<Millis, String> {

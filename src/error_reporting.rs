@@ -3,6 +3,7 @@
 
 use crate::cli::*;
 use crate::output::*;
+use pbxsim::deliver::DeliverError;
 use pbxsim::diagnostic::Diagnostic;
 use pbxsim::session::SessionError;
 use std::process::ExitCode;
@@ -47,7 +48,10 @@ pub(crate) fn print_unreachable(message: Option<String>, exit: pbxsim::Exit) {
     if let Some(message) = message {
         let level = if exit == pbxsim::Exit::Unreachable { "error" } else { "warning" };
         for line in message.lines() {
-            eprintln!("{level}: {line}");
+            match line.ends_with(pbxsim::deliver::UNTRUSTED_CERTIFICATE) {
+                true => eprintln!("{level}: {line} For a self-signed one, pass --insecure."),
+                false => eprintln!("{level}: {line}"),
+            }
         }
     }
 }
@@ -61,6 +65,36 @@ pub(crate) fn session_error(e: &SessionError) -> ExitCode {
              (--target or the file's [webhook] url); drop the target, or run \
              `pbxsim listen --ui` and make it your target",
         ),
+        SessionError::Deliver(e) => usage_error(deliver_error(e)),
+        SessionError::OpenFiles(e) => limit_error(e),
         other => usage_error(other),
+    }
+}
+
+/// Too low a limit of open files for the connections: what to raise, or lower.
+pub(crate) fn limit_error(e: &pbxsim::fd_limit::LimitError) -> ExitCode {
+    usage_error(format!(
+        "--concurrency {}{} needs about {} open files but the limit is {}; raise it with \
+         `ulimit -n {}` or lower --concurrency",
+        e.concurrency, e.per, e.needed, e.limit, e.suggest
+    ))
+}
+
+/// A delivery that could not start, in the words of the flags that fix it.
+pub(crate) fn deliver_error(e: &DeliverError) -> String {
+    match e {
+        DeliverError::NoTarget => {
+            "no target URL: pass --target URL, or set `url` in the scenario's [webhook] table"
+                .into()
+        }
+        DeliverError::ChaosWithoutToken => "--chaos wrong_token / no_token need a token to \
+                                             forge: pass --token or set the scenario's \
+                                             [webhook] token"
+            .into(),
+        DeliverError::RouteNotSent(ty) => format!(
+            "--route {ty}=…: the scenario never sends `{ty}` (it is not in its [webhook] \
+             events); add it there or drop the route"
+        ),
+        other => other.to_string(),
     }
 }

@@ -9,13 +9,13 @@ pub const OVERHEAD: u64 = 100;
 /// The process may not open enough files for the connections a run needs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "--concurrency {concurrency}{per} needs about {needed} open files but the limit is {limit}; \
-     raise it with `ulimit -n {suggest}` or lower --concurrency"
+    "a concurrency of {concurrency}{per} needs about {needed} open files but the limit is {limit} \
+     (a limit of {suggest} would do)"
 )]
 pub struct LimitError {
     pub concurrency: usize,
     /// `" with 3 endpoints"` and the like, or empty.
-    per: String,
+    pub per: String,
     pub needed: u64,
     /// The hard limit (the soft one can be raised up to it, not beyond).
     pub limit: u64,
@@ -57,7 +57,7 @@ pub fn plan(needed: u64, soft: u64, hard: u64) -> Plan {
 }
 
 /// Make sure the process may open [`files_needed`] files: raise the soft limit when the hard
-/// one allows, else a [`LimitError`] for the user. Returns the soft limit now in force. Where
+/// one allows, else a [`LimitError`] saying what is needed. Returns the soft limit now in force. Where
 /// limits cannot be read (not Unix), nothing is checked.
 pub fn check_fd_limit(
     concurrency: usize,
@@ -145,7 +145,7 @@ mod tests {
     }
 
     #[test]
-    fn the_message_says_what_to_do() {
+    fn the_message_states_the_need_and_the_limit() {
         let e = LimitError {
             concurrency: 5000,
             per: String::new(),
@@ -155,8 +155,8 @@ mod tests {
         };
         assert_eq!(
             e.to_string(),
-            "--concurrency 5000 needs about 5100 open files but the limit is 1024; raise it \
-             with `ulimit -n 8192` or lower --concurrency"
+            "a concurrency of 5000 needs about 5100 open files but the limit is 1024 (a limit \
+             of 8192 would do)"
         );
     }
 

@@ -18,7 +18,7 @@
 //!
 //! | stage | modules | what they hold |
 //! |---|---|---|
-//! | utilities | [`duration`], [`time`], [`diagnostic`], [`suggest`], [`secret`], [`fd_limit`], [`exit`] | durations, the PBX clock, file:line:col errors, redaction, exit codes |
+//! | utilities | [`duration`], [`time`], [`diagnostic`], [`secret`], [`fd_limit`], [`exit`] | durations, the PBX clock, file:line:col errors, redaction, exit codes |
 //! | wire format | [`event`] | the twelve event types, their fields and JSON (the one owner of wire names) |
 //! | model | [`pbx`] | users, queues, ring groups, voicemail, webhook objects, call flows |
 //! | configuration | [`scenario`] | scenario files, `[traffic]`, `[expect]` thresholds, `[chaos]` settings, the built-in PBX |
@@ -42,9 +42,9 @@ pub mod report;
 pub mod scenario;
 pub mod secret;
 pub mod session;
-pub mod suggest;
+pub(crate) mod suggest;
 pub mod time;
-pub mod tls;
+pub(crate) mod tls;
 pub mod trigger;
 
 pub use exit::Exit;

@@ -58,9 +58,16 @@ impl UnansweredCompletion {
 }
 
 impl std::str::FromStr for UnansweredCompletion {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        [Self::None, Self::Completed].into_iter().find(|v| v.as_str() == s).ok_or(())
+    /// What to write instead: "did you mean `completed`? (one of none, completed)".
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let names = Self::NAMES;
+        [Self::None, Self::Completed].into_iter().find(|v| v.as_str() == s).ok_or_else(|| {
+            match crate::suggest::closest(s, names) {
+                Some(name) => format!("did you mean `{name}`? (one of {})", names.join(", ")),
+                None => format!("write one of {}", names.join(", ")),
+            }
+        })
     }
 }
 

@@ -43,7 +43,7 @@ pub(crate) fn replay(args: ReplayArgs) -> ExitCode {
     let opts = args.delivery.options(Pacing::Asap);
     let endpoints = plan.endpoints().len();
     if let Err(e) = pbxsim::fd_limit::check_fd_limit(opts.concurrency, endpoints, false) {
-        return usage_error(e);
+        return limit_error(&e);
     }
     let rt = runtime();
     let (result, cancel) = rt.block_on(async {
@@ -52,7 +52,7 @@ pub(crate) fn replay(args: ReplayArgs) -> ExitCode {
     });
     let summary = match result {
         Ok(summary) => summary,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(deliver_error(&e)),
     };
     print!("{}", summary.render());
     let sigterm = cancel.signal() == Some(deliver::StopSignal::Terminate);

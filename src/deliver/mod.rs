@@ -47,21 +47,16 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-pub use cancel::{
-    CancelToken, QUIT_GAP, SignalEvent, SignalGate, StopSignal, on_signals,
-};
+pub use cancel::{CancelToken, QUIT_GAP, SignalEvent, SignalGate, StopSignal, on_signals};
 pub use client::one_off_client;
 pub use endpoint::{Endpoint, Endpoints, Label, Overrides, TOKEN_HEADER, TokenSource};
 pub use header::{HeaderError, parse_header, with_headers};
 pub use live::{FLUSH_EVERY, Live, LiveCounts, Sample, TypeLatency};
 pub use replay::{ReplayError, ReplayPlan};
-pub use retry::{
-    BACKOFF_BASE, BACKOFF_CAP, RETRY_AFTER_CAP, RetryOn, RetryOnError, backoff, parse_retry_after,
-    retry_delay,
-};
+pub use retry::{RetryOn, RetryOnError, backoff, parse_retry_after, retry_delay};
 pub use summary::{
     AuthFailure, CallCounts, Holds, JournalInfo, Outcome, Spacing, Summary, TypeCounts,
-    Unreachable, histogram as new_histogram, holds_line, plural,
+    UNTRUSTED_CERTIFICATE, Unreachable, histogram as new_histogram, holds_line, plural,
 };
 
 pub use crate::engine::feed::{Feed, with_ended_calls, with_ended_calls_and_truth, with_truth};
@@ -229,7 +224,8 @@ const ARENA: usize = 64 * 1024;
 /// Why a delivery could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
-    #[error("no target URL: pass --target URL, or set `url` in the scenario's [webhook] table")]
+    /// None was given, and the scenario's `[webhook]` table has no `url`.
+    #[error("no target URL: none was given and the scenario's [webhook] table has no `url`")]
     NoTarget,
     #[error("bad target URL `{url}`: {reason}")]
     BadUrl { url: String, reason: String },
@@ -245,14 +241,12 @@ pub enum DeliverError {
     BadSpeed(f64),
     #[error(transparent)]
     Replay(#[from] ReplayError),
-    #[error(
-        "--chaos wrong_token / no_token need a token to forge: pass --token or set the \
-         scenario's [webhook] token"
-    )]
+    /// The chaos faults `wrong_token` / `no_token` were asked for, and there is no token.
+    #[error("the chaos faults wrong_token / no_token need a token to forge, and none is set")]
     ChaosWithoutToken,
+    /// An override route for a type the scenario never sends.
     #[error(
-        "--route {0}=…: the scenario never sends `{0}` (it is not in its [webhook] events); add \
-         it there or drop the route"
+        "a route for `{0}`: the scenario never sends `{0}` (it is not in its [webhook] events)"
     )]
     RouteNotSent(EventType),
 }

@@ -11,11 +11,11 @@ use rand::RngExt;
 use super::summary::Outcome;
 
 /// The first retry waits about this long; each further retry doubles it.
-pub const BACKOFF_BASE: Duration = Duration::from_millis(100);
+pub(crate) const BACKOFF_BASE: Duration = Duration::from_millis(100);
 /// The longest backoff between two attempts.
-pub const BACKOFF_CAP: Duration = Duration::from_secs(10);
+pub(crate) const BACKOFF_CAP: Duration = Duration::from_secs(10);
 /// The longest `Retry-After` honoured; a longer one is cut to this.
-pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
+pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 
 /// Which failed attempts are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,8 +137,8 @@ impl fmt::Display for RetryOn {
     }
 }
 
-/// The wait before retry number `retry` (0 for the first retry): `BACKOFF_BASE × 2^retry`,
-/// capped at [`BACKOFF_CAP`], with "equal jitter" (a uniform pick between half and all of it).
+/// The wait before retry number `retry` (0 for the first retry): 100 ms × 2^retry,
+/// capped at 10 s, with "equal jitter" (a uniform pick between half and all of it).
 pub fn backoff(retry: u32, rng: &mut impl rand::Rng) -> Duration {
     let full = BACKOFF_BASE.saturating_mul(1u32 << retry.min(16)).min(BACKOFF_CAP);
     let half = full / 2;
@@ -147,7 +147,7 @@ pub fn backoff(retry: u32, rng: &mut impl rand::Rng) -> Duration {
 }
 
 /// The wait before the next attempt: the receiver's `Retry-After` when it sent one (capped at
-/// [`RETRY_AFTER_CAP`]), else [`backoff`].
+/// 60 s), else [`backoff`].
 pub fn retry_delay(
     retry: u32,
     retry_after: Option<Duration>,

@@ -343,6 +343,9 @@ impl Stats {
     }
 }
 
+/// How [`Summary::unreachable_message`] ends the line of a URL whose TLS certificate was refused.
+pub const UNTRUSTED_CERTIFICATE: &str = "Its certificate was not trusted.";
+
 /// A URL that refused every connection pbxsim tried (endpoints sharing a URL count once).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreachable {
@@ -625,7 +628,8 @@ impl Summary {
     }
 
     /// "could not connect to URL (error). Is the receiver running?", once per URL that
-    /// refused every connection (or, when a certificate was refused, a hint at `--insecure`).
+    /// refused every connection (or, when its certificate was refused,
+    /// [`UNTRUSTED_CERTIFICATE`]).
     /// Not part of [`Summary::render`]: the command prints it once, as its error.
     pub fn unreachable_message(&self) -> Option<String> {
         if self.unreachable.is_empty() {
@@ -636,7 +640,7 @@ impl Summary {
             .iter()
             .map(|u| {
                 let hint = match u.error.to_ascii_lowercase().contains("certificate") {
-                    true => "For a self-signed certificate, pass --insecure.",
+                    true => UNTRUSTED_CERTIFICATE,
                     false => "Is the receiver running?",
                 };
                 format!("could not connect to {} ({}). {hint}", u.url, u.error)

@@ -322,10 +322,10 @@ pub async fn start(bind: SocketAddr, cfg: ReceiverConfig) -> io::Result<RunningR
 }
 
 /// The most request headers accepted; a request with more is answered 431.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 /// The largest request head (request line and headers) accepted, in bytes; a larger one is
 /// answered 431.
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Accept connections until `shutdown`, each served by hyper's HTTP/1 server with the limits
 /// above, at most `max_connections` at once; then let requests in flight finish.
@@ -402,7 +402,7 @@ async fn serve(
 
 /// Compare a received token with the expected one in time that depends only on the expected
 /// token's length, not on where the first difference is.
-pub fn ct_eq(given: &[u8], expected: &[u8]) -> bool {
+pub(crate) fn ct_eq(given: &[u8], expected: &[u8]) -> bool {
     let mut diff = u8::from(given.len() != expected.len());
     for (i, e) in expected.iter().enumerate() {
         diff |= given.get(i).copied().unwrap_or(0) ^ e;

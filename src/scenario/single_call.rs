@@ -36,6 +36,26 @@ pub enum Via {
     User(String),
 }
 
+/// `queue:NAME`, `ring_group:NAME` (as in scenario files; `ring-group:` is accepted too) or
+/// `user:EXTENSION`.
+impl std::str::FromStr for Via {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        const KINDS: &str = "write queue:NAME, ring_group:NAME or user:EXTENSION";
+        let (kind, name) = text.split_once(':').ok_or_else(|| format!("`{text}`: {KINDS}"))?;
+        match kind {
+            "queue" => Ok(Via::Queue(name.into())),
+            "ring_group" | "ring-group" => Ok(Via::RingGroup(name.into())),
+            "user" => Ok(Via::User(name.into())),
+            other => {
+                let hint = crate::suggest::did_you_mean(other, ["queue", "ring_group", "user"]);
+                let hint = if hint.is_empty() { String::new() } else { format!(" ({hint})") };
+                Err(format!("unknown kind `{other}`{hint}; {KINDS}"))
+            }
+        }
+    }
+}
+
 /// Everything `pbxsim call` needs to know.
 #[derive(Debug, Clone)]
 pub struct OneCall {

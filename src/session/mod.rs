@@ -133,7 +133,7 @@ pub enum SessionError {
     Deliver(#[from] DeliverError),
     /// The process may not open enough files for the connections.
     #[error("{0}")]
-    OpenFiles(String),
+    OpenFiles(crate::fd_limit::LimitError),
     /// The inspector shows what the built-in receiver gets, and this session has a target.
     #[error(
         "the inspector shows what the built-in receiver gets, and this session sends to a target"
@@ -363,7 +363,7 @@ impl Session {
         }
         let endpoint_count = endpoint_count(&self.scenario, &self.options.overrides.routes);
         crate::fd_limit::check_fd_limit(deliver.concurrency, endpoint_count, builtin)
-            .map_err(|e| SessionError::OpenFiles(e.to_string()))?;
+            .map_err(SessionError::OpenFiles)?;
         let timeline = Timeline::new(self.anchor.start, self.scenario.utc_offset);
         let mut recorder = self.truth.map(|out| Recorder::new(timeline, out));
 
