@@ -62,7 +62,7 @@ pub use summary::{
 pub use crate::engine::feed::{Feed, with_ended_calls, with_ended_calls_and_truth, with_truth};
 use crate::engine::{Emission, Target};
 use crate::event::{EventType, EventTypeSet, NullStyle};
-/// Re-exported from [`crate::tls`] for existing callers.
+/// Installs rustls' crypto provider (the leaf module `tls` holds it, for the receiver too).
 pub use crate::tls::init_tls;
 pub use chaos::Chaos;
 use endpoint::Prepared;
