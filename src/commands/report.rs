@@ -48,7 +48,7 @@ fn read(path: &Path) -> Result<Saved, String> {
         };
         let message = e.to_string();
         let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-        format!("{shown}:{}:{}: {what}: {message}", e.line(), e.column())
+        format!("{shown}:{}:{}: {what}: {message}", e.line(), e.column().max(1))
     })?;
     let Some(object) = value.as_object() else {
         return Err(format!(

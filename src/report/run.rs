@@ -489,3 +489,107 @@ fn quantiles(h: &Hist) -> String {
         ms(h.max())
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliver::{
+        AuthFailure, CallCounts, JournalInfo, Outcome, Spacing, TokenSource, TypeCounts as Counts,
+        new_histogram,
+    };
+    use std::time::Duration;
+
+    fn hist(values: &[u64]) -> hdrhistogram::Histogram<u64> {
+        let mut h = new_histogram();
+        for v in values {
+            h.record(*v).unwrap();
+        }
+        h
+    }
+
+    /// A summary with every part the text shows.
+    fn summary() -> Summary {
+        let counts = |g, d, f| Counts { generated: g, delivered: d, failed: f, filtered: 0 };
+        Summary {
+            generated: 20,
+            delivered: 14,
+            failed: 6,
+            filtered: 0,
+            skipped: 1,
+            cancelled: 1,
+            cut_off: 1,
+            sent: 25,
+            retries: 5,
+            by_type: vec![
+                ("user_inbound", counts(8, 6, 2)),
+                ("queue_call", counts(7, 5, 2)),
+                ("webhook_component_event", counts(5, 3, 2)),
+            ],
+            answers: [
+                (Outcome::Status(200), 14),
+                (Outcome::Status(503), 5),
+                (Outcome::Timeout, 3),
+                (Outcome::CutOff, 1),
+                (Outcome::Connect, 2),
+            ]
+            .into_iter()
+            .collect(),
+            failures: [(Outcome::Status(503), 3), (Outcome::Skipped, 1), (Outcome::Timeout, 2)]
+                .into_iter()
+                .collect(),
+            latency: hist(&[900, 1_500, 12_000, 250_000]),
+            lateness: Some(hist(&[100, 200, 40_000])),
+            corrected: Some(hist(&[1_000, 2_000, 30_000])),
+            latency_by_type: Vec::new(),
+            calls: Some(CallCounts::default()),
+            wall: Duration::from_millis(2_345),
+            interrupted: true,
+            unreachable: Vec::new(),
+            auth_failures: vec![AuthFailure {
+                url: "http://127.0.0.1:9/hook?token=***".into(),
+                endpoints: vec!["global events".into()],
+                token: TokenSource::Flag,
+                unauthorized: 2,
+                forbidden: 0,
+            }],
+            refused_all: false,
+            journal: Some(JournalInfo { path: "failed.ndjson".into(), lines: 6, error: None }),
+            chaos: None,
+            chaos_holds: Holds {
+                events: 2,
+                total: Duration::from_millis(1500),
+                max: Duration::from_secs(1),
+            },
+            clock_holds: Holds::default(),
+            spacing: Spacing::default(),
+        }
+    }
+
+    #[test]
+    fn the_reports_text_is_the_summarys_also_after_a_round_trip_through_json() {
+        let s = summary();
+        let info = RunInfo {
+            command: "run".into(),
+            scenario: "quickstart".into(),
+            seed: 1,
+            calls: 3,
+            pacing: Pacing { speed: Some(10.0), asap: false, length_s: Some(4.0) },
+            anchor: Anchor::pinned(chrono::DateTime::UNIX_EPOCH),
+        };
+        let report = RunReport::new(info, &s, &[], None, 1);
+        assert_eq!(report.summary_text(), s.render());
+        let json = serde_json::to_string(&report).unwrap();
+        let back: RunReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.summary_text(), s.render(), "{json}");
+        let text = s.render();
+        for part in ["skipped 1", "cut off 1", "lateness", "journal", "refused", "held back"] {
+            assert!(text.contains(part), "the test covers {part}: {text}");
+        }
+        // The types keep the vendor document's order, the answers the summary's.
+        assert!(text.find("user_inbound ").unwrap() < text.find("queue_call").unwrap());
+        assert!(
+            text.contains("200: 14, 503: 5, connect error: 2, timeout: 3, cut off: 1"),
+            "{text}"
+        );
+    }
+}
