@@ -42,6 +42,7 @@ pub enum Command {
         pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n  \
         pbxsim run my-pbx.toml --target $URL --asap --threshold 'p99<250ms' --junit run.xml\n  \
         pbxsim run my-pbx.toml --target $URL --asap --output json > run.json\n  \
+        pbxsim run my-pbx.toml --target $URL --html run.html --service-level 30s  # charts, KPIs\n  \
         pbxsim run my-pbx.toml --target $URL --asap --truth truth.ndjson  # what your database should hold\n  \
         pbxsim run my-pbx.toml --target $URL -H 'X-Tenant: acme' -H 'Authorization: Bearer $KEY' -v\n\n\
         Without start_time (or --start-time) the PBX clock is anchored so that no event carries\n\
@@ -162,7 +163,9 @@ pub enum Command {
         pbxsim load --target $URL -c 128 -z 2m -H 'X-Tenant: acme'       # short flags as in oha\n  \
         pbxsim load --target $URL --rate 20/s --duration 1m --truth truth.ndjson\n  \
         pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n  \
-        pbxsim load --target $URL --duration 30s --output json | jq .latency.p99_ms\n\n\
+        pbxsim load --target $URL --duration 30s --output json | jq .latency.p99_ms\n  \
+        pbxsim load --target $URL --duration 1m --html load.html --report load.json  # charts, KPIs\n  \
+        pbxsim report show load.json --html again.html            # the same page from the JSON\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
         measured from each event's intended send time (corrected) as well as from the request's\n\
         start (raw). --max-calls-in-flight makes it closed: new calls wait for a slot.\n\n\
@@ -172,6 +175,9 @@ pub enum Command {
         SIGTERM (the report and the journal are written either way).")]
     Load(Box<LoadArgs>),
     /// Read a saved JSON report again: as text, HTML or JUnit.
+    #[command(after_help = "Examples:\n  \
+        pbxsim report show load.json\n  \
+        pbxsim report show load.json --html load.html --junit load.xml")]
     Report {
         #[command(subcommand)]
         command: ReportCommand,

@@ -83,6 +83,13 @@ fn the_html_report_draws_every_chart_loads_nothing_and_holds_no_secret() {
 
     let page = read(&html);
     let report = read(&json);
+    // The series adds up to the run's own counts.
+    let r: Value = serde_json::from_str(&report).unwrap();
+    let rows = r["series"]["rows"].as_array().unwrap();
+    let sum = |k: &str| rows.iter().map(|row| row[k].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("delivered"), r["events"]["delivered"].as_u64().unwrap(), "{}", r["series"]);
+    assert_eq!(sum("sent"), r["events"]["requests"].as_u64().unwrap());
+    assert!(rows.iter().any(|row| row["latency"].is_object() && row["raw"].is_object()));
     for (what, file) in [("the HTML report", &page), ("the JSON report", &report)] {
         for secret in [TOKEN, QUERY_SECRET, HEADER_SECRET] {
             assert!(!file.contains(secret), "{what} holds the secret {secret}");
