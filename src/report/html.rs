@@ -112,7 +112,8 @@ svg.chart{width:100%;height:auto;max-width:760px;display:block}\
 svg text{font:11px system-ui,sans-serif;fill:#444}.grid{stroke:#e5e5e5}.axis{stroke:#888}\
 .legend{font-size:12px;margin:2px 0 6px}.legend i{display:inline-block;width:12px;height:3px;\
 margin:0 4px 3px 10px;vertical-align:middle}\
-.note{color:#666;margin:2px 0}pre{background:#f6f6f6;padding:8px;overflow:auto}\
+.note{color:#666;margin:2px 0}.wide{overflow-x:auto}#kpi-table{font-size:12px}\
+#kpi-table th,#kpi-table td{padding:3px 5px}pre{background:#f6f6f6;padding:8px;overflow:auto}\
 footer{color:#888;margin:32px 0 8px;font-size:12px}\n";
 
 fn section(out: &mut String, id: &str, title: &str, content: &str) {
@@ -569,10 +570,15 @@ fn histogram_chart(report: &Value) -> String {
     while d <= hi {
         let x = LEFT + (d - lo) as f64 * slot;
         let v = 10f64.powf(d as f64 / PER_DECADE) / 1000.0;
+        let anchor = match d {
+            _ if d == lo => "start",
+            _ if d + PER_DECADE as i64 > hi => "end",
+            _ => "middle",
+        };
         let _ = write!(
             out,
             "<line class=axis x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{:.1}\" y2=\"{:.1}\"/>\
-             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=middle>{}</text>",
+             <text x=\"{x:.1}\" y=\"{:.1}\" text-anchor={anchor}>{}</text>",
             TOP + ph,
             TOP + ph + 4.0,
             H - BOTTOM + 16.0,
@@ -669,7 +675,7 @@ fn kpi_view(kpis: &Value) -> String {
         num(&kpis["span_s"])
     );
     out.push_str(
-        "<table id=kpi-table><tr><th>group</th><th>agents</th><th>offered</th><th>answered</th>\
+        "<div class=wide><table id=kpi-table><tr><th>group</th><th>agents</th><th>offered</th><th>answered</th>\
          <th>abandoned</th><th>timed out</th><th>then voicemail</th><th>service level</th>\
          <th>ASA</th><th>longest wait</th><th>AHT</th><th>avg abandon</th><th>occupancy</th></tr>",
     );
@@ -693,7 +699,7 @@ fn kpi_view(kpis: &Value) -> String {
             pct(g["occupancy"].as_f64()),
         );
     }
-    out.push_str("</table>");
+    out.push_str("</table></div>");
     let sl_rows: Vec<(String, f64, &str, String)> = groups
         .iter()
         .map(|(name, g)| {

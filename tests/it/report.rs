@@ -105,6 +105,30 @@ fn the_html_report_draws_every_chart_loads_nothing_and_holds_no_secret() {
         assert!(!page.contains(needle), "the page holds {needle}");
     }
 
+    // `run --html` too: the same settings, the same masking.
+    let run_html = dir.join("run.html");
+    let out = pbxsim_output(&[
+        "run",
+        "scenarios/queue-outcomes.toml",
+        "--target",
+        &target,
+        "--token",
+        TOKEN,
+        "-H",
+        &format!("X-Api-Key: {HEADER_SECRET}"),
+        "--asap",
+        "-q",
+        "--html",
+        run_html.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let run_page = read(&run_html);
+    for secret in [TOKEN, QUERY_SECRET, HEADER_SECRET] {
+        assert!(!run_page.contains(secret), "run's HTML report holds the secret {secret}");
+    }
+    assert!(run_page.contains("pbxsim run report: queue outcomes"));
+    assert!(CHARTS.iter().all(|id| run_page.contains(&format!("id=\"{id}\""))));
+
     let Some(chromium) = chromium_or_skip("the HTML report's browser test") else { return };
     let browser = launch(chromium, "report");
     let tab = browser.new_tab().unwrap();
