@@ -42,6 +42,7 @@ pub enum Command {
         pbxsim run my-pbx.toml --dry-run --envelope --chaos batch=3   # see what chaos would do\n  \
         pbxsim run my-pbx.toml --target $URL --asap --threshold 'p99<250ms' --junit run.xml\n  \
         pbxsim run my-pbx.toml --target $URL --asap --output json > run.json\n  \
+        pbxsim run my-pbx.toml --target $URL --html run.html --service-level 30s  # charts, KPIs\n  \
         pbxsim run my-pbx.toml --target $URL --asap --truth truth.ndjson  # what your database should hold\n  \
         pbxsim run my-pbx.toml --target $URL -H 'X-Tenant: acme' -H 'Authorization: Bearer $KEY' -v\n\n\
         Without start_time (or --start-time) the PBX clock is anchored so that no event carries\n\
@@ -162,7 +163,9 @@ pub enum Command {
         pbxsim load --target $URL -c 128 -z 2m -H 'X-Tenant: acme'       # short flags as in oha\n  \
         pbxsim load --target $URL --rate 20/s --duration 1m --truth truth.ndjson\n  \
         pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n  \
-        pbxsim load --target $URL --duration 30s --output json | jq .latency.p99_ms\n\n\
+        pbxsim load --target $URL --duration 30s --output json | jq .latency.p99_ms\n  \
+        pbxsim load --target $URL --duration 1m --html load.html --report load.json  # charts, KPIs\n  \
+        pbxsim report show load.json --html again.html            # the same page from the JSON\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
         measured from each event's intended send time (corrected) as well as from the request's\n\
         start (raw). --max-calls-in-flight makes it closed: new calls wait for a slot.\n\n\
@@ -171,6 +174,14 @@ pub enum Command {
         sent); 3 the target could not be reached; 130 interrupted (Ctrl-C); 143 stopped by\n\
         SIGTERM (the report and the journal are written either way).")]
     Load(Box<LoadArgs>),
+    /// Read a saved JSON report again: as text, HTML or JUnit.
+    #[command(after_help = "Examples:\n  \
+        pbxsim report show load.json\n  \
+        pbxsim report show load.json --html load.html --junit load.xml")]
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Send a failure journal (`--failed`) or NDJSON dry-run output again, in file order.
     #[command(after_help = "Lines are bare event payloads, or envelopes with a `body` (and \
                             optionally `target` and `headers`). The whole file is checked before \
@@ -497,6 +508,8 @@ pub struct RunArgs {
     /// visits, durations; see `pbxsim schema truth`), to reconcile with your receiver's data.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
+    #[command(flatten)]
+    pub reports: ReportArgs,
     #[command(flatten)]
     pub semantics: SemanticsArgs,
     #[command(flatten)]
@@ -896,6 +909,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
     #[command(flatten)]
+    pub reports: ReportArgs,
+    #[command(flatten)]
     pub semantics: SemanticsArgs,
     #[command(flatten)]
     pub delivery: DeliveryArgs,
@@ -996,4 +1011,53 @@ pub struct ManArgs {
     /// `pbxsim(1)` on stdout.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+/// The HTML report and the contact-centre KPIs' setting (`run`, `load`).
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Write the report as one self-contained HTML page: throughput and latency over time, the
+    /// latency histogram, answers and errors, calls by outcome, thresholds, settings and the
+    /// contact-centre KPIs (inline SVG; it loads nothing from the network).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// The KPIs' service level counts queue and ring-group visits answered within this long of
+    /// the call's arrival (`connected_at - call_start_at`), e.g. `20s`, `30s`.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = positive_duration)]
+    pub service_level: Duration,
+}
+
+/// `pbxsim report` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Print a saved JSON report as the text its run printed, and write HTML or JUnit from it.
+    #[command(after_help = "Examples:\n  \
+        pbxsim load --target $URL --report load.json && pbxsim report show load.json\n  \
+        pbxsim report show load.json --html load.html     # the charts, from the saved numbers\n  \
+        pbxsim report show run.json --junit run.xml       # the threshold verdicts for CI\n  \
+        pbxsim run my-pbx.toml --output json > run.json; pbxsim report show run.json\n\n\
+        FILE is a report of `load` or `run` (`--report FILE` or `--output json`). The text is\n\
+        what the run printed after it ended (the summary, the KPIs, the verdicts and the built-in\n\
+        receiver's counts); the header and progress lines are not kept.\n\n\
+        Exit codes: 0 shown (and written); 2 FILE cannot be read or is not a pbxsim report\n\
+        (the error names the file, and the line and column of a JSON syntax error), or an output\n\
+        file cannot be written.")]
+    Show(ReportShowArgs),
+}
+
+/// `pbxsim report show`.
+#[derive(Debug, Args)]
+pub struct ReportShowArgs {
+    /// The saved report (JSON), from `load`/`run` `--report` or `--output json`.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Also write the report as a self-contained HTML page.
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
+    /// Also write the threshold verdicts as JUnit XML.
+    #[arg(long, value_name = "OUT.xml")]
+    pub junit: Option<PathBuf>,
+    /// Print nothing (only write --html / --junit).
+    #[arg(long, short)]
+    pub quiet: bool,
 }

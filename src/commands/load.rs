@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use pbxsim::Exit;
 use pbxsim::engine::load_plan::LoadOptions;
+use pbxsim::report::load_report::receiver_section;
 use pbxsim::scenario::traffic::Arrivals;
 use pbxsim::session::{
     Observer, ReceiverView, Session, SessionError, SessionOptions, Started, truth_file,
@@ -65,6 +66,29 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
     let mut deliver = args.delivery.options(Pacing::Asap);
     deliver.max_calls_in_flight = args.max_calls_in_flight.map(|n| n as usize);
     deliver.chaos = args.chaos.chaos(scenario.chaos.as_ref(), seed);
+    let mut settings = super::report::settings(&super::report::SettingsInput {
+        scenario: &scenario,
+        file: args.file.as_deref(),
+        target: args.target.as_deref(),
+        token_given: args.token.is_some(),
+        routes: &args.routes,
+        delivery: &args.delivery,
+        chaos: deliver.chaos.as_ref(),
+        reports: &args.reports,
+        thresholds: &args.thresholds,
+    });
+    if let Some(n) = args.max_calls {
+        settings.push(pbxsim::report::settings::Setting::new("max calls", n));
+    }
+    if let Some(n) = args.max_events {
+        settings.push(pbxsim::report::settings::Setting::new("max events", n));
+    }
+    if let Some(a) = args.arrivals {
+        settings.push(pbxsim::report::settings::Setting::new(
+            "arrivals",
+            format!("{a:?}").to_lowercase(),
+        ));
+    }
     let options = LoadOptions {
         seed,
         speed: args.speed,
@@ -101,7 +125,7 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
         },
         None => None,
     };
-    for path in args.report.iter().chain(&args.junit) {
+    for path in args.report.iter().chain(&args.junit).chain(&args.reports.html) {
         if let Err(e) = std::fs::File::create(path) {
             return usage_error(format!("cannot write {}: {e}", path.display()));
         }
@@ -144,6 +168,7 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
                 output: Output::stdout(),
                 ui: args.ui,
             },
+            service_level: args.reports.service_level,
         };
         let mut session = session.with_options(options);
         if let Some(path) = &args.truth {
@@ -166,6 +191,11 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
             Err(e) => return session_error(&e),
         };
         let Some(report) = outcome.load_report() else { unreachable!("a load session") };
+        let mut report = report.clone();
+        report.settings = settings;
+        report.receiver_text = outcome.receiver.as_ref().map(|stats| stats.to_string());
+        report.expected_incomplete = outcome.expected_incomplete;
+        let report = &report;
         if !json {
             print!("{}", report.render());
         }
@@ -202,25 +232,21 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
             eprintln!("error: cannot write {}: {e}", path.display());
             exit = exit.and(Exit::Failed);
         }
+        if let Some(path) = &args.reports.html {
+            let value = serde_json::to_value(report).expect("reports serialize");
+            if let Err(e) = super::report::write_html(path, &value) {
+                eprintln!("error: {e}");
+                exit = exit.and(Exit::Failed);
+            }
+        }
         if json {
             print_stdout(&text);
         }
-        if let Some(stats) = &outcome.receiver {
+        if let Some(stats) = &report.receiver_text {
+            let section = receiver_section(stats, report.expected_incomplete);
             match json {
-                true => eprintln!("\nbuilt-in receiver\n{stats}"),
-                false => println!("\nbuilt-in receiver\n{stats}"),
-            }
-            let expected = outcome.expected_incomplete;
-            if expected > 0 {
-                let what = match expected {
-                    1 => "violation is of a call",
-                    _ => "violations are of calls",
-                };
-                let note = format!("({expected} incomplete-call {what} cut off at the end)");
-                match json {
-                    true => eprintln!("{note}"),
-                    false => println!("{note}"),
-                }
+                true => eprint!("{section}"),
+                false => print!("{section}"),
             }
         }
         exit.into()

@@ -7,6 +7,7 @@ mod listen;
 mod load;
 pub mod new;
 mod replay;
+mod report;
 mod run;
 mod trigger;
 mod validate;
@@ -17,7 +18,6 @@ use crate::output::*;
 use pbxsim::deliver::{self, DeliverOptions, Pacing};
 use pbxsim::event::EventType;
 use pbxsim::receiver::{self};
-use pbxsim::report;
 use pbxsim::scenario::Scenario;
 use pbxsim::scenario::chaos::Chaos;
 use pbxsim::secret::{Secret, SecretUrl};
@@ -74,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::check(args),
         Command::Replay(args) => replay::replay(*args),
         Command::Load(args) => load::load(*args),
+        Command::Report { command } => report::report(command),
         Command::New(args) => new::new(args),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),
@@ -207,7 +208,7 @@ pub(crate) fn verbose_line(
         None => "-".to_string(),
     };
     let latency = end.latency.map_or("-".to_string(), |d| {
-        report::hist::fmt_ms(d.as_secs_f64() * 1000.0).replace(' ', "")
+        pbxsim::report::hist::fmt_ms(d.as_secs_f64() * 1000.0).replace(' ', "")
     });
     let mut line =
         format!("{} {} {call} {} {latency}", receiver::format::clock(at), end.kind, end.outcome);

@@ -72,9 +72,22 @@ pub(crate) fn run(args: RunArgs) -> ExitCode {
         command: "run",
         report: args.report,
         junit: args.junit,
-        thresholds: args.thresholds,
+        thresholds: args.thresholds.clone(),
         json: args.output == OutputFormat::Json,
         progress_every: args.progress_every,
+        html: args.reports.html.clone(),
+        service_level: args.reports.service_level,
+        settings: super::report::settings(&super::report::SettingsInput {
+            scenario: session.scenario(),
+            file: Some(&args.file),
+            target: args.target.as_deref(),
+            token_given: args.token.is_some(),
+            routes: &args.routes,
+            delivery: &args.delivery,
+            chaos: chaos.as_ref(),
+            reports: &args.reports,
+            thresholds: &args.thresholds,
+        }),
     };
     let play = Play {
         overrides: shown,
@@ -100,6 +113,12 @@ pub(crate) struct RunOutputs {
     /// `--output json`: the report on stdout instead of the text.
     json: bool,
     progress_every: Duration,
+    /// `--html FILE`.
+    html: Option<PathBuf>,
+    /// The KPIs' service-level threshold (`--service-level`).
+    service_level: Duration,
+    /// The run's settings for the reports (never a secret).
+    settings: Vec<pbxsim::report::settings::Setting>,
 }
 
 impl RunOutputs {
@@ -111,6 +130,9 @@ impl RunOutputs {
             thresholds: Vec::new(),
             json: false,
             progress_every: Duration::from_secs(10),
+            html: None,
+            service_level: pbxsim::report::kpi::DEFAULT_SERVICE_LEVEL,
+            settings: Vec::new(),
         }
     }
 }
@@ -214,7 +236,8 @@ impl Observer for PlayView {
 impl Play {
     pub(crate) fn run(self, session: Session) -> ExitCode {
         let json = self.outputs.json;
-        for path in self.outputs.report.iter().chain(&self.outputs.junit) {
+        for path in self.outputs.report.iter().chain(&self.outputs.junit).chain(&self.outputs.html)
+        {
             if let Err(e) = std::fs::File::create(path) {
                 return usage_error(format!("cannot write {}: {e}", path.display()));
             }
@@ -266,6 +289,7 @@ impl Play {
                     },
                     ui: self.ui,
                 },
+                service_level: self.outputs.service_level,
             };
             let mut session = session.with_options(options);
             if let Some(path) = &self.truth {
@@ -289,36 +313,7 @@ impl Play {
                 Err(e) => return session_error(&e),
             };
             let Some(summary) = outcome.summary() else { unreachable!("a scripted session") };
-            if !json {
-                println!();
-                print!("{}", summary.render());
-            }
-            let mut exit = outcome.exit;
-            print_truth(outcome.truth.as_ref(), self.truth.as_deref());
-            if let Some(message) = summary.chaos.as_ref().and_then(|c| c.accepted_forgery_message())
-            {
-                eprintln!("error: {message}");
-            }
-            print_unreachable(outcome.unreachable(), exit);
-            let verdicts = &outcome.verdicts;
-            if !verdicts.is_empty() && !json {
-                print!("{}", render_verdicts(verdicts));
-            }
-            let mut receiver_json = None;
-            if let Some(stats) = &outcome.receiver {
-                if !json {
-                    println!("\nbuilt-in receiver\n{stats}");
-                }
-                receiver_json = serde_json::to_value(stats).ok();
-            }
             let command = self.outputs.command;
-            if let Some(path) = &self.outputs.junit {
-                let suite = format!("pbxsim {command} {}", scenario.name);
-                if let Err(e) = std::fs::write(path, report::junit(&suite, verdicts)) {
-                    eprintln!("error: cannot write {}: {e}", path.display());
-                    exit = exit.and(Exit::Failed);
-                }
-            }
             let info = report::run::RunInfo {
                 command: command.to_string(),
                 scenario: scenario.name.clone(),
@@ -331,39 +326,71 @@ impl Play {
                 },
                 anchor,
             };
-            let build = |exit: Exit| {
-                let r = report::run::RunReport::new(
-                    info.clone(),
-                    summary,
-                    verdicts,
-                    receiver_json.clone(),
-                    exit.code(),
-                );
-                serde_json::to_string_pretty(&r).expect("reports serialize")
-            };
-            if let Some(path) = &self.outputs.report
-                && let Err(e) = std::fs::write(path, build(exit) + "\n")
+            let verdicts = &outcome.verdicts;
+            let receiver_json =
+                outcome.receiver.as_ref().and_then(|s| serde_json::to_value(s).ok());
+            let mut run_report = report::run::RunReport::new(
+                info,
+                summary,
+                verdicts,
+                receiver_json,
+                outcome.exit.code(),
+            );
+            run_report.outcomes =
+                outcome.engine_stats.as_ref().map(report::run::CallOutcomes::from);
+            run_report.kpis = Some(outcome.kpis.clone());
+            run_report.series = Some(outcome.trend.clone());
+            run_report.settings = self.outputs.settings.clone();
+            run_report.receiver_text = outcome.receiver.as_ref().map(|s| s.to_string());
+            // The text comes from the report, so `pbxsim report show` prints the same.
+            if !json {
+                println!();
+                print!("{}", run_report.summary_text());
+            }
+            let mut exit = outcome.exit;
+            print_truth(outcome.truth.as_ref(), self.truth.as_deref());
+            if let Some(message) = summary.chaos.as_ref().and_then(|c| c.accepted_forgery_message())
             {
-                eprintln!("error: cannot write {}: {e}", path.display());
-                exit = exit.and(Exit::Failed);
+                eprintln!("error: {message}");
+            }
+            print_unreachable(outcome.unreachable(), exit);
+            if !json {
+                print!("{}", run_report.tail_text());
+            }
+            if let Some(path) = &self.outputs.junit {
+                let suite = format!("pbxsim {command} {}", scenario.name);
+                if let Err(e) = std::fs::write(path, report::junit(&suite, verdicts)) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    exit = exit.and(Exit::Failed);
+                }
+            }
+            let build = |exit: Exit| {
+                let mut r = run_report.clone();
+                r.exit_code = exit.code();
+                r
+            };
+            if let Some(path) = &self.outputs.report {
+                let text = serde_json::to_string_pretty(&build(exit)).expect("reports serialize");
+                if let Err(e) = std::fs::write(path, text + "\n") {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    exit = exit.and(Exit::Failed);
+                }
+            }
+            if let Some(path) = &self.outputs.html {
+                let value = serde_json::to_value(build(exit)).expect("reports serialize");
+                if let Err(e) = super::report::write_html(path, &value) {
+                    eprintln!("error: {e}");
+                    exit = exit.and(Exit::Failed);
+                }
             }
             if json {
-                print_stdout(&build(exit));
+                print_stdout(
+                    &serde_json::to_string_pretty(&build(exit)).expect("reports serialize"),
+                );
             }
             exit.into()
         })
     }
-}
-
-/// The thresholds' verdicts under a run's summary:
-/// `thresholds 1 passed, 1 failed` then one indented `pass  p99 < 250ms  (3.1ms)` line each.
-pub fn render_verdicts(verdicts: &[report::Verdict]) -> String {
-    let failed = verdicts.iter().filter(|v| !v.pass).count();
-    let mut out = format!("thresholds {} passed, {failed} failed\n", verdicts.len() - failed);
-    for line in report::render(verdicts).lines() {
-        out.push_str(&format!("           {line}\n"));
-    }
-    out
 }
 
 pub(crate) fn call(args: CallArgs) -> ExitCode {

@@ -7,7 +7,10 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use super::hist::{Hist, fmt_ms};
+use super::kpi::Kpis;
 use super::run::HoldsReport;
+use super::settings::Setting;
+use super::trend::Trend;
 use crate::deliver::Summary;
 use crate::engine;
 use crate::engine::load_plan::Plan;
@@ -76,6 +79,26 @@ pub struct LoadReport {
     /// Paced runs: how a call's consecutive events were spaced against the receiver's answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spacing: Option<SpacingReport>,
+    /// Contact-centre KPIs per queue and ring group ([`Kpis`]; docs/report.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kpis: Option<Kpis>,
+    /// The run over time: a row per second ([`Trend`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<Trend>,
+    /// The run's settings as given on the command line and in the file; never a secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<Setting>,
+    /// The built-in receiver's counts and checks as the run printed them, when it took the
+    /// events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver_text: Option<String>,
+    /// Of the built-in receiver's violations, the incomplete calls cut off at the end.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub expected_incomplete: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How a call's consecutive events (with time between them) were spaced against the
@@ -293,6 +316,11 @@ impl LoadReport {
                 text
             }),
             holds,
+            kpis: None,
+            series: None,
+            settings: Vec::new(),
+            receiver_text: None,
+            expected_incomplete: 0,
             spacing: (!o.asap && s.spacing.pairs > 0).then(|| SpacingReport {
                 pairs: s.spacing.pairs,
                 overran: s.spacing.overran,
@@ -492,7 +520,28 @@ impl LoadReport {
             }
             (a, b) => a.or_else(|| b.clone()),
         };
+        m.kpis = match (&m.kpis, &other.kpis) {
+            (Some(a), Some(b)) => Some(a.merge(b)),
+            (a, b) => a.clone().or_else(|| b.clone()),
+        };
+        m.series = match (&m.series, &other.series) {
+            (Some(a), Some(b)) => Some(a.merge(b)),
+            (a, b) => a.clone().or_else(|| b.clone()),
+        };
+        // One receiver's counts do not describe the merged run.
+        m.receiver_text = None;
+        m.expected_incomplete += other.expected_incomplete;
         m
+    }
+
+    /// What a live `load` prints on stdout after the run: [`LoadReport::render`], then the
+    /// built-in receiver's counts when it took the events.
+    pub fn text(&self) -> String {
+        let mut out = self.render();
+        if let Some(stats) = &self.receiver_text {
+            out.push_str(&receiver_section(stats, self.expected_incomplete));
+        }
+        out
     }
 
     /// The human report.
@@ -624,6 +673,9 @@ impl LoadReport {
                 );
             }
         }
+        if let Some(kpis) = &self.kpis {
+            w.push_str(&kpis.render());
+        }
         if self.interrupted {
             let _ = writeln!(w, "interrupted before the end of the run");
         }
@@ -641,6 +693,21 @@ impl LoadReport {
         }
         out
     }
+}
+
+/// The built-in receiver's part of a run's text: a blank line, `built-in receiver`, its counts
+/// (`stats`, as [`ReceiverStats`](crate::receiver::ReceiverStats) displays them), and a note
+/// when some of its violations are incomplete calls cut off at the end.
+pub fn receiver_section(stats: &str, expected_incomplete: u64) -> String {
+    let mut out = format!("\nbuilt-in receiver\n{stats}\n");
+    if expected_incomplete > 0 {
+        let what = match expected_incomplete {
+            1 => "violation is of a call",
+            _ => "violations are of calls",
+        };
+        let _ = writeln!(out, "({expected_incomplete} incomplete-call {what} cut off at the end)");
+    }
+    out
 }
 
 /// `n` rounded down to one significant digit: 437 → 400, 62 → 60, 7 → 7.
@@ -746,6 +813,11 @@ mod tests {
             forged_accepted: 0,
             holds: HoldsReport::default(),
             spacing: None,
+            kpis: None,
+            series: None,
+            settings: Vec::new(),
+            receiver_text: None,
+            expected_incomplete: 0,
         }
     }
 

@@ -7,16 +7,23 @@
 //!   verdicts as a JUnit XML file for CI;
 //! - [`hist`]: HDR latency histograms as reports carry them (exact merge);
 //! - [`load_report`]: the load run's report, as text and JSON; [`run`]: a scripted run's, as JSON;
-//! - [`series`]: the `--stats-csv` time series;
+//! - [`series`]: the `--stats-csv` time series; [`trend`]: the time series the JSON report
+//!   carries (`series`) and the HTML report draws;
+//! - [`kpi`]: contact-centre KPIs per queue and ring group; [`html`](mod@html): the
+//!   self-contained HTML report, drawn from a report's JSON;
 //! - [`progress`]: live progress on a terminal, or plain lines without one.
 
 pub mod hist;
+pub mod html;
 pub mod junit;
+pub mod kpi;
 pub mod load_report;
 mod measure;
 pub mod progress;
 pub mod run;
 pub mod series;
+pub mod settings;
+pub mod trend;
 pub mod verdict;
 
 pub use crate::scenario::threshold::{Metric, Op, Stat, Threshold, ThresholdError};

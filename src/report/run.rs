@@ -3,19 +3,23 @@
 //! `--output json`).
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
 use super::hist::Hist;
+use super::kpi::Kpis;
+use super::settings::Setting;
+use super::trend::Trend;
 use super::verdict::{Verdict, verdicts_json};
-use crate::deliver::{Holds, Summary};
+use crate::deliver::{Holds, Summary, plural};
 use crate::time::{Anchor, AnchorKind};
 
 /// Format version of the run report.
 pub const RUN_REPORT_VERSION: u32 = 1;
 
 /// Everything a scripted run measured. Serializes to the `run --report` JSON.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub version: u32,
     /// `run` or `call`.
@@ -61,9 +65,56 @@ pub struct RunReport {
     pub receiver: Option<serde_json::Value>,
     /// The run's exit code.
     pub exit_code: u8,
+    /// Paced runs: how late each event's first attempt started against its paced time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lateness: Option<Hist>,
+    /// Events finally refused with 401/403: per URL, how many, which endpoints, which token
+    /// source and the fix. Never the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// Calls by how they ended, as the engine played them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcomes: Option<CallOutcomes>,
+    /// Contact-centre KPIs per queue and ring group (docs/report.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kpis: Option<Kpis>,
+    /// The run over time: a row per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<Trend>,
+    /// The run's settings as given; never a secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<Setting>,
+    /// The built-in receiver's counts and checks as the run printed them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver_text: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// Calls by how they ended ([`crate::engine::Stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallOutcomes {
+    pub answered: u64,
+    pub abandoned: u64,
+    pub voicemail: u64,
+    pub unanswered: u64,
+    /// Outbound calls not placed: the user was busy.
+    pub busy: u64,
+    pub queue_timeouts: u64,
+}
+
+impl From<&crate::engine::Stats> for CallOutcomes {
+    fn from(s: &crate::engine::Stats) -> Self {
+        CallOutcomes {
+            answered: s.answered,
+            abandoned: s.abandoned,
+            voicemail: s.voicemail,
+            unanswered: s.unanswered,
+            busy: s.outbound_skipped_busy,
+            queue_timeouts: s.queue_timeouts,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Pacing {
     /// Virtual seconds per wall second; null with `asap`.
     pub speed: Option<f64>,
@@ -73,12 +124,12 @@ pub struct Pacing {
 }
 
 /// Where the PBX clock started ([`Anchor`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Clock {
     /// RFC 3339, UTC.
     pub start: String,
     /// `pinned` (the file or `--start-time`) or `anchored` (to the wall clock).
-    pub anchor: &'static str,
+    pub anchor: String,
     /// Anchored: how far before the run's start the clock starts, in ms.
     pub lead_ms: Option<u64>,
     /// The virtual time of the last event, in ms, when known in advance.
@@ -90,17 +141,18 @@ impl From<&Anchor> for Clock {
         let start = a.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         match a.kind {
             AnchorKind::Pinned => {
-                Clock { start, anchor: "pinned", lead_ms: None, horizon_ms: None }
+                Clock { start, anchor: "pinned".into(), lead_ms: None, horizon_ms: None }
             }
             AnchorKind::Anchored { lead, horizon } => {
-                Clock { start, anchor: "anchored", lead_ms: Some(lead), horizon_ms: horizon }
+                let anchor = "anchored".into();
+                Clock { start, anchor, lead_ms: Some(lead), horizon_ms: horizon }
             }
         }
     }
 }
 
 /// Events, by what happened to them: `generated = delivered + failed + filtered`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Events {
     pub generated: u64,
     pub delivered: u64,
@@ -110,12 +162,15 @@ pub struct Events {
     pub skipped: u64,
     /// Part of `failed`: interrupted.
     pub cancelled: u64,
+    /// Part of `failed`: not sent because the run's time ran out.
+    #[serde(default)]
+    pub cut_off: u64,
     /// HTTP requests, retries included.
     pub requests: u64,
     pub retries: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeCounts {
     pub generated: u64,
     pub delivered: u64,
@@ -178,7 +233,7 @@ impl From<&Holds> for HoldCounts {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
     pub path: String,
     pub lines: u64,
@@ -219,6 +274,7 @@ impl RunReport {
                 filtered: s.filtered,
                 skipped: s.skipped,
                 cancelled: s.cancelled,
+                cut_off: s.cut_off,
                 requests: s.sent,
                 retries: s.retries,
             },
@@ -259,6 +315,281 @@ impl RunReport {
             thresholds: verdicts_json(verdicts),
             receiver,
             exit_code,
+            lateness: s.lateness.clone().map(Hist),
+            refused: s.auth_message(),
+            outcomes: None,
+            kpis: None,
+            series: None,
+            settings: Vec::new(),
+            receiver_text: None,
         }
+    }
+
+    /// What a live `run` prints on stdout after the run, in two parts: [`Self::summary_text`],
+    /// then [`Self::tail_text`].
+    pub fn text(&self) -> String {
+        self.summary_text() + &self.tail_text()
+    }
+
+    /// The delivery summary, as [`Summary::render`] writes it, then the KPI table.
+    pub fn summary_text(&self) -> String {
+        let mut out = String::new();
+        let w = &mut out;
+        let e = &self.events;
+        let _ = writeln!(
+            w,
+            "events     generated {}  delivered {}  failed {}  filtered {}",
+            e.generated, e.delivered, e.failed, e.filtered
+        );
+        if e.skipped > 0 || e.cancelled > 0 {
+            let _ = writeln!(
+                w,
+                "           of the failed: skipped {} (an earlier event of the call failed), \
+                 cancelled {} (interrupted)",
+                e.skipped, e.cancelled
+            );
+        }
+        if e.cut_off > 0 {
+            let _ = writeln!(
+                w,
+                "           of the failed: cut off {} (the run's time ran out)",
+                e.cut_off
+            );
+        }
+        let _ = writeln!(w, "requests   sent {} ({} retries)", e.requests, e.retries);
+        if !self.answers.is_empty() {
+            let _ = writeln!(w, "answers    {}", outcome_counts(&self.answers));
+        }
+        if !self.failures.is_empty() {
+            let _ = writeln!(w, "failed     by last error: {}", outcome_counts(&self.failures));
+        }
+        if !self.by_type.is_empty() {
+            let mut types: Vec<(&String, &TypeCounts)> = self.by_type.iter().collect();
+            types.sort_by_key(|(name, _)| type_order(name));
+            let width = types.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+            let _ = writeln!(
+                w,
+                "by type    {:width$}  {:>9}  {:>9}  {:>6}  {:>8}",
+                "", "generated", "delivered", "failed", "filtered"
+            );
+            for (name, c) in types {
+                let _ = writeln!(
+                    w,
+                    "           {name:width$}  {:>9}  {:>9}  {:>6}  {:>8}",
+                    c.generated, c.delivered, c.failed, c.filtered
+                );
+            }
+        }
+        if !self.raw_latency.is_empty() {
+            let _ = writeln!(w, "latency    {}", quantiles(&self.raw_latency));
+        }
+        if let Some(c) = self.latency.as_ref().filter(|h| !h.is_empty()) {
+            let _ =
+                writeln!(w, "corrected  {} (from each event's intended send time)", quantiles(c));
+        }
+        if let Some(line) = self.holds.line() {
+            let _ = writeln!(w, "           {line}");
+        }
+        if let Some(late) = self.lateness.as_ref().filter(|h| !h.is_empty()) {
+            let _ = writeln!(w, "lateness   {} (send time after the paced time)", quantiles(late));
+        }
+        let _ = writeln!(
+            w,
+            "wall time  {:.2} s  ({:.1} events/s delivered)",
+            self.wall_s, self.events_per_s
+        );
+        if let Some(chaos) = &self.chaos {
+            w.push_str(chaos);
+        }
+        if let Some(j) = &self.journal {
+            match &j.error {
+                None => {
+                    let _ = writeln!(
+                        w,
+                        "journal    {} in {}",
+                        plural(j.lines, "failed event", "failed events"),
+                        j.path
+                    );
+                }
+                Some(e) => {
+                    let _ = writeln!(w, "journal    could not write {}: {e}", j.path);
+                }
+            }
+        }
+        if self.interrupted {
+            let _ = writeln!(w, "interrupted before the end of the run");
+        }
+        for line in self.refused.iter().flat_map(|r| r.lines()) {
+            let _ = writeln!(w, "refused    {line}");
+        }
+        if let Some(kpis) = &self.kpis {
+            w.push_str(&kpis.render());
+        }
+        out
+    }
+
+    /// The thresholds' verdicts (`thresholds 1 passed, 1 failed` and a line each), then the
+    /// built-in receiver's counts.
+    pub fn tail_text(&self) -> String {
+        let mut out = String::new();
+        if !self.thresholds.is_empty() {
+            out.push_str(&super::verdict::render_with_count(&super::verdict::verdicts_from_json(
+                &self.thresholds,
+            )));
+        }
+        if let Some(stats) = &self.receiver_text {
+            out.push_str(&super::load_report::receiver_section(stats, 0));
+        }
+        out
+    }
+}
+
+/// Answers and failures in the order [`Summary::render`] lists them: status codes, then
+/// `connect error`, `connection broken`, `timeout`, `skipped`, `cancelled`, `no endpoint`,
+/// `cut off`.
+fn outcome_counts(map: &BTreeMap<String, u64>) -> String {
+    const CLASSES: [&str; 7] = [
+        "connect error",
+        "connection broken",
+        "timeout",
+        "skipped",
+        "cancelled",
+        "no endpoint",
+        "cut off",
+    ];
+    let key = |k: &str| match k.parse::<u32>() {
+        Ok(code) => (0, code, String::new()),
+        Err(_) => match CLASSES.iter().position(|c| *c == k) {
+            Some(i) => (1, i as u32, String::new()),
+            None => (2, 0, k.to_string()),
+        },
+    };
+    let mut items: Vec<(&String, &u64)> = map.iter().collect();
+    items.sort_by_key(|(k, _)| key(k));
+    let items: Vec<String> = items.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    items.join(", ")
+}
+
+/// The vendor document's order of event types, `other` last.
+fn type_order(name: &str) -> usize {
+    name.parse::<crate::event::EventType>().map_or(usize::MAX, |t| t.index())
+}
+
+fn quantiles(h: &Hist) -> String {
+    let ms = |micros: u64| {
+        let ms = micros as f64 / 1000.0;
+        if ms < 10.0 { format!("{ms:.2} ms") } else { format!("{ms:.1} ms") }
+    };
+    let h = &h.0;
+    format!(
+        "p50 {}  p90 {}  p99 {}  max {}",
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.9)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliver::{
+        AuthFailure, CallCounts, JournalInfo, Outcome, Spacing, TokenSource, TypeCounts as Counts,
+        new_histogram,
+    };
+    use std::time::Duration;
+
+    fn hist(values: &[u64]) -> hdrhistogram::Histogram<u64> {
+        let mut h = new_histogram();
+        for v in values {
+            h.record(*v).unwrap();
+        }
+        h
+    }
+
+    /// A summary with every part the text shows.
+    fn summary() -> Summary {
+        let counts = |g, d, f| Counts { generated: g, delivered: d, failed: f, filtered: 0 };
+        Summary {
+            generated: 20,
+            delivered: 14,
+            failed: 6,
+            filtered: 0,
+            skipped: 1,
+            cancelled: 1,
+            cut_off: 1,
+            sent: 25,
+            retries: 5,
+            by_type: vec![
+                ("user_inbound", counts(8, 6, 2)),
+                ("queue_call", counts(7, 5, 2)),
+                ("webhook_component_event", counts(5, 3, 2)),
+            ],
+            answers: [
+                (Outcome::Status(200), 14),
+                (Outcome::Status(503), 5),
+                (Outcome::Timeout, 3),
+                (Outcome::CutOff, 1),
+                (Outcome::Connect, 2),
+            ]
+            .into_iter()
+            .collect(),
+            failures: [(Outcome::Status(503), 3), (Outcome::Skipped, 1), (Outcome::Timeout, 2)]
+                .into_iter()
+                .collect(),
+            latency: hist(&[900, 1_500, 12_000, 250_000]),
+            lateness: Some(hist(&[100, 200, 40_000])),
+            corrected: Some(hist(&[1_000, 2_000, 30_000])),
+            latency_by_type: Vec::new(),
+            calls: Some(CallCounts::default()),
+            wall: Duration::from_millis(2_345),
+            interrupted: true,
+            unreachable: Vec::new(),
+            auth_failures: vec![AuthFailure {
+                url: "http://127.0.0.1:9/hook?token=***".into(),
+                endpoints: vec!["global events".into()],
+                token: TokenSource::Flag,
+                unauthorized: 2,
+                forbidden: 0,
+            }],
+            refused_all: false,
+            journal: Some(JournalInfo { path: "failed.ndjson".into(), lines: 6, error: None }),
+            chaos: None,
+            chaos_holds: Holds {
+                events: 2,
+                total: Duration::from_millis(1500),
+                max: Duration::from_secs(1),
+            },
+            clock_holds: Holds::default(),
+            spacing: Spacing::default(),
+        }
+    }
+
+    #[test]
+    fn the_reports_text_is_the_summarys_also_after_a_round_trip_through_json() {
+        let s = summary();
+        let info = RunInfo {
+            command: "run".into(),
+            scenario: "quickstart".into(),
+            seed: 1,
+            calls: 3,
+            pacing: Pacing { speed: Some(10.0), asap: false, length_s: Some(4.0) },
+            anchor: Anchor::pinned(chrono::DateTime::UNIX_EPOCH),
+        };
+        let report = RunReport::new(info, &s, &[], None, 1);
+        assert_eq!(report.summary_text(), s.render());
+        let json = serde_json::to_string(&report).unwrap();
+        let back: RunReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.summary_text(), s.render(), "{json}");
+        let text = s.render();
+        for part in ["skipped 1", "cut off 1", "lateness", "journal", "refused", "held back"] {
+            assert!(text.contains(part), "the test covers {part}: {text}");
+        }
+        // The types keep the vendor document's order, the answers the summary's.
+        assert!(text.find("user_inbound ").unwrap() < text.find("queue_call").unwrap());
+        assert!(
+            text.contains("200: 14, 503: 5, connect error: 2, timeout: 3, cut off: 1"),
+            "{text}"
+        );
     }
 }

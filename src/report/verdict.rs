@@ -73,6 +73,31 @@ pub fn render(verdicts: &[Verdict]) -> String {
     out
 }
 
+/// The verdicts under a run's summary: `thresholds 1 passed, 1 failed`, then each verdict's
+/// [`render`] line indented.
+pub fn render_with_count(verdicts: &[Verdict]) -> String {
+    let failed = verdicts.iter().filter(|v| !v.pass).count();
+    let mut out = format!("thresholds {} passed, {failed} failed\n", verdicts.len() - failed);
+    for line in render(verdicts).lines() {
+        out.push_str(&format!("           {line}\n"));
+    }
+    out
+}
+
+/// The verdicts back from report JSON ([`verdicts_json`]); an entry whose threshold does not
+/// parse is left out.
+pub fn verdicts_from_json(values: &[serde_json::Value]) -> Vec<Verdict> {
+    values
+        .iter()
+        .filter_map(|v| {
+            let threshold = v["threshold"].as_str()?.parse::<Threshold>().ok()?;
+            let actual = v["actual"].as_f64();
+            let pass = v["pass"].as_bool().unwrap_or(false);
+            Some(Verdict { threshold, actual, pass })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +139,9 @@ mod tests {
              fail  error_rate < 0.1%  (2.5%)\n\
              fail  rate >= 95%        (not measured)\n"
         );
+        let back = verdicts_from_json(&verdicts_json(&verdicts[..4]));
+        assert_eq!(back, verdicts[..4], "verdicts survive the report's JSON");
+        let text = render_with_count(&verdicts[..2]);
+        assert!(text.starts_with("thresholds 1 passed, 1 failed\n           pass  "), "{text}");
     }
 }

@@ -12,6 +12,7 @@ use crate::engine;
 use crate::engine::load_plan::{LoadFeed, Plan, PlanError};
 use crate::engine::truth::Recorder;
 use crate::report::LoadReport;
+use crate::report::kpi::{DEFAULT_SERVICE_LEVEL, KpiCollector};
 
 /// Why a load run could not start (nothing was sent), or was stopped by a call that would not
 /// end ([`LoadError::Runaway`]).
@@ -35,10 +36,12 @@ pub async fn run(
     cancel: CancelToken,
     on_sample: impl FnMut(&Sample),
 ) -> Result<LoadReport, LoadError> {
-    run_with_truth(plan, deliver, endpoints, cancel, on_sample, None).await
+    let mut kpis = KpiCollector::new(&plan.scenario.pbx, DEFAULT_SERVICE_LEVEL);
+    run_with_truth(plan, deliver, endpoints, cancel, on_sample, None, &mut kpis).await
 }
 
-/// [`run`], recording the ground truth of every call as it ends into `truth` (`--truth`).
+/// [`run`], recording the ground truth of every call as it ends into `truth` (`--truth`) and
+/// showing every event and call end to `kpis` on its way to delivery (the report's `kpis`).
 pub async fn run_with_truth(
     plan: &Plan,
     deliver: &DeliverOptions,
@@ -46,6 +49,7 @@ pub async fn run_with_truth(
     cancel: CancelToken,
     mut on_sample: impl FnMut(&Sample),
     truth: Option<&mut Recorder>,
+    kpis: &mut KpiCollector,
 ) -> Result<LoadReport, LoadError> {
     let o = &plan.options;
     let speed = o.speed;
@@ -61,7 +65,8 @@ pub async fn run_with_truth(
 
     let started = Instant::now();
     let summary: Summary = {
-        let delivery = deliver::deliver_feed(&mut feed, endpoints, &opts, cancel);
+        let events = (&mut feed).inspect(|item| kpis.observe(item));
+        let delivery = deliver::deliver_feed(events, endpoints, &opts, cancel);
         tokio::pin!(delivery);
         let mut tick =
             tokio::time::interval_at(tokio::time::Instant::now() + o.sample_every, o.sample_every);
@@ -89,5 +94,7 @@ pub async fn run_with_truth(
         return Err(LoadError::Runaway(runaway.clone()));
     }
     let engine_stats = feed.engine().stats().clone();
-    Ok(LoadReport::new(plan, deliver.max_calls_in_flight, summary, &engine_stats))
+    let mut report = LoadReport::new(plan, deliver.max_calls_in_flight, summary, &engine_stats);
+    report.kpis = Some(kpis.kpis());
+    Ok(report)
 }

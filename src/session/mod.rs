@@ -33,7 +33,8 @@ use chrono::{DateTime, Utc};
 
 use crate::check::{CheckerConfig, Rule};
 use crate::deliver::{
-    self, CancelToken, DeliverError, DeliverOptions, Endpoints, Overrides, Pacing, Sample, Summary,
+    self, CancelToken, DeliverError, DeliverOptions, Endpoints, EventLog, Live, Overrides, Pacing,
+    Sample, Summary,
 };
 use crate::engine::load_plan::{self, LoadOptions, Plan, PlanError};
 use crate::engine::truth::{Recorder, TruthStats};
@@ -42,6 +43,8 @@ use crate::event::{DurationStyle, EventType};
 use crate::exit::Exit;
 use crate::receiver::inspector::InspectorConfig;
 use crate::receiver::{self, Output, PrintMode, ReceiverConfig, ReceiverStats};
+use crate::report::kpi::{KpiCollector, Kpis};
+use crate::report::trend::{Trend, TrendRecorder};
 use crate::report::{self, LoadReport, Threshold, Verdict};
 use crate::scenario::Scenario;
 use crate::scenario::traffic::TrafficSpec;
@@ -88,6 +91,9 @@ pub struct SessionOptions {
     pub cancel: CancelToken,
     /// The built-in receiver's live view, when it is used.
     pub receiver: ReceiverView,
+    /// The KPIs' service-level threshold: a queue or ring-group visit answered within this
+    /// long of the call's arrival counts toward the service level (default 20 s).
+    pub service_level: Duration,
 }
 
 impl Default for SessionOptions {
@@ -100,6 +106,7 @@ impl Default for SessionOptions {
             sample_every: Duration::from_secs(1),
             cancel: CancelToken::new(),
             receiver: ReceiverView::default(),
+            service_level: report::kpi::DEFAULT_SERVICE_LEVEL,
         }
     }
 }
@@ -356,7 +363,7 @@ impl Session {
     /// was sent (or a call would not end).
     pub async fn run(self, observer: &mut dyn Observer) -> Result<Outcome, SessionError> {
         deliver::init_tls();
-        let deliver = self.deliver_options();
+        let mut deliver = self.deliver_options();
         let builtin = self.uses_builtin_receiver();
         if self.options.receiver.ui && !builtin {
             return Err(SessionError::InspectorNeedsBuiltin);
@@ -395,6 +402,16 @@ impl Session {
             self.scenario.expect.iter().chain(&self.options.thresholds).cloned().collect();
         let allow_failures = self.options.allow_failures;
         let sample_every = self.options.sample_every;
+        let paced = match &self.work {
+            Work::Scripted { pacing, .. } => *pacing != Pacing::Asap,
+            Work::Load { plan } => !plan.options.asap,
+        };
+        let mut kpis = KpiCollector::new(&self.scenario.pbx, self.options.service_level);
+        let mut trend = TrendRecorder::new(paced);
+        let live = deliver.live.get_or_insert_with(|| Arc::new(Live::new())).clone();
+        deliver.on_event = Some(with_raw_latency(deliver.on_event.take(), trend.raw_sink()));
+        let started_at = std::time::Instant::now();
+        let mut engine_stats = None;
         let (delivery, verdicts, mut exit, cut_off) = match &self.work {
             Work::Scripted { seed, pacing, preview } => {
                 let options = play::PlayOptions {
@@ -403,15 +420,21 @@ impl Session {
                     sample_every,
                     length: play::wall_length(preview.last_at, pacing.speed()),
                 };
-                let summary = play::play(
+                let played = play::play(
                     self.scenario.clone(),
                     options,
                     &endpoints,
                     cancel.clone(),
-                    |s| observer.sample(s),
+                    |s| {
+                        trend.sample(s);
+                        observer.sample(s);
+                    },
                     recorder.as_mut(),
+                    &mut kpis,
                 )
                 .await?;
+                let summary = played.summary;
+                engine_stats = Some(played.stats);
                 let verdicts = report::check_all(&thresholds, &summary);
                 let exit = summary.exit(allow_failures).failed_if(verdicts.iter().any(|v| !v.pass));
                 (Delivery::Scripted(Box::new(summary)), verdicts, exit, false)
@@ -422,8 +445,12 @@ impl Session {
                     &deliver,
                     &endpoints,
                     cancel.clone(),
-                    |s| observer.sample(s),
+                    |s| {
+                        trend.sample(s);
+                        observer.sample(s);
+                    },
                     recorder.as_mut(),
+                    &mut kpis,
                 )
                 .await;
                 let mut report = match result {
@@ -441,6 +468,20 @@ impl Session {
                 (Delivery::Load(Box::new(report)), verdicts, exit, cut_off)
             }
         };
+        // What the last sample did not see.
+        let last = Sample {
+            elapsed: started_at.elapsed(),
+            remaining: None,
+            counts: live.counts(),
+            interval: live.take_interval(),
+        };
+        trend.sample_if_new(&last);
+        let trend = trend.finish();
+        let kpis = kpis.kpis();
+        let mut delivery = delivery;
+        if let Delivery::Load(report) = &mut delivery {
+            report.series = Some(trend.clone());
+        }
 
         let truth = recorder.map(Recorder::finish);
         exit = exit.failed_if(matches!(truth, Some(Err(_))));
@@ -471,6 +512,9 @@ impl Session {
             expected_incomplete,
             truth,
             exit,
+            kpis,
+            trend,
+            engine_stats,
         })
     }
 
@@ -565,6 +609,14 @@ pub struct Outcome {
     pub truth: Option<std::io::Result<TruthStats>>,
     /// How it all adds up ([`Exit::and`]).
     pub exit: Exit,
+    /// Contact-centre KPIs per queue and ring group, from the generated events (a load run's
+    /// report holds them too).
+    pub kpis: Kpis,
+    /// The run over time (a load run's report holds it too).
+    pub trend: Trend,
+    /// Scripted runs: the engine's counts (calls by how they ended). A load run's report has
+    /// them in `calls`.
+    pub engine_stats: Option<engine::Stats>,
 }
 
 impl Outcome {
@@ -597,7 +649,7 @@ impl fmt::Display for Outcome {
     /// The summary (or report), the verdicts and the receiver's counts, as text.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.delivery {
-            Delivery::Scripted(s) => write!(f, "{}", s.render())?,
+            Delivery::Scripted(s) => write!(f, "{}{}", s.render(), self.kpis.render())?,
             Delivery::Load(r) => write!(f, "{}", r.render())?,
         }
         if !self.verdicts.is_empty() {
@@ -664,6 +716,24 @@ async fn start_builtin_receiver(
         ..ReceiverConfig::default()
     };
     receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await
+}
+
+/// Delivery's per-event hook: records each delivered event's raw latency into `sink` (the
+/// time series), then calls the hook there was (`-v`), if any.
+fn with_raw_latency(
+    previous: Option<EventLog>,
+    sink: Arc<std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
+) -> EventLog {
+    EventLog::new(move |end| {
+        if end.delivered
+            && let Some(latency) = end.latency
+        {
+            TrendRecorder::record_raw(&sink, latency);
+        }
+        if let Some(log) = &previous {
+            (log.0)(end);
+        }
+    })
 }
 
 /// Opens `path` for the ground truth (a file that cannot be created is a [`SessionError`]).

@@ -7,16 +7,16 @@
 //! Without Chromium the test skips loudly, except under `CI=true`, where it fails.
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use headless_chrome::Tab;
 use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
-use headless_chrome::{Browser, LaunchOptions, Tab};
 use serde_json::Value;
 
+use crate::support::browser::{chromium_or_skip, launch};
 use crate::support::deliver::Receiver;
 
 const TOKEN: &str = "insp-s3cret-7731";
@@ -25,16 +25,6 @@ const SEED: &str = "7";
 const START: &str = "2024-03-01T09:00:00Z";
 /// The longest any one wait in the page may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("PBXSIM_CHROMIUM") {
-        return Some(PathBuf::from(path));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
-        .find(|p| p.is_file())
-}
 
 /// Kills the child when the test ends, however it ends.
 struct Killed(Child);
@@ -143,50 +133,15 @@ fn wait_for(tab: &Tab, what: &str, js: &str) -> Value {
     }
 }
 
-fn launch(chromium: PathBuf) -> Browser {
-    let profile = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("inspector-chromium-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&profile);
-    let flags: Vec<&OsStr> = [
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
-    .iter()
-    .map(OsStr::new)
-    .collect();
-    let options = LaunchOptions::default_builder()
-        .path(Some(chromium))
-        .headless(true)
-        .sandbox(false)
-        .user_data_dir(Some(profile))
-        .window_size(Some((1400, 900)))
-        .idle_browser_timeout(Duration::from_secs(300))
-        .args(flags)
-        .build()
-        .unwrap();
-    Browser::new(options).expect("headless Chromium starts")
-}
-
 #[test]
 fn the_inspector_shows_calls_live_with_timelines_violations_and_replay() {
-    let Some(chromium) = chromium() else {
-        let message = "chromium not found (install Debian's `chromium`, or set PBXSIM_CHROMIUM)";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{message}: under CI the inspector's browser test must run");
-        }
-        eprintln!("\n!!! SKIPPED the inspector's browser test: {message} !!!\n");
-        return;
-    };
+    let Some(chromium) = chromium_or_skip("the inspector's browser test") else { return };
     let expected = expected_order();
     let replay_target = Receiver::ok();
     let (_listen, url) = listen();
     let hook = format!("{url}hook");
 
-    let browser = launch(chromium);
+    let browser = launch(chromium, "inspector");
     let tab = browser.new_tab().unwrap();
     tab.navigate_to(&url).unwrap().wait_until_navigated().unwrap();
     wait_for(&tab, "the live stream", "document.getElementById('live').textContent === 'live'");

@@ -5,6 +5,7 @@
 //! test) may change the process's environment, working directory or signal handling; what a
 //! spawned `pbxsim` needs is set on its own command.
 
+pub mod browser;
 pub mod deliver;
 pub mod robust;
 
