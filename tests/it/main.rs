@@ -27,6 +27,7 @@ mod readme_local_dev;
 mod receiver_example;
 mod replay;
 mod run;
+mod schema_file;
 mod secrets;
 mod semantics;
 mod session;
