@@ -207,7 +207,12 @@ pub enum Command {
         pbxsim new callcentre.toml --template callcentre\n  \
         pbxsim new midsize.toml --template load       # the PBX and [traffic] of `pbxsim load`\n  \
         pbxsim new - --template load | less           # print it instead\n\n\
-        An existing FILE is never overwritten (exit 2).")]
+        An existing FILE is never overwritten (exit 2).\n\n\
+        Editors: the file starts with `#:schema PATH`, for Taplo / Even Better TOML, when there \
+        is a scenario schema to point at: scenario.schema.json beside FILE or in a schema/ \
+        folder, in FILE's directory or one above it (up to the one holding .git). Otherwise \
+        that line is left out and pbxsim says how to add it (pbxsim schema scenario > \
+        scenario.schema.json).")]
     New(NewArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell or elvish) on stdout.
     #[command(after_help = "Install:\n  \

@@ -125,8 +125,10 @@ pub struct RecordingSettings {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum RecordingMode {
+    /// The recording is emailed to `emails`.
     #[default]
     Email,
+    /// The recording is saved to storage.
     Storage,
 }
 

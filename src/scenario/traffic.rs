@@ -27,6 +27,7 @@
 //! are evenly spaced at the rate of each instant: the k-th call starts when the integrated rate
 //! reaches k + ½, so a constant 120/h puts one call in the middle of every 30 s.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -34,11 +35,13 @@ use std::str::FromStr;
 use rand::distr::Distribution as _;
 use rand::distr::Uniform;
 use rand_distr::{Exp, LogNormal};
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::duration::{self, Millis};
 use crate::pbx::Pbx;
+use crate::scenario::file::{DurationText, Keyword, drop_null, entries, toml_table};
 
 /// The longest duration a distribution yields (one day): heavy tails stay finite.
 pub const MAX_SAMPLE: Millis = 86_400_000;
@@ -128,21 +131,27 @@ pub enum Arrivals {
 /// optional except `rate` or `stages`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = toml_table)]
 pub struct TrafficSpec {
     /// `poisson` (default) or `uniform`.
+    #[schemars(with = "Option<Keyword<Arrivals>>")]
     pub arrivals: Option<Arrivals>,
     /// Calls started per second, minute or hour: `30/s`, `2.5/m`, `120/h`. With `stages`, the
     /// rate the first stage ramps from (default 0).
+    #[schemars(with = "Option<RateText>")]
     pub rate: Option<String>,
     /// Ramps: each stage changes the rate linearly from the previous stage's rate to its own over
     /// its `for`. Traffic ends with the last stage.
     pub stages: Option<Vec<StageSpec>>,
     /// The share of calls that are outbound, 0 to 1. Default 0.2.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub outbound: Option<f64>,
     /// Inbound weights by number, e.g. `{ "61290000001" = 3, "61290000002" = 1 }`. Numbers not
     /// listed get no calls. Default: every number equally.
+    #[schemars(transform = entries("A number's weight, 0 or more: its share of inbound calls."))]
     pub numbers: Option<BTreeMap<String, f64>>,
     /// The share of inbound callers without a caller name (CNAM), 0 to 1. Default 0.2.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub unnamed: Option<f64>,
     /// Conversation length. Default exponential with mean 3m.
     pub talk: Option<DistributionSpec>,
@@ -156,33 +165,132 @@ pub struct TrafficSpec {
     pub voicemail: Option<DistributionSpec>,
     /// The chance that a rung agent (or the far end of an outbound call) does not answer, 0 to 1.
     /// Default 0.
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub no_answer: Option<f64>,
 }
 
 /// One stage of a ramp.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = toml_table)]
 pub struct StageSpec {
     /// The rate at the end of the stage, like `100/s`.
+    #[schemars(with = "RateText")]
     pub rate: String,
     /// How long the stage lasts, like `5m`.
     #[serde(rename = "for")]
+    #[schemars(with = "DurationText")]
     pub duration: String,
 }
 
 /// A distribution of durations, written as an inline table with a `dist` key.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(tag = "dist", rename_all = "lowercase", deny_unknown_fields)]
+#[schemars(transform = distribution_schema)]
 pub enum DistributionSpec {
     /// Always `value`: `{ dist = "fixed", value = "20s" }`.
-    Fixed { value: String },
+    Fixed {
+        /// fixed: the duration every sample takes, like `20s`.
+        #[schemars(with = "DurationText")]
+        value: String,
+    },
     /// Any value from `min` to `max`, equally likely: `{ dist = "uniform", min = "2s", max = "12s" }`.
-    Uniform { min: String, max: String },
+    Uniform {
+        /// uniform: the shortest duration, like `2s`.
+        #[schemars(with = "DurationText")]
+        min: String,
+        /// uniform: the longest duration, like `12s`.
+        #[schemars(with = "DurationText")]
+        max: String,
+    },
     /// Exponential with this mean: `{ dist = "exponential", mean = "3m" }`.
-    Exponential { mean: String },
+    Exponential {
+        /// exponential, lognormal: the mean duration, like `3m`.
+        #[schemars(with = "DurationText")]
+        mean: String,
+    },
     /// Lognormal with `sigma` the standard deviation of the logarithm, and either its `median`
     /// or its `mean`: `{ dist = "lognormal", median = "2m", sigma = 0.8 }`.
-    Lognormal { median: Option<String>, mean: Option<String>, sigma: f64 },
+    Lognormal {
+        /// lognormal: the median duration, like `2m` (give `median` or `mean`).
+        #[schemars(with = "Option<DurationText>")]
+        median: Option<String>,
+        /// exponential, lognormal: the mean duration, like `3m`.
+        #[schemars(with = "Option<DurationText>")]
+        mean: Option<String>,
+        /// lognormal: the standard deviation of the logarithm, 0 to 10 (typical: 0.5 to 1).
+        #[schemars(range(min = 0.0, max = 10.0))]
+        sigma: f64,
+    },
+}
+
+/// A call rate, `N/s`, `N/m` or `N/h`.
+pub struct RateText;
+
+impl JsonSchema for RateText {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> Cow<'static, str> {
+        "Rate".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": r"^\s*([0-9]+\.?[0-9]*|\.[0-9]+)\s*/\s*(s|sec|m|min|h|hour)\s*$",
+            "examples": ["30/s", "2.5/m", "120/h"],
+        })
+    }
+}
+
+/// The schema of a distribution: serde's tagged `oneOf` (one alternative per `dist`) as one
+/// table whose `dist` is an `enum`, so a misspelt `dist` or a key of another distribution is
+/// named as such by an editor, not reported as an unmatched `oneOf`.
+fn distribution_schema(schema: &mut Schema) {
+    let Some(Value::Array(variants)) = schema.remove("oneOf") else { return };
+    let (mut names, mut docs, mut rules) = (Vec::new(), Vec::new(), Vec::new());
+    let mut properties = serde_json::Map::new();
+    for variant in &variants {
+        let Some(name) = variant.pointer("/properties/dist/const") else { continue };
+        names.push(name.clone());
+        docs.push(variant.get("description").cloned().unwrap_or(Value::Null));
+        let mut keys = vec![Value::from("dist")];
+        if let Some(Value::Object(own)) = variant.get("properties") {
+            for (key, value) in own.iter().filter(|(key, _)| *key != "dist") {
+                keys.push(key.as_str().into());
+                properties.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        let required: Vec<Value> = match variant.get("required") {
+            Some(Value::Array(required)) => {
+                required.iter().filter(|r| *r != "dist").cloned().collect()
+            }
+            _ => Vec::new(),
+        };
+        let mut then = serde_json::json!({ "propertyNames": { "enum": keys } });
+        if !required.is_empty() {
+            then["required"] = required.into();
+        }
+        rules.push(serde_json::json!({
+            "if": { "properties": { "dist": { "const": name } }, "required": ["dist"] },
+            "then": then,
+        }));
+    }
+    properties.values_mut().for_each(drop_null);
+    let dist = serde_json::json!({
+        "description": "Which distribution: `fixed`, `uniform`, `exponential` or `lognormal`.",
+        "type": "string",
+        "enum": names,
+        "x-taplo": { "docs": { "enumValues": docs } },
+    });
+    let mut all = serde_json::Map::new();
+    all.insert("dist".into(), dist);
+    all.extend(properties);
+    schema.insert("type".into(), "object".into());
+    schema.insert("properties".into(), all.into());
+    schema.insert("required".into(), serde_json::json!(["dist"]));
+    schema.insert("additionalProperties".into(), false.into());
+    schema.insert("allOf".into(), rules.into());
 }
 
 /// A `[traffic]` key that is wrong, and why.

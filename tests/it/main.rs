@@ -30,6 +30,7 @@ mod receiver_example;
 mod replay;
 mod report;
 mod run;
+mod schema_file;
 mod secrets;
 mod semantics;
 mod session;
