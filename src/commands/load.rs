@@ -165,7 +165,11 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
             receiver: ReceiverView {
                 print: PrintMode::Quiet,
                 color: false,
-                output: Output::stdout(),
+                // With --output json, stdout holds the report alone.
+                output: match json {
+                    true => Output::new(std::io::stderr()),
+                    false => Output::stdout(),
+                },
                 ui: args.ui,
             },
             service_level: args.reports.service_level,
@@ -266,7 +270,7 @@ struct LoadView {
 impl Observer for LoadView {
     fn started(&mut self, started: &Started) {
         if let Some(url) = &started.inspector {
-            println!("inspector: {url}  (open it in a browser)");
+            eprintln!("inspector: {url}  (open it in a browser)");
         }
         match &started.builtin_receiver {
             Some(url) => eprintln!(
@@ -289,6 +293,7 @@ impl Observer for LoadView {
 
     fn inspector_open(&mut self, url: &str) {
         self.progress.finish();
-        say_inspector_open(url);
+        // Diagnostics, like the header: stdout holds the report alone.
+        eprintln!("{}", inspector_open_line(url));
     }
 }

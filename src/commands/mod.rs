@@ -268,6 +268,6 @@ pub(crate) fn print_truth(
 
 /// With `--ui`: the run is over, its end-of-stream checks are run (the page shows them), and
 /// the page stays open until Ctrl-C.
-pub(crate) fn say_inspector_open(url: &str) {
-    println!("\nthe inspector stays open at {url}; press Ctrl-C to stop");
+pub(crate) fn inspector_open_line(url: &str) -> String {
+    format!("\nthe inspector stays open at {url}; press Ctrl-C to stop")
 }

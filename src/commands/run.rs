@@ -210,7 +210,7 @@ impl PlayView {
 impl Observer for PlayView {
     fn started(&mut self, started: &Started) {
         if let Some(url) = &started.inspector {
-            println!("inspector: {url}  (open it in a browser)");
+            self.say(&format!("inspector: {url}  (open it in a browser)"));
         }
         if let Some(url) = &started.builtin_receiver {
             self.say(&format!(
@@ -229,7 +229,7 @@ impl Observer for PlayView {
 
     fn inspector_open(&mut self, url: &str) {
         self.progress.finish();
-        say_inspector_open(url);
+        self.say(&inspector_open_line(url));
     }
 }
 

@@ -351,3 +351,50 @@ fn run_with_ui_keeps_the_page_open_until_ctrl_c() {
     assert!(status.success(), "{status}: {rest:#?}");
     assert!(rest.iter().any(|l| l == "built-in receiver"), "{rest:#?}");
 }
+
+/// With `--output json`, `run --ui` and `load --ui` keep stdout for the JSON report: the
+/// page's URL and "stays open" go to stderr, and after Ctrl-C stdout parses as one document.
+#[test]
+fn ui_with_output_json_keeps_stdout_for_the_report() {
+    let run = ["run", SCENARIO, "--ui", "--asap", "--seed", SEED, "--start-time", START];
+    let load = ["load", "--ui", "--asap", "--max-calls", "20", "--seed", SEED];
+    for args in [&run[..], &load[..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pbxsim"))
+            .args(args)
+            .args(["--output", "json"])
+            .env_remove("PBXSIM_TOKEN")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let mut stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            stdout.read_to_string(&mut text).unwrap();
+            text
+        });
+        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        for line in stderr.by_ref() {
+            let line = line.unwrap();
+            let open = line.starts_with("the inspector stays open at");
+            seen.push(line);
+            if open {
+                break;
+            }
+        }
+        let mut child = Killed(child);
+        assert!(seen.iter().any(|l| l.starts_with("inspector: http://127.0.0.1:")), "{seen:#?}");
+        assert!(seen.iter().any(|l| l.starts_with("the inspector stays open")), "{seen:#?}");
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        child.0.wait().unwrap();
+        let _rest: Vec<String> = stderr.map_while(Result::ok).collect();
+        let stdout = reader.join().unwrap();
+        let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+            panic!("{}: stdout is not one JSON document ({e}): {stdout}", args[0])
+        });
+        assert!(report.is_object(), "{report}");
+    }
+}
