@@ -38,11 +38,18 @@ pub(crate) struct ThreadLatency {
     pub by_type: Vec<Option<(Histogram<u64>, Histogram<u64>)>>,
     /// Since the last flush into [`Live`]: corrected latency where known, else raw.
     pub interval: Histogram<u64>,
+    /// Since the last flush into [`Live`]: raw latency.
+    pub interval_raw: Histogram<u64>,
 }
 
 impl ThreadLatency {
     pub fn new() -> Self {
-        Self { corrected: histogram(), by_type: vec![None; KINDS], interval: histogram() }
+        Self {
+            corrected: histogram(),
+            by_type: vec![None; KINDS],
+            interval: histogram(),
+            interval_raw: histogram(),
+        }
     }
 
     /// A delivered event of `kind`.
@@ -57,17 +64,20 @@ impl ThreadLatency {
             self.corrected.saturating_record(c);
         }
         self.interval.saturating_record(corrected.unwrap_or(raw));
+        self.interval_raw.saturating_record(raw);
     }
 
-    /// Move the interval histogram into `live`.
+    /// Move the interval histograms into `live`.
     pub fn flush(&mut self, live: &Live) {
         if self.interval.is_empty() {
             return;
         }
         let mut shared = live.interval.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = shared.add(&self.interval);
+        let _ = shared.0.add(&self.interval);
+        let _ = shared.1.add(&self.interval_raw);
         drop(shared);
         self.interval.reset();
+        self.interval_raw.reset();
     }
 
     pub fn merge(&mut self, other: &ThreadLatency) {
@@ -109,7 +119,8 @@ pub struct Live {
     calls_started: AtomicU64,
     calls_active: AtomicU64,
     calls_waiting: AtomicU64,
-    interval: Mutex<Histogram<u64>>,
+    /// Since the last sample: (corrected where paced else raw, raw).
+    interval: Mutex<(Histogram<u64>, Histogram<u64>)>,
 }
 
 /// Cumulative counters of a run in progress.
@@ -141,7 +152,7 @@ impl Default for Live {
             calls_started: AtomicU64::new(0),
             calls_active: AtomicU64::new(0),
             calls_waiting: AtomicU64::new(0),
-            interval: Mutex::new(histogram()),
+            interval: Mutex::new((histogram(), histogram())),
         }
     }
 }
@@ -165,13 +176,21 @@ impl Live {
         }
     }
 
-    /// The latencies (µs; corrected where the run is paced) recorded since the last call, up to
-    /// [`FLUSH_EVERY`] old; the interval histogram starts again empty.
-    pub fn take_interval(&self) -> Histogram<u64> {
+    /// The latencies (µs) recorded since the last call, up to [`FLUSH_EVERY`] old: corrected
+    /// where the run is paced (else raw), and raw; the interval histograms start again empty.
+    pub fn take_interval(&self) -> (Histogram<u64>, Histogram<u64>) {
         let mut h = self.interval.lock().unwrap_or_else(|e| e.into_inner());
         let out = h.clone();
-        h.reset();
+        h.0.reset();
+        h.1.reset();
         out
+    }
+
+    /// A [`Sample`] of the run now, `elapsed` into it: the counters, and the interval's
+    /// latencies (taken, so the next sample starts empty).
+    pub fn sample(&self, elapsed: Duration, remaining: Option<Duration>) -> Sample {
+        let (interval, interval_raw) = self.take_interval();
+        Sample { elapsed, remaining, counts: self.counts(), interval, interval_raw }
     }
 
     pub(crate) fn sent(&self, delivered: bool) {
@@ -205,9 +224,10 @@ mod tests {
         t.record(3, Duration::from_millis(4), None);
         t.flush(&live);
         assert!(t.interval.is_empty());
-        let interval = live.take_interval();
+        let (interval, raw) = live.take_interval();
         assert_eq!(interval.len(), 2);
-        assert!(live.take_interval().is_empty());
+        assert_eq!((raw.len(), raw.min() / 1000, raw.max() / 1000), (2, 2, 4), "raw: 2 and 4 ms");
+        assert!(live.take_interval().0.is_empty());
         let types = t.by_type(true);
         assert_eq!(types.len(), 1);
         assert_eq!(types[0].raw.len(), 2);
@@ -227,4 +247,6 @@ pub struct Sample {
     pub counts: LiveCounts,
     /// Latencies (µs, corrected when paced) since the previous sample.
     pub interval: Histogram<u64>,
+    /// Raw latencies (µs, request to answer) since the previous sample.
+    pub interval_raw: Histogram<u64>,
 }

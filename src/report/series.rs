@@ -102,6 +102,7 @@ mod tests {
                 ..Default::default()
             },
             interval: h.clone(),
+            interval_raw: h.clone(),
         };
         s.row(&sample).unwrap();
         sample.elapsed = Duration::from_secs(2);

@@ -3,13 +3,11 @@
 //! events delivered and failed, errors, calls, and the interval's corrected and raw latency
 //! percentiles.
 //!
-//! A [`TrendRecorder`] takes the session's samples ([`TrendRecorder::sample`]) and the raw
-//! latency of each delivered event ([`TrendRecorder::raw_sink`], fed from delivery's per-event
-//! hook). Its memory is bounded: past [`MAX_ROWS`] rows, neighbouring rows merge in pairs and
+//! A [`TrendRecorder`] takes the session's samples ([`TrendRecorder::sample`]), whose interval
+//! histograms the delivery threads fill (no per-event lock or hook). Its memory is bounded: past [`MAX_ROWS`] rows, neighbouring rows merge in pairs and
 //! later rows cover twice the time (counts add; each percentile of a merged row is the larger
 //! of the two, so a spike is never smoothed away).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
@@ -137,7 +135,6 @@ pub struct TrendRecorder {
     paced: bool,
     every: Option<Duration>,
     prev: LiveCounts,
-    raw: Arc<Mutex<Histogram<u64>>>,
     rows: Vec<TrendRow>,
     /// Samples per row (doubles each time the rows are merged in pairs).
     group: usize,
@@ -152,32 +149,15 @@ impl TrendRecorder {
             paced,
             every: None,
             prev: LiveCounts::default(),
-            raw: Arc::new(Mutex::new(new_histogram())),
             rows: Vec::new(),
             group: 1,
             pending: None,
         }
     }
 
-    /// Where delivery records each delivered event's raw latency (µs) between samples.
-    pub fn raw_sink(&self) -> Arc<Mutex<Histogram<u64>>> {
-        self.raw.clone()
-    }
-
-    /// Record a delivered event's raw latency into a sink from [`TrendRecorder::raw_sink`].
-    pub fn record_raw(sink: &Mutex<Histogram<u64>>, latency: Duration) {
-        let micros = latency.as_micros().clamp(1, u128::from(u64::MAX)) as u64;
-        sink.lock().unwrap_or_else(|e| e.into_inner()).saturating_record(micros);
-    }
-
     /// One live sample: the interval since the previous one becomes (part of) a row.
     pub fn sample(&mut self, sample: &Sample) {
-        let raw = {
-            let mut h = self.raw.lock().unwrap_or_else(|e| e.into_inner());
-            let out = h.clone();
-            h.reset();
-            out
-        };
+        let raw = &sample.interval_raw;
         if self.every.is_none() && sample.elapsed > Duration::ZERO {
             self.every = Some(sample.elapsed);
         }
@@ -198,7 +178,7 @@ impl TrendRecorder {
         let corrected = if self.paced { sample.interval.clone() } else { new_histogram() };
         if self.group == 1 {
             row.latency = Quantiles::of(&corrected);
-            row.raw = Quantiles::of(&raw);
+            row.raw = Quantiles::of(raw);
             self.push(row);
             return;
         }
@@ -208,7 +188,7 @@ impl TrendRecorder {
             .unwrap_or_else(|| (TrendRow::default(), 0, new_histogram(), new_histogram()));
         acc.absorb(&row);
         let _ = hc.add(&corrected);
-        let _ = hr.add(&raw);
+        let _ = hr.add(raw);
         if n + 1 < self.group {
             self.pending = Some((acc, n + 1, hc, hr));
             return;
@@ -221,8 +201,10 @@ impl TrendRecorder {
     /// [`Self::sample`], unless nothing happened since the previous sample (the run's last,
     /// partial interval).
     pub fn sample_if_new(&mut self, sample: &Sample) {
-        let raw_empty = self.raw.lock().map_or(true, |h| h.is_empty());
-        if sample.counts != self.prev || !raw_empty || !sample.interval.is_empty() {
+        if sample.counts != self.prev
+            || !sample.interval_raw.is_empty()
+            || !sample.interval.is_empty()
+        {
             self.sample(sample);
         }
     }
@@ -275,15 +257,16 @@ mod tests {
                 ..Default::default()
             },
             interval,
+            interval_raw: new_histogram(),
         }
     }
 
     #[test]
     fn rows_hold_each_intervals_counts_and_both_latencies() {
         let mut t = TrendRecorder::new(true);
-        let sink = t.raw_sink();
-        TrendRecorder::record_raw(&sink, Duration::from_millis(2));
-        t.sample(&sample(1, 10, 9, 1, &[5, 7]));
+        let mut first = sample(1, 10, 9, 1, &[5, 7]);
+        first.interval_raw.record(2_000).unwrap();
+        t.sample(&first);
         t.sample(&sample(2, 25, 23, 1, &[]));
         let trend = t.finish();
         assert_eq!(trend.every_s, 1.0);

@@ -79,12 +79,8 @@ pub async fn run_with_truth(
                     if asap_window.is_some_and(|w| elapsed >= w) {
                         closed.store(true, Ordering::Relaxed);
                     }
-                    let sample = Sample {
-                        elapsed,
-                        remaining: plan.window.map(|w| w.saturating_sub(elapsed)),
-                        counts: live.counts(),
-                        interval: live.take_interval(),
-                    };
+                    let sample =
+                        live.sample(elapsed, plan.window.map(|w| w.saturating_sub(elapsed)));
                     on_sample(&sample);
                 }
             }

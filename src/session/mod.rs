@@ -33,8 +33,8 @@ use chrono::{DateTime, Utc};
 
 use crate::check::{CheckerConfig, Rule};
 use crate::deliver::{
-    self, CancelToken, DeliverError, DeliverOptions, Endpoints, EventLog, Live, Overrides, Pacing,
-    Sample, Summary,
+    self, CancelToken, DeliverError, DeliverOptions, Endpoints, Live, Overrides, Pacing, Sample,
+    Summary,
 };
 use crate::engine::load_plan::{self, LoadOptions, Plan, PlanError};
 use crate::engine::truth::{Recorder, TruthStats};
@@ -409,7 +409,6 @@ impl Session {
         let mut kpis = KpiCollector::new(&self.scenario.pbx, self.options.service_level);
         let mut trend = TrendRecorder::new(paced);
         let live = deliver.live.get_or_insert_with(|| Arc::new(Live::new())).clone();
-        deliver.on_event = Some(with_raw_latency(deliver.on_event.take(), trend.raw_sink()));
         let started_at = std::time::Instant::now();
         let mut engine_stats = None;
         let (delivery, verdicts, mut exit, cut_off) = match &self.work {
@@ -469,12 +468,7 @@ impl Session {
             }
         };
         // What the last sample did not see.
-        let last = Sample {
-            elapsed: started_at.elapsed(),
-            remaining: None,
-            counts: live.counts(),
-            interval: live.take_interval(),
-        };
+        let last = live.sample(started_at.elapsed(), None);
         trend.sample_if_new(&last);
         let trend = trend.finish();
         let kpis = kpis.kpis();
@@ -716,24 +710,6 @@ async fn start_builtin_receiver(
         ..ReceiverConfig::default()
     };
     receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await
-}
-
-/// Delivery's per-event hook: records each delivered event's raw latency into `sink` (the
-/// time series), then calls the hook there was (`-v`), if any.
-fn with_raw_latency(
-    previous: Option<EventLog>,
-    sink: Arc<std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
-) -> EventLog {
-    EventLog::new(move |end| {
-        if end.delivered
-            && let Some(latency) = end.latency
-        {
-            TrendRecorder::record_raw(&sink, latency);
-        }
-        if let Some(log) = &previous {
-            (log.0)(end);
-        }
-    })
 }
 
 /// Opens `path` for the ground truth (a file that cannot be created is a [`SessionError`]).

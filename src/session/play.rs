@@ -70,12 +70,8 @@ pub async fn play(
                 done = &mut delivery => break done?,
                 _ = tick.tick() => {
                     let elapsed = started.elapsed();
-                    let sample = Sample {
-                        elapsed,
-                        remaining: options.length.map(|l| l.saturating_sub(elapsed)),
-                        counts: live.counts(),
-                        interval: live.take_interval(),
-                    };
+                    let sample =
+                        live.sample(elapsed, options.length.map(|l| l.saturating_sub(elapsed)));
                     on_sample(&sample);
                 }
             }
