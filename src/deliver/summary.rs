@@ -67,7 +67,7 @@ impl fmt::Display for Outcome {
 }
 
 /// Per-type counts. `generated = delivered + failed + filtered` holds per type too.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TypeCounts {
     pub generated: u64,
     pub delivered: u64,

@@ -170,13 +170,8 @@ pub struct Events {
     pub retries: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TypeCounts {
-    pub generated: u64,
-    pub delivered: u64,
-    pub failed: u64,
-    pub filtered: u64,
-}
+/// Per-type counts: delivery's own, as the report carries them.
+pub use crate::deliver::TypeCounts;
 
 /// Deliberate holds: chaos `reorder`/`delay` (and the events of their calls held behind
 /// them), and waits for the wall clock to reach an event's time.
@@ -281,15 +276,7 @@ impl RunReport {
             by_type: s
                 .by_type
                 .iter()
-                .map(|(name, c)| {
-                    let t = TypeCounts {
-                        generated: c.generated,
-                        delivered: c.delivered,
-                        failed: c.failed,
-                        filtered: c.filtered,
-                    };
-                    (name.to_string(), t)
-                })
+                .map(|(name, c)| (name.to_string(), *c))
                 .collect(),
             answers: s.answers.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             failures: s.failures.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
