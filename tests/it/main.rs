@@ -34,4 +34,5 @@ mod session;
 mod soak;
 mod timing;
 mod unix;
+mod user_test_helper;
 mod validate;
