@@ -23,6 +23,7 @@ mod limits;
 mod listen;
 mod listener_hardening;
 mod load;
+mod merge_reports;
 mod oneshot;
 mod readme_local_dev;
 mod receiver_example;
