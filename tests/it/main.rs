@@ -9,6 +9,7 @@ mod check;
 mod ci_outputs;
 mod conformance;
 mod deliver;
+mod docs_links;
 mod ecosystem;
 mod endpoints;
 mod erlang;
