@@ -4,7 +4,7 @@
 
 #[path = "../../examples/merge_reports.rs"]
 #[allow(dead_code)]
-mod merge_reports;
+mod example;
 
 use crate::support::{pbxsim_output, tempdir};
 
@@ -22,7 +22,7 @@ fn load(seed: &str, report: &std::path::Path) -> pbxsim::report::LoadReport {
         report.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    merge_reports::read_report(report.to_str().unwrap()).expect("a load report")
+    example::read_report(report.to_str().unwrap()).expect("a load report")
 }
 
 #[test]
@@ -33,7 +33,7 @@ fn two_load_reports_merge_exactly_and_thresholds_apply_to_the_whole() {
     assert!(a.calls.started > 0 && b.calls.started > 0);
 
     let paths = [a_path.to_str().unwrap().to_string(), b_path.to_str().unwrap().to_string()];
-    let mut total = merge_reports::merge_files(&paths).expect("the reports merge");
+    let mut total = example::merge_files(&paths).expect("the reports merge");
     assert_eq!(total.calls.started, a.calls.started + b.calls.started);
     assert_eq!(total.events.generated, a.events.generated + b.events.generated);
     assert_eq!(total.events.delivered, a.events.delivered + b.events.delivered);
@@ -49,7 +49,7 @@ fn two_load_reports_merge_exactly_and_thresholds_apply_to_the_whole() {
     assert!(!fail[0].pass, "{}", total.render());
     assert!(total.render().contains("p99_raw"), "{}", total.render());
 
-    let missing = merge_reports::merge_files(&[dir.join("nope.json").display().to_string()]);
+    let missing = example::merge_files(&[dir.join("nope.json").display().to_string()]);
     assert!(missing.unwrap_err().contains("cannot read"));
-    assert!(merge_reports::merge_files(&[]).is_err());
+    assert!(example::merge_files(&[]).is_err());
 }
