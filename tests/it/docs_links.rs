@@ -1,7 +1,8 @@
 //! The README and `docs/*.md` hold together: every relative link names a file or directory of
 //! the repository, every `#anchor` into a Markdown file matches one of its headings (GitHub's
 //! anchors), and every `pbxsim COMMAND --flag` they show, in a code block or inline code, names
-//! a command and flags that `pbxsim COMMAND --help` lists.
+//! a command and flags that `pbxsim COMMAND --help` lists. And the README's first commands are
+//! the two a fresh machine needs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -327,4 +328,15 @@ fn every_command_and_flag_shown_exists() {
     }
     assert!(checked > 100, "only {checked} flags found: is the parser right?");
     assert!(wrong.is_empty(), "commands that do not exist:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_readme_starts_with_the_two_commands_of_a_fresh_machine() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let first = readme.split("```").nth(1).expect("a code block");
+    assert_eq!(first.trim(), "cargo run --release -- run scenarios/quickstart.toml\ncargo test");
+    assert!(repo().join("scenarios/quickstart.toml").is_file());
+    // The scenario it plays is valid (tests/it/run.rs and others play it).
+    let out = pbxsim_output(&["validate", "scenarios/quickstart.toml"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
