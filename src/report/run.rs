@@ -273,11 +273,7 @@ impl RunReport {
                 requests: s.sent,
                 retries: s.retries,
             },
-            by_type: s
-                .by_type
-                .iter()
-                .map(|(name, c)| (name.to_string(), *c))
-                .collect(),
+            by_type: s.by_type.iter().map(|(name, c)| (name.to_string(), *c)).collect(),
             answers: s.answers.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             failures: s.failures.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             latency: s.corrected.clone().map(Hist),

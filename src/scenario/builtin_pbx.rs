@@ -129,7 +129,7 @@ pub fn midsize() -> Scenario {
         ],
         // Posts to the global target with the global token (`--token`), like the global
         // events; its one extra header, `X-Crm-Source: pbxsim`, shows receivers a webhook
-        // object's own headers (README, "The built-in mid-size PBX").
+        // object's own headers (docs/load.md; `pbxsim new --template load` writes the whole PBX).
         webhooks: vec![WebhookObject {
             name: s("CRM lookup"),
             url: None,

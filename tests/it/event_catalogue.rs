@@ -1,5 +1,6 @@
 //! docs/events.md, the event catalogue: it is what `pbxsim docs events` prints (so it cannot
-//! drift from src/event.rs), and what it says holds for the payloads pbxsim sends.
+//! drift from src/event.rs), and what it says holds for the payloads pbxsim sends; the README's
+//! table of the 12 types is the catalogue's index.
 
 use pbxsim::event::{Event, EventType, REFRESH_COMMAND};
 
@@ -83,6 +84,34 @@ fn the_catalogue_covers_every_type_with_a_valid_sample_and_every_field() {
     let component = md.split("\n## `webhook_component_event`").nth(1).unwrap();
     assert!(component.contains("to the object's own URL"), "{component}");
     assert!(component.contains("| `user_name` | string | yes | The caller's name (CNAM)"));
+}
+
+/// The README's table of the 12 types: each row links to the type's section of
+/// docs/events.md and says when it fires, in the words of the code (`when_it_fires`).
+fn readme_table() -> String {
+    let mut table = String::from("| type | when it fires |\n|---|---|\n");
+    for ty in EventType::ALL {
+        let when = pbxsim::event::when_it_fires(ty);
+        table.push_str(&format!("| [`{ty}`](docs/events.md#{ty}) | {when} |\n"));
+    }
+    table
+}
+
+#[test]
+fn the_readme_event_table_is_the_catalogue_index() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md exists");
+    let table = readme_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's event table is out of date with src/event.rs; under \"## Event catalogue\" \
+         it should read:\n\n{table}"
+    );
+    // Each row is the catalogue's own index row with the link made relative to the README.
+    let catalogue = pbxsim::event::catalogue_markdown();
+    for ty in EventType::ALL {
+        let row = format!("| [`{ty}`](#{ty}) | {} |", pbxsim::event::when_it_fires(ty));
+        assert!(catalogue.contains(&row), "{ty}: {row}");
+    }
 }
 
 #[test]
