@@ -5,6 +5,7 @@ use crate::cli::*;
 use crate::output::*;
 use pbxsim::deliver::DeliverError;
 use pbxsim::diagnostic::Diagnostic;
+use pbxsim::scenario::single_call::OneCallError;
 use pbxsim::session::SessionError;
 use std::process::ExitCode;
 
@@ -78,6 +79,33 @@ pub(crate) fn limit_error(e: &pbxsim::fd_limit::LimitError) -> ExitCode {
          `ulimit -n {}` or lower --concurrency",
         e.concurrency, e.per, e.needed, e.limit, e.suggest
     ))
+}
+
+/// A `pbxsim call` that cannot be built, in the words of its flags.
+pub(crate) fn one_call_error(e: &OneCallError) -> String {
+    match e {
+        OneCallError::Missing(what) => format!(
+            "the PBX has no {what}; pass --via with something it has, or --scenario with another \
+             PBX"
+        ),
+        OneCallError::OutboundOutcome => "an outbound call can only be answered or not answered \
+                                          (--outcome answered|no-answer)"
+            .into(),
+        OneCallError::ViaOutbound => "--via routes an inbound call; an outbound call is placed \
+                                      by a user (--from EXTENSION)"
+            .into(),
+        OneCallError::FromInbound => "--from is the user placing an outbound call; an inbound \
+                                      caller is --number DIGITS"
+            .into(),
+        OneCallError::RecordUnanswered => "--record needs --outcome answered: only a call that \
+                                           was answered is recorded"
+            .into(),
+        OneCallError::TimedoutUser => "--outcome timedout is a queue's or ring group's; a call to \
+                                       a user ends unanswered with --outcome no-answer or \
+                                       voicemail"
+            .into(),
+        other => other.to_string(),
+    }
 }
 
 /// A delivery that could not start, in the words of the flags that fix it.

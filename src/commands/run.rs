@@ -443,7 +443,7 @@ pub(crate) fn call(args: CallArgs) -> ExitCode {
             args.semantics.apply(&mut s);
             std::sync::Arc::new(s)
         }
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(one_call_error(&e)),
     };
     let pacing = Some(args.speed.map_or(Pacing::Asap, Pacing::Speed));
     let options = ScriptedOptions { pacing, ..ScriptedOptions::default() };

@@ -77,21 +77,25 @@ pub struct OneCall {
 pub enum OneCallError {
     #[error("no {kind} named `{name}` in this PBX{hint}")]
     Unknown { kind: &'static str, name: String, hint: String },
-    #[error("the PBX has no {0}; pass --via with something it has, or --scenario with another PBX")]
+    /// The PBX has none of these (`users`, `queues`, ...) for the call to go through.
+    #[error("the PBX has no {0}")]
     Missing(&'static str),
-    #[error("an outbound call can only be answered or not answered (--outcome answered|no-answer)")]
+    /// An outbound call can only be answered or not answered.
+    #[error("an outbound call can only be answered or not answered")]
     OutboundOutcome,
-    #[error(
-        "--via routes an inbound call; an outbound call is placed by a user (--from EXTENSION)"
-    )]
+    /// `via` routes an inbound call; an outbound call is placed by a user (`from`).
+    #[error("`via` routes an inbound call; an outbound call is placed by a user (`from`)")]
     ViaOutbound,
-    #[error("--from is the user placing an outbound call; an inbound caller is --number DIGITS")]
+    /// `from` is the user placing an outbound call; an inbound caller is `number`.
+    #[error("`from` is the user placing an outbound call; an inbound caller is `number`")]
     FromInbound,
-    #[error("--record needs --outcome answered: only a call that was answered is recorded")]
+    /// Only a call that was answered is recorded.
+    #[error("`record` needs the outcome answered: only a call that was answered is recorded")]
     RecordUnanswered,
+    /// Timing out is a queue's or ring group's; a call to a user ends unanswered otherwise.
     #[error(
-        "--outcome timedout is a queue's or ring group's; a call to a user ends unanswered with \
-         --outcome no-answer or voicemail"
+        "the outcome timedout is a queue's or ring group's; a call to a user ends unanswered \
+         with no-answer or voicemail"
     )]
     TimedoutUser,
 }
