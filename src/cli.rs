@@ -165,7 +165,9 @@ pub enum Command {
         pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n  \
         pbxsim load --target $URL --duration 30s --output json | jq .latency.p99_ms\n  \
         pbxsim load --target $URL --duration 1m --html load.html --report load.json  # charts, KPIs\n  \
-        pbxsim report show load.json --html again.html            # the same page from the JSON\n\n\
+        pbxsim report show load.json --html again.html            # the same page from the JSON\n  \
+        pbxsim load --dry-run --max-calls 1000 --seed 7 --start-time 2026-01-05T09:00:00Z -o day.ndjson\n  \
+        pbxsim load --dry-run --envelope --rate 50/s -z 1h | jq -c .body.unique_call_id  # no HTTP\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
         measured from each event's intended send time (corrected) as well as from the request's\n\
         start (raw). --max-calls-in-flight makes it closed: new calls wait for a slot.\n\n\
@@ -908,6 +910,17 @@ pub struct LoadArgs {
     /// visits, durations; see `pbxsim schema truth`), to reconcile with your receiver's data.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
+    /// Write the generated events as NDJSON (one exact JSON body per line) instead of sending
+    /// them, at engine speed; `pbxsim replay` sends such a file. --duration bounds the schedule
+    /// (duration × --speed of PBX time), with or without --asap.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: wrap each body with its virtual time, target and header names.
+    #[arg(long, requires = "dry_run")]
+    pub envelope: bool,
+    /// With --dry-run: write the events to FILE instead of stdout.
+    #[arg(long = "out", short = 'o', value_name = "FILE", requires = "dry_run")]
+    pub dry_run_out: Option<PathBuf>,
     #[command(flatten)]
     pub reports: ReportArgs,
     #[command(flatten)]

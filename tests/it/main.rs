@@ -24,6 +24,7 @@ mod limits;
 mod listen;
 mod listener_hardening;
 mod load;
+mod load_dry_run;
 mod oneshot;
 mod readme_local_dev;
 mod receiver_example;
