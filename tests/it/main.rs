@@ -30,6 +30,7 @@ mod readme_local_dev;
 mod receiver_example;
 mod replay;
 mod report;
+mod report_merge;
 mod run;
 mod secrets;
 mod semantics;
