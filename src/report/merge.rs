@@ -144,3 +144,51 @@ fn histograms(r: &LoadReport) -> Vec<(String, &Hist)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::load_report::tests::report;
+
+    fn named(k: u64) -> (String, LoadReport) {
+        (format!("r{k}.json"), report(k))
+    }
+
+    #[test]
+    fn counts_add_and_the_thresholds_of_every_report_are_checked_once() {
+        let (mut a, mut b) = (named(1), named(2));
+        let rule: Threshold = "error_rate < 50%".parse().unwrap();
+        a.1.check(std::slice::from_ref(&rule));
+        b.1.check(&[rule.clone(), "p99 < 1us".parse().unwrap()]);
+        let m = merge(&[a.clone(), b.clone()], &["p50 < 60m".parse().unwrap()]).unwrap();
+        assert_eq!(m.report.events.delivered, a.1.events.delivered + b.1.events.delivered);
+        let names: Vec<String> = m.verdicts.iter().map(|v| v.threshold.to_string()).collect();
+        assert_eq!(names, ["error_rate < 50%", "p99 < 1us", "p50 < 3600s"]);
+        assert_eq!(m.exit, Exit::Failed, "p99 < 1us fails on the merged result");
+        assert_eq!(m.report.thresholds.len(), 3);
+        let passing = merge(&[named(1), named(2)], &[rule]).unwrap();
+        assert_eq!(passing.exit, Exit::Ok);
+        let setting = passing.report.settings.last().unwrap();
+        assert_eq!(setting.value, "r1.json (seed 1), r2.json (seed 2)");
+    }
+
+    #[test]
+    fn reports_that_are_not_parts_of_one_run_are_refused() {
+        assert_eq!(merge(&[], &[]).unwrap_err(), MergeError::Empty);
+        let same = merge(&[named(1), ("again.json".into(), report(1))], &[]).unwrap_err();
+        assert!(matches!(same, MergeError::SameSeed { seed: 1, .. }), "{same}");
+        let mut other = named(2);
+        other.1.scenario = "callcentre".into();
+        let e = merge(&[named(1), other], &[]).unwrap_err();
+        assert!(e.to_string().contains("`midsize` and `callcentre`"), "{e}");
+        let mut faster = named(2);
+        faster.1.compression.speed = 120.0;
+        assert!(matches!(merge(&[named(1), faster], &[]), Err(MergeError::Compression { .. })));
+        let mut finer = named(2);
+        let mut h = hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        h.record(5).unwrap();
+        finer.1.by_type.get_mut("queue_call").unwrap().raw_latency = Some(Hist(h));
+        let e = merge(&[named(1), finer], &[]).unwrap_err();
+        assert!(e.to_string().contains("queue_call raw latency histogram"), "{e}");
+    }
+}
