@@ -111,8 +111,8 @@ pub fn dry_run_plan(plan: &Plan) -> Plan {
 /// The plan's events as NDJSON on `out` instead of sending them (`load --dry-run`), at engine
 /// speed: the calls a live run would start (`--max-calls`, the window), its events up to
 /// `--max-events`, none at or after the cut-off (`window + drain`, PBX time), written as
-/// [`deliver::dry_run::write_ndjson`] (or with `chaos`, [`deliver::dry_run::write_ndjson_chaos`]) writes a
-/// scripted run's. `plan` is a [`dry_run_plan`]; `truth` records every call that ends. Returns
+/// [`deliver::dry_run::write_ndjson`] (or with `chaos`,
+/// [`deliver::dry_run::write_ndjson_chaos`]) writes a scripted run's. `plan` is a [`dry_run_plan`]; `truth` records every call that ends. Returns
 /// what was written and the call that would not end, if one tripped the engine's limits.
 pub fn write_dry_run(
     plan: &Plan,
