@@ -165,7 +165,9 @@ pub enum Command {
         pbxsim load --target $URL --threshold 'p99<250ms' --threshold 'error_rate<0.1%' --junit load.xml\n  \
         pbxsim load --target $URL --duration 30s --output json | jq .latency.p99_ms\n  \
         pbxsim load --target $URL --duration 1m --html load.html --report load.json  # charts, KPIs\n  \
-        pbxsim report show load.json --html again.html            # the same page from the JSON\n\n\
+        pbxsim report show load.json --html again.html            # the same page from the JSON\n  \
+        pbxsim load --dry-run --max-calls 1000 --seed 7 --start-time 2026-01-05T09:00:00Z -o day.ndjson\n  \
+        pbxsim load --dry-run --envelope --rate 50/s -z 1h | jq -c .body.unique_call_id  # no HTTP\n\n\
         Open model by default: calls start on schedule whatever the receiver does, and latency is\n\
         measured from each event's intended send time (corrected) as well as from the request's\n\
         start (raw). --max-calls-in-flight makes it closed: new calls wait for a slot.\n\n\
@@ -913,6 +915,17 @@ pub struct LoadArgs {
     /// visits, durations; see `pbxsim schema truth`), to reconcile with your receiver's data.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
+    /// Write the generated events as NDJSON (one exact JSON body per line) instead of sending
+    /// them, at engine speed; `pbxsim replay` sends such a file. --duration bounds the schedule
+    /// (duration × --speed of PBX time), with or without --asap.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: wrap each body with its virtual time, target and header names.
+    #[arg(long, requires = "dry_run")]
+    pub envelope: bool,
+    /// With --dry-run: write the events to FILE instead of stdout.
+    #[arg(long = "out", short = 'o', value_name = "FILE", requires = "dry_run")]
+    pub dry_run_out: Option<PathBuf>,
     #[command(flatten)]
     pub reports: ReportArgs,
     #[command(flatten)]
@@ -1048,6 +1061,40 @@ pub enum ReportCommand {
         (the error names the file, and the line and column of a JSON syntax error), or an output\n\
         file cannot be written.")]
     Show(ReportShowArgs),
+    /// Merge the JSON reports of `load` runs played in parallel into one, exactly, and check
+    /// the thresholds on the whole run.
+    #[command(after_help = "Examples:\n  \
+        pbxsim load --target $URL --seed 1 --report a.json & pbxsim load --target $URL --seed 2 --report b.json\n  \
+        pbxsim report merge a.json b.json -o total.json        # prints the whole run's report\n  \
+        pbxsim report merge reports/*.json --threshold 'p99<250ms' -q   # CI: the exit code only\n\n\
+        Counters add up; the HDR histograms merge bucket for bucket, so the percentiles are\n\
+        those of one histogram fed with every run's samples; rates (calls started per second),\n\
+        throughput, the per-type table and the KPIs are recomputed from the sums. The\n\
+        thresholds each report recorded (its [expect] and --threshold rules) and --threshold\n\
+        are checked again on the merged result.\n\n\
+        Reports merge only as parts of one run: the same scenario, compression and histogram\n\
+        settings, and a different seed each (the same seed played the same calls).\n\n\
+        Exit codes: 0 merged, every threshold passed; 1 a threshold failed on the merged result;\n\
+        2 a file cannot be read, is not a load report, or the reports do not merge (the error\n\
+        says which two differ and how).")]
+    Merge(ReportMergeArgs),
+}
+
+/// `pbxsim report merge`.
+#[derive(Debug, Args)]
+pub struct ReportMergeArgs {
+    /// The reports of `load --report` (or `--output json`) to merge.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Write the merged report (JSON, as `load --report` writes one) to FILE.
+    #[arg(long = "out", short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Pass/fail rule checked on the merged result, repeatable, with the reports' own.
+    #[arg(long = "threshold", value_name = "RULE", value_parser = parse_threshold)]
+    pub thresholds: Vec<pbxsim::report::Threshold>,
+    /// Print nothing (only write -o and set the exit code).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// `pbxsim report show`.

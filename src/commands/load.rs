@@ -53,7 +53,36 @@ pub(crate) fn load_traffic(
     Ok((scenario, spec, false))
 }
 
+/// The flags of `load` that only matter when events are sent or a report is written.
+const NOT_IN_A_DRY_RUN: [(&str, &str); 17] = [
+    ("concurrency", "--concurrency"),
+    ("timeout", "--timeout"),
+    ("retries", "--retries"),
+    ("retry_on", "--retry-on"),
+    ("stop_call_on_failure", "--stop-call-on-failure"),
+    ("insecure", "--insecure"),
+    ("failed", "--failed"),
+    ("allow_failures", "--allow-failures"),
+    ("verbose", "--verbose"),
+    ("max_calls_in_flight", "--max-calls-in-flight"),
+    ("report", "--report"),
+    ("junit", "--junit"),
+    ("stats_csv", "--stats-csv"),
+    ("html", "--html"),
+    ("thresholds", "--threshold"),
+    ("ui", "--ui"),
+    ("output", "--output"),
+];
+
 pub(crate) fn load(args: LoadArgs) -> ExitCode {
+    if args.dry_run
+        && let Err(code) = refuse(
+            &NOT_IN_A_DRY_RUN,
+            "--dry-run writes the events, sends nothing and measures nothing",
+        )
+    {
+        return code;
+    }
     let (mut scenario, spec, builtin_pbx) = match load_traffic(&args) {
         Ok(t) => t,
         Err(code) => return code,
@@ -116,6 +145,10 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
         }
         Err(e) => return session_error(&e),
     };
+    if args.dry_run {
+        let overrides = overrides(args.target.as_deref(), args.token.as_deref(), &args.routes);
+        return dry_run(session, &args, overrides, deliver.chaos);
+    }
     let series = match &args.stats_csv {
         Some(path) => match std::fs::File::create(path)
             .and_then(|f| pbxsim::report::series::Series::new(std::io::BufWriter::new(f)))
@@ -296,4 +329,43 @@ impl Observer for LoadView {
         // Diagnostics, like the header: stdout holds the report alone.
         eprintln!("{}", inspector_open_line(url));
     }
+}
+
+/// `load --dry-run`: the session's events as NDJSON on stdout or in `--out FILE`, sending
+/// nothing.
+fn dry_run(
+    session: Session,
+    args: &LoadArgs,
+    overrides: deliver::Overrides,
+    chaos: Option<pbxsim::scenario::chaos::Chaos>,
+) -> ExitCode {
+    let mut options = SessionOptions { overrides, ..SessionOptions::default() };
+    options.deliver.chaos = chaos;
+    let mut session = session.with_options(options);
+    if let Some(path) = &args.truth {
+        match truth_file(path) {
+            Ok(file) => session = session.with_truth(file),
+            Err(e) => return session_error(&e),
+        }
+    }
+    let sink: Box<dyn std::io::Write> = match &args.dry_run_out {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(file) => Box::new(file),
+            Err(e) => return usage_error(format!("cannot write {}: {e}", path.display())),
+        },
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, sink);
+    let done = match session.dry_run(args.envelope, &mut out) {
+        Ok(done) => done,
+        Err(e) => return session_error(&e),
+    };
+    drop(out);
+    if let Err(e) = &done.written {
+        let shown =
+            args.dry_run_out.as_ref().map_or("the events".into(), |p| p.display().to_string());
+        eprintln!("error: cannot write {shown}: {e}");
+    }
+    print_truth(done.truth.as_ref(), args.truth.as_deref());
+    done.exit.into()
 }

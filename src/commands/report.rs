@@ -1,6 +1,7 @@
 //! `pbxsim report show FILE.json`: a saved report of `load` or `run` printed as the text its
-//! run printed, and written again as HTML or JUnit; and what `load` and `run` share to write
-//! their HTML report and list their settings.
+//! run printed, and written again as HTML or JUnit; `pbxsim report merge A.json B.json …`:
+//! load reports of parallel runs merged ([`pbxsim::report::merge`]); and what `load` and `run`
+//! share to write their HTML report and list their settings.
 
 use crate::cli::*;
 use crate::commands::token_source;
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 pub(crate) fn report(command: ReportCommand) -> ExitCode {
     match command {
         ReportCommand::Show(args) => show(args),
+        ReportCommand::Merge(args) => merge(args),
     }
 }
 
@@ -126,6 +128,36 @@ fn show(args: ReportShowArgs) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+fn merge(args: ReportMergeArgs) -> ExitCode {
+    let mut reports = Vec::new();
+    for path in &args.files {
+        match read(path) {
+            Ok(Saved::Load(r)) => reports.push((path.display().to_string(), *r)),
+            Ok(Saved::Run(_)) => {
+                return usage_error(format!(
+                    "{}: a report of `run`; `report merge` merges reports of `load` runs",
+                    path.display()
+                ));
+            }
+            Err(message) => return usage_error(message),
+        }
+    }
+    let merged = match pbxsim::report::merge::merge(&reports, &args.thresholds) {
+        Ok(m) => m,
+        Err(e) => return usage_error(e),
+    };
+    if let Some(path) = &args.out {
+        let text = serde_json::to_string_pretty(&merged.report).expect("reports serialize");
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            return usage_error(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if !args.quiet {
+        print_stdout(merged.report.text().trim_end_matches('\n'));
+    }
+    merged.exit.into()
 }
 
 /// Writes the HTML report of `report` (a report's JSON) to `path`.

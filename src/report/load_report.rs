@@ -751,7 +751,7 @@ impl super::verdict::Measure for LoadReport {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn hist(from: u64, n: u64) -> Hist {
@@ -762,7 +762,8 @@ mod tests {
         h
     }
 
-    fn report(k: u64) -> LoadReport {
+    /// A small report of seed `k` whose counts grow with `k` (also for merge's tests).
+    pub(crate) fn report(k: u64) -> LoadReport {
         let mut by_type = BTreeMap::new();
         by_type.insert(
             "queue_call".to_string(),

@@ -7,6 +7,7 @@
 //!   verdicts as a JUnit XML file for CI;
 //! - [`hist`]: HDR latency histograms as reports carry them (exact merge);
 //! - [`load_report`]: the load run's report, as text and JSON; [`run`]: a scripted run's, as JSON;
+//! - [`merge`](mod@merge): load reports of parallel generators merged exactly, thresholds checked again;
 //! - [`series`]: the `--stats-csv` time series; [`trend`]: the time series the JSON report
 //!   carries (`series`) and the HTML report draws;
 //! - [`kpi`]: contact-centre KPIs per queue and ring group; [`html`](mod@html): the
@@ -19,6 +20,7 @@ pub mod junit;
 pub mod kpi;
 pub mod load_report;
 mod measure;
+pub mod merge;
 pub mod progress;
 pub mod run;
 pub mod series;

@@ -94,3 +94,54 @@ pub async fn run_with_truth(
     report.kpis = Some(kpis.kpis());
     Ok(report)
 }
+
+/// The plan as a dry run plays it (`load --dry-run`): there is no wall clock, so a window
+/// (`--duration`, the stages) bounds the schedule in PBX time (`duration × speed`) with or
+/// without `asap`, as a paced run's does.
+pub fn dry_run_plan(plan: &Plan) -> Plan {
+    let mut plan = plan.clone();
+    plan.options.asap = false;
+    plan
+}
+
+/// The plan's events as NDJSON on `out` instead of sending them (`load --dry-run`), at engine
+/// speed: the calls a live run would start (`--max-calls`, the window), its events up to
+/// `--max-events`, none at or after the cut-off (`window + drain`, PBX time), written as
+/// [`deliver::dry_run::write_ndjson`] (or with `chaos`,
+/// [`deliver::dry_run::write_ndjson_chaos`]) writes a scripted run's. `plan` is a [`dry_run_plan`]; `truth` records every call that ends. Returns
+/// what was written and the call that would not end, if one tripped the engine's limits.
+pub fn write_dry_run(
+    plan: &Plan,
+    timeline: &crate::time::Timeline,
+    format: deliver::dry_run::DryRunFormat,
+    overrides: &deliver::Overrides,
+    chaos: Option<&crate::scenario::chaos::Chaos>,
+    truth: Option<&mut Recorder>,
+    out: &mut impl std::io::Write,
+) -> (std::io::Result<deliver::dry_run::DryRunCounts>, Option<engine::Runaway>) {
+    let o = &plan.options;
+    let cut_off =
+        plan.window.map(|w| ((w + o.drain).as_secs_f64() * o.speed * 1000.0).ceil() as u64);
+    let mut feed = LoadFeed::new(plan, None, truth);
+    let scenario = &plan.scenario;
+    let written = {
+        let items = (&mut feed).take_while(|item| match item {
+            engine::feed::Feed::Event(e) => cut_off.is_none_or(|c| e.at < c),
+            engine::feed::Feed::CallEnded(_) => true,
+        });
+        match chaos {
+            None => {
+                let events = items.filter_map(|item| match item {
+                    engine::feed::Feed::Event(e) => Some(e),
+                    engine::feed::Feed::CallEnded(_) => None,
+                });
+                deliver::dry_run::write_ndjson(scenario, timeline, events, format, overrides, out)
+            }
+            Some(chaos) => deliver::dry_run::write_ndjson_chaos(
+                scenario, timeline, items, chaos, format, overrides, out,
+            ),
+        }
+    };
+    let runaway = feed.engine().backstop().tripped().cloned();
+    (written, runaway)
+}

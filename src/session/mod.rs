@@ -512,14 +512,41 @@ impl Session {
         })
     }
 
-    /// The events as NDJSON on `out` instead of sending them (`--dry-run`; scripted sessions):
-    /// one body per line, or with `envelope`, each inside a small envelope (virtual time,
-    /// target, header names; the token redacted). The clock is anchored for an instant run.
+    /// The events as NDJSON on `out` instead of sending them (`--dry-run`): one body per line,
+    /// or with `envelope`, each inside a small envelope (virtual time, target, header names;
+    /// the token redacted). The clock is anchored for an instant run. A load's window bounds
+    /// its schedule in PBX time, with or without `asap` ([`load::write_dry_run`]).
     pub fn dry_run(self, envelope: bool, out: &mut impl Write) -> Result<DryRun, SessionError> {
         use crate::deliver::dry_run::{self, DryRunFormat};
+        let format = if envelope { DryRunFormat::Envelope } else { DryRunFormat::Body };
         let (seed, last_at) = match &self.work {
             Work::Scripted { seed, preview, .. } => (*seed, preview.last_at),
-            Work::Load { .. } => return Err(SessionError::Unsupported("a dry run of a load")),
+            Work::Load { plan } => {
+                // No wall clock: the window bounds the schedule in PBX time, and an anchored
+                // clock starts as far back as the whole run reaches (an instant run).
+                let mut plan = load::dry_run_plan(plan);
+                if self.anchor.lead().is_some() {
+                    let (horizon, exact) = load_plan::horizon(&plan);
+                    let lead = crate::time::lead_for(horizon, None);
+                    plan.options.start =
+                        Anchor::back_from(Utc::now(), lead, exact.then_some(horizon)).start;
+                }
+                let timeline = Timeline::new(plan.options.start, self.scenario.utc_offset);
+                let mut recorder = self.truth.map(|out| Recorder::new(timeline, out));
+                let (written, runaway) = load::write_dry_run(
+                    &plan,
+                    &timeline,
+                    format,
+                    &self.options.overrides,
+                    self.options.deliver.chaos.as_ref(),
+                    recorder.as_mut(),
+                    out,
+                );
+                if let Some(runaway) = runaway {
+                    return Err(SessionError::Runaway(runaway));
+                }
+                return Ok(finish_dry_run(written.map(|_| ()), recorder));
+            }
         };
         let anchor = match self.anchor.lead() {
             Some(_) => {
@@ -528,7 +555,6 @@ impl Session {
             None => self.anchor,
         };
         let options = engine::Options::new(seed, anchor.start);
-        let format = if envelope { DryRunFormat::Envelope } else { DryRunFormat::Body };
         let timeline = Timeline::new(options.start, self.scenario.utc_offset);
         let mut recorder = self.truth.map(|out| Recorder::new(timeline, out));
         let scenario = &self.scenario;
@@ -562,14 +588,20 @@ impl Session {
         if let Some(runaway) = backstop.tripped() {
             return Err(SessionError::Runaway(runaway.clone()));
         }
-        let truth = recorder.map(Recorder::finish);
-        let written = match written {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-            other => other.map(|_| ()),
-        };
-        let exit = Exit::Ok.failed_if(written.is_err() || matches!(truth, Some(Err(_))));
-        Ok(DryRun { written, truth, exit })
+        Ok(finish_dry_run(written.map(|_| ()), recorder))
     }
+}
+
+/// A dry run's end: a closed pipe is not an error; a write that failed, or a ground truth that
+/// could not be written, fails it.
+fn finish_dry_run(written: std::io::Result<()>, recorder: Option<Recorder>) -> DryRun {
+    let truth = recorder.map(Recorder::finish);
+    let written = match written {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    };
+    let exit = Exit::Ok.failed_if(written.is_err() || matches!(truth, Some(Err(_))));
+    DryRun { written, truth, exit }
 }
 
 /// The end of a dry run.

@@ -227,7 +227,11 @@ fn commands(md: &str) -> Vec<(usize, String)> {
     out
 }
 
-/// The pbxsim invocations in a shell line: (subcommand or "" for none, flags).
+/// Commands whose first argument is a subcommand of their own (`pbxsim report merge`).
+const GROUPS: [&str; 1] = ["report"];
+
+/// The pbxsim invocations in a shell line: (subcommand, `report merge` for a group's, or ""
+/// for none; flags).
 fn invocations(line: &str) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     for segment in line.split("&&").flat_map(|s| s.split(" | ")).flat_map(|s| s.split(';')) {
@@ -248,6 +252,10 @@ fn invocations(line: &str) -> Vec<(String, Vec<String>)> {
             let word = word.trim_matches(|c| c == '[' || c == ']');
             if k == 0 && !word.starts_with('-') {
                 command = word.to_string();
+                continue;
+            }
+            if k == 1 && GROUPS.contains(&command.as_str()) && !word.starts_with('-') {
+                command = format!("{command} {word}");
                 continue;
             }
             if word.len() > 1 && word.starts_with('-') && word != "--" {
@@ -275,6 +283,10 @@ fn invocations_are_read_like_a_shell() {
         invocations("pbxsim new FILE [--template office|callcentre|load]"),
         vec![("new".to_string(), vec!["--template".to_string()])]
     );
+    assert_eq!(
+        invocations("pbxsim report merge a.json b.json -o total.json"),
+        vec![("report merge".to_string(), vec!["-o".to_string()])]
+    );
 }
 
 /// Whether `help` lists `flag` (`--port` as `--port <PORT>`, `-p` as `-p, --port`).
@@ -297,7 +309,9 @@ fn every_command_and_flag_shown_exists() {
                 let out = if command.is_empty() {
                     pbxsim_output(&["--help"])
                 } else {
-                    pbxsim_output(&[command, "--help"])
+                    let mut args: Vec<&str> = command.split(' ').collect();
+                    args.push("--help");
+                    pbxsim_output(&args)
                 };
                 out.status.success().then(|| text(&out.stdout))
             })
