@@ -112,6 +112,44 @@ fn every_key_in_the_schema_has_a_description() {
     assert!(keys > 100, "only {keys} keys found");
 }
 
+/// Every key name the schema has, anywhere (`properties` of any node).
+fn key_names(node: &Value, out: &mut std::collections::BTreeSet<String>) {
+    match node {
+        Value::Object(object) => {
+            if let Some(Value::Object(properties)) = object.get("properties") {
+                out.extend(properties.keys().cloned());
+            }
+            object.values().for_each(|child| key_names(child, out));
+        }
+        Value::Array(items) => items.iter().for_each(|child| key_names(child, out)),
+        _ => {}
+    }
+}
+
+/// The scenario reference, docs/scenario-format.md, names every key of the schema: as
+/// `` `key` ``, as `key = …` in an example (inline tables too), or as a table `[key]` /
+/// `[[key]]`.
+#[test]
+fn the_scenario_reference_names_every_key_of_the_schema() {
+    let doc = std::fs::read_to_string(repo().join("docs/scenario-format.md")).unwrap();
+    let mut keys = std::collections::BTreeSet::new();
+    key_names(&schema(), &mut keys);
+    assert!(keys.len() > 60, "only {} key names found", keys.len());
+    let named = |key: &str| {
+        doc.contains(&format!("`{key}`"))
+            || doc.contains(&format!("[{key}]"))
+            || doc.contains(&format!("[{key}."))
+            || doc.contains(&format!("{{ {key} ="))
+            || doc.contains(&format!(", {key} ="))
+            || doc.lines().any(|l| l.trim_start().starts_with(&format!("{key} =")))
+    };
+    let missing: Vec<&String> = keys.iter().filter(|k| !named(k)).collect();
+    assert!(
+        missing.is_empty(),
+        "docs/scenario-format.md does not document these keys of the schema: {missing:?}"
+    );
+}
+
 fn count_properties(node: &Value, n: &mut usize) {
     match node {
         Value::Object(object) => {
