@@ -108,6 +108,50 @@ pub(crate) fn one_call_error(e: &OneCallError) -> String {
     }
 }
 
+/// A bad `-H` value, in the words of the flag.
+pub(crate) fn header_error(e: pbxsim::deliver::HeaderError) -> ExitCode {
+    use pbxsim::deliver::HeaderError;
+    usage_error(match e {
+        HeaderError::NoColon => {
+            "-H needs `Name: value`, like -H 'X-Env: staging' (this one has no colon)".into()
+        }
+        HeaderError::Token(name) => {
+            format!("-H {name}: the token goes in --token (or PBXSIM_TOKEN)")
+        }
+        HeaderError::BadName => "-H: the part before the colon is not a valid header name".into(),
+        other => format!("-H {other}"),
+    })
+}
+
+/// A `trigger --set` / `--unset` that cannot be applied, in the words of the flags.
+pub(crate) fn edit_error(e: pbxsim::trigger::EditError) -> ExitCode {
+    use pbxsim::trigger::EditError;
+    usage_error(match e {
+        EditError::NotAnAssignment(text) => {
+            format!("`{text}` is not of the form field=value; write e.g. --set queue_name=Support")
+        }
+        EditError::TypeField => {
+            "the type is chosen by the TYPE argument, not by --set/--unset".to_string()
+        }
+        other => other.to_string(),
+    })
+}
+
+/// A replay file that cannot be sent as it is, with the flag that fixes it.
+pub(crate) fn replay_error(e: &pbxsim::deliver::ReplayError) -> ExitCode {
+    use pbxsim::deliver::ReplayError;
+    use pbxsim::deliver::replay::TargetProblem;
+    match e {
+        ReplayError::Target { problem: TargetProblem::Missing, .. } => {
+            usage_error(format!("{e}; pass --target URL"))
+        }
+        ReplayError::Target { problem: TargetProblem::Masked(_), .. } => {
+            usage_error(format!("{e}; pass --target with the full URL"))
+        }
+        other => usage_error(other),
+    }
+}
+
 /// A delivery that could not start, in the words of the flags that fix it.
 pub(crate) fn deliver_error(e: &DeliverError) -> String {
     match e {

@@ -15,11 +15,12 @@ use crate::pbx::{Pbx, RecordingMode, RecordingSettings, Step};
 /// Why an edit could not be applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
-    #[error("`{0}` is not of the form field=value; write e.g. --set queue_name=Support")]
+    #[error("`{0}` is not of the form field=value, like queue_name=Support")]
     NotAnAssignment(String),
     #[error("{ty} has no field `{field}`{hint}")]
     UnknownField { ty: EventType, field: String, hint: String },
-    #[error("the type is chosen by the TYPE argument, not by --set/--unset")]
+    /// `type` is the event type itself, not a field to edit.
+    #[error("`type` is the event's type, not a field to edit")]
     TypeField,
     #[error("{ty}.{field} is an integer (whole seconds); `{value}` is not")]
     NotAnInteger { ty: EventType, field: &'static str, value: String },

@@ -147,7 +147,7 @@ impl DeliveryArgs {
             .iter()
             .map(|h| deliver::parse_header(h))
             .collect::<Result<_, _>>()
-            .map_err(usage_error)
+            .map_err(header_error)
     }
 
     /// Lay the `-H` headers over the scenario's global webhook headers.

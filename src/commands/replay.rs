@@ -30,7 +30,7 @@ pub(crate) fn replay(args: ReplayArgs) -> ExitCode {
         &headers,
     ) {
         Ok(plan) => plan,
-        Err(e) => return usage_error(e),
+        Err(e) => return replay_error(&e),
     };
     plan.set_token_source(token_source());
     if plan.redacted_headers && args.token.is_none() {

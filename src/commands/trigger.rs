@@ -31,13 +31,13 @@ pub(crate) fn trigger(args: TriggerArgs) -> ExitCode {
         .collect::<Result<Vec<_>, _>>()
     {
         Ok(h) => h,
-        Err(e) => return usage_error(e),
+        Err(e) => return header_error(e),
     };
     let mut sets = Vec::new();
     for text in &args.sets {
         match pbxsim::trigger::parse_assignment(text) {
             Ok(pair) => sets.push(pair),
-            Err(e) => return usage_error(e),
+            Err(e) => return edit_error(e),
         }
     }
     let seed = args.seed.unwrap_or_else(rand::random);
@@ -50,7 +50,7 @@ pub(crate) fn trigger(args: TriggerArgs) -> ExitCode {
     };
     let original = body.clone();
     if let Err(e) = pbxsim::trigger::apply_edits(ty, &mut body, &sets, &[]) {
-        return usage_error(e);
+        return edit_error(e);
     }
     if !args.raw {
         match pbxsim::trigger::reconcile(ty, &original, &mut body, &sets) {
@@ -68,7 +68,7 @@ pub(crate) fn trigger(args: TriggerArgs) -> ExitCode {
         }
     }
     if let Err(e) = pbxsim::trigger::apply_edits(ty, &mut body, &[], &args.unsets) {
-        return usage_error(e);
+        return edit_error(e);
     }
     let body = serde_json::Value::Object(body).to_string();
     if args.print {

@@ -9,15 +9,17 @@ use crate::secret::Secret;
 /// Why a `-H` value was refused. The messages never hold the header's value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
-    #[error("-H needs `Name: value`, like -H 'X-Env: staging' (this one has no colon)")]
+    /// Not `Name: value`.
+    #[error("a header is `Name: value`, like 'X-Env: staging' (this one has no colon)")]
     NoColon,
-    #[error("-H: the part before the colon is not a valid header name")]
+    #[error("the part before the colon is not a valid header name")]
     BadName,
-    #[error("-H {0}: pbxsim sets this header itself")]
+    #[error("{0}: pbxsim sets this header itself")]
     Reserved(String),
-    #[error("-H {0}: the token goes in --token (or PBXSIM_TOKEN)")]
+    /// The token header: the token is set on its own, not as an extra header.
+    #[error("{0}: the token is set on its own, not as a header")]
     Token(String),
-    #[error("-H {0}: the value holds characters not allowed in a header")]
+    #[error("{0}: the value holds characters not allowed in a header")]
     BadValue(String),
 }
 

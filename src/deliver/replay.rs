@@ -37,6 +37,22 @@ pub enum ReplayError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{}:{line}:{column}: {message}", path.display())]
     Line { path: PathBuf, line: u64, column: usize, message: String },
+    /// A line that cannot be sent without a target given for the whole file.
+    #[error("{}:{line}:1: {problem}", path.display())]
+    Target { path: PathBuf, line: u64, problem: TargetProblem },
+}
+
+/// Why a line's own target cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetProblem {
+    #[error("this line names no target URL")]
+    Missing,
+    /// Its secret (credentials, `token=`) was masked when the line was written.
+    #[error(
+        "this line's target `{0}` had a secret (credentials or a query parameter such as \
+         `token=`) masked when it was written, so it cannot be sent as it is"
+    )]
+    Masked(String),
 }
 
 /// A line's target URL and extra headers.
@@ -265,16 +281,21 @@ pub fn plan_with_headers(
         let url = match (&plan.target, &line.target) {
             (Some(t), _) => t.clone(),
             (None, Some(t)) if crate::secret::is_redacted_url(t) => {
-                let message = format!(
-                    "this line's target `{t}` had a secret (credentials or a query parameter \
-                     such as `token=`) masked when it was written, so it cannot be sent as it is; \
-                     pass --target with the full URL"
-                );
-                return Err(at((1, message)));
+                let problem = TargetProblem::Masked(t.to_string());
+                return Err(ReplayError::Target {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    problem,
+                });
             }
             (None, Some(t)) => SecretUrl::from(t.as_ref()),
             (None, None) => {
-                return Err(at((1, "this line names no target URL; pass --target URL".into())));
+                let problem = TargetProblem::Missing;
+                return Err(ReplayError::Target {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    problem,
+                });
             }
         };
         let key = (url, line.headers);
