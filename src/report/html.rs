@@ -392,6 +392,39 @@ fn line_chart(id: &str, label: &str, y_unit: &str, lines: &[Line]) -> String {
     out
 }
 
+/// Where one horizontal bar goes and what it says.
+struct BarRow<'a> {
+    label_w: f64,
+    y: f64,
+    row_h: f64,
+    /// The bar's width.
+    w: f64,
+    color: &'a str,
+    name: &'a str,
+    text: &'a str,
+}
+
+/// One bar: its label on the left, the bar (with a tooltip), its value on the right.
+fn bar_row(out: &mut String, r: BarRow<'_>) {
+    let BarRow { label_w, y, row_h, w, color, name, text } = r;
+    let _ = write!(
+        out,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=end>{}</text>\
+         <rect class=bar x=\"{label_w}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{color}\">\
+         <title>{}: {}</title></rect><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+        label_w - 8.0,
+        y + 14.0,
+        esc(name),
+        y + 3.0,
+        row_h - 6.0,
+        esc(name),
+        esc(text),
+        label_w + w + 6.0,
+        y + 14.0,
+        esc(text)
+    );
+}
+
 /// Horizontal bars: one row per (label, value, colour); values are counts.
 fn bar_chart(id: &str, label: &str, rows: &[(String, f64, &str, String)]) -> String {
     let row_h = 22.0;
@@ -410,23 +443,7 @@ fn bar_chart(id: &str, label: &str, rows: &[(String, f64, &str, String)]) -> Str
         } else {
             0.0
         };
-        let _ = write!(
-            out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=end>{}</text>\
-             <rect class=bar x=\"{label_w}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{color}\">\
-             <title>{}: {}</title></rect>\
-             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            label_w - 8.0,
-            y + 14.0,
-            esc(name),
-            y + 3.0,
-            row_h - 6.0,
-            esc(name),
-            esc(text),
-            label_w + w + 6.0,
-            y + 14.0,
-            esc(text)
-        );
+        bar_row(&mut out, BarRow { label_w, y, row_h, w, color, name, text });
     }
     out.push_str("</svg>");
     out
@@ -740,22 +757,7 @@ fn percent_bars(id: &str, rows: &[(String, f64, &str, String)]) -> String {
     for (i, (name, value, color, text)) in rows.iter().enumerate() {
         let y = TOP + i as f64 * row_h;
         let w = value.clamp(0.0, 100.0) / 100.0 * pw;
-        let _ = write!(
-            out,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=end>{}</text>\
-             <rect class=bar x=\"{label_w}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{color}\">\
-             <title>{}: {}</title></rect><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            label_w - 8.0,
-            y + 14.0,
-            esc(name),
-            y + 3.0,
-            row_h - 6.0,
-            esc(name),
-            esc(text),
-            label_w + w + 6.0,
-            y + 14.0,
-            esc(text)
-        );
+        bar_row(&mut out, BarRow { label_w, y, row_h, w, color, name, text });
     }
     out.push_str("</svg>");
     out
