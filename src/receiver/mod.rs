@@ -164,8 +164,8 @@ pub struct ReceiverConfig {
 }
 
 /// [`ReceiverConfig::no_token_note`]'s default: no flag names, the library knows none.
-pub const NO_TOKEN_NOTE: &str =
-    "note: no token configured, so X-Pbx-Token is not checked (give the receiver a token to check it)";
+pub const NO_TOKEN_NOTE: &str = "note: no token configured, so X-Pbx-Token is not checked \
+                                    (give the receiver a token to check it)";
 
 impl Default for ReceiverConfig {
     fn default() -> Self {
