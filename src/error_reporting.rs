@@ -12,6 +12,10 @@ use std::process::ExitCode;
 /// Exit code for usage and scenario errors.
 pub(crate) const EXIT_USAGE: u8 = 2;
 
+/// The receivers' note when they check no token (`listen`, and `run`/`load`'s built-in one).
+pub(crate) const NO_TOKEN_NOTE: &str = "note: no token configured, so X-Pbx-Token is not checked \
+                                        (set --token or PBXSIM_TOKEN to check it)";
+
 /// Refuse `flags` that were given although `why` they cannot apply: exit 2, naming them.
 pub(crate) fn refuse(flags: &[(&'static str, &'static str)], why: &str) -> Result<(), ExitCode> {
     match given(flags).as_slice() {

@@ -31,6 +31,7 @@ pub(crate) fn listen(args: ListenArgs) -> ExitCode {
         },
         output: output.clone(),
         inspector: args.ui.then(InspectorConfig::default),
+        no_token_note: crate::error_reporting::NO_TOKEN_NOTE.to_string(),
         ..ReceiverConfig::default()
     };
     let bind = SocketAddr::new(args.bind, args.port);

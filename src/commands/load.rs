@@ -204,6 +204,7 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
                     false => Output::stdout(),
                 },
                 ui: args.ui,
+                no_token_note: crate::error_reporting::NO_TOKEN_NOTE.to_string(),
             },
             service_level: args.reports.service_level,
         };

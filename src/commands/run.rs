@@ -288,6 +288,7 @@ impl Play {
                         false => Output::stdout(),
                     },
                     ui: self.ui,
+                    no_token_note: crate::error_reporting::NO_TOKEN_NOTE.to_string(),
                 },
                 service_level: self.outputs.service_level,
             };

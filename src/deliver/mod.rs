@@ -55,8 +55,9 @@ pub use live::{FLUSH_EVERY, Live, LiveCounts, Sample, TypeLatency};
 pub use replay::{ReplayError, ReplayPlan};
 pub use retry::{RetryOn, RetryOnError, backoff, parse_retry_after, retry_delay};
 pub use summary::{
-    AuthFailure, CallCounts, Holds, JournalInfo, Outcome, Spacing, Summary, TypeCounts,
-    UNTRUSTED_CERTIFICATE, Unreachable, histogram as new_histogram, holds_line, plural,
+    AuthFailure, CallCounts, Holds, JournalInfo, JournalView, Outcome, Spacing, Summary,
+    SummaryView, TypeCounts, UNTRUSTED_CERTIFICATE, Unreachable, histogram as new_histogram,
+    holds_line, plural,
 };
 
 pub use crate::engine::feed::{Feed, with_ended_calls, with_ended_calls_and_truth, with_truth};

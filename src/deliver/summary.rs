@@ -649,6 +649,98 @@ impl Summary {
         Some(lines.join("\n"))
     }
 
+    /// The human summary ([`SummaryView::render`] over this summary).
+    pub fn render(&self) -> String {
+        self.view().render()
+    }
+
+    /// The chaos report's lines, when chaos was on.
+    pub fn chaos_text(&self) -> Option<String> {
+        self.chaos.as_ref().map(|c| {
+            let mut text = String::new();
+            c.render(&mut text);
+            text
+        })
+    }
+
+    /// What the human summary shows, as [`SummaryView::render`] takes it.
+    pub fn view(&self) -> SummaryView<'_> {
+        SummaryView {
+            generated: self.generated,
+            delivered: self.delivered,
+            failed: self.failed,
+            filtered: self.filtered,
+            skipped: self.skipped,
+            cancelled: self.cancelled,
+            cut_off: self.cut_off,
+            sent: self.sent,
+            retries: self.retries,
+            answers: counts(&self.answers),
+            failures: counts(&self.failures),
+            by_type: self.by_type.iter().map(|(n, c)| (*n, *c)).collect(),
+            latency: Some(&self.latency),
+            corrected: self.corrected.as_ref(),
+            holds: holds_line(&self.chaos_holds, &self.clock_holds),
+            lateness: self.lateness.as_ref(),
+            wall_s: self.wall.as_secs_f64(),
+            events_per_s: self.events_per_second(),
+            chaos: self.chaos_text(),
+            journal: self.journal.as_ref().map(|j| JournalView {
+                path: j.path.display().to_string(),
+                lines: j.lines,
+                error: j.error.as_deref(),
+            }),
+            interrupted: self.interrupted,
+            refused: self.auth_message(),
+        }
+    }
+}
+
+/// What the human delivery summary shows, built by [`Summary::view`] and by the run report
+/// (`report::RunReport`) from its JSON fields, so both print the same text through one
+/// renderer ([`SummaryView::render`]).
+#[derive(Debug, Clone, Default)]
+pub struct SummaryView<'a> {
+    pub generated: u64,
+    pub delivered: u64,
+    pub failed: u64,
+    pub filtered: u64,
+    pub skipped: u64,
+    pub cancelled: u64,
+    pub cut_off: u64,
+    /// Requests sent, and how many of them were retries.
+    pub sent: u64,
+    pub retries: u64,
+    /// `200: 12, timeout: 1`; empty: no line.
+    pub answers: String,
+    /// Finally-failed events by last error, as `answers`; empty: no line.
+    pub failures: String,
+    /// Per event type, in the order shown.
+    pub by_type: Vec<(&'a str, TypeCounts)>,
+    pub latency: Option<&'a Histogram<u64>>,
+    pub corrected: Option<&'a Histogram<u64>>,
+    /// [`holds_line`].
+    pub holds: Option<String>,
+    pub lateness: Option<&'a Histogram<u64>>,
+    pub wall_s: f64,
+    pub events_per_s: f64,
+    /// The chaos report's lines (each ending in a newline).
+    pub chaos: Option<String>,
+    pub journal: Option<JournalView<'a>>,
+    pub interrupted: bool,
+    /// [`Summary::auth_message`]: one line per URL that refused the token.
+    pub refused: Option<String>,
+}
+
+/// The failure journal as [`SummaryView`] shows it.
+#[derive(Debug, Clone)]
+pub struct JournalView<'a> {
+    pub path: String,
+    pub lines: u64,
+    pub error: Option<&'a str>,
+}
+
+impl SummaryView<'_> {
     /// The human summary.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -675,10 +767,10 @@ impl Summary {
         }
         let _ = writeln!(w, "requests   sent {} ({} retries)", self.sent, self.retries);
         if !self.answers.is_empty() {
-            let _ = writeln!(w, "answers    {}", counts(&self.answers));
+            let _ = writeln!(w, "answers    {}", self.answers);
         }
         if !self.failures.is_empty() {
-            let _ = writeln!(w, "failed     by last error: {}", counts(&self.failures));
+            let _ = writeln!(w, "failed     by last error: {}", self.failures);
         }
         if !self.by_type.is_empty() {
             let width = self.by_type.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
@@ -695,27 +787,26 @@ impl Summary {
                 );
             }
         }
-        if !self.latency.is_empty() {
-            let _ = writeln!(w, "latency    {}", quantiles(&self.latency));
+        if let Some(l) = self.latency.filter(|h| !h.is_empty()) {
+            let _ = writeln!(w, "latency    {}", quantiles(l));
         }
-        if let Some(c) = self.corrected.as_ref().filter(|h| !h.is_empty()) {
+        if let Some(c) = self.corrected.filter(|h| !h.is_empty()) {
             let _ =
                 writeln!(w, "corrected  {} (from each event's intended send time)", quantiles(c));
         }
-        if let Some(line) = holds_line(&self.chaos_holds, &self.clock_holds) {
+        if let Some(line) = &self.holds {
             let _ = writeln!(w, "           {line}");
         }
-        if let Some(late) = self.lateness.as_ref().filter(|h| !h.is_empty()) {
+        if let Some(late) = self.lateness.filter(|h| !h.is_empty()) {
             let _ = writeln!(w, "lateness   {} (send time after the paced time)", quantiles(late));
         }
         let _ = writeln!(
             w,
             "wall time  {:.2} s  ({:.1} events/s delivered)",
-            self.wall.as_secs_f64(),
-            self.events_per_second()
+            self.wall_s, self.events_per_s
         );
         if let Some(chaos) = &self.chaos {
-            chaos.render(w);
+            w.push_str(chaos);
         }
         if let Some(j) = &self.journal {
             match &j.error {
@@ -724,21 +815,19 @@ impl Summary {
                         w,
                         "journal    {} in {}",
                         plural(j.lines, "failed event", "failed events"),
-                        j.path.display()
+                        j.path
                     );
                 }
                 Some(e) => {
-                    let _ = writeln!(w, "journal    could not write {}: {e}", j.path.display());
+                    let _ = writeln!(w, "journal    could not write {}: {e}", j.path);
                 }
             }
         }
         if self.interrupted {
             let _ = writeln!(w, "interrupted before the end of the run");
         }
-        if let Some(msg) = self.auth_message() {
-            for line in msg.lines() {
-                let _ = writeln!(w, "refused    {line}");
-            }
+        for line in self.refused.iter().flat_map(|r| r.lines()) {
+            let _ = writeln!(w, "refused    {line}");
         }
         out
     }

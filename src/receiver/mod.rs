@@ -158,7 +158,14 @@ pub struct ReceiverConfig {
     /// Serve the live inspector page (`--ui`) on the same port; `None` answers `GET /` 405 as
     /// any other non-POST.
     pub inspector: Option<InspectorConfig>,
+    /// The line printed once when `token` is `None` and a request arrives (a CLI names its
+    /// flags here; the default is [`NO_TOKEN_NOTE`]).
+    pub no_token_note: String,
 }
+
+/// [`ReceiverConfig::no_token_note`]'s default: no flag names, the library knows none.
+pub const NO_TOKEN_NOTE: &str = "note: no token configured, so X-Pbx-Token is not checked \
+                                    (give the receiver a token to check it)";
 
 impl Default for ReceiverConfig {
     fn default() -> Self {
@@ -180,6 +187,7 @@ impl Default for ReceiverConfig {
             stop_after: None,
             output: Output::stdout(),
             inspector: None,
+            no_token_note: NO_TOKEN_NOTE.to_string(),
         }
     }
 }
@@ -579,10 +587,7 @@ async fn judge(shared: &Shared, method: &Method, headers: &HeaderMap, body: Body
         },
         None => {
             if !shared.noted_no_token.swap(true, Ordering::Relaxed) {
-                shared.cfg.output.line(
-                    "note: no token configured, so X-Pbx-Token is not checked (set --token or \
-                     PBXSIM_TOKEN to check it)",
-                );
+                shared.cfg.output.line(&shared.cfg.no_token_note);
             }
         }
     }

@@ -3,7 +3,6 @@
 //! `--output json`).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +11,7 @@ use super::kpi::Kpis;
 use super::settings::Setting;
 use super::trend::Trend;
 use super::verdict::{Verdict, verdicts_json};
-use crate::deliver::{Holds, Summary, plural};
+use crate::deliver::{Holds, JournalView, Summary, SummaryView};
 use crate::time::{Anchor, AnchorKind};
 
 /// Format version of the run report.
@@ -289,11 +288,7 @@ impl RunReport {
                 lines: j.lines,
                 error: j.error.clone(),
             }),
-            chaos: s.chaos.as_ref().map(|c| {
-                let mut text = String::new();
-                c.render(&mut text);
-                text
-            }),
+            chaos: s.chaos_text(),
             forged_accepted: s.chaos.as_ref().map_or(0, |c| c.forged_accepted),
             thresholds: verdicts_json(verdicts),
             receiver,
@@ -316,99 +311,48 @@ impl RunReport {
 
     /// The delivery summary, as [`Summary::render`] writes it, then the KPI table.
     pub fn summary_text(&self) -> String {
-        let mut out = String::new();
-        let w = &mut out;
-        let e = &self.events;
-        let _ = writeln!(
-            w,
-            "events     generated {}  delivered {}  failed {}  filtered {}",
-            e.generated, e.delivered, e.failed, e.filtered
-        );
-        if e.skipped > 0 || e.cancelled > 0 {
-            let _ = writeln!(
-                w,
-                "           of the failed: skipped {} (an earlier event of the call failed), \
-                 cancelled {} (interrupted)",
-                e.skipped, e.cancelled
-            );
-        }
-        if e.cut_off > 0 {
-            let _ = writeln!(
-                w,
-                "           of the failed: cut off {} (the run's time ran out)",
-                e.cut_off
-            );
-        }
-        let _ = writeln!(w, "requests   sent {} ({} retries)", e.requests, e.retries);
-        if !self.answers.is_empty() {
-            let _ = writeln!(w, "answers    {}", outcome_counts(&self.answers));
-        }
-        if !self.failures.is_empty() {
-            let _ = writeln!(w, "failed     by last error: {}", outcome_counts(&self.failures));
-        }
-        if !self.by_type.is_empty() {
-            let mut types: Vec<(&String, &TypeCounts)> = self.by_type.iter().collect();
-            types.sort_by_key(|(name, _)| type_order(name));
-            let width = types.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-            let _ = writeln!(
-                w,
-                "by type    {:width$}  {:>9}  {:>9}  {:>6}  {:>8}",
-                "", "generated", "delivered", "failed", "filtered"
-            );
-            for (name, c) in types {
-                let _ = writeln!(
-                    w,
-                    "           {name:width$}  {:>9}  {:>9}  {:>6}  {:>8}",
-                    c.generated, c.delivered, c.failed, c.filtered
-                );
-            }
-        }
-        if !self.raw_latency.is_empty() {
-            let _ = writeln!(w, "latency    {}", quantiles(&self.raw_latency));
-        }
-        if let Some(c) = self.latency.as_ref().filter(|h| !h.is_empty()) {
-            let _ =
-                writeln!(w, "corrected  {} (from each event's intended send time)", quantiles(c));
-        }
-        if let Some(line) = self.holds.line() {
-            let _ = writeln!(w, "           {line}");
-        }
-        if let Some(late) = self.lateness.as_ref().filter(|h| !h.is_empty()) {
-            let _ = writeln!(w, "lateness   {} (send time after the paced time)", quantiles(late));
-        }
-        let _ = writeln!(
-            w,
-            "wall time  {:.2} s  ({:.1} events/s delivered)",
-            self.wall_s, self.events_per_s
-        );
-        if let Some(chaos) = &self.chaos {
-            w.push_str(chaos);
-        }
-        if let Some(j) = &self.journal {
-            match &j.error {
-                None => {
-                    let _ = writeln!(
-                        w,
-                        "journal    {} in {}",
-                        plural(j.lines, "failed event", "failed events"),
-                        j.path
-                    );
-                }
-                Some(e) => {
-                    let _ = writeln!(w, "journal    could not write {}: {e}", j.path);
-                }
-            }
-        }
-        if self.interrupted {
-            let _ = writeln!(w, "interrupted before the end of the run");
-        }
-        for line in self.refused.iter().flat_map(|r| r.lines()) {
-            let _ = writeln!(w, "refused    {line}");
-        }
+        let mut out = self.view().render();
         if let Some(kpis) = &self.kpis {
-            w.push_str(&kpis.render());
+            out.push_str(&kpis.render());
         }
         out
+    }
+
+    /// The delivery summary's fields, for [`SummaryView::render`] (the renderer
+    /// [`Summary::render`] uses too).
+    fn view(&self) -> SummaryView<'_> {
+        let e = &self.events;
+        let mut by_type: Vec<(&str, TypeCounts)> =
+            self.by_type.iter().map(|(name, c)| (name.as_str(), *c)).collect();
+        by_type.sort_by_key(|(name, _)| type_order(name));
+        SummaryView {
+            generated: e.generated,
+            delivered: e.delivered,
+            failed: e.failed,
+            filtered: e.filtered,
+            skipped: e.skipped,
+            cancelled: e.cancelled,
+            cut_off: e.cut_off,
+            sent: e.requests,
+            retries: e.retries,
+            answers: outcome_counts(&self.answers),
+            failures: outcome_counts(&self.failures),
+            by_type,
+            latency: Some(&self.raw_latency.0),
+            corrected: self.latency.as_ref().map(|h| &h.0),
+            holds: self.holds.line(),
+            lateness: self.lateness.as_ref().map(|h| &h.0),
+            wall_s: self.wall_s,
+            events_per_s: self.events_per_s,
+            chaos: self.chaos.clone(),
+            journal: self.journal.as_ref().map(|j| JournalView {
+                path: j.path.clone(),
+                lines: j.lines,
+                error: j.error.as_deref(),
+            }),
+            interrupted: self.interrupted,
+            refused: self.refused.clone(),
+        }
     }
 
     /// The thresholds' verdicts (`thresholds 1 passed, 1 failed` and a line each), then the
@@ -456,21 +400,6 @@ fn outcome_counts(map: &BTreeMap<String, u64>) -> String {
 /// The vendor document's order of event types, `other` last.
 fn type_order(name: &str) -> usize {
     name.parse::<crate::event::EventType>().map_or(usize::MAX, |t| t.index())
-}
-
-fn quantiles(h: &Hist) -> String {
-    let ms = |micros: u64| {
-        let ms = micros as f64 / 1000.0;
-        if ms < 10.0 { format!("{ms:.2} ms") } else { format!("{ms:.1} ms") }
-    };
-    let h = &h.0;
-    format!(
-        "p50 {}  p90 {}  p99 {}  max {}",
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.9)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.max())
-    )
 }
 
 #[cfg(test)]

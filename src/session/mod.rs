@@ -120,11 +120,19 @@ pub struct ReceiverView {
     pub output: Output,
     /// Serve the web inspector (`--ui`); after the run it stays open until `cancel` fires.
     pub ui: bool,
+    /// [`ReceiverConfig::no_token_note`].
+    pub no_token_note: String,
 }
 
 impl Default for ReceiverView {
     fn default() -> Self {
-        Self { print: PrintMode::Quiet, color: false, output: Output::stdout(), ui: false }
+        Self {
+            print: PrintMode::Quiet,
+            color: false,
+            output: Output::stdout(),
+            ui: false,
+            no_token_note: receiver::NO_TOKEN_NOTE.to_string(),
+        }
     }
 }
 
@@ -739,6 +747,7 @@ async fn start_builtin_receiver(
         color: view.color,
         output: view.output.clone(),
         inspector: view.ui.then(InspectorConfig::default),
+        no_token_note: view.no_token_note.clone(),
         ..ReceiverConfig::default()
     };
     receiver::start(SocketAddr::from(([127, 0, 0, 1], 0)), cfg).await
