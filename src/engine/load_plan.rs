@@ -503,7 +503,6 @@ impl<'a> LoadFeed<'a, '_> {
                 }
                 None => {
                     self.finished[t] = true;
-                    let n = n;
                     let ends: Vec<_> = std::iter::from_fn(|| engine.take_call_end()).collect();
                     self.ends.extend(ends.into_iter().map(|mut end| {
                         end.call = end.call * n + t as u64;
