@@ -866,6 +866,11 @@ pub struct LoadArgs {
     /// Send as fast as the receiver allows, ignoring the schedule (for the highest rate).
     #[arg(long)]
     pub asap: bool,
+    /// Play N independent copies of the PBX (tenants): the same topology and rate each, each
+    /// seeded from the seed and its index, with its own unique_call_id range; the limits count
+    /// the whole run.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub tenants: u32,
     /// Start no more than N calls.
     #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_calls: Option<u64>,

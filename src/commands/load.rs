@@ -112,6 +112,9 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
     if let Some(n) = args.max_events {
         settings.push(pbxsim::report::settings::Setting::new("max events", n));
     }
+    if args.tenants > 1 {
+        settings.push(pbxsim::report::settings::Setting::new("tenants", args.tenants));
+    }
     if let Some(a) = args.arrivals {
         settings.push(pbxsim::report::settings::Setting::new(
             "arrivals",
@@ -132,6 +135,7 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
         max_calls: args.max_calls,
         max_events: args.max_events,
         sample_every: Duration::from_secs(1).min(args.progress_every),
+        tenants: args.tenants,
         ..LoadOptions::default()
     };
     let session = match Session::load(scenario, &spec, options, args.start_time) {

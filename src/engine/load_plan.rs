@@ -57,6 +57,9 @@ pub struct LoadOptions {
     pub max_events: Option<u64>,
     /// How often `on_sample` is called.
     pub sample_every: Duration,
+    /// Independent copies of the PBX played together (`--tenants`, at least 1); see
+    /// [`tenant_seed`] and [`TENANT_ID_STRIDE`].
+    pub tenants: u32,
 }
 
 impl Default for LoadOptions {
@@ -73,6 +76,7 @@ impl Default for LoadOptions {
             max_calls: None,
             max_events: None,
             sample_every: Duration::from_secs(1),
+            tenants: 1,
         }
     }
 }
@@ -159,6 +163,115 @@ pub fn plan(
     Ok(Plan { scenario: Arc::new(scenario), model, target_rate, window, default_duration, options })
 }
 
+/// Tenant `t`'s `unique_call_id`s are `t × TENANT_ID_STRIDE` above the twelve-digit ids a
+/// single PBX uses, so tenants' ids never meet (tenant 0's are today's).
+pub const TENANT_ID_STRIDE: u64 = 1_000_000_000_000;
+
+/// The seed of tenant `tenant` of a run seeded `seed`: tenant 0 plays with the run's seed (so
+/// `--tenants 1` is the single PBX), the others with a SplitMix64 mix of both.
+pub fn tenant_seed(seed: u64, tenant: u32) -> u64 {
+    if tenant == 0 {
+        return seed;
+    }
+    let mut z = seed ^ u64::from(tenant).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The engine options of tenant `tenant`.
+fn tenant_options(o: &LoadOptions, tenant: u32) -> Options {
+    let mut options = Options::new(tenant_seed(o.seed, tenant), o.start);
+    options.id_offset = u64::from(tenant) * TENANT_ID_STRIDE;
+    options
+}
+
+/// The calls of all tenants in one order (start time, then tenant index), with the run's
+/// limits applied to that merged order; each tenant's engine takes its own from here.
+struct TenantArrivals {
+    sources:
+        Vec<std::iter::Peekable<Box<dyn Iterator<Item = crate::scenario::ScriptedCall> + Send>>>,
+    queued: Vec<std::collections::VecDeque<crate::scenario::ScriptedCall>>,
+    virtual_end: Option<u64>,
+    gate: Option<Arc<AtomicBool>>,
+    left: u64,
+    over: bool,
+}
+
+impl TenantArrivals {
+    /// The next call of `tenant`, taking the merged order forward as far as needed.
+    fn next_for(&mut self, tenant: usize) -> Option<crate::scenario::ScriptedCall> {
+        if let Some(c) = self.queued[tenant].pop_front() {
+            return Some(c);
+        }
+        while !self.over {
+            let next = (0..self.sources.len())
+                .filter_map(|t| self.sources[t].peek().map(|c| (c.at, t)))
+                .min();
+            let Some((at, t)) = next else { break };
+            if self.left == 0
+                || self.virtual_end.is_some_and(|end| at >= end)
+                || self.gate.as_ref().is_some_and(|g| g.load(Ordering::Relaxed))
+            {
+                break;
+            }
+            self.left -= 1;
+            let call = self.sources[t].next().expect("peeked");
+            if t == tenant {
+                return Some(call);
+            }
+            self.queued[t].push_back(call);
+        }
+        self.over = true;
+        None
+    }
+}
+
+/// The engines of a plan's tenants (one for a single tenant: exactly [`arrivals`]' calls).
+fn tenant_engines(plan: &Plan, gate: Option<Arc<AtomicBool>>) -> Vec<Engine<'static>> {
+    let o = &plan.options;
+    let tenants = o.tenants.max(1);
+    if tenants == 1 {
+        let calls = arrivals(plan, gate);
+        return vec![Engine::with_calls(
+            plan.scenario.clone(),
+            Options::new(o.seed, o.start),
+            calls,
+        )];
+    }
+    let speed = o.speed;
+    let virtual_end =
+        plan.window.filter(|_| !o.asap).map(|w| (w.as_secs_f64() * speed * 1000.0) as u64);
+    let sources = (0..tenants)
+        .map(|t| {
+            let calls: Box<dyn Iterator<Item = crate::scenario::ScriptedCall> + Send> =
+                Box::new(super::arrivals::generate(
+                    plan.model.clone(),
+                    &plan.scenario.pbx,
+                    tenant_seed(o.seed, t),
+                ));
+            calls.peekable()
+        })
+        .collect();
+    let shared = Arc::new(std::sync::Mutex::new(TenantArrivals {
+        sources,
+        queued: vec![std::collections::VecDeque::new(); tenants as usize],
+        virtual_end,
+        gate,
+        left: o.max_calls.unwrap_or(u64::MAX),
+        over: false,
+    }));
+    (0..tenants)
+        .map(|t| {
+            let shared = shared.clone();
+            let calls = std::iter::from_fn(move || {
+                shared.lock().expect("not poisoned").next_for(t as usize)
+            });
+            Engine::with_calls(plan.scenario.clone(), tenant_options(o, t), calls)
+        })
+        .collect()
+}
+
 /// The calls of the plan: its traffic's arrivals, ending with the window (in PBX time when
 /// paced; with `asap`, when `gate` closes on the wall clock) and after `max_calls`.
 fn arrivals(
@@ -209,12 +322,28 @@ pub fn horizon(plan: &Plan) -> (crate::duration::Millis, bool) {
         return (bound, false);
     }
     let cut_off = plan.window.filter(|_| !o.asap).map(|w| pbx_ms(w + o.drain));
+    if o.tenants > 1 {
+        let events = LoadFeed::new(plan, None, None).filter_map(|item| match item {
+            Feed::Event(e) => Some(e),
+            Feed::CallEnded(_) => None,
+        });
+        return horizon_of(events, cut_off, u64::MAX);
+    }
     let engine = Engine::with_calls(plan.scenario.clone(), Options::new(o.seed, o.start), {
         arrivals(plan, None)
     });
-    let limit = o.max_events.unwrap_or(u64::MAX);
+    horizon_of(engine, cut_off, o.max_events.unwrap_or(u64::MAX))
+}
+
+/// [`horizon`] of a stream of events: the time of the last one before `limit` events or the
+/// cut-off.
+fn horizon_of(
+    events: impl Iterator<Item = super::Emission>,
+    cut_off: Option<u64>,
+    limit: u64,
+) -> (crate::duration::Millis, bool) {
     let mut last = 0;
-    for (n, e) in engine.enumerate() {
+    for (n, e) in events.enumerate() {
         let n = n as u64;
         if n >= limit {
             break;
@@ -233,9 +362,17 @@ pub fn horizon(plan: &Plan) -> (crate::duration::Millis, bool) {
 }
 
 /// The engine's events and call ends, with the limits applied (and recorded into the ground
-/// truth, when there is one).
+/// truth, when there is one). With several tenants, their engines' events are merged in time
+/// order (ties go to the lower tenant index); a call's `call` index becomes
+/// `call × tenants + tenant`, so it stays unique in the run.
 pub struct LoadFeed<'a, 'r> {
-    engine: Engine<'a>,
+    engines: Vec<Engine<'a>>,
+    /// Per tenant: its next event, taken ahead, and the calls that ended once it is out.
+    heads: Vec<Option<(super::Emission, Vec<super::CallEnd>)>>,
+    /// Engines that have nothing more.
+    finished: Vec<bool>,
+    /// Call ends to pass on before anything else.
+    ends: std::collections::VecDeque<super::CallEnd>,
     events: u64,
     max_events: Option<u64>,
     done: bool,
@@ -244,20 +381,22 @@ pub struct LoadFeed<'a, 'r> {
 }
 
 impl<'r> LoadFeed<'static, 'r> {
-    /// The plan's calls through the engine, ending when `gate` closes (with `asap`), recorded
-    /// into `truth` when there is one.
+    /// The plan's calls through the engine (one per tenant), ending when `gate` closes (with
+    /// `asap`), recorded into `truth` when there is one.
     pub fn new(
         plan: &Plan,
         gate: Option<Arc<AtomicBool>>,
         truth: Option<&'r mut Recorder>,
     ) -> Self {
         let o = &plan.options;
-        let calls = arrivals(plan, gate);
-        let engine =
-            Engine::with_calls(plan.scenario.clone(), Options::new(o.seed, o.start), calls)
-                .track_ended_calls();
+        let engines: Vec<_> =
+            tenant_engines(plan, gate).into_iter().map(|e| e.track_ended_calls()).collect();
+        let n = engines.len();
         LoadFeed {
-            engine,
+            engines,
+            heads: (0..n).map(|_| None).collect(),
+            finished: vec![false; n],
+            ends: std::collections::VecDeque::new(),
             events: 0,
             max_events: o.max_events,
             done: false,
@@ -268,22 +407,42 @@ impl<'r> LoadFeed<'static, 'r> {
 }
 
 impl<'a> LoadFeed<'a, '_> {
+    /// The first tenant's engine (the only one without `--tenants`).
     pub fn engine(&self) -> &Engine<'a> {
-        &self.engine
+        &self.engines[0]
+    }
+
+    /// The counters of all the tenants' engines, added up.
+    pub fn stats(&self) -> super::Stats {
+        let mut total = super::Stats::default();
+        for e in &self.engines {
+            let s = e.stats();
+            total.calls += s.calls;
+            total.ended += s.ended;
+            total.answered += s.answered;
+            total.abandoned += s.abandoned;
+            total.voicemail += s.voicemail;
+            total.unanswered += s.unanswered;
+            total.queue_timeouts += s.queue_timeouts;
+            total.outbound_skipped_busy += s.outbound_skipped_busy;
+        }
+        total
+    }
+
+    /// The call that went past the engine's per-call limits, in any tenant.
+    pub fn tripped(&self) -> Option<super::Runaway> {
+        self.engines.iter().find_map(|e| e.backstop().tripped().cloned())
     }
 
     /// Whether `max_events` cut the stream short.
     pub fn truncated(&self) -> bool {
         self.truncated
     }
-}
 
-impl Iterator for LoadFeed<'_, '_> {
-    type Item = Feed;
-
-    fn next(&mut self) -> Option<Feed> {
+    fn single(&mut self) -> Option<Feed> {
+        let engine = &mut self.engines[0];
         loop {
-            if let Some(end) = self.engine.take_call_end() {
+            if let Some(end) = engine.take_call_end() {
                 if let Some(truth) = self.truth.as_deref_mut() {
                     truth.ended(&end);
                 }
@@ -297,7 +456,7 @@ impl Iterator for LoadFeed<'_, '_> {
                 self.truncated = true;
                 return None;
             }
-            match self.engine.next() {
+            match engine.next() {
                 Some(e) => {
                     self.events += 1;
                     if let Some(truth) = self.truth.as_deref_mut() {
@@ -307,6 +466,78 @@ impl Iterator for LoadFeed<'_, '_> {
                 }
                 None => self.done = true,
             }
+        }
+    }
+
+    fn merged(&mut self) -> Option<Feed> {
+        let n = self.engines.len() as u64;
+        if let Some(end) = self.ends.pop_front() {
+            if let Some(truth) = self.truth.as_deref_mut() {
+                truth.ended(&end);
+            }
+            return Some(Feed::CallEnded(end.call));
+        }
+        if self.done {
+            return None;
+        }
+        if self.max_events.is_some_and(|m| self.events >= m) {
+            self.done = true;
+            self.truncated = true;
+            return None;
+        }
+        for t in 0..self.engines.len() {
+            if self.heads[t].is_some() || self.finished[t] {
+                continue;
+            }
+            let engine = &mut self.engines[t];
+            match engine.next() {
+                Some(mut e) => {
+                    e.call = e.call * n + t as u64;
+                    let ends = std::iter::from_fn(|| engine.take_call_end())
+                        .map(|mut end| {
+                            end.call = end.call * n + t as u64;
+                            end
+                        })
+                        .collect();
+                    self.heads[t] = Some((e, ends));
+                }
+                None => {
+                    self.finished[t] = true;
+                    let ends: Vec<_> = std::iter::from_fn(|| engine.take_call_end()).collect();
+                    self.ends.extend(ends.into_iter().map(|mut end| {
+                        end.call = end.call * n + t as u64;
+                        end
+                    }));
+                }
+            }
+        }
+        if !self.ends.is_empty() {
+            return self.merged();
+        }
+        let next = (0..self.heads.len())
+            .filter_map(|t| self.heads[t].as_ref().map(|(e, _)| (e.at, t)))
+            .min();
+        let Some((_, t)) = next else {
+            self.done = true;
+            return None;
+        };
+        let (e, ends) = self.heads[t].take().expect("a head");
+        self.ends.extend(ends);
+        self.events += 1;
+        if let Some(truth) = self.truth.as_deref_mut() {
+            truth.event(&e);
+        }
+        Some(Feed::Event(e))
+    }
+}
+
+impl Iterator for LoadFeed<'_, '_> {
+    type Item = Feed;
+
+    fn next(&mut self) -> Option<Feed> {
+        match self.engines.len() {
+            1 => self.single(),
+            _ => self.merged(),
         }
     }
 }

@@ -33,11 +33,13 @@ pub const DEFAULT_OUTBOUND_RING: Millis = 30_000;
 pub struct Options {
     pub seed: u64,
     pub start: DateTime<Utc>,
+    /// Added to every `unique_call_id` (a tenant's range of ids, `load --tenants`); 0 by default.
+    pub id_offset: u64,
 }
 
 impl Options {
     pub fn new(seed: u64, start: DateTime<Utc>) -> Self {
-        Self { seed, start }
+        Self { seed, start, id_offset: 0 }
     }
 }
 
@@ -245,7 +247,7 @@ impl<'a> Engine<'a> {
     ) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
         // Twelve-digit ids, like real ones (160455961758); consecutive within a run.
-        let id_base = rng.random_range(100_000_000_000u64..800_000_000_000);
+        let id_base = rng.random_range(100_000_000_000u64..800_000_000_000) + options.id_offset;
         let timeline = Timeline::new(options.start, scenario.utc_offset);
         let pbx = &scenario.pbx;
         let agents = vec![

@@ -86,10 +86,10 @@ pub async fn run_with_truth(
             }
         }
     };
-    if let Some(runaway) = feed.engine().backstop().tripped() {
-        return Err(LoadError::Runaway(runaway.clone()));
+    if let Some(runaway) = feed.tripped() {
+        return Err(LoadError::Runaway(runaway));
     }
-    let engine_stats = feed.engine().stats().clone();
+    let engine_stats = feed.stats();
     let mut report = LoadReport::new(plan, deliver.max_calls_in_flight, summary, &engine_stats);
     report.kpis = Some(kpis.kpis());
     Ok(report)
@@ -142,6 +142,6 @@ pub fn write_dry_run(
             ),
         }
     };
-    let runaway = feed.engine().backstop().tripped().cloned();
+    let runaway = feed.tripped();
     (written, runaway)
 }

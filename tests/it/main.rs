@@ -38,6 +38,7 @@ mod schema_file;
 mod secrets;
 mod semantics;
 mod session;
+mod shards;
 mod soak;
 mod timing;
 mod unix;
