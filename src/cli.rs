@@ -871,6 +871,15 @@ pub struct LoadArgs {
     /// the whole run.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub tenants: u32,
+    /// Play only shard K of N (1-based, like 2/3): the tenants t with t mod N = K-1. Start every
+    /// shard with the same flags; each simulates the whole run (the limits mean the whole run)
+    /// and sends only its own tenants' events. Needs --tenants of at least N.
+    #[arg(long, value_name = "K/N", env = "PBXSIM_SHARD", conflicts_with = "shards")]
+    pub shard: Option<pbxsim::engine::load_plan::Shard>,
+    /// Play shard JOB_COMPLETION_INDEX+1 of N: the index a Kubernetes Indexed Job (or another
+    /// batch scheduler) gives each pod, 0 to N-1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
     /// Start no more than N calls.
     #[arg(long, short = 'n', value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_calls: Option<u64>,

@@ -115,6 +115,17 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
     if args.tenants > 1 {
         settings.push(pbxsim::report::settings::Setting::new("tenants", args.tenants));
     }
+    let shard = match (args.shard, args.shards) {
+        (Some(shard), _) => Some(shard),
+        (None, Some(count)) => match job_completion_index(count) {
+            Ok(shard) => Some(shard),
+            Err(message) => return usage_error(message),
+        },
+        (None, None) => None,
+    };
+    if let Some(shard) = shard {
+        settings.push(pbxsim::report::settings::Setting::new("shard", shard));
+    }
     if let Some(a) = args.arrivals {
         settings.push(pbxsim::report::settings::Setting::new(
             "arrivals",
@@ -136,6 +147,7 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
         max_events: args.max_events,
         sample_every: Duration::from_secs(1).min(args.progress_every),
         tenants: args.tenants,
+        shard,
         ..LoadOptions::default()
     };
     let session = match Session::load(scenario, &spec, options, args.start_time) {
@@ -186,7 +198,13 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
             format!("at {:.2} calls/s {limit}, calls compressed {}x", plan.target_rate, o.speed)
         }
     };
-    let header = format!("load: {what} {how}, seed {}", o.seed);
+    let mut header = format!("load: {what} {how}, seed {}", o.seed);
+    if o.tenants > 1 {
+        header.push_str(&format!(", {} tenants", o.tenants));
+    }
+    if let Some(shard) = o.shard {
+        header.push_str(&format!(", playing shard {shard}"));
+    }
     let clock = format!("load: PBX clock {}", session.anchor().describe(plan.scenario.utc_offset));
     let json = args.output == OutputFormat::Json;
     let rt = runtime();
@@ -373,4 +391,28 @@ fn dry_run(
     }
     print_truth(done.truth.as_ref(), args.truth.as_deref());
     done.exit.into()
+}
+
+/// `--shards N`: the shard of the 0-based `JOB_COMPLETION_INDEX` that a Kubernetes Indexed Job
+/// (or another batch scheduler) sets, or what to do.
+fn job_completion_index(count: u32) -> Result<pbxsim::engine::load_plan::Shard, String> {
+    let Some(raw) = std::env::var_os("JOB_COMPLETION_INDEX") else {
+        return Err(format!(
+            "--shards {count} takes the shard from JOB_COMPLETION_INDEX, which is not set: run \
+             it in an Indexed Job, set JOB_COMPLETION_INDEX=0..{} yourself, or pass --shard K/{count}",
+            count.saturating_sub(1)
+        ));
+    };
+    let text = raw.to_string_lossy();
+    let index: u32 = text.trim().parse().map_err(|_| {
+        format!("JOB_COMPLETION_INDEX={text:?} is not an index: it must be 0 to {}", count - 1)
+    })?;
+    if index >= count {
+        return Err(format!(
+            "JOB_COMPLETION_INDEX={index} with --shards {count}: the index must be 0 to {} \
+             (completions and --shards must agree)",
+            count - 1
+        ));
+    }
+    pbxsim::engine::load_plan::Shard::from_index(index, count).map_err(|e| e.to_string())
 }

@@ -60,6 +60,9 @@ pub struct LoadOptions {
     /// Independent copies of the PBX played together (`--tenants`, at least 1); see
     /// [`tenant_seed`] and [`TENANT_ID_STRIDE`].
     pub tenants: u32,
+    /// This process's share of the tenants (`--shard K/N`): it simulates every tenant, so the
+    /// limits mean the whole run, and sends only its own ([`Shard::owns`]). `None`: all.
+    pub shard: Option<Shard>,
 }
 
 impl Default for LoadOptions {
@@ -77,6 +80,7 @@ impl Default for LoadOptions {
             max_events: None,
             sample_every: Duration::from_secs(1),
             tenants: 1,
+            shard: None,
         }
     }
 }
@@ -88,6 +92,100 @@ pub enum PlanError {
     Traffic(#[from] TrafficError),
     #[error("bad speed {0}: it must be a number above zero, like 60")]
     BadSpeed(f64),
+    #[error(
+        "{count} shards of {tenants} tenants: each shard plays whole tenants, so there must \
+             be at least as many tenants as shards"
+    )]
+    ShardsExceedTenants { count: u32, tenants: u32 },
+}
+
+/// Shard `K` of `N` (1-based, `2/3`): the tenants `t` with `t mod N = K - 1` are its own.
+/// Serializes as `"K/N"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Shard {
+    /// 0-based.
+    index: u32,
+    count: u32,
+}
+
+/// A shard that cannot be: what was wrong, in words that name no flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("`{0}` is not a shard: write K/N, shard K of N, like 2/3")]
+    Syntax(String),
+    #[error("shard {number}/{count} does not exist: shards count from 1 to {count}")]
+    Range { number: u32, count: u32 },
+    #[error("a run of 0 shards: N in K/N must be at least 1")]
+    NoShards,
+}
+
+impl Shard {
+    /// Shard `number` (1-based) of `count`.
+    pub fn new(number: u32, count: u32) -> Result<Shard, ShardError> {
+        if count == 0 {
+            return Err(ShardError::NoShards);
+        }
+        if number == 0 || number > count {
+            return Err(ShardError::Range { number, count });
+        }
+        Ok(Shard { index: number - 1, count })
+    }
+
+    /// The shard of a 0-based index, as a batch scheduler hands out (`JOB_COMPLETION_INDEX`).
+    pub fn from_index(index: u32, count: u32) -> Result<Shard, ShardError> {
+        match index.checked_add(1) {
+            Some(number) => Shard::new(number, count),
+            None => Err(ShardError::Range { number: index, count }),
+        }
+    }
+
+    /// 1-based: the `K` of `K/N`.
+    pub fn number(&self) -> u32 {
+        self.index + 1
+    }
+
+    /// The `N` of `K/N`.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// Whether tenant `tenant` (0-based) is this shard's.
+    pub fn owns(&self, tenant: u32) -> bool {
+        tenant % self.count == self.index
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.number(), self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = ShardError;
+
+    fn from_str(text: &str) -> Result<Shard, ShardError> {
+        let syntax = || ShardError::Syntax(text.to_string());
+        let (k, n) = text.trim().split_once('/').ok_or_else(syntax)?;
+        let k: u32 = k.trim().parse().map_err(|_| syntax())?;
+        let n: u32 = n.trim().parse().map_err(|_| syntax())?;
+        Shard::new(k, n)
+    }
+}
+
+impl From<Shard> for String {
+    fn from(shard: Shard) -> String {
+        shard.to_string()
+    }
+}
+
+impl TryFrom<String> for Shard {
+    type Error = ShardError;
+
+    fn try_from(text: String) -> Result<Shard, ShardError> {
+        text.parse()
+    }
 }
 
 /// A load run, planned: the PBX, the traffic model in PBX time, and the limits.
@@ -96,8 +194,12 @@ pub struct Plan {
     pub scenario: Arc<Scenario>,
     /// The traffic in PBX (virtual) time.
     pub model: TrafficModel,
-    /// The target rate in calls per wall second (the mean over the stages, when ramped).
+    /// The target rate in calls per wall second (the mean over the stages, when ramped) of
+    /// all the tenants this process plays (its shard's): [`Plan::tenant_rate`] times their
+    /// number.
     pub target_rate: f64,
+    /// The target rate of one tenant (one PBX), in calls per wall second.
+    pub tenant_rate: f64,
     /// Wall time during which calls start (`duration`, or the stages' length), if bounded.
     pub window: Option<Duration>,
     /// The duration was not given and nothing else ends the run: [`DEFAULT_DURATION`] applies.
@@ -114,6 +216,14 @@ pub fn plan(
     let speed = options.speed;
     if !(speed.is_finite() && speed > 0.0) {
         return Err(PlanError::BadSpeed(speed));
+    }
+    if let Some(shard) = options.shard
+        && shard.count() > options.tenants.max(1)
+    {
+        return Err(PlanError::ShardsExceedTenants {
+            count: shard.count(),
+            tenants: options.tenants.max(1),
+        });
     }
     let mut spec = spec.clone();
     if options.rate.is_some() {
@@ -160,7 +270,18 @@ pub fn plan(
         }
         _ => 0.0,
     };
-    Ok(Plan { scenario: Arc::new(scenario), model, target_rate, window, default_duration, options })
+    let tenant_rate = target_rate;
+    let played =
+        (0..options.tenants.max(1)).filter(|t| options.shard.is_none_or(|s| s.owns(*t))).count();
+    Ok(Plan {
+        scenario: Arc::new(scenario),
+        model,
+        target_rate: tenant_rate * played as f64,
+        tenant_rate,
+        window,
+        default_duration,
+        options,
+    })
 }
 
 /// Tenant `t`'s `unique_call_id`s are `t × TENANT_ID_STRIDE` above the twelve-digit ids a
@@ -317,7 +438,7 @@ pub fn horizon(plan: &Plan) -> (crate::duration::Millis, bool) {
     if o.asap && !bounded {
         let window = plan.window.unwrap_or(DEFAULT_DURATION).as_secs_f64();
         let calls = ASAP_CALL_CEILING * window.max(1.0);
-        let per_call = 1000.0 * speed / plan.target_rate.max(1e-9);
+        let per_call = 1000.0 * speed / plan.tenant_rate.max(1e-9);
         let bound = (calls * per_call).min(1e15) as u64 + pbx_ms(o.drain);
         return (bound, false);
     }
@@ -371,6 +492,8 @@ pub struct LoadFeed<'a, 'r> {
     heads: Vec<Option<(super::Emission, Vec<super::CallEnd>)>>,
     /// Engines that have nothing more.
     finished: Vec<bool>,
+    /// Per tenant: whether its events are sent (this shard's), all without a shard.
+    own: Vec<bool>,
     /// Call ends to pass on before anything else.
     ends: std::collections::VecDeque<super::CallEnd>,
     events: u64,
@@ -396,6 +519,7 @@ impl<'r> LoadFeed<'static, 'r> {
             engines,
             heads: (0..n).map(|_| None).collect(),
             finished: vec![false; n],
+            own: (0..n as u32).map(|t| o.shard.is_none_or(|s| s.owns(t))).collect(),
             ends: std::collections::VecDeque::new(),
             events: 0,
             max_events: o.max_events,
@@ -412,10 +536,10 @@ impl<'a> LoadFeed<'a, '_> {
         &self.engines[0]
     }
 
-    /// The counters of all the tenants' engines, added up.
+    /// The counters of this shard's tenants' engines (all tenants without a shard), added up.
     pub fn stats(&self) -> super::Stats {
         let mut total = super::Stats::default();
-        for e in &self.engines {
+        for (e, _) in self.engines.iter().zip(&self.own).filter(|(_, own)| **own) {
             let s = e.stats();
             total.calls += s.calls;
             total.ended += s.ended;
@@ -469,65 +593,72 @@ impl<'a> LoadFeed<'a, '_> {
         }
     }
 
+    /// The tenants' events in time order; with a shard, only its own tenants' events and call
+    /// ends come out, while every tenant's events count toward `max_events`.
     fn merged(&mut self) -> Option<Feed> {
         let n = self.engines.len() as u64;
-        if let Some(end) = self.ends.pop_front() {
-            if let Some(truth) = self.truth.as_deref_mut() {
-                truth.ended(&end);
+        loop {
+            if let Some(end) = self.ends.pop_front() {
+                if let Some(truth) = self.truth.as_deref_mut() {
+                    truth.ended(&end);
+                }
+                return Some(Feed::CallEnded(end.call));
             }
-            return Some(Feed::CallEnded(end.call));
-        }
-        if self.done {
-            return None;
-        }
-        if self.max_events.is_some_and(|m| self.events >= m) {
-            self.done = true;
-            self.truncated = true;
-            return None;
-        }
-        for t in 0..self.engines.len() {
-            if self.heads[t].is_some() || self.finished[t] {
+            if self.done {
+                return None;
+            }
+            if self.max_events.is_some_and(|m| self.events >= m) {
+                self.done = true;
+                self.truncated = true;
+                return None;
+            }
+            for t in 0..self.engines.len() {
+                if self.heads[t].is_some() || self.finished[t] {
+                    continue;
+                }
+                let own = self.own[t];
+                let engine = &mut self.engines[t];
+                let renumber = |mut end: super::CallEnd| {
+                    end.call = end.call * n + t as u64;
+                    end
+                };
+                match engine.next() {
+                    Some(mut e) => {
+                        e.call = e.call * n + t as u64;
+                        let ends = std::iter::from_fn(|| engine.take_call_end())
+                            .filter(|_| own)
+                            .map(renumber)
+                            .collect();
+                        self.heads[t] = Some((e, ends));
+                    }
+                    None => {
+                        self.finished[t] = true;
+                        let ends = std::iter::from_fn(|| engine.take_call_end()).filter(|_| own);
+                        self.ends.extend(ends.map(renumber));
+                    }
+                }
+            }
+            if !self.ends.is_empty() {
                 continue;
             }
-            let engine = &mut self.engines[t];
-            match engine.next() {
-                Some(mut e) => {
-                    e.call = e.call * n + t as u64;
-                    let ends = std::iter::from_fn(|| engine.take_call_end())
-                        .map(|mut end| {
-                            end.call = end.call * n + t as u64;
-                            end
-                        })
-                        .collect();
-                    self.heads[t] = Some((e, ends));
-                }
-                None => {
-                    self.finished[t] = true;
-                    let ends: Vec<_> = std::iter::from_fn(|| engine.take_call_end()).collect();
-                    self.ends.extend(ends.into_iter().map(|mut end| {
-                        end.call = end.call * n + t as u64;
-                        end
-                    }));
-                }
+            let next = (0..self.heads.len())
+                .filter_map(|t| self.heads[t].as_ref().map(|(e, _)| (e.at, t)))
+                .min();
+            let Some((_, t)) = next else {
+                self.done = true;
+                return None;
+            };
+            let (e, ends) = self.heads[t].take().expect("a head");
+            self.ends.extend(ends);
+            self.events += 1;
+            if !self.own[t] {
+                continue;
             }
+            if let Some(truth) = self.truth.as_deref_mut() {
+                truth.event(&e);
+            }
+            return Some(Feed::Event(e));
         }
-        if !self.ends.is_empty() {
-            return self.merged();
-        }
-        let next = (0..self.heads.len())
-            .filter_map(|t| self.heads[t].as_ref().map(|(e, _)| (e.at, t)))
-            .min();
-        let Some((_, t)) = next else {
-            self.done = true;
-            return None;
-        };
-        let (e, ends) = self.heads[t].take().expect("a head");
-        self.ends.extend(ends);
-        self.events += 1;
-        if let Some(truth) = self.truth.as_deref_mut() {
-            truth.event(&e);
-        }
-        Some(Feed::Event(e))
     }
 }
 

@@ -27,6 +27,12 @@ pub struct LoadReport {
     /// The scenario's name (`midsize` for the built-in model); merged reports join names.
     pub scenario: String,
     pub seed: u64,
+    /// Independent copies of the PBX played (`--tenants`); 1 is left out of the JSON.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub tenants: u32,
+    /// The share of the tenants this run sent (`--shard K/N`), absent when it sent them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::engine::load_plan::Shard>,
     /// `open` (calls start on schedule) or `closed` (`--max-calls-in-flight`).
     pub model: String,
     pub max_calls_in_flight: Option<u64>,
@@ -95,6 +101,14 @@ pub struct LoadReport {
     /// Of the built-in receiver's violations, the incomplete calls cut off at the end.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub expected_incomplete: u64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -257,6 +271,8 @@ impl LoadReport {
             version: REPORT_VERSION,
             scenario: plan.scenario.name.clone(),
             seed: o.seed,
+            tenants: o.tenants.max(1),
+            shard: o.shard,
             model: match max_calls_in_flight {
                 Some(_) => "closed".into(),
                 None => "open".into(),
@@ -557,7 +573,25 @@ impl LoadReport {
             Some(n) => format!("closed model, at most {n} calls in flight"),
             None => "open model".to_string(),
         };
-        let _ = writeln!(w, "load       {} ({model}), seed {}", self.scenario, self.seed);
+        let mut parts = String::new();
+        if self.tenants > 1 {
+            let _ = write!(parts, ", {} tenants", self.tenants);
+        }
+        if let Some(shard) = self.shard {
+            let _ = write!(parts, ", shard {shard}");
+        }
+        let _ = writeln!(w, "load       {} ({model}), seed {}{parts}", self.scenario, self.seed);
+        let setting = |name: &str| self.settings.iter().find(|s| s.name == name);
+        if let Some(from) = setting("merged from") {
+            let _ = writeln!(w, "merged     {}", from.value);
+        }
+        if let Some(missing) = setting("missing shards") {
+            let _ = writeln!(
+                w,
+                "missing    shards {}: their calls are not in this report",
+                missing.value
+            );
+        }
         let _ = writeln!(
             w,
             "time       {:.1} s wall{}, drain limit {:.0} s; calls compressed {} ({})",
@@ -780,6 +814,8 @@ pub(crate) mod tests {
             version: REPORT_VERSION,
             scenario: "midsize".into(),
             seed: k,
+            tenants: 1,
+            shard: None,
             model: "open".into(),
             max_calls_in_flight: None,
             compression: Compression { speed: 60.0, asap: false },

@@ -31,6 +31,13 @@ pub enum MergeError {
          every call twice; give each generator its own --seed"
     )]
     SameSeed { a: String, b: String, seed: u64 },
+    #[error(
+        "{a} and {b} are not parts of one run: {a} played {ta}, {b} {tb}; shards of one run are \
+         started with the same flags"
+    )]
+    Parts { a: String, b: String, ta: String, tb: String },
+    #[error("{a} and {b} are both shard {shard}: the same calls twice")]
+    SameShard { a: String, b: String, shard: String },
     #[error("{a} and {b} compress calls differently ({ca} and {cb}): only parts of one run merge")]
     Compression { a: String, b: String, ca: String, cb: String },
     #[error(
@@ -78,8 +85,40 @@ pub fn merge(reports: &[(String, LoadReport)], extra: &[Threshold]) -> Result<Me
                 cb: show(r),
             });
         }
-        if let Some((other, _)) = reports[..i].iter().find(|(_, o)| o.seed == r.seed) {
-            return Err(MergeError::SameSeed { a: other.clone(), b: name.clone(), seed: r.seed });
+        let part = |r: &LoadReport| match r.shard {
+            Some(s) => format!("shard {s} of {} tenants with seed {}", r.tenants, r.seed),
+            None => format!("{} tenant(s), unsharded", r.tenants),
+        };
+        let count = |r: &LoadReport| r.shard.map(|s| s.count());
+        let one_run = r.tenants == first.tenants
+            && count(r) == count(first)
+            && (r.shard.is_none() || r.seed == first.seed);
+        if !one_run {
+            return Err(MergeError::Parts {
+                a: first_name.clone(),
+                b: name.clone(),
+                ta: part(first),
+                tb: part(r),
+            });
+        }
+        if let Some((other, o)) = reports[..i].iter().find(|(_, o)| o.seed == r.seed) {
+            match r.shard {
+                Some(shard) if o.shard == Some(shard) => {
+                    return Err(MergeError::SameShard {
+                        a: other.clone(),
+                        b: name.clone(),
+                        shard: shard.to_string(),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    return Err(MergeError::SameSeed {
+                        a: other.clone(),
+                        b: name.clone(),
+                        seed: r.seed,
+                    });
+                }
+            }
         }
         let settings = bounds(&first.raw_latency);
         for (which, h) in histograms(r) {
@@ -111,9 +150,24 @@ pub fn merge(reports: &[(String, LoadReport)], extra: &[Threshold]) -> Result<Me
     for (_, r) in &reports[1..] {
         merged = merged.merge(r);
     }
-    let parts: Vec<String> =
-        reports.iter().map(|(name, r)| format!("{name} (seed {})", r.seed)).collect();
+    let parts: Vec<String> = reports
+        .iter()
+        .map(|(name, r)| match r.shard {
+            Some(shard) => format!("{name} (seed {}, shard {shard})", r.seed),
+            None => format!("{name} (seed {})", r.seed),
+        })
+        .collect();
     merged.settings.push(Setting::new("merged from", parts.join(", ")));
+    if let Some(count) = first.shard.map(|s| s.count()) {
+        let missing: Vec<String> = (1..=count)
+            .filter(|k| !reports.iter().any(|(_, r)| r.shard.is_some_and(|s| s.number() == *k)))
+            .map(|k| format!("{k}/{count}"))
+            .collect();
+        if !missing.is_empty() {
+            merged.settings.push(Setting::new("missing shards", missing.join(", ")));
+        }
+    }
+    merged.shard = None;
     let verdicts = merged.check(&thresholds);
     let exit = Exit::Ok.failed_if(verdicts.iter().any(|v| !v.pass));
     Ok(Merged { report: merged, verdicts, exit })

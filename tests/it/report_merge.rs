@@ -13,7 +13,12 @@ use crate::support::{pbxsim, pbxsim_output, tempdir, text};
 
 /// Runs `pbxsim load ARGS --target URL --report DIR/NAME` (in a thread, so that several run
 /// at once) and returns the report's path.
-fn load(dir: &Path, name: &str, url: &str, args: &[&str]) -> std::thread::JoinHandle<PathBuf> {
+pub(crate) fn load(
+    dir: &Path,
+    name: &str,
+    url: &str,
+    args: &[&str],
+) -> std::thread::JoinHandle<PathBuf> {
     let path = dir.join(name);
     let mut cmd = pbxsim();
     cmd.args(["load", "-q", "--target", url, "--report"]).arg(&path).args(args);
@@ -24,13 +29,13 @@ fn load(dir: &Path, name: &str, url: &str, args: &[&str]) -> std::thread::JoinHa
     })
 }
 
-fn json(path: &Path) -> Value {
+pub(crate) fn json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// One histogram fed with every bucket of `hists` (the reports' `[value_us, count]` pairs),
 /// built here with the hdrhistogram crate alone.
-fn fed_with_all(hists: &[&Value]) -> Histogram<u64> {
+pub(crate) fn fed_with_all(hists: &[&Value]) -> Histogram<u64> {
     let h0 = hists[0];
     let mut h = Histogram::<u64>::new_with_bounds(
         h0["lowest"].as_u64().unwrap(),
@@ -46,7 +51,7 @@ fn fed_with_all(hists: &[&Value]) -> Histogram<u64> {
     h
 }
 
-fn merge(args: &[&str]) -> std::process::Output {
+pub(crate) fn merge(args: &[&str]) -> std::process::Output {
     let mut all = vec!["report", "merge"];
     all.extend_from_slice(args);
     pbxsim_output(&all)

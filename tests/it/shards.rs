@@ -72,3 +72,140 @@ fn limits_count_the_whole_run() {
     assert_eq!(tenants.len(), 3, "{tenants:?}");
     assert_eq!(dry_run(&["--max-events", "250", "--tenants", "3"]).lines().count(), 250);
 }
+
+/// The lines of `text`, sorted: a run's output as a multiset.
+fn sorted(text: &str) -> Vec<&str> {
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_unstable();
+    lines
+}
+
+#[test]
+fn three_shards_play_exactly_the_tenants_run_between_them() {
+    for run in [
+        vec!["--tenants", "3", "--max-calls", "60", "--seed", "4"],
+        vec!["scenarios/callcentre-load.toml", "--tenants", "3", "--max-events", "500"],
+    ] {
+        let whole = dry_run(&run);
+        let parts: Vec<String> = (1..=3)
+            .map(|k| dry_run(&[&run[..], &["--shard", &format!("{k}/3")]].concat()))
+            .collect();
+        assert!(parts.iter().all(|p| !p.is_empty()), "every shard plays some: {run:?}");
+        let union = parts.concat();
+        assert_eq!(sorted(&union), sorted(&whole), "{run:?}");
+        // No call in two shards: each call's id is in exactly one.
+        let ids: Vec<BTreeSet<u64>> =
+            parts.iter().map(|p| p.lines().map(call_id).collect()).collect();
+        for (i, a) in ids.iter().enumerate() {
+            for b in &ids[i + 1..] {
+                assert!(a.is_disjoint(b), "{run:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn job_completion_index_names_the_shard_and_pbxsim_shard_does_too() {
+    let run = ["load", "--dry-run", "--start-time", START, "--tenants", "4", "--max-calls", "40"];
+    let flag = dry_run(&["--tenants", "4", "--max-calls", "40", "--shard", "3/4"]);
+    let by_index = crate::support::pbxsim()
+        .args(run)
+        .args(["--shards", "4"])
+        .env("JOB_COMPLETION_INDEX", "2")
+        .output()
+        .unwrap();
+    assert_eq!(by_index.status.code(), Some(0), "{}", text(&by_index.stderr));
+    assert_eq!(text(&by_index.stdout), flag, "index 2 is shard 3/4");
+    let by_env = crate::support::pbxsim().args(run).env("PBXSIM_SHARD", "3/4").output().unwrap();
+    assert_eq!(text(&by_env.stdout), flag);
+}
+
+#[test]
+fn a_shard_that_cannot_be_is_a_usage_error_and_nothing_is_sent() {
+    let rx = crate::support::deliver::Receiver::ok();
+    /// Flags, environment, what the error says.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: [Case; 7] = [
+        (&["--tenants", "3", "--shard", "0/3"], &[], "shards count from 1 to 3"),
+        (&["--tenants", "3", "--shard", "4/3"], &[], "shard 4/3 does not exist"),
+        (&["--tenants", "3", "--shard", "1/0"], &[], "at least 1"),
+        (&["--tenants", "3", "--shard", "two"], &[], "write K/N"),
+        (&["--shard", "2/3"], &[], "at least as many tenants as shards"),
+        (&["--tenants", "3", "--shards", "3"], &[], "JOB_COMPLETION_INDEX, which is not set"),
+        (
+            &["--tenants", "3", "--shards", "3"],
+            &[("JOB_COMPLETION_INDEX", "3")],
+            "the index must be 0 to 2",
+        ),
+    ];
+    for (args, env, want) in cases {
+        let out = crate::support::pbxsim()
+            .args(["load", "--target", &rx.url, "--max-calls", "5", "--asap"])
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    assert_eq!(rx.count(), 0, "nothing is sent");
+}
+
+#[test]
+fn three_shard_reports_merge_into_what_the_receiver_got() {
+    use crate::report_merge::{fed_with_all, json, merge};
+    let rx = crate::support::deliver::Receiver::ok();
+    let dir = crate::support::tempdir("shards");
+    let runs: Vec<_> = (0..3)
+        .map(|i| {
+            let path = dir.join(format!("shard-{i}.json"));
+            let mut cmd = crate::support::pbxsim();
+            cmd.args(["load", "-q", "--target", &rx.url, "--report"])
+                .arg(&path)
+                .args(["--tenants", "3", "--shards", "3", "--seed", "7"])
+                .args(["--rate", "30/s", "-z", "1s", "--speed", "600"])
+                .env("JOB_COMPLETION_INDEX", i.to_string());
+            std::thread::spawn(move || {
+                let out = cmd.output().unwrap();
+                assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+                path
+            })
+        })
+        .collect();
+    let paths: Vec<_> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    let names: Vec<&str> = paths.iter().map(|p| p.to_str().unwrap()).collect();
+    let reports: Vec<_> = paths.iter().map(|p| json(p)).collect();
+    for (i, r) in reports.iter().enumerate() {
+        assert_eq!(r["shard"], format!("{}/3", i + 1));
+        assert_eq!(r["tenants"], 3);
+    }
+    let total = dir.join("total.json");
+    let out = merge(&[&names[..], &["-o", total.to_str().unwrap()]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let m = json(&total);
+    for path in ["/events/delivered", "/calls/started", "/raw_latency/count"] {
+        let each: Vec<u64> =
+            reports.iter().map(|r| r.pointer(path).unwrap().as_u64().unwrap()).collect();
+        assert!(each.iter().all(|n| *n > 0), "every shard sent: {path} {each:?}");
+        assert_eq!(m.pointer(path).unwrap().as_u64(), Some(each.iter().sum()), "{path}");
+    }
+    assert_eq!(rx.count(), m["events"]["delivered"].as_u64().unwrap(), "what the receiver got");
+    let all = fed_with_all(&reports.iter().map(|r| &r["raw_latency"]).collect::<Vec<_>>());
+    assert_eq!(m["raw_latency"]["p99_ms"].as_f64(), Some(all.value_at_quantile(0.99) as f64 / 1e3));
+    let shown = text(&pbxsim_output(&["report", "show", total.to_str().unwrap()]).stdout);
+    assert!(shown.contains("shard 1/3") && shown.contains("shard 3/3"), "{shown}");
+
+    // Two of three shards: merged, and the missing one is named.
+    let out = merge(&[names[0], names[2], "-o", total.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&pbxsim_output(&["report", "show", total.to_str().unwrap()]).stdout);
+    assert!(shown.contains("missing    shards 2/3"), "{shown}");
+    // The same shard twice is refused, and so is a shard beside an unsharded run.
+    let out = merge(&[names[0], names[1], names[0]]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("both shard 1/3"), "{}", text(&out.stderr));
+    // A threshold that fails on the merged whole exits 1.
+    let out = merge(&[&names[..], &["--threshold", "p99_raw<0.001ms"]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+}

@@ -63,7 +63,10 @@ pub fn temp(tag: &str, name: &str) -> PathBuf {
 /// The `pbxsim` binary with a clean environment: `NO_COLOR=1` and no `PBXSIM_TOKEN`.
 pub fn pbxsim() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pbxsim"));
-    cmd.env_remove("PBXSIM_TOKEN").env("NO_COLOR", "1");
+    cmd.env_remove("PBXSIM_TOKEN")
+        .env_remove("PBXSIM_SHARD")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env("NO_COLOR", "1");
     cmd
 }
 
