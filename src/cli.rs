@@ -896,6 +896,11 @@ pub struct LoadArgs {
     /// sent before the time it carries).
     #[arg(long, value_name = "RFC3339", value_parser = parse_start_time)]
     pub start_time: Option<chrono::DateTime<chrono::Utc>>,
+    /// Start the schedule at this wall-clock instant, RFC 3339 (waits until then, at most 24 h
+    /// ahead): give every shard the same one. The PBX clock is anchored from it, so shards share
+    /// one clock; a run that starts late says how late in its report.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_start_time)]
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Write the full report, histograms included, as JSON.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

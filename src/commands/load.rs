@@ -150,7 +150,16 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
         shard,
         ..LoadOptions::default()
     };
-    let session = match Session::load(scenario, &spec, options, args.start_time) {
+    if let Some(at) = args.start_at
+        && at - chrono::Utc::now() > chrono::Duration::hours(24)
+    {
+        return usage_error(format!(
+            "--start-at {} is more than 24 hours away: give the common start of a run about to \
+             begin, a few minutes ahead",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
+    let session = match Session::load(scenario, &spec, options, args.start_time, args.start_at) {
         Ok(session) => session,
         Err(SessionError::Plan(e)) => {
             let source = match &args.file {
@@ -205,7 +214,17 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
     if let Some(shard) = o.shard {
         header.push_str(&format!(", playing shard {shard}"));
     }
-    let clock = format!("load: PBX clock {}", session.anchor().describe(plan.scenario.utc_offset));
+    let mut clock =
+        format!("load: PBX clock {}", session.anchor().describe(plan.scenario.utc_offset));
+    if let Some(at) = args.start_at {
+        let at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        match at > chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true) {
+            true => clock.push_str(&format!("\nload: waiting for the common start at {at}")),
+            false => {
+                clock.push_str(&format!("\nload: the common start {at} has passed: starting now"))
+            }
+        }
+    }
     let json = args.output == OutputFormat::Json;
     let rt = runtime();
     rt.block_on(async move {

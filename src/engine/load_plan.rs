@@ -444,7 +444,11 @@ pub fn horizon(plan: &Plan) -> (crate::duration::Millis, bool) {
     }
     let cut_off = plan.window.filter(|_| !o.asap).map(|w| pbx_ms(w + o.drain));
     if o.tenants > 1 {
-        let events = LoadFeed::new(plan, None, None).filter_map(|item| match item {
+        // Every tenant's events, a shard's or not: the shards of one run share one horizon
+        // (and so one anchored clock).
+        let mut whole = plan.clone();
+        whole.options.shard = None;
+        let events = LoadFeed::new(&whole, None, None).filter_map(|item| match item {
             Feed::Event(e) => Some(e),
             Feed::CallEnded(_) => None,
         });

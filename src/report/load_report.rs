@@ -56,6 +56,10 @@ pub struct LoadReport {
     /// Raw latency: request start to answer.
     pub raw_latency: Hist,
     pub interrupted: bool,
+    /// With a common start time: how many milliseconds after it this run started its
+    /// schedule (0: on time). A merged report holds the latest of its parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_start_ms: Option<u64>,
     /// Every request failed to connect: the target is not there.
     #[serde(default)]
     pub refused_all: bool,
@@ -102,6 +106,9 @@ pub struct LoadReport {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub expected_incomplete: u64,
 }
+
+/// A start this many milliseconds after the common start time counts as late.
+pub const LATE_START_MS: u64 = 100;
 
 fn one() -> u32 {
     1
@@ -273,6 +280,7 @@ impl LoadReport {
             seed: o.seed,
             tenants: o.tenants.max(1),
             shard: o.shard,
+            late_start_ms: None,
             model: match max_calls_in_flight {
                 Some(_) => "closed".into(),
                 None => "open".into(),
@@ -521,6 +529,10 @@ impl LoadReport {
         add_opt(&mut m.latency, &other.latency);
         m.raw_latency.add(&other.raw_latency);
         m.interrupted |= other.interrupted;
+        m.late_start_ms = match (m.late_start_ms, other.late_start_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
         m.refused_all &= other.refused_all;
         if m.refused.is_none() {
             m.refused.clone_from(&other.refused);
@@ -584,6 +596,20 @@ impl LoadReport {
         let setting = |name: &str| self.settings.iter().find(|s| s.name == name);
         if let Some(from) = setting("merged from") {
             let _ = writeln!(w, "merged     {}", from.value);
+        }
+        match self.late_start_ms {
+            Some(ms) if ms > LATE_START_MS => {
+                let _ = writeln!(
+                    w,
+                    "start      {:.3} s late: the schedule started after the common start \
+                     time, so this run's calls came that much later than planned",
+                    ms as f64 / 1000.0
+                );
+            }
+            Some(ms) => {
+                let _ = writeln!(w, "start      on time ({ms} ms after the common start time)");
+            }
+            None => {}
         }
         if let Some(missing) = setting("missing shards") {
             let _ = writeln!(
@@ -816,6 +842,7 @@ pub(crate) mod tests {
             seed: k,
             tenants: 1,
             shard: None,
+            late_start_ms: None,
             model: "open".into(),
             max_calls_in_flight: None,
             compression: Compression { speed: 60.0, asap: false },

@@ -209,6 +209,9 @@ pub struct Session {
     anchor: Anchor,
     options: SessionOptions,
     truth: Option<Box<dyn Write + Send>>,
+    /// A load's common start on the wall clock: the run waits for it, and its report says how
+    /// late it started when it could not.
+    start_at: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for Session {
@@ -244,18 +247,30 @@ impl Session {
         let anchor =
             scripted_anchor(&scenario, options.start_time, preview.last_at, pacing.speed());
         let work = Work::Scripted { pacing, preview, seed };
-        Ok(Self { scenario, work, anchor, options: SessionOptions::default(), truth: None })
+        Ok(Self {
+            scenario,
+            work,
+            anchor,
+            options: SessionOptions::default(),
+            truth: None,
+            start_at: None,
+        })
     }
 
     /// A load session: `spec` (the scenario's `[traffic]`, or one made from flags) resolved
     /// against the scenario's PBX with `load` ([`load_plan::plan`]). `load.start` is ignored:
     /// the clock starts at `start_time` when pinned, else it is anchored so that no event
     /// carries a time later than when it is sent.
+    ///
+    /// With `start_at`, the run waits until then to start its schedule, and an anchored clock
+    /// is anchored back from that instant (when it is ahead) rather than from now, so that processes started
+    /// with the same flags and `start_at` (the shards of one run) play the same PBX clock.
     pub fn load(
         scenario: Scenario,
         spec: &TrafficSpec,
         load: LoadOptions,
         start_time: Option<DateTime<Utc>>,
+        start_at: Option<DateTime<Utc>>,
     ) -> Result<Self, SessionError> {
         let pinned = start_time.or(scenario.start_time);
         let mut plan = load_plan::plan(scenario, spec, load)?;
@@ -265,13 +280,23 @@ impl Session {
                 let (horizon, exact) = load_plan::horizon(&plan);
                 let speed = (!plan.options.asap).then_some(plan.options.speed);
                 let lead = crate::time::lead_for(horizon, speed);
-                Anchor::back_from(Utc::now(), lead, exact.then_some(horizon))
+                // From the common start while it is ahead (shards share one clock), else now.
+                let now = Utc::now();
+                let from = start_at.filter(|at| *at > now).unwrap_or(now);
+                Anchor::back_from(from, lead, exact.then_some(horizon))
             }
         };
         plan.options.start = anchor.start;
         let scenario = plan.scenario.clone();
         let work = Work::Load { plan: Box::new(plan) };
-        Ok(Self { scenario, work, anchor, options: SessionOptions::default(), truth: None })
+        Ok(Self {
+            scenario,
+            work,
+            anchor,
+            options: SessionOptions::default(),
+            truth: None,
+            start_at,
+        })
     }
 
     /// Sets what the session does with what it sends and gets back.
@@ -447,6 +472,10 @@ impl Session {
                 (Delivery::Scripted(Box::new(summary)), verdicts, exit, false)
             }
             Work::Load { plan } => {
+                let late_start = match self.start_at {
+                    Some(at) => Some(wait_for_start(at, &cancel).await),
+                    None => None,
+                };
                 let result = load::run_with_truth(
                     plan,
                     &deliver,
@@ -466,6 +495,7 @@ impl Session {
                     Err(load::LoadError::Plan(e)) => return Err(e.into()),
                     Err(load::LoadError::Deliver(e)) => return Err(e.into()),
                 };
+                report.late_start_ms = late_start;
                 let verdicts = report.check(&thresholds);
                 let failed = verdicts.iter().any(|v| !v.pass);
                 // A run that started no call tested nothing: not a success.
@@ -536,8 +566,10 @@ impl Session {
                 if self.anchor.lead().is_some() {
                     let (horizon, exact) = load_plan::horizon(&plan);
                     let lead = crate::time::lead_for(horizon, None);
+                    let now = Utc::now();
+                    let from = self.start_at.filter(|at| *at > now).unwrap_or(now);
                     plan.options.start =
-                        Anchor::back_from(Utc::now(), lead, exact.then_some(horizon)).start;
+                        Anchor::back_from(from, lead, exact.then_some(horizon)).start;
                 }
                 let timeline = Timeline::new(plan.options.start, self.scenario.utc_offset);
                 let mut recorder = self.truth.map(|out| Recorder::new(timeline, out));
@@ -694,6 +726,18 @@ impl fmt::Display for Outcome {
         }
         writeln!(f, "exit {}", self.exit)
     }
+}
+
+/// Waits until `at` on the wall clock (or until `cancel` fires) and returns how many
+/// milliseconds after `at` the wait ended: 0 when on time, more when the process came late.
+async fn wait_for_start(at: DateTime<Utc>, cancel: &CancelToken) -> u64 {
+    if let Ok(wait) = (at - Utc::now()).to_std() {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = cancel.cancelled() => {}
+        }
+    }
+    u64::try_from((Utc::now() - at).num_milliseconds()).unwrap_or(0)
 }
 
 /// The PBX clock of a scripted run: pinned by `start` or the file, else anchored back from

@@ -209,3 +209,48 @@ fn three_shard_reports_merge_into_what_the_receiver_got() {
     let out = merge(&[&names[..], &["--threshold", "p99_raw<0.001ms"]].concat());
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
 }
+
+#[test]
+fn a_common_start_in_the_past_is_reported_late_and_one_ahead_is_kept() {
+    let dir = crate::support::tempdir("start-at");
+    let run = |at: &str, name: &str| {
+        let path = dir.join(name);
+        let out = crate::support::pbxsim()
+            .args(["load", "--rate", "20/s", "-z", "1s", "--speed", "600", "--start-at", at])
+            .arg("--report")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        (text(&out.stdout), crate::report_merge::json(&path))
+    };
+    let (shown, report) = run("2026-01-01T00:00:00Z", "late.json");
+    assert!(report["late_start_ms"].as_u64().unwrap() > 86_400_000, "{report}");
+    assert!(shown.contains("s late: the schedule started after the common start"), "{shown}");
+    let ahead = (chrono::Utc::now() + chrono::Duration::milliseconds(1500))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (shown, report) = run(&ahead, "ahead.json");
+    let late = report["late_start_ms"].as_u64().unwrap();
+    assert!(late < 1000, "waited for the start, then started: {late} ms after it");
+    assert!(shown.contains("start      "), "{shown}");
+    let out = pbxsim_output(&["load", "--start-at", "2999-01-01T00:00:00Z"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("more than 24 hours away"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn shards_given_one_common_start_play_one_pbx_clock() {
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["load", "--dry-run", "--tenants", "2", "--max-calls", "20"];
+        args.extend_from_slice(&["--start-at", &at]);
+        args.extend_from_slice(extra);
+        let out = pbxsim_output(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // No --start-time: the clock is anchored from the common start, the same in every process.
+    let union = [run(&["--shard", "1/2"]), run(&["--shard", "2/2"])].concat();
+    assert_eq!(sorted(&union), sorted(&run(&[])));
+}
