@@ -217,8 +217,9 @@ pub(crate) fn load(args: LoadArgs) -> ExitCode {
     let mut clock =
         format!("load: PBX clock {}", session.anchor().describe(plan.scenario.utc_offset));
     if let Some(at) = args.start_at {
+        let ahead = at > chrono::Utc::now();
         let at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        match at > chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true) {
+        match ahead {
             true => clock.push_str(&format!("\nload: waiting for the common start at {at}")),
             false => {
                 clock.push_str(&format!("\nload: the common start {at} has passed: starting now"))

@@ -247,14 +247,7 @@ impl Session {
         let anchor =
             scripted_anchor(&scenario, options.start_time, preview.last_at, pacing.speed());
         let work = Work::Scripted { pacing, preview, seed };
-        Ok(Self {
-            scenario,
-            work,
-            anchor,
-            options: SessionOptions::default(),
-            truth: None,
-            start_at: None,
-        })
+        Ok(Self::new(scenario, work, anchor, None))
     }
 
     /// A load session: `spec` (the scenario's `[traffic]`, or one made from flags) resolved
@@ -263,8 +256,9 @@ impl Session {
     /// carries a time later than when it is sent.
     ///
     /// With `start_at`, the run waits until then to start its schedule, and an anchored clock
-    /// is anchored back from that instant (when it is ahead) rather than from now, so that processes started
-    /// with the same flags and `start_at` (the shards of one run) play the same PBX clock.
+    /// is anchored back from that instant (when it is ahead) rather than from now, so that
+    /// processes started with the same flags and `start_at` (the shards of one run) play the
+    /// same PBX clock.
     pub fn load(
         scenario: Scenario,
         spec: &TrafficSpec,
@@ -280,23 +274,22 @@ impl Session {
                 let (horizon, exact) = load_plan::horizon(&plan);
                 let speed = (!plan.options.asap).then_some(plan.options.speed);
                 let lead = crate::time::lead_for(horizon, speed);
-                // From the common start while it is ahead (shards share one clock), else now.
-                let now = Utc::now();
-                let from = start_at.filter(|at| *at > now).unwrap_or(now);
-                Anchor::back_from(from, lead, exact.then_some(horizon))
+                Anchor::back_from(anchor_from(start_at), lead, exact.then_some(horizon))
             }
         };
         plan.options.start = anchor.start;
         let scenario = plan.scenario.clone();
         let work = Work::Load { plan: Box::new(plan) };
-        Ok(Self {
-            scenario,
-            work,
-            anchor,
-            options: SessionOptions::default(),
-            truth: None,
-            start_at,
-        })
+        Ok(Self::new(scenario, work, anchor, start_at))
+    }
+
+    fn new(
+        scenario: Arc<Scenario>,
+        work: Work,
+        anchor: Anchor,
+        start_at: Option<DateTime<Utc>>,
+    ) -> Self {
+        Self { scenario, work, anchor, options: SessionOptions::default(), truth: None, start_at }
     }
 
     /// Sets what the session does with what it sends and gets back.
@@ -566,8 +559,7 @@ impl Session {
                 if self.anchor.lead().is_some() {
                     let (horizon, exact) = load_plan::horizon(&plan);
                     let lead = crate::time::lead_for(horizon, None);
-                    let now = Utc::now();
-                    let from = self.start_at.filter(|at| *at > now).unwrap_or(now);
+                    let from = anchor_from(self.start_at);
                     plan.options.start =
                         Anchor::back_from(from, lead, exact.then_some(horizon)).start;
                 }
@@ -726,6 +718,13 @@ impl fmt::Display for Outcome {
         }
         writeln!(f, "exit {}", self.exit)
     }
+}
+
+/// What an anchored load clock counts back from: the common start while it is ahead (so the
+/// shards of one run share one clock), else now.
+fn anchor_from(start_at: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    let now = Utc::now();
+    start_at.filter(|at| *at > now).unwrap_or(now)
 }
 
 /// Waits until `at` on the wall clock (or until `cancel` fires) and returns how many

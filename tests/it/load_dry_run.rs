@@ -6,15 +6,7 @@ use std::collections::BTreeSet;
 use crate::support::deliver::Receiver;
 use crate::support::{pbxsim_output, tempdir, text};
 
-const START: &str = "2026-01-05T09:00:00Z";
-
-fn dry_run(extra: &[&str]) -> String {
-    let mut args = vec!["load", "--dry-run", "--start-time", START];
-    args.extend_from_slice(extra);
-    let out = pbxsim_output(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    text(&out.stdout)
-}
+use crate::support::{DRY_RUN_START as START, load_dry_run as dry_run};
 
 fn lines(ndjson: &str) -> Vec<serde_json::Value> {
     ndjson.lines().map(|l| serde_json::from_str(l).expect("one JSON object a line")).collect()

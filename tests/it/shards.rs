@@ -5,16 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::support::{pbxsim_output, text};
 
-const START: &str = "2026-01-05T09:00:00Z";
+use crate::support::{DRY_RUN_START as START, load_dry_run as dry_run};
 const STRIDE: u64 = 1_000_000_000_000;
-
-fn dry_run(extra: &[&str]) -> String {
-    let mut args = vec!["load", "--dry-run", "--start-time", START];
-    args.extend_from_slice(extra);
-    let out = pbxsim_output(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    text(&out.stdout)
-}
 
 fn call_id(line: &str) -> u64 {
     let v: serde_json::Value = serde_json::from_str(line).expect("one JSON object a line");

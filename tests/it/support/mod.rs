@@ -70,6 +70,18 @@ pub fn pbxsim() -> Command {
     cmd
 }
 
+/// The PBX clock's start the dry-run tests pin, so that their output is the same every run.
+pub const DRY_RUN_START: &str = "2026-01-05T09:00:00Z";
+
+/// `pbxsim load --dry-run --start-time DRY_RUN_START EXTRA`, which must exit 0: its stdout.
+pub fn load_dry_run(extra: &[&str]) -> String {
+    let mut args = vec!["load", "--dry-run", "--start-time", DRY_RUN_START];
+    args.extend_from_slice(extra);
+    let out = pbxsim_output(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
 /// `pbxsim ARGS` (see [`pbxsim`]) run to its end.
 pub fn pbxsim_output(args: &[&str]) -> Output {
     pbxsim().args(args).output().expect("pbxsim runs")
