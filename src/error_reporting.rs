@@ -3,7 +3,7 @@
 
 use crate::cli::*;
 use crate::output::*;
-use pbxsim::deliver::DeliverError;
+use pbxsim::deliver::{DeliverError, TokenSource, Wording};
 use pbxsim::diagnostic::Diagnostic;
 use pbxsim::scenario::single_call::OneCallError;
 use pbxsim::session::SessionError;
@@ -15,6 +15,48 @@ pub(crate) const EXIT_USAGE: u8 = 2;
 /// The receivers' note when they check no token (`listen`, and `run`/`load`'s built-in one).
 pub(crate) const NO_TOKEN_NOTE: &str = "note: no token configured, so X-Pbx-Token is not checked \
                                         (set --token or PBXSIM_TOKEN to check it)";
+
+/// The reports' advice in the words of the flags (the library's own names none): handed to
+/// every delivery ([`pbxsim::deliver::DeliverOptions::wording`]) and to reports read back.
+pub(crate) const WORDING: Wording = Wording {
+    token_source,
+    token_fix,
+    lower_speed,
+    more_calls: "raise --rate or --duration",
+    some_calls: "check the [traffic] table, or pass --rate",
+};
+
+/// "the token from --token", "the token from PBXSIM_TOKEN", else the library's words.
+fn token_source(source: &TokenSource) -> String {
+    match source {
+        TokenSource::Flag => "the token from --token".into(),
+        TokenSource::Env => "the token from PBXSIM_TOKEN".into(),
+        other => other.describe(),
+    }
+}
+
+/// What to do about a refused token, with the flags that set one.
+fn token_fix(source: &TokenSource) -> String {
+    match source {
+        TokenSource::None => "pass --token TOKEN, set PBXSIM_TOKEN, or set `token` in the \
+                              scenario's [webhook] table"
+            .into(),
+        TokenSource::Flag => "check that --token is the token the receiver expects".into(),
+        TokenSource::Env => "check the value of PBXSIM_TOKEN, or pass --token TOKEN".into(),
+        TokenSource::File => {
+            "pass --token TOKEN (or set PBXSIM_TOKEN) to send the receiver's token".into()
+        }
+        other => other.fix(),
+    }
+}
+
+/// The load report's spacing advice: a lower `--speed`.
+fn lower_speed(speed: Option<f64>) -> String {
+    match speed {
+        Some(speed) => format!("a lower --speed, like --speed {speed}, spaces them out"),
+        None => "a lower --speed spaces them out".to_string(),
+    }
+}
 
 /// Refuse `flags` that were given although `why` they cannot apply: exit 2, naming them.
 pub(crate) fn refuse(flags: &[(&'static str, &'static str)], why: &str) -> Result<(), ExitCode> {
@@ -172,5 +214,63 @@ pub(crate) fn deliver_error(e: &DeliverError) -> String {
              events); add it there or drop the route"
         ),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CLI's wording is today's text, byte for byte, for every token source and both
+    /// spacing hints (the goldens and integration tests cover them end to end too).
+    #[test]
+    fn the_cli_wording_names_the_flags_as_before() {
+        let w = WORDING;
+        let object = TokenSource::Object("CRM".into());
+        let object_none = TokenSource::ObjectNone("CRM".into());
+        for (source, describe, fix) in [
+            (
+                &TokenSource::None,
+                "no token",
+                "pass --token TOKEN, set PBXSIM_TOKEN, or set `token` in the scenario's \
+                 [webhook] table",
+            ),
+            (
+                &TokenSource::Flag,
+                "the token from --token",
+                "check that --token is the token the receiver expects",
+            ),
+            (
+                &TokenSource::Env,
+                "the token from PBXSIM_TOKEN",
+                "check the value of PBXSIM_TOKEN, or pass --token TOKEN",
+            ),
+            (
+                &TokenSource::File,
+                "the token from the scenario's [webhook] token",
+                "pass --token TOKEN (or set PBXSIM_TOKEN) to send the receiver's token",
+            ),
+            (
+                &object,
+                "webhook object `CRM`'s own token",
+                "remove `token` from webhook object `CRM` to send the global token, or give it \
+                 the token its receiver expects",
+            ),
+            (
+                &object_none,
+                "no token (webhook object `CRM` sets `token = \"\"`)",
+                "remove `token = \"\"` from webhook object `CRM` to send the global token",
+            ),
+        ] {
+            assert_eq!((w.token_source)(source), describe);
+            assert_eq!((w.token_fix)(source), fix);
+        }
+        assert_eq!(
+            (w.lower_speed)(Some(100.0)),
+            "a lower --speed, like --speed 100, spaces them out"
+        );
+        assert_eq!((w.lower_speed)(None), "a lower --speed spaces them out");
+        assert_eq!(w.more_calls, "raise --rate or --duration");
+        assert_eq!(w.some_calls, "check the [traffic] table, or pass --rate");
     }
 }

@@ -80,7 +80,11 @@ fn read(path: &Path) -> Result<Saved, String> {
     let bad = |e: serde_json::Error| format!("{shown}: not a pbxsim {kind} report: {e}");
     match kind {
         "run" => Ok(Saved::Run(Box::new(serde_json::from_value(value).map_err(bad)?))),
-        _ => Ok(Saved::Load(Box::new(serde_json::from_value(value).map_err(bad)?))),
+        _ => {
+            let mut report: LoadReport = serde_json::from_value(value).map_err(bad)?;
+            report.wording = crate::error_reporting::WORDING;
+            Ok(Saved::Load(Box::new(report)))
+        }
     }
 }
 
