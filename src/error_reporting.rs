@@ -154,6 +154,24 @@ pub(crate) fn one_call_error(e: &OneCallError) -> String {
     }
 }
 
+/// Reports that `report merge` cannot merge, with the flags that tell runs apart.
+pub(crate) fn merge_error(e: &pbxsim::report::merge::MergeError) -> ExitCode {
+    use pbxsim::report::merge::MergeError;
+    let asap = |c: &pbxsim::report::load_report::Compression| match c.asap {
+        true => format!("--asap, built at {}x", c.speed),
+        false => format!("{}x", c.speed),
+    };
+    usage_error(match e {
+        MergeError::SameSeed { .. } => format!("{e}; give each generator its own --seed"),
+        MergeError::Compression { a, b, ca, cb } => format!(
+            "{a} and {b} compress calls differently ({} and {}): only parts of one run merge",
+            asap(ca),
+            asap(cb)
+        ),
+        other => other.to_string(),
+    })
+}
+
 /// A bad `-H` value, in the words of the flag.
 pub(crate) fn header_error(e: pbxsim::deliver::HeaderError) -> ExitCode {
     use pbxsim::deliver::HeaderError;

@@ -82,7 +82,7 @@ fn read(path: &Path) -> Result<Saved, String> {
         "run" => Ok(Saved::Run(Box::new(serde_json::from_value(value).map_err(bad)?))),
         _ => {
             let mut report: LoadReport = serde_json::from_value(value).map_err(bad)?;
-            report.wording = crate::error_reporting::WORDING;
+            report.wording = WORDING;
             Ok(Saved::Load(Box::new(report)))
         }
     }
@@ -150,7 +150,7 @@ fn merge(args: ReportMergeArgs) -> ExitCode {
     }
     let merged = match pbxsim::report::merge::merge(&reports, &args.thresholds) {
         Ok(m) => m,
-        Err(e) => return usage_error(e),
+        Err(e) => return merge_error(&e),
     };
     if let Some(path) = &args.out {
         let text = serde_json::to_string_pretty(&merged.report).expect("reports serialize");
