@@ -189,16 +189,25 @@ pub(crate) fn header_error(e: pbxsim::deliver::HeaderError) -> ExitCode {
 
 /// A `trigger --set` / `--unset` that cannot be applied, in the words of the flags.
 pub(crate) fn edit_error(e: pbxsim::trigger::EditError) -> ExitCode {
+    usage_error(edit_message(&e))
+}
+
+/// [`edit_error`]'s message.
+pub(crate) fn edit_message(e: &pbxsim::trigger::EditError) -> String {
     use pbxsim::trigger::EditError;
-    usage_error(match e {
+    match e {
         EditError::NotAnAssignment(text) => {
             format!("`{text}` is not of the form field=value; write e.g. --set queue_name=Support")
         }
         EditError::TypeField => {
             "the type is chosen by the TYPE argument, not by --set/--unset".to_string()
         }
+        EditError::UnansweredButAnswered => "connected_at=null means nobody answered, but \
+                                             status is answered; add --set status=abandoned \
+                                             (or timedout)"
+            .to_string(),
         other => other.to_string(),
-    })
+    }
 }
 
 /// A replay file that cannot be sent as it is, with the flag that fixes it.
