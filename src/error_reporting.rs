@@ -16,6 +16,14 @@ pub(crate) const EXIT_USAGE: u8 = 2;
 pub(crate) const NO_TOKEN_NOTE: &str = "note: no token configured, so X-Pbx-Token is not checked \
                                         (set --token or PBXSIM_TOKEN to check it)";
 
+/// `listen`'s answers and warnings in the words of its flags (the library's name its fields).
+pub(crate) const RECEIVER_WORDING: pbxsim::receiver::ReceiverWording =
+    pbxsim::receiver::ReceiverWording {
+        failed_on_purpose: "simulated failure (--fail-rate)",
+        status: "(--status)",
+        save_file: "the --save file",
+    };
+
 /// The reports' advice in the words of the flags (the library's own names none): handed to
 /// every delivery ([`pbxsim::deliver::DeliverOptions::wording`]) and to reports read back.
 pub(crate) const WORDING: Wording = Wording {
@@ -299,5 +307,12 @@ mod tests {
         assert_eq!((w.lower_speed)(None), "a lower --speed spaces them out");
         assert_eq!(w.more_calls, "raise --rate or --duration");
         assert_eq!(w.some_calls, "check the [traffic] table, or pass --rate");
+        let r = RECEIVER_WORDING;
+        assert_eq!(r.failed_on_purpose, "simulated failure (--fail-rate)");
+        assert_eq!(
+            format!("answering 500 on purpose {}", r.status),
+            "answering 500 on purpose (--status)"
+        );
+        assert_eq!(r.save_file, "the --save file");
     }
 }
