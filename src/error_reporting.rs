@@ -32,6 +32,8 @@ pub(crate) const WORDING: Wording = Wording {
     lower_speed,
     more_calls: "raise --rate or --duration",
     some_calls: "check the [traffic] table, or pass --rate",
+    unpaced: "(--asap)",
+    thresholds: "--threshold, or [expect] in the file",
 };
 
 /// "the token from --token", "the token from PBXSIM_TOKEN", else the library's words.
@@ -307,6 +309,8 @@ mod tests {
         assert_eq!((w.lower_speed)(None), "a lower --speed spaces them out");
         assert_eq!(w.more_calls, "raise --rate or --duration");
         assert_eq!(w.some_calls, "check the [traffic] table, or pass --rate");
+        assert_eq!(w.unpaced, "(--asap)");
+        assert_eq!(w.thresholds, "--threshold, or [expect] in the file");
         let r = RECEIVER_WORDING;
         assert_eq!(r.failed_on_purpose, "simulated failure (--fail-rate)");
         assert_eq!(

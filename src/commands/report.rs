@@ -166,7 +166,7 @@ fn merge(args: ReportMergeArgs) -> ExitCode {
 
 /// Writes the HTML report of `report` (a report's JSON) to `path`.
 pub(crate) fn write_html(path: &Path, report: &serde_json::Value) -> Result<(), String> {
-    std::fs::write(path, pbxsim::report::html::html(report))
+    std::fs::write(path, pbxsim::report::html::html_in(report, &WORDING))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 

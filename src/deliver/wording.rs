@@ -23,6 +23,10 @@ pub struct Wording {
     pub more_calls: &'static str,
     /// A load whose traffic made no call at all: the fix.
     pub some_calls: &'static str,
+    /// The HTML report's note on an unpaced run, after "the run was not paced": "(asap)".
+    pub unpaced: &'static str,
+    /// The HTML report's note when no threshold was set: where thresholds come from.
+    pub thresholds: &'static str,
 }
 
 impl Default for Wording {
@@ -33,6 +37,8 @@ impl Default for Wording {
             lower_speed,
             more_calls: "raise the rate or the duration",
             some_calls: "check the [traffic] table, or give it a rate",
+            unpaced: "(asap)",
+            thresholds: "thresholds given to the run, or [expect] in the file",
         }
     }
 }
@@ -72,6 +78,8 @@ mod tests {
             (w.lower_speed)(None),
             w.more_calls.to_string(),
             w.some_calls.to_string(),
+            w.unpaced.to_string(),
+            w.thresholds.to_string(),
         ];
         for source in [
             TokenSource::None,
