@@ -651,7 +651,7 @@ pub(crate) fn positive_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub(crate) fn retry_on(text: &str) -> Result<RetryOn, String> {
-    text.parse().map_err(|e: deliver::RetryOnError| e.to_string())
+    text.parse().map_err(|e: deliver::RetryOnError| e.message("--retry-on"))
 }
 
 /// `--route TYPE=URL`, with errors that show the URL with its secrets masked (clap's own

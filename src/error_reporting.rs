@@ -3,7 +3,7 @@
 
 use crate::cli::*;
 use crate::output::*;
-use pbxsim::deliver::DeliverError;
+use pbxsim::deliver::{DeliverError, TokenSource, Wording};
 use pbxsim::diagnostic::Diagnostic;
 use pbxsim::scenario::single_call::OneCallError;
 use pbxsim::session::SessionError;
@@ -15,6 +15,58 @@ pub(crate) const EXIT_USAGE: u8 = 2;
 /// The receivers' note when they check no token (`listen`, and `run`/`load`'s built-in one).
 pub(crate) const NO_TOKEN_NOTE: &str = "note: no token configured, so X-Pbx-Token is not checked \
                                         (set --token or PBXSIM_TOKEN to check it)";
+
+/// `listen`'s answers and warnings in the words of its flags (the library's name its fields).
+pub(crate) const RECEIVER_WORDING: pbxsim::receiver::ReceiverWording =
+    pbxsim::receiver::ReceiverWording {
+        failed_on_purpose: "simulated failure (--fail-rate)",
+        status: "(--status)",
+        save_file: "the --save file",
+    };
+
+/// The reports' advice in the words of the flags (the library's own names none): handed to
+/// every delivery ([`pbxsim::deliver::DeliverOptions::wording`]) and to reports read back.
+pub(crate) const WORDING: Wording = Wording {
+    token_source,
+    token_fix,
+    lower_speed,
+    more_calls: "raise --rate or --duration",
+    some_calls: "check the [traffic] table, or pass --rate",
+    unpaced: "(--asap)",
+    thresholds: "--threshold, or [expect] in the file",
+};
+
+/// "the token from --token", "the token from PBXSIM_TOKEN", else the library's words.
+fn token_source(source: &TokenSource) -> String {
+    match source {
+        TokenSource::Flag => "the token from --token".into(),
+        TokenSource::Env => "the token from PBXSIM_TOKEN".into(),
+        other => other.describe(),
+    }
+}
+
+/// What to do about a refused token, with the flags that set one.
+fn token_fix(source: &TokenSource) -> String {
+    match source {
+        TokenSource::None => "pass --token TOKEN, set PBXSIM_TOKEN, or set `token` in the \
+                              scenario's [webhook] table"
+            .into(),
+        TokenSource::Flag => "check that --token is the token the receiver expects".into(),
+        TokenSource::Env => "check the value of PBXSIM_TOKEN, or pass --token TOKEN".into(),
+        TokenSource::File => {
+            "pass --token TOKEN (or set PBXSIM_TOKEN) to send the receiver's token".into()
+        }
+        other => other.fix(),
+    }
+}
+
+/// The load report's spacing advice: a lower `--speed`.
+fn lower_speed(speed: Option<f64>) -> String {
+    match speed {
+        Some(speed) => format!("a lower --speed, like --speed {speed}, spaces them out"),
+        None => "a lower --speed spaces them out".to_string(),
+    }
+}
 
 /// Refuse `flags` that were given although `why` they cannot apply: exit 2, naming them.
 pub(crate) fn refuse(flags: &[(&'static str, &'static str)], why: &str) -> Result<(), ExitCode> {
@@ -112,6 +164,24 @@ pub(crate) fn one_call_error(e: &OneCallError) -> String {
     }
 }
 
+/// Reports that `report merge` cannot merge, with the flags that tell runs apart.
+pub(crate) fn merge_error(e: &pbxsim::report::merge::MergeError) -> ExitCode {
+    use pbxsim::report::merge::MergeError;
+    let asap = |c: &pbxsim::report::load_report::Compression| match c.asap {
+        true => format!("--asap, built at {}x", c.speed),
+        false => format!("{}x", c.speed),
+    };
+    usage_error(match e {
+        MergeError::SameSeed { .. } => format!("{e}; give each generator its own --seed"),
+        MergeError::Compression { a, b, ca, cb } => format!(
+            "{a} and {b} compress calls differently ({} and {}): only parts of one run merge",
+            asap(ca),
+            asap(cb)
+        ),
+        other => other.to_string(),
+    })
+}
+
 /// A bad `-H` value, in the words of the flag.
 pub(crate) fn header_error(e: pbxsim::deliver::HeaderError) -> ExitCode {
     use pbxsim::deliver::HeaderError;
@@ -129,16 +199,25 @@ pub(crate) fn header_error(e: pbxsim::deliver::HeaderError) -> ExitCode {
 
 /// A `trigger --set` / `--unset` that cannot be applied, in the words of the flags.
 pub(crate) fn edit_error(e: pbxsim::trigger::EditError) -> ExitCode {
+    usage_error(edit_message(&e))
+}
+
+/// [`edit_error`]'s message.
+pub(crate) fn edit_message(e: &pbxsim::trigger::EditError) -> String {
     use pbxsim::trigger::EditError;
-    usage_error(match e {
+    match e {
         EditError::NotAnAssignment(text) => {
             format!("`{text}` is not of the form field=value; write e.g. --set queue_name=Support")
         }
         EditError::TypeField => {
             "the type is chosen by the TYPE argument, not by --set/--unset".to_string()
         }
+        EditError::UnansweredButAnswered => "connected_at=null means nobody answered, but \
+                                             status is answered; add --set status=abandoned \
+                                             (or timedout)"
+            .to_string(),
         other => other.to_string(),
-    })
+    }
 }
 
 /// A replay file that cannot be sent as it is, with the flag that fixes it.
@@ -172,5 +251,72 @@ pub(crate) fn deliver_error(e: &DeliverError) -> String {
              events); add it there or drop the route"
         ),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CLI's wording is today's text, byte for byte, for every token source and both
+    /// spacing hints (the goldens and integration tests cover them end to end too).
+    #[test]
+    fn the_cli_wording_names_the_flags_as_before() {
+        let w = WORDING;
+        let object = TokenSource::Object("CRM".into());
+        let object_none = TokenSource::ObjectNone("CRM".into());
+        for (source, describe, fix) in [
+            (
+                &TokenSource::None,
+                "no token",
+                "pass --token TOKEN, set PBXSIM_TOKEN, or set `token` in the scenario's \
+                 [webhook] table",
+            ),
+            (
+                &TokenSource::Flag,
+                "the token from --token",
+                "check that --token is the token the receiver expects",
+            ),
+            (
+                &TokenSource::Env,
+                "the token from PBXSIM_TOKEN",
+                "check the value of PBXSIM_TOKEN, or pass --token TOKEN",
+            ),
+            (
+                &TokenSource::File,
+                "the token from the scenario's [webhook] token",
+                "pass --token TOKEN (or set PBXSIM_TOKEN) to send the receiver's token",
+            ),
+            (
+                &object,
+                "webhook object `CRM`'s own token",
+                "remove `token` from webhook object `CRM` to send the global token, or give it \
+                 the token its receiver expects",
+            ),
+            (
+                &object_none,
+                "no token (webhook object `CRM` sets `token = \"\"`)",
+                "remove `token = \"\"` from webhook object `CRM` to send the global token",
+            ),
+        ] {
+            assert_eq!((w.token_source)(source), describe);
+            assert_eq!((w.token_fix)(source), fix);
+        }
+        assert_eq!(
+            (w.lower_speed)(Some(100.0)),
+            "a lower --speed, like --speed 100, spaces them out"
+        );
+        assert_eq!((w.lower_speed)(None), "a lower --speed spaces them out");
+        assert_eq!(w.more_calls, "raise --rate or --duration");
+        assert_eq!(w.some_calls, "check the [traffic] table, or pass --rate");
+        assert_eq!(w.unpaced, "(--asap)");
+        assert_eq!(w.thresholds, "--threshold, or [expect] in the file");
+        let r = RECEIVER_WORDING;
+        assert_eq!(r.failed_on_purpose, "simulated failure (--fail-rate)");
+        assert_eq!(
+            format!("answering 500 on purpose {}", r.status),
+            "answering 500 on purpose (--status)"
+        );
+        assert_eq!(r.save_file, "the --save file");
     }
 }

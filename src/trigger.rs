@@ -29,6 +29,12 @@ pub enum EditError {
     /// The fields set cannot all hold in one call (see [`reconcile`]).
     #[error("{0}")]
     Inconsistent(String),
+    /// `connected_at` was set to null on a summary whose status is answered.
+    #[error(
+        "connected_at=null means nobody answered, but status is answered; add \
+         status=abandoned (or timedout)"
+    )]
+    UnansweredButAnswered,
 }
 
 /// `field=value`, split at the first `=`.
@@ -401,11 +407,7 @@ pub fn reconcile(
     let connected_null = body.get("connected_at").is_some_and(|v| v.is_null() || v == "");
     let answered = matches!(status.as_deref(), Some("answered") | None);
     if has_status && answered && connected_null && given("connected_at") {
-        return inconsistent(
-            "connected_at=null means nobody answered, but status is answered; add \
-             --set status=abandoned (or timedout)"
-                .into(),
-        );
+        return Err(EditError::UnansweredButAnswered);
     }
     if has_status && !answered {
         for name in ["user_name", "user_number", "connected_at"] {
@@ -666,7 +668,7 @@ mod tests {
                 ],
                 "connected_at is 10 s before call_start_at",
             ),
-            (EventType::QueueCall, &[("connected_at", "null")], "add --set status=abandoned"),
+            (EventType::QueueCall, &[("connected_at", "null")], "add status=abandoned"),
             (
                 EventType::RingGroupCall,
                 &[("status", "timedout"), ("user_number", "1046")],
@@ -680,7 +682,7 @@ mod tests {
         ];
         for (ty, sets, message) in cases {
             match edited(ty, 3, sets) {
-                Err(e @ EditError::Inconsistent(_)) => {
+                Err(e @ (EditError::Inconsistent(_) | EditError::UnansweredButAnswered)) => {
                     assert!(e.to_string().contains(message), "{ty} {sets:?}: {e}")
                 }
                 other => panic!("{ty} {sets:?}: {other:?}"),
@@ -716,7 +718,7 @@ mod tests {
                                 Vec::<String>::new(),
                                 "{ty} --set {field}={value}: {b:?}"
                             ),
-                            Err(EditError::Inconsistent(_)) => {}
+                            Err(EditError::Inconsistent(_) | EditError::UnansweredButAnswered) => {}
                             Err(e) => panic!("{ty} --set {field}={value}: {e}"),
                         }
                     }

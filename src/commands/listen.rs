@@ -32,6 +32,7 @@ pub(crate) fn listen(args: ListenArgs) -> ExitCode {
         output: output.clone(),
         inspector: args.ui.then(InspectorConfig::default),
         no_token_note: crate::error_reporting::NO_TOKEN_NOTE.to_string(),
+        wording: crate::error_reporting::RECEIVER_WORDING,
         ..ReceiverConfig::default()
     };
     let bind = SocketAddr::new(args.bind, args.port);

@@ -169,6 +169,7 @@ impl DeliveryArgs {
             insecure: self.insecure,
             failed_journal: self.failed.clone(),
             on_event: self.verbose.then(verbose_log),
+            wording: crate::error_reporting::WORDING,
             ..DeliverOptions::default()
         }
     }

@@ -80,7 +80,11 @@ fn read(path: &Path) -> Result<Saved, String> {
     let bad = |e: serde_json::Error| format!("{shown}: not a pbxsim {kind} report: {e}");
     match kind {
         "run" => Ok(Saved::Run(Box::new(serde_json::from_value(value).map_err(bad)?))),
-        _ => Ok(Saved::Load(Box::new(serde_json::from_value(value).map_err(bad)?))),
+        _ => {
+            let mut report: LoadReport = serde_json::from_value(value).map_err(bad)?;
+            report.wording = WORDING;
+            Ok(Saved::Load(Box::new(report)))
+        }
     }
 }
 
@@ -146,7 +150,7 @@ fn merge(args: ReportMergeArgs) -> ExitCode {
     }
     let merged = match pbxsim::report::merge::merge(&reports, &args.thresholds) {
         Ok(m) => m,
-        Err(e) => return usage_error(e),
+        Err(e) => return merge_error(&e),
     };
     if let Some(path) = &args.out {
         let text = serde_json::to_string_pretty(&merged.report).expect("reports serialize");
@@ -162,7 +166,7 @@ fn merge(args: ReportMergeArgs) -> ExitCode {
 
 /// Writes the HTML report of `report` (a report's JSON) to `path`.
 pub(crate) fn write_html(path: &Path, report: &serde_json::Value) -> Result<(), String> {
-    std::fs::write(path, pbxsim::report::html::html(report))
+    std::fs::write(path, pbxsim::report::html::html_in(report, &WORDING))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 

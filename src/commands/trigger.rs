@@ -61,8 +61,9 @@ pub(crate) fn trigger(args: TriggerArgs) -> ExitCode {
             Ok(_) => {}
             Err(e) => {
                 return usage_error(format!(
-                    "{e}\nhelp: change the --set values so they fit one call, or add --raw to \
-                     send them as given"
+                    "{}\nhelp: change the --set values so they fit one call, or add --raw to \
+                     send them as given",
+                    edit_message(&e)
                 ));
             }
         }

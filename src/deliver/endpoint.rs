@@ -21,9 +21,9 @@ pub enum TokenSource {
     /// No token anywhere: no `X-Pbx-Token` header.
     #[default]
     None,
-    /// `--token`.
+    /// Given to the run ([`Overrides::token`]; a CLI's `--token`).
     Flag,
-    /// The `PBXSIM_TOKEN` environment variable.
+    /// Given to the run from the environment (a CLI's `PBXSIM_TOKEN`).
     Env,
     /// The scenario's `[webhook] token`.
     File,
@@ -34,12 +34,13 @@ pub enum TokenSource {
 }
 
 impl TokenSource {
-    /// "the token from --token", "no token", …
+    /// "the token given to the run", "no token", … in the library's words, which name no flag
+    /// ([`Wording`](super::Wording) is how a CLI names its own).
     pub fn describe(&self) -> String {
         match self {
             TokenSource::None => "no token".into(),
-            TokenSource::Flag => "the token from --token".into(),
-            TokenSource::Env => "the token from PBXSIM_TOKEN".into(),
+            TokenSource::Flag => "the token given to the run".into(),
+            TokenSource::Env => "the token from the environment".into(),
             TokenSource::File => "the token from the scenario's [webhook] token".into(),
             TokenSource::Object(name) => format!("webhook object `{name}`'s own token"),
             TokenSource::ObjectNone(name) => {
@@ -48,17 +49,17 @@ impl TokenSource {
         }
     }
 
-    /// What to do when the receiver refuses this token.
+    /// What to do when the receiver refuses this token, in the library's words.
     pub fn fix(&self) -> String {
         match self {
-            TokenSource::None => "pass --token TOKEN, set PBXSIM_TOKEN, or set `token` in the \
-                                  scenario's [webhook] table"
-                .into(),
-            TokenSource::Flag => "check that --token is the token the receiver expects".into(),
-            TokenSource::Env => "check the value of PBXSIM_TOKEN, or pass --token TOKEN".into(),
-            TokenSource::File => {
-                "pass --token TOKEN (or set PBXSIM_TOKEN) to send the receiver's token".into()
+            TokenSource::None => {
+                "give the run a token, or set `token` in the scenario's [webhook] table".into()
             }
+            TokenSource::Flag => {
+                "check that the token given to the run is the token the receiver expects".into()
+            }
+            TokenSource::Env => "check the token in the environment, or give the run one".into(),
+            TokenSource::File => "give the run the receiver's token".into(),
             TokenSource::Object(name) => format!(
                 "remove `token` from webhook object `{name}` to send the global token, or give \
                  it the token its receiver expects"

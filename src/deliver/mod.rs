@@ -41,6 +41,7 @@ pub mod replay;
 mod retry;
 mod sched;
 mod summary;
+mod wording;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -59,6 +60,7 @@ pub use summary::{
     SummaryView, TypeCounts, UNTRUSTED_CERTIFICATE, Unreachable, histogram as new_histogram,
     holds_line, plural,
 };
+pub use wording::Wording;
 
 pub use crate::engine::feed::{Feed, with_ended_calls, with_ended_calls_and_truth, with_truth};
 use crate::engine::{Emission, Target};
@@ -138,6 +140,9 @@ pub struct DeliverOptions {
     pub clock_lead: Option<crate::duration::Millis>,
     /// Called as each event is delivered or finally fails (`-v`).
     pub on_event: Option<EventLog>,
+    /// How the [`Summary`] (and a load report made from it) words its advice; the default
+    /// names no flag.
+    pub wording: Wording,
 }
 
 /// One event's end, as a per-event log (`-v`) sees it: delivered, or finally failed.
@@ -194,6 +199,7 @@ impl Default for DeliverOptions {
             live: None,
             clock_lead: None,
             on_event: None,
+            wording: Wording::default(),
         }
     }
 }
@@ -270,7 +276,8 @@ where
     I: Iterator<Item = E> + Send,
     E: Into<Feed>,
 {
-    run(events.map(Into::into), endpoints, opts, false, cancel).await
+    let summary = run(events.map(Into::into), endpoints, opts, false, cancel).await?;
+    Ok(Summary { wording: opts.wording, ..summary })
 }
 
 /// [`deliver`] for a feed that says when calls end: also counts calls ([`Summary::calls`]) and
@@ -284,7 +291,8 @@ pub async fn deliver_feed<I>(
 where
     I: Iterator<Item = Feed> + Send,
 {
-    run(feed, endpoints, opts, true, cancel).await
+    let summary = run(feed, endpoints, opts, true, cancel).await?;
+    Ok(Summary { wording: opts.wording, ..summary })
 }
 
 async fn run<I>(

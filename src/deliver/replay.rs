@@ -462,7 +462,7 @@ pub async fn replay(
     let summary = sched::run(&mut lines, prepared, settings, cancel).await?;
     match lines.error {
         Some(e) => Err(e.into()),
-        None => Ok(summary),
+        None => Ok(Summary { wording: opts.wording, ..summary }),
     }
 }
 

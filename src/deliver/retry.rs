@@ -72,15 +72,24 @@ impl Default for RetryOn {
     }
 }
 
-/// Why a `--retry-on` list could not be read.
+/// Why a retry list (a CLI's `--retry-on`) could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "cannot read `{item}` in --retry-on{hint}; write a comma list of `connect`, `timeout`, \
-     `4xx`, `5xx` and status codes, like `connect,timeout,429,5xx`, or `none`"
-)]
+#[error("{}", self.message("the retry list"))]
 pub struct RetryOnError {
     pub item: String,
     pub hint: String,
+}
+
+impl RetryOnError {
+    /// The message, calling the list `list` (its [`Display`](std::fmt::Display) says "the
+    /// retry list"; a CLI names its flag).
+    pub fn message(&self, list: &str) -> String {
+        format!(
+            "cannot read `{}` in {list}{}; write a comma list of `connect`, `timeout`, `4xx`, \
+             `5xx` and status codes, like `connect,timeout,429,5xx`, or `none`",
+            self.item, self.hint
+        )
+    }
 }
 
 impl FromStr for RetryOn {
@@ -202,6 +211,8 @@ mod tests {
         let err = "conect,5xx".parse::<RetryOn>().unwrap_err();
         assert_eq!(err.item, "conect");
         assert!(err.to_string().contains("did you mean `connect`"), "{err}");
+        assert!(err.to_string().contains("in the retry list ("), "names no flag: {err}");
+        assert!(err.message("--retry-on").contains("in --retry-on ("), "{err}");
         assert!("700".parse::<RetryOn>().is_err());
         assert!("".parse::<RetryOn>().is_err());
     }

@@ -19,6 +19,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::endpoint::{Label, TokenSource};
+use super::wording::Wording;
 use crate::event::EventType;
 use crate::exit::Exit;
 
@@ -369,16 +370,17 @@ pub struct AuthFailure {
 }
 
 impl AuthFailure {
-    /// "12 events were refused (401) by URL (global events): sent with the token from --token.
-    /// Check that --token is the token the receiver expects."
-    pub fn message(&self) -> String {
+    /// "12 events were refused (401) by URL (global events): sent with the token given to the
+    /// run. Check that the token given to the run is the token the receiver expects.", with
+    /// the token's source and fix in `wording`'s words.
+    pub fn message(&self, wording: &Wording) -> String {
         let events = self.unauthorized + self.forbidden;
         let codes = match (self.unauthorized, self.forbidden) {
             (_, 0) => "401",
             (0, _) => "403",
             _ => "401/403",
         };
-        let fix = self.token.fix();
+        let fix = (wording.token_fix)(&self.token);
         let mut fix_chars = fix.chars();
         let fix = match fix_chars.next() {
             Some(c) => c.to_uppercase().chain(fix_chars).collect::<String>(),
@@ -389,7 +391,7 @@ impl AuthFailure {
             if events == 1 { "event was" } else { "events were" },
             self.url,
             self.endpoints.join(", "),
-            self.token.describe(),
+            (wording.token_source)(&self.token),
         )
     }
 }
@@ -490,6 +492,8 @@ pub struct Summary {
     pub clock_holds: Holds,
     /// Paced runs: how a call's events were spaced against the receiver's answers.
     pub spacing: Spacing,
+    /// How [`Summary::auth_message`] words its advice ([`DeliverOptions::wording`](super::DeliverOptions::wording)).
+    pub wording: Wording,
 }
 
 impl Summary {
@@ -581,6 +585,7 @@ impl Summary {
             chaos_holds: s.chaos_holds,
             clock_holds: s.clock_holds,
             spacing: s.spacing,
+            wording: Wording::default(),
         }
     }
 
@@ -618,12 +623,14 @@ impl Summary {
     }
 
     /// One line per URL whose events were finally refused with 401/403: how many, which
-    /// endpoints, which token source, and the fix. The token itself is never shown.
+    /// endpoints, which token source, and the fix ([`Summary::wording`]'s words). The token
+    /// itself is never shown.
     pub fn auth_message(&self) -> Option<String> {
         if self.auth_failures.is_empty() {
             return None;
         }
-        let lines: Vec<String> = self.auth_failures.iter().map(AuthFailure::message).collect();
+        let lines: Vec<String> =
+            self.auth_failures.iter().map(|a| a.message(&self.wording)).collect();
         Some(lines.join("\n"))
     }
 
@@ -942,8 +949,8 @@ mod tests {
         assert_eq!(
             lines[0],
             "4 events were refused (401) by http://127.0.0.1:1/hook (global events, webhook \
-             object CRM): sent with the token from PBXSIM_TOKEN. Check the value of \
-             PBXSIM_TOKEN, or pass --token TOKEN."
+             object CRM): sent with the token from the environment. Check the token in the \
+             environment, or give the run one."
         );
         assert!(lines[1].starts_with("2 events were refused (403)"), "{msg}");
         assert!(lines[1].contains("webhook object `Lookup`'s own token"), "{msg}");
@@ -965,12 +972,13 @@ mod tests {
                 unauthorized: 1,
                 forbidden: 0,
             };
-            let m = a.message();
+            let m = a.message(&Wording::default());
             assert!(m.starts_with("1 event was refused (401)"), "{m}");
+            assert!(!m.contains("--"), "the library names no flag: {m}");
             let hint = match source {
-                TokenSource::None => "Pass --token",
-                TokenSource::Flag => "--token is the token",
-                TokenSource::Env => "PBXSIM_TOKEN",
+                TokenSource::None => "Give the run a token",
+                TokenSource::Flag => "the token given to the run is the token",
+                TokenSource::Env => "the token in the environment",
                 TokenSource::File => "[webhook] token",
                 TokenSource::Object(_) => "own token",
                 TokenSource::ObjectNone(_) => "token = \"\"",

@@ -161,6 +161,31 @@ pub struct ReceiverConfig {
     /// The line printed once when `token` is `None` and a request arrives (a CLI names its
     /// flags here; the default is [`NO_TOKEN_NOTE`]).
     pub no_token_note: String,
+    /// How its answers and warnings name the settings behind them (a CLI names its flags;
+    /// the default names the config fields).
+    pub wording: ReceiverWording,
+}
+
+/// How the receiver names its own settings in what it says: why it failed a request on
+/// purpose, and which file it could not write. The default names [`ReceiverConfig`]'s fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiverWording {
+    /// The error of a random 503 ([`ReceiverConfig::fail_rate`]).
+    pub failed_on_purpose: &'static str,
+    /// What set the failure code, after "answering 500 on purpose" ([`ReceiverConfig::status`]).
+    pub status: &'static str,
+    /// The save file, in "warning: cannot write to {save_file}: …" ([`ReceiverConfig::save`]).
+    pub save_file: &'static str,
+}
+
+impl Default for ReceiverWording {
+    fn default() -> Self {
+        Self {
+            failed_on_purpose: "simulated failure (fail_rate)",
+            status: "(status)",
+            save_file: "the save file",
+        }
+    }
 }
 
 /// [`ReceiverConfig::no_token_note`]'s default: no flag names, the library knows none.
@@ -188,6 +213,7 @@ impl Default for ReceiverConfig {
             output: Output::stdout(),
             inspector: None,
             no_token_note: NO_TOKEN_NOTE.to_string(),
+            wording: ReceiverWording::default(),
         }
     }
 }
@@ -648,14 +674,15 @@ async fn misbehave(shared: &Shared, value: &Value) -> (StatusCode, Value) {
     }
     let fail_rate = shared.cfg.fail_rate.clamp(0.0, 1.0);
     if fail_rate > 0.0 && lock(&shared.rng).random_bool(fail_rate) {
-        let why = "simulated failure (--fail-rate)";
+        let why = shared.cfg.wording.failed_on_purpose;
         return (StatusCode::SERVICE_UNAVAILABLE, json!({"ok": false, "error": why}));
     }
     let code = StatusCode::from_u16(shared.cfg.status).unwrap_or(StatusCode::OK);
     if code.is_success() {
         (code, json!({"ok": true}))
     } else {
-        (code, json!({"ok": false, "error": format!("answering {code} on purpose (--status)")}))
+        let why = format!("answering {code} on purpose {}", shared.cfg.wording.status);
+        (code, json!({"ok": false, "error": why}))
     }
 }
 
@@ -717,7 +744,8 @@ fn save(
     let Some(file) = &shared.save else { return };
     let envelope = save::envelope(received_at, path, headers, code.as_u16(), body);
     if let Err(e) = file.append(&envelope) {
-        shared.cfg.output.line(&format!("warning: cannot write to the --save file: {e}"));
+        let file = shared.cfg.wording.save_file;
+        shared.cfg.output.line(&format!("warning: cannot write to {file}: {e}"));
     }
 }
 

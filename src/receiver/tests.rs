@@ -170,3 +170,11 @@ async fn a_closed_pipe_stops_the_output_and_says_so() {
     assert_eq!(*lock(&writes), before, "nothing is written once the pipe is closed");
     output.closed().await;
 }
+
+#[test]
+fn the_default_wording_names_no_flag() {
+    let w = ReceiverWording::default();
+    for text in [w.failed_on_purpose, w.status, w.save_file, NO_TOKEN_NOTE] {
+        assert!(!text.contains("--"), "{text}");
+    }
+}

@@ -15,6 +15,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::deliver::Wording;
+
 /// Chart size, in SVG units.
 const W: f64 = 760.0;
 const H: f64 = 260.0;
@@ -30,8 +32,14 @@ const ORANGE: &str = "#f28e2b";
 const TEAL: &str = "#76b7b2";
 const GREY: &str = "#9c9c9c";
 
-/// The page for a JSON report of `load` or `run` (as `--report` writes it).
+/// The page for a JSON report of `load` or `run` (as `--report` writes it), in the library's
+/// words ([`html_in`] with [`Wording::default`]).
 pub fn html(report: &Value) -> String {
+    html_in(report, &Wording::default())
+}
+
+/// [`html`], its notes in `wording`'s words ([`Wording::unpaced`], [`Wording::thresholds`]).
+pub fn html_in(report: &Value, wording: &Wording) -> String {
     let kind = match report["command"].as_str() {
         Some(command) => command.to_string(),
         None => "load".to_string(),
@@ -48,7 +56,10 @@ pub fn html(report: &Value) -> String {
     let corrected = series["corrected"].as_bool() == Some(true);
     let latency_note = match corrected {
         true => "Corrected latency: from each event's intended send time to its answer.",
-        false => "Not measured: the run was not paced (--asap), so there is no intended send time.",
+        false => &format!(
+            "Not measured: the run was not paced {}, so there is no intended send time.",
+            wording.unpaced
+        ),
     };
     section(
         b,
@@ -72,7 +83,7 @@ pub fn html(report: &Value) -> String {
     section(b, "answers", "Status codes and error classes", &answers_chart(report));
     section(b, "outcomes", "Calls by outcome", &outcomes_chart(report));
     section(b, "kpis", "Contact centre", &kpi_view(&report["kpis"]));
-    section(b, "thresholds", "Threshold verdicts", &thresholds_table(report));
+    section(b, "thresholds", "Threshold verdicts", &thresholds_table(report, wording));
     section(b, "by-type", "By event type", &by_type_table(report));
     section(b, "settings", "Settings", &settings_table(report));
     let texts = notes(report);
@@ -811,11 +822,10 @@ fn stacked_bars(groups: &[(String, &Value)]) -> String {
     out
 }
 
-fn thresholds_table(report: &Value) -> String {
+fn thresholds_table(report: &Value, wording: &Wording) -> String {
     let verdicts = report["thresholds"].as_array().cloned().unwrap_or_default();
     if verdicts.is_empty() {
-        return "<p class=note>No thresholds were set (--threshold, or [expect] in the file).</p>"
-            .into();
+        return format!("<p class=note>No thresholds were set ({}).</p>", esc(wording.thresholds));
     }
     let mut out = String::from(
         "<table id=threshold-table><tr><th>threshold</th><th>measured</th><th>verdict</th></tr>",

@@ -11,7 +11,7 @@ use super::kpi::Kpis;
 use super::run::HoldsReport;
 use super::settings::Setting;
 use super::trend::Trend;
-use crate::deliver::Summary;
+use crate::deliver::{Summary, Wording};
 use crate::engine;
 use crate::engine::load_plan::Plan;
 use crate::exit::Exit;
@@ -105,6 +105,10 @@ pub struct LoadReport {
     /// Of the built-in receiver's violations, the incomplete calls cut off at the end.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub expected_incomplete: u64,
+    /// How the text words its advice (the run's [`Summary::wording`]; the library's default
+    /// for a report read back from JSON, until its reader sets its own). Not in the JSON.
+    #[serde(skip)]
+    pub wording: Wording,
 }
 
 /// A start this many milliseconds after the common start time counts as late.
@@ -231,6 +235,7 @@ impl LoadReport {
         let o = &plan.options;
         let unreachable = s.unreachable_message();
         let refused = s.auth_message();
+        let wording = s.wording;
         let holds = HoldsReport::from_summary(&s);
         let calls_counts = s.calls.unwrap_or_default();
         let wall = s.wall.as_secs_f64();
@@ -345,6 +350,7 @@ impl LoadReport {
             settings: Vec::new(),
             receiver_text: None,
             expected_incomplete: 0,
+            wording,
             spacing: (!o.asap && s.spacing.pairs > 0).then(|| SpacingReport {
                 pairs: s.spacing.pairs,
                 overran: s.spacing.overran,
@@ -354,7 +360,7 @@ impl LoadReport {
     }
 
     /// When the receiver's time per event is longer than the spacing of a call's events: one
-    /// line saying so, with a `--speed` that would space them out.
+    /// line saying so, with a lower speed that would space them out ([`Wording::lower_speed`]).
     pub fn spacing_line(&self) -> Option<String> {
         let sp = self.spacing.as_ref().filter(|sp| sp.outpaced())?;
         let gap = sp.gaps.ms(Stat::P50)?;
@@ -363,10 +369,7 @@ impl LoadReport {
         // At speed s' the gaps are gap × speed / s'; leave room for twice the receiver's time.
         let fit = (gap * speed / (2.0 * took.max(1e-3))).floor().max(1.0);
         let nice = nice_down(fit.min(speed));
-        let suggest = match nice < speed {
-            true => format!("a lower --speed, like --speed {nice}, spaces them out"),
-            false => "a lower --speed spaces them out".to_string(),
-        };
+        let suggest = (self.wording.lower_speed)((nice < speed).then_some(nice));
         Some(format!(
             "the receiver takes longer per event (p50 {}) than the time between a call's events \
              at {speed}x (p50 {}): {} of {} were due before the previous one's answer; {suggest}",
@@ -378,7 +381,7 @@ impl LoadReport {
     }
 
     /// Why no call started, when none did and the run was not interrupted: such a run tested
-    /// nothing, and fails.
+    /// nothing, and fails. The fix is in [`LoadReport::wording`]'s words.
     pub fn no_calls(&self) -> Option<String> {
         let k = &self.calls;
         if k.started > 0 || self.interrupted {
@@ -396,13 +399,12 @@ impl LoadReport {
             match self.window_s.filter(|_| !self.compression.asap) {
                 Some(w) => format!(
                     "at {:.4} calls/s for {w:.0} s, {:.3} calls were expected and the first \
-                     would arrive later; raise --rate or --duration",
+                     would arrive later; {}",
                     self.rate.target_per_s,
-                    self.rate.target_per_s * w
+                    self.rate.target_per_s * w,
+                    self.wording.more_calls,
                 ),
-                None => "the traffic produced no call; check the [traffic] table, or pass \
-                         --rate"
-                    .to_string(),
+                None => format!("the traffic produced no call; {}", self.wording.some_calls),
             }
         };
         Some(why)
@@ -882,6 +884,7 @@ pub(crate) mod tests {
             settings: Vec::new(),
             receiver_text: None,
             expected_incomplete: 0,
+            wording: Wording::default(),
         }
     }
 
@@ -898,7 +901,7 @@ pub(crate) mod tests {
         let line = r.spacing_line().expect("the receiver is outpaced");
         assert!(line.contains("at 2000x") && line.contains("90 of 100"), "{line}");
         // gap 5 ms × 2000 / (2 × ~31 ms) ≈ 160 → 100.
-        assert!(line.contains("--speed 100,"), "{line}");
+        assert!(line.ends_with("; a lower speed, like 100, spaces them out"), "{line}");
         assert!(r.render().contains("spacing    the receiver takes longer"));
         // Few overruns: no line.
         r.spacing = Some(SpacingReport { pairs: 100, overran: 5, gaps });

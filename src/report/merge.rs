@@ -9,7 +9,7 @@
 //! same seed played the same calls, and adding them would count every call twice.
 
 use super::hist::Hist;
-use super::load_report::LoadReport;
+use super::load_report::{Compression, LoadReport};
 use super::settings::Setting;
 use super::verdict::Verdict;
 use crate::exit::Exit;
@@ -26,9 +26,10 @@ pub enum MergeError {
          one run merge"
     )]
     Scenario { a: String, b: String, sa: String, sb: String },
+    /// Each generator needs a seed of its own.
     #[error(
         "{a} and {b} were both played with seed {seed}: the same calls twice, which would count \
-         every call twice; give each generator its own --seed"
+         every call twice"
     )]
     SameSeed { a: String, b: String, seed: u64 },
     #[error(
@@ -38,8 +39,12 @@ pub enum MergeError {
     Parts { a: String, b: String, ta: String, tb: String },
     #[error("{a} and {b} are both shard {shard}: the same calls twice")]
     SameShard { a: String, b: String, shard: String },
-    #[error("{a} and {b} compress calls differently ({ca} and {cb}): only parts of one run merge")]
-    Compression { a: String, b: String, ca: String, cb: String },
+    #[error(
+        "{a} and {b} compress calls differently ({} and {}): only parts of one run merge",
+        compression(.ca),
+        compression(.cb)
+    )]
+    Compression { a: String, b: String, ca: Compression, cb: Compression },
     #[error(
         "{b}'s {which} histogram has other settings than {a}'s ({hb} against {ha}): HDR \
          histograms merge exactly only with the same bounds and precision"
@@ -47,6 +52,14 @@ pub enum MergeError {
     Histogram { a: String, b: String, which: String, ha: String, hb: String },
     #[error("{name}: threshold `{text}` in the report cannot be read: {error}")]
     Threshold { name: String, text: String, error: String },
+}
+
+/// `600x`, or `as fast as possible, built at 600x`.
+fn compression(c: &Compression) -> String {
+    match c.asap {
+        true => format!("as fast as possible, built at {}x", c.speed),
+        false => format!("{}x", c.speed),
+    }
 }
 
 /// The merged report, its threshold verdicts (also in `report.thresholds`) and how it ends.
@@ -74,15 +87,11 @@ pub fn merge(reports: &[(String, LoadReport)], extra: &[Threshold]) -> Result<Me
             });
         }
         if r.compression != first.compression {
-            let show = |r: &LoadReport| match r.compression.asap {
-                true => format!("--asap, built at {}x", r.compression.speed),
-                false => format!("{}x", r.compression.speed),
-            };
             return Err(MergeError::Compression {
                 a: first_name.clone(),
                 b: name.clone(),
-                ca: show(first),
-                cb: show(r),
+                ca: first.compression,
+                cb: r.compression,
             });
         }
         let part = |r: &LoadReport| match r.shard {
@@ -237,7 +246,13 @@ mod tests {
         assert!(e.to_string().contains("`midsize` and `callcentre`"), "{e}");
         let mut faster = named(2);
         faster.1.compression.speed = 120.0;
-        assert!(matches!(merge(&[named(1), faster], &[]), Err(MergeError::Compression { .. })));
+        let e = merge(&[named(1), faster.clone()], &[]).unwrap_err();
+        assert!(matches!(e, MergeError::Compression { .. }), "{e}");
+        assert!(e.to_string().contains("(60x and 120x)"), "{e}");
+        faster.1.compression.asap = true;
+        let e = merge(&[named(1), faster], &[]).unwrap_err();
+        assert!(e.to_string().contains("(60x and as fast as possible, built at 120x)"), "{e}");
+        assert!(!e.to_string().contains("--") && !same.to_string().contains("--"), "{e}");
         let mut finer = named(2);
         let mut h = hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap();
         h.record(5).unwrap();

@@ -474,6 +474,7 @@ mod tests {
             },
             clock_holds: Holds::default(),
             spacing: Spacing::default(),
+            wording: Default::default(),
         }
     }
 

@@ -248,14 +248,34 @@ fn a_refused_run_names_the_endpoint_and_token_source_but_never_the_token() {
     let wrong = "wrong-token-5d2c";
     let quickstart = ["run", "scenarios/quickstart.toml", "--asap", "--target", hook.as_str()];
 
-    // --token, PBXSIM_TOKEN, the file's token: each named, with its fix.
+    // --token, PBXSIM_TOKEN, the file's token, none: each named, with its fix in the flags'
+    // words (the library's own name no flag).
     let flag = pbxsim(&quickstart).args(["--token", wrong]).output().unwrap();
     let env = pbxsim(&quickstart).env("PBXSIM_TOKEN", wrong).output().unwrap();
     let file = pbxsim(&quickstart).output().unwrap();
+    let none = pbxsim(&quickstart).args(["--token", ""]).output().unwrap();
     for (out, source, fix) in [
-        (&flag, "sent with the token from --token", "Check that --token is the token"),
-        (&env, "sent with the token from PBXSIM_TOKEN", "Check the value of PBXSIM_TOKEN"),
-        (&file, "sent with the token from the scenario's [webhook] token", "Pass --token TOKEN"),
+        (
+            &flag,
+            "sent with the token from --token",
+            "Check that --token is the token the receiver expects.",
+        ),
+        (
+            &env,
+            "sent with the token from PBXSIM_TOKEN",
+            "Check the value of PBXSIM_TOKEN, or pass --token TOKEN.",
+        ),
+        (
+            &file,
+            "sent with the token from the scenario's [webhook] token",
+            "Pass --token TOKEN (or set PBXSIM_TOKEN) to send the receiver's token.",
+        ),
+        (
+            &none,
+            "sent with no token",
+            "Pass --token TOKEN, set PBXSIM_TOKEN, or set `token` in the scenario's [webhook] \
+             table.",
+        ),
     ] {
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         assert_eq!(out.status.code(), Some(1), "{stdout}");
@@ -264,7 +284,7 @@ fn a_refused_run_names_the_endpoint_and_token_source_but_never_the_token() {
         let line = refused[0];
         assert!(line.contains("(401) by ") && line.contains(&hook), "{line}");
         assert!(line.contains("global events, webhook object `CRM lookup`"), "{line}");
-        assert!(line.contains(source) && line.contains(fix), "{line}");
+        assert!(line.contains(&format!("{source}. {fix}")) && line.ends_with(fix), "{line}");
         for secret in [wrong, FILE_TOKEN] {
             assert!(!stdout.contains(secret) && !stderr.contains(secret), "{secret} shown");
         }

@@ -115,6 +115,21 @@ fn header_on_trigger_call_and_load() {
 }
 
 #[test]
+fn a_bad_retry_on_list_names_the_flag() {
+    let out = pbxsim_output(&["load", "--retry-on", "conect,5xx", "--max-calls", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "cannot read `conect` in --retry-on (did you mean `connect`?); write a comma list of \
+             `connect`, `timeout`, `4xx`, `5xx` and status codes, like \
+             `connect,timeout,429,5xx`, or `none`"
+        ),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn bad_headers_are_usage_errors_that_never_repeat_the_value() {
     let rx = Receiver::ok();
     let (_, file) = scenario(1);

@@ -97,6 +97,14 @@ fn user_inbound(call: &str, user: &str) -> Value {
     })
 }
 
+/// The answer's `error`, for a valid event posted without a token.
+async fn error_of(url: &str) -> String {
+    let body = user_inbound("1", "1010").to_string();
+    let answer = client().post(url).header("content-type", "application/json").body(body);
+    let answer: Value = answer.send().await.unwrap().json().await.unwrap();
+    answer["error"].as_str().unwrap().to_string()
+}
+
 async fn post(url: &str, token: Option<&str>, body: impl Into<reqwest::Body>) -> u16 {
     let mut req = client().post(url).header("content-type", "application/json").body(body);
     if let Some(t) = token {
@@ -135,23 +143,27 @@ async fn answers_each_response_code() {
 
 #[tokio::test]
 async fn fail_rate_one_answers_503() {
-    let l = Listener::start(&["--fail-rate", "1", "--exit-after", "1"]);
+    let l = Listener::start(&["--fail-rate", "1", "--exit-after", "2"]);
     assert_eq!(post(&l.url, None, user_inbound("1", "1010").to_string()).await, 503);
+    // Why, in the flag's words (the library's name its config fields).
+    assert_eq!(error_of(&l.url).await, "simulated failure (--fail-rate)");
     let (code, out) = l.wait();
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("press Ctrl-C"), "{out}");
     assert!(out.contains("note: no token configured"), "{out}");
     assert!(out.contains("→ 503, not checked"), "{out}");
-    assert!(out.contains("requests:   1 (503: 1)"), "{out}");
+    assert!(out.contains("requests:   2 (503: 2)"), "{out}");
 }
 
 #[tokio::test]
 async fn status_answers_every_valid_request() {
-    let l = Listener::start(&["--status", "500", "--delay", "10ms", "--exit-after", "1"]);
+    let l = Listener::start(&["--status", "500", "--delay", "10ms", "--exit-after", "2"]);
     assert_eq!(post(&l.url, None, user_inbound("1", "1010").to_string()).await, 500);
+    let status = "answering 500 Internal Server Error on purpose (--status)";
+    assert_eq!(error_of(&l.url).await, status);
     let (code, out) = l.wait();
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("requests:   1 (500: 1)"), "{out}");
+    assert!(out.contains("requests:   2 (500: 2)"), "{out}");
 }
 
 #[tokio::test]

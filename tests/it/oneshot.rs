@@ -56,6 +56,15 @@ fn trigger_rejects_unknown_fields_and_bad_values() {
     let out = pbxsim_output(&["trigger", "queue_cal", "--print"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `queue_call`?"));
+    // The fix in the flag's words (the library's own names no flag).
+    let out = pbxsim_output(&["trigger", "queue_call", "--print", "--set", "connected_at=null"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: connected_at=null means nobody answered, but status is answered; add --set \
+         status=abandoned (or timedout)\nhelp: change the --set values so they fit one call, or \
+         add --raw to send them as given\n"
+    );
 }
 
 #[test]

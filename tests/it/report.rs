@@ -299,3 +299,33 @@ fn report_show_refuses_a_bad_file_with_its_path_and_position() {
         assert!(text(&out.stdout).is_empty(), "nothing on stdout");
     }
 }
+
+#[test]
+fn the_html_notes_name_the_flags() {
+    let dir = tempdir("report-html-words");
+    let (json, html) = (dir.join("run.json"), dir.join("run.html"));
+    let args = ["run", "scenarios/quickstart.toml", "--asap", "-q", "--report"];
+    let live = pbxsim_output(&[&args[..], &[json.to_str().unwrap()]].concat());
+    assert_eq!(live.status.code(), Some(0), "{}", text(&live.stderr));
+    let shown = pbxsim_output(&[
+        "report",
+        "show",
+        json.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(shown.status.code(), Some(0), "{}", text(&shown.stderr));
+    let page = read(&html);
+    assert!(
+        page.contains(
+            "Not measured: the run was not paced (--asap), so there is no intended send time."
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "<p class=note>No thresholds were set (--threshold, or [expect] in the file).</p>"
+        ),
+        "{page}"
+    );
+}

@@ -134,7 +134,26 @@ fn two_generators_merge_into_the_counts_and_percentiles_of_the_whole_run() {
     let a_text = std::fs::read_to_string(&a).unwrap();
     let same = merge(&[a.to_str().unwrap(), a.to_str().unwrap()]);
     assert_eq!(same.status.code(), Some(2));
-    assert!(text(&same.stderr).contains("both played with seed 1"), "{}", text(&same.stderr));
+    assert!(
+        text(&same.stderr).contains(
+            "both played with seed 1: the same calls twice, which would count every call twice; \
+             give each generator its own --seed\n"
+        ),
+        "{}",
+        text(&same.stderr)
+    );
+    let mut unpaced: Value = serde_json::from_str(&a_text).unwrap();
+    unpaced["seed"] = 9.into();
+    unpaced["compression"]["asap"] = true.into();
+    let unpaced_path = dir.join("unpaced.json");
+    std::fs::write(&unpaced_path, unpaced.to_string()).unwrap();
+    let out = merge(&[a.to_str().unwrap(), unpaced_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("compress calls differently (600x and --asap, built at 600x): only parts"),
+        "{err}"
+    );
     let mut other: Value = serde_json::from_str(&a_text).unwrap();
     other["scenario"] = "callcentre".into();
     other["seed"] = 9.into();

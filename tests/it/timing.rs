@@ -218,7 +218,17 @@ async fn a_receiver_slower_than_a_calls_spacing_is_told_to_lower_the_speed() {
     let line = out.stdout.lines().find(|l| l.starts_with("spacing")).unwrap_or_else(|| {
         panic!("no spacing line:\n{}", out.stdout);
     });
-    assert!(line.contains("at 5000x") && line.contains("--speed"), "{line}");
+    assert!(line.contains("at 5000x"), "{line}");
+    // The advice in the flag's words (the library's own name no flag).
+    let advice = line.rsplit("; ").next().unwrap();
+    let speed = advice.strip_prefix("a lower --speed, like --speed ").unwrap_or_else(|| {
+        panic!("{line}");
+    });
+    assert!(speed.ends_with(", spaces them out"), "{line}");
+    // `report show` words the saved report the same way.
+    let shown = pbxsim_async(args(&["report", "show", report.to_str().unwrap()]), vec![]).await;
+    assert_eq!(shown.code, Some(0), "{}", shown.stderr);
+    assert!(shown.stdout.lines().any(|l| l == line), "{line}\n{}", shown.stdout);
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let sp = &r["spacing"];
     assert!(sp["overran"].as_u64().unwrap() * 10 >= sp["pairs"].as_u64().unwrap(), "{sp}");
