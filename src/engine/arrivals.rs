@@ -7,7 +7,7 @@
 //! reaches k + ½, so a constant 120/h puts one call in the middle of every 30 s.
 
 use fake::Fake;
-use fake::faker::name::en::Name;
+use fake::faker::name::en::{FirstName, LastName};
 use fake::faker::number::en::NumberWithFormat;
 use rand::distr::Distribution as _;
 use rand::distr::weighted::WeightedIndex;
@@ -169,6 +169,9 @@ pub struct Generator {
     numbers: Option<WeightedIndex<f64>>,
     /// The caller ID each user presents on outbound calls.
     outbound_cli: Vec<Str>,
+    /// This generator's tenant and the run's number of tenants (`0, 1` for a single PBX); see
+    /// [`Generator::for_tenant`].
+    tenant: (u32, u32),
 }
 
 /// The calls of a traffic model on `pbx`, in non-decreasing `at` order, reproducible for a
@@ -211,14 +214,36 @@ pub fn generate(model: TrafficModel, pbx: &Pbx, seed: u64) -> Generator {
         model,
         rng,
         outbound_cli,
+        tenant: (0, 1),
     }
 }
 
 impl Generator {
+    /// The calls of tenant `index` of `count` (`load --tenants`): the random digits of its
+    /// callers' and dialled numbers are `index` modulo `count`, so no two tenants' far ends share a
+    /// number. One tenant of one is [`generate`]'s stream unchanged.
+    pub fn for_tenant(mut self, index: u32, count: u32) -> Self {
+        assert!(index < count, "tenant {index} of {count}");
+        self.tenant = (index, count);
+        self
+    }
+
     fn fake_number(&mut self) -> Str {
         let format = NUMBER_FORMATS[self.rng.random_range(0..NUMBER_FORMATS.len())];
         let number: String = NumberWithFormat(format).fake_with_rng(&mut self.rng);
-        Str::from(number)
+        Str::from(tenant_number(number, self.tenant))
+    }
+
+    /// A fake full name: what fake's `Name()` gives for the same draws (a first name, then a
+    /// last name, joined by a space), without its template's two `str::replace`s.
+    fn fake_name(&mut self) -> Str {
+        let first: &str = FirstName().fake_with_rng(&mut self.rng);
+        let last: &str = LastName().fake_with_rng(&mut self.rng);
+        let mut name = String::with_capacity(first.len() + 1 + last.len());
+        name.push_str(first);
+        name.push(' ');
+        name.push_str(last);
+        Str::from(name)
     }
 
     fn behaviour(&mut self, outbound: bool) -> Behaviour {
@@ -275,8 +300,7 @@ impl Iterator for Generator {
         let caller_name = if unnamed > 0.0 && self.rng.random::<f64>() < unnamed {
             None
         } else {
-            let name: String = Name().fake_with_rng(&mut self.rng);
-            Some(Str::from(name))
+            Some(self.fake_name())
         };
         let behaviour = self.behaviour(false);
         Some(ScriptedCall {
@@ -288,6 +312,29 @@ impl Iterator for Generator {
         })
     }
 }
+
+/// `number` (a [`NUMBER_FORMATS`] number) made tenant `index` of `count`'s: its random digits,
+/// read as one value, moved to the nearest value at or below it that is `index` modulo `count`
+/// (or to `index` itself when there is none). Numbers of different tenants differ in their
+/// prefix or in that value's remainder, so they never meet; for one tenant it is `number`.
+fn tenant_number(number: String, (index, count): (u32, u32)) -> String {
+    if count <= 1 {
+        return number;
+    }
+    let prefix = number.len() - NUMBER_DIGITS;
+    let Ok(value) = number[prefix..].parse::<u64>() else {
+        return number;
+    };
+    let (count, index) = (u64::from(count), u64::from(index));
+    let mut moved = value - value % count + index;
+    if moved > value && moved >= count {
+        moved -= count;
+    }
+    format!("{}{moved:0width$}", &number[..prefix], width = NUMBER_DIGITS)
+}
+
+/// How many random digits each of [`NUMBER_FORMATS`] ends with.
+const NUMBER_DIGITS: usize = 8;
 
 #[cfg(test)]
 mod tests;

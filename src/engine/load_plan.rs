@@ -365,12 +365,14 @@ fn tenant_engines(plan: &Plan, gate: Option<Arc<AtomicBool>>) -> Vec<Engine<'sta
         plan.window.filter(|_| !o.asap).map(|w| (w.as_secs_f64() * speed * 1000.0) as u64);
     let sources = (0..tenants)
         .map(|t| {
-            let calls: Box<dyn Iterator<Item = crate::scenario::ScriptedCall> + Send> =
-                Box::new(super::arrivals::generate(
+            let calls: Box<dyn Iterator<Item = crate::scenario::ScriptedCall> + Send> = Box::new(
+                super::arrivals::generate(
                     plan.model.clone(),
                     &plan.scenario.pbx,
                     tenant_seed(o.seed, t),
-                ));
+                )
+                .for_tenant(t, tenants),
+            );
             calls.peekable()
         })
         .collect();

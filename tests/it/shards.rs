@@ -29,9 +29,32 @@ fn one_tenant_is_exactly_the_single_pbx() {
     assert!(ids.iter().any(|id| id / STRIDE == 2), "tenant 2 plays too");
 }
 
+/// Whether `value` is a far end's number (a caller's, or a dialled one): eleven digits from
+/// `61`, not one of the built-in PBX's own `612900000x`.
+fn far_end(value: &str) -> bool {
+    value.len() == 11
+        && value.starts_with("61")
+        && !value.starts_with("612900000")
+        && value.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `line` with every far-end number replaced by `N`, and those numbers.
+fn without_far_ends(line: &str) -> (String, Vec<String>) {
+    let mut v: serde_json::Value = serde_json::from_str(line).expect("one JSON object a line");
+    let mut numbers = Vec::new();
+    for value in v.as_object_mut().expect("an object").values_mut() {
+        if let Some(s) = value.as_str().filter(|s| far_end(s)) {
+            numbers.push(s.to_owned());
+            *value = "N".into();
+        }
+    }
+    (v.to_string(), numbers)
+}
+
 #[test]
-fn tenants_have_disjoint_ids_and_tenant_zero_plays_the_single_pbx() {
-    // Bounded by the window only, tenant 0 of 3 plays exactly the single tenant's calls.
+fn tenants_have_disjoint_ids_and_numbers_and_tenant_zero_plays_the_single_pbx() {
+    // Bounded by the window only, tenant 0 of 3 plays exactly the single tenant's calls, but for
+    // the far ends' numbers: each tenant's are its own.
     let flags = ["--duration", "3s", "--seed", "9"];
     let single = dry_run(&flags);
     let mut three_flags = flags.to_vec();
@@ -43,11 +66,25 @@ fn tenants_have_disjoint_ids_and_tenant_zero_plays_the_single_pbx() {
         by_tenant.entry(call_id(line) / STRIDE).or_default().push(line);
     }
     assert_eq!(by_tenant.keys().copied().collect::<Vec<_>>(), vec![0, 1, 2]);
-    let mut zero: Vec<&str> = by_tenant[&0].clone();
-    let mut alone: Vec<&str> = single.lines().collect();
-    zero.sort_unstable();
-    alone.sort_unstable();
-    assert_eq!(zero, alone, "tenant 0 of 3 is the single tenant");
+    let masked = |lines: &[&str]| -> Vec<String> {
+        let mut out: Vec<String> = lines.iter().map(|l| without_far_ends(l).0).collect();
+        out.sort_unstable();
+        out
+    };
+    let alone: Vec<&str> = single.lines().collect();
+    let same = masked(&by_tenant[&0]) == masked(&alone);
+    assert!(same, "tenant 0 of 3 is the single tenant, numbers aside");
+    // Each tenant's far ends end in digits that are its index modulo 3: no number is two tenants'.
+    let mut owner: BTreeMap<String, u64> = BTreeMap::new();
+    for (tenant, lines) in &by_tenant {
+        let numbers: Vec<String> = lines.iter().flat_map(|l| without_far_ends(l).1).collect();
+        assert!(numbers.len() > 10, "tenant {tenant}: {} numbers", numbers.len());
+        for number in numbers {
+            let digits: u64 = number[3..].parse().unwrap();
+            assert_eq!(digits % 3, *tenant, "tenant {tenant}'s {number}");
+            assert_eq!(*owner.entry(number.clone()).or_insert(*tenant), *tenant, "{number}");
+        }
+    }
     // The other tenants are other calls, not copies.
     let ids =
         |t: u64| -> BTreeSet<u64> { by_tenant[&t].iter().map(|l| call_id(l) % STRIDE).collect() };

@@ -444,3 +444,63 @@ fn serde_reads_the_same_table_directly() {
     let value: toml::Value = toml::from_str(text).unwrap();
     assert_eq!(TrafficSpec::deserialize(value).unwrap(), spec(text));
 }
+
+/// The far-end number of a call: the caller of an inbound call, the dialled number of an outbound.
+fn far_end(call: &ScriptedCall) -> Str {
+    match &call.kind {
+        CallKind::Outbound { dest, .. } => dest.clone(),
+        CallKind::Inbound { .. } => call.caller_id.clone(),
+    }
+}
+
+#[test]
+fn tenants_numbers_never_meet() {
+    let text = "rate = \"10/s\"\noutbound = 0.5";
+    let single: Vec<Str> = calls(text, 4).take(300).map(|c| far_end(&c)).collect();
+    let one_of_one: Vec<Str> =
+        calls(text, 4).for_tenant(0, 1).take(300).map(|c| far_end(&c)).collect();
+    assert_eq!(single, one_of_one, "one tenant of one is the single PBX");
+    for count in [2u32, 3, 7, 12, 1000] {
+        let mut seen = std::collections::HashMap::new();
+        for index in [0, 1, count / 2, count - 1] {
+            for call in calls(text, 4 + u64::from(index)).for_tenant(index, count).take(300) {
+                let number = far_end(&call);
+                assert_eq!(number.len(), 11, "{number}");
+                assert!(number.bytes().all(|b| b.is_ascii_digit()), "{number}");
+                let value: u64 = number[3..].parse().unwrap();
+                assert_eq!(value % u64::from(count), u64::from(index), "{number} of {count}");
+                if let Some(other) = seen.insert(number.clone(), index) {
+                    assert_eq!(other, index, "{number} is tenant {other}'s and {index}'s");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_tenant_number_stays_in_range() {
+    for (number, tenant, want) in [
+        ("61400000000", (3, 7), "61400000003"),
+        ("61400000002", (3, 7), "61400000003"),
+        ("61400000010", (3, 7), "61400000010"),
+        ("61400000012", (3, 7), "61400000010"),
+        ("61499999999", (6, 7), "61499999997"),
+        ("61499999999", (0, 1), "61499999999"),
+    ] {
+        assert_eq!(tenant_number(number.into(), tenant), want, "{number} {tenant:?}");
+    }
+}
+
+#[test]
+fn fake_names_are_fakes_name() {
+    use fake::faker::name::en::Name;
+    let text = "rate = \"10/s\"\nunnamed = 0";
+    let mut generator = calls(text, 11);
+    // The generator's own stream, before any draw.
+    let mut twin = ChaCha8Rng::seed_from_u64(11);
+    twin.set_stream(2);
+    for _ in 0..200 {
+        let want: String = Name().fake_with_rng(&mut twin);
+        assert_eq!(&*generator.fake_name(), want);
+    }
+}
