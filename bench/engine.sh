@@ -3,8 +3,9 @@
 # memory at growing call counts. Memory must stay flat as the number of calls grows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench --bench engine --no-run 2>/dev/null
-bin=$(ls -t target/release/deps/engine-* | grep -v '\.d$' | head -1)
+# The path of the benchmark binary, from cargo's own report of what it built.
+bin=$(cargo bench --bench engine --no-run --message-format json 2>/dev/null |
+  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 for calls in 10000 100000 1000000; do
   "$bin" --calls "$calls"
 done

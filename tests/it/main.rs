@@ -21,6 +21,7 @@ mod flows;
 mod golden;
 mod inspector;
 mod kpi;
+mod kubernetes;
 mod limits;
 mod listen;
 mod listener_hardening;
