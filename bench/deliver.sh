@@ -2,7 +2,7 @@
 # Delivery benchmark: pbxsim's --asap delivery against oha, same receiver, same body size,
 # same concurrency, in the same run. Not a test: numbers depend on the machine and its load.
 #
-#   bench/deliver.sh                 # 400k requests each, concurrency 64, 2 rounds
+#   bench/deliver.sh                 # 400k requests each, concurrency 64, 3 alternating rounds
 #   N=1000000 C=64 ROUNDS=3 bench/deliver.sh
 #
 # Both clients share the machine's cores with the receiver: compare the ratio, not the
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 N=${N:-400000}
 C=${C:-64}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 RESULTS=${RESULTS:-bench/results/deliver.txt}
 WORK=$(mktemp -d)
 RECEIVER_PID=
@@ -54,7 +54,7 @@ echo "   $URL"
 oha_all=()
 pbx_all=()
 ratios=()
-for round in $(seq "$ROUNDS"); do
+oha_round() {
     echo "== round $round: oha -n $N -c $C"
     oha -n "$N" -c "$C" -m POST --no-tui --output-format json \
         -H 'Content-Type: application/json' -H 'X-Pbx-Token: bench-token' \
@@ -62,13 +62,18 @@ for round in $(seq "$ROUNDS"); do
     oha_rps=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(round(s["requestsPerSec"]))' "$WORK/oha.json")
     oha_ok=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["successRate"])' "$WORK/oha.json")
     echo "   oha:    $oha_rps requests/s (success rate $oha_ok)"
-
+}
+pbxsim_round() {
     echo "== round $round: pbxsim replay ($N events, --concurrency $C)"
     PBXSIM_TOKEN=bench-token target/release/pbxsim replay "$WORK/events.ndjson" \
         --target "$URL" --concurrency "$C" > "$WORK/pbxsim.txt"
     pbx_rps=$(sed -n 's/.*(\([0-9.]*\) events\/s delivered).*/\1/p' "$WORK/pbxsim.txt" | cut -d. -f1)
     delivered=$(sed -n 's/.*delivered \([0-9]*\) .*/\1/p' "$WORK/pbxsim.txt" | head -1)
     echo "   pbxsim: $pbx_rps events/s ($delivered of $N delivered)"
+}
+# The order alternates from round to round, so neither always runs on a warmer machine.
+for round in $(seq "$ROUNDS"); do
+    if [ $((round % 2)) -eq 1 ]; then oha_round; pbxsim_round; else pbxsim_round; oha_round; fi
     oha_all+=("$oha_rps")
     pbx_all+=("$pbx_rps")
     ratios+=("$(python3 -c "print(f'{$pbx_rps / $oha_rps:.2f}')")")
