@@ -32,6 +32,26 @@ impl Timeline {
 
     /// The wire timestamp for `at` milliseconds after the start.
     pub fn format(&self, at: Millis) -> String {
+        let mut buf = [0u8; WIRE_LEN];
+        match self.write_wire(at, &mut buf) {
+            Some(len) => String::from_utf8_lossy(&buf[..len]).into_owned(),
+            None => self.format_by_chrono(at),
+        }
+    }
+
+    /// [`Timeline::format`] as a shared string, with one allocation: the engine's timestamps.
+    pub fn format_str(&self, at: Millis) -> crate::event::Str {
+        let mut buf = [0u8; WIRE_LEN];
+        match self.write_wire(at, &mut buf) {
+            // Only ASCII digits and separators were written.
+            Some(len) => std::str::from_utf8(&buf[..len]).map_or_else(|_| "".into(), Into::into),
+            None => self.format_by_chrono(at).into(),
+        }
+    }
+
+    /// What [`Timeline::format`] gives, by chrono: the reference, and the way for years outside
+    /// 0000–9999.
+    fn format_by_chrono(&self, at: Millis) -> String {
         let instant = self.instant(at);
         match self.offset {
             None => instant.to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -40,6 +60,71 @@ impl Timeline {
                 .to_rfc3339_opts(SecondsFormat::Millis, false),
         }
     }
+
+    /// Write the wire timestamp for `at` into `buf` without chrono's formatting machinery
+    /// (`YYYY-MM-DDTHH:MM:SS.mmm` then `Z` or `±HH:MM`, as [`Timeline::format_by_chrono`]): its
+    /// length, or `None` for a year outside 0000–9999.
+    fn write_wire(&self, at: Millis, buf: &mut [u8; WIRE_LEN]) -> Option<usize> {
+        let offset_s = self.offset.map_or(0, |o| i64::from(o.local_minus_utc()));
+        let ms = self
+            .start
+            .timestamp_millis()
+            .checked_add(i64::try_from(at).ok()?)?
+            .checked_add(offset_s * 1000)?;
+        let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+        let (year, month, day) = civil_from_days(days);
+        if !(0..=9999).contains(&year) {
+            return None;
+        }
+        let digits = |buf: &mut [u8; WIRE_LEN], at: usize, value: i64, width: usize| {
+            let mut v = value;
+            for i in (0..width).rev() {
+                buf[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        digits(buf, 0, year, 4);
+        buf[4] = b'-';
+        digits(buf, 5, month, 2);
+        buf[7] = b'-';
+        digits(buf, 8, day, 2);
+        buf[10] = b'T';
+        digits(buf, 11, ms_of_day / 3_600_000, 2);
+        buf[13] = b':';
+        digits(buf, 14, ms_of_day / 60_000 % 60, 2);
+        buf[16] = b':';
+        digits(buf, 17, ms_of_day / 1000 % 60, 2);
+        buf[19] = b'.';
+        digits(buf, 20, ms_of_day % 1000, 3);
+        if self.offset.is_none() {
+            buf[23] = b'Z';
+            return Some(24);
+        }
+        buf[23] = if offset_s < 0 { b'-' } else { b'+' };
+        let minutes = offset_s.abs() / 60;
+        digits(buf, 24, minutes / 60, 2);
+        buf[26] = b':';
+        digits(buf, 27, minutes % 60, 2);
+        Some(WIRE_LEN)
+    }
+}
+
+/// The longest wire timestamp: `2019-10-01T15:31:15.000+10:00`.
+const WIRE_LEN: usize = 29;
+
+/// The proleptic Gregorian date (year, month 1–12, day 1–31) of `days` since 1970-01-01
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Where a run's PBX clock starts, and why: the origin of every timestamp in its events.
@@ -167,6 +252,38 @@ mod tests {
         let t = Timeline::new(start, None);
         assert_eq!(t.format(0), "2019-10-01T15:31:15.000Z");
         assert_eq!(t.format(14_250), "2019-10-01T15:31:29.250Z");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_wire_format_is_chronos(
+            start_s in -62_000_000_000i64..253_402_300_000,
+            at in 0u64..10_000_000_000_000,
+            offset_min in -14 * 60i32..=14 * 60,
+            utc in proptest::bool::ANY,
+        ) {
+            let start = DateTime::from_timestamp(start_s, 0).unwrap();
+            let offset = (!utc).then(|| FixedOffset::east_opt(offset_min * 60).unwrap());
+            let t = Timeline::new(start, offset);
+            proptest::prop_assert_eq!(t.format(at), t.format_by_chrono(at));
+            proptest::prop_assert_eq!(&*t.format_str(at), t.format_by_chrono(at));
+        }
+    }
+
+    #[test]
+    fn the_wire_format_is_chronos_at_the_edges() {
+        for (start, at, offset) in [
+            ("0000-01-01T00:00:00Z", 0, None),
+            ("9999-12-31T23:59:59Z", 999, None),
+            ("9999-12-31T23:59:59Z", 1_000, None),
+            ("9999-12-31T23:59:59Z", 0, parse_offset("+01:00")),
+            ("0000-01-01T00:00:00Z", 0, parse_offset("-00:30")),
+            ("2024-02-29T23:59:59.999Z", 1, parse_offset("-05:30")),
+            ("1969-12-31T23:59:59.999Z", 0, None),
+        ] {
+            let t = Timeline::new(start.parse().unwrap(), offset);
+            assert_eq!(t.format(at), t.format_by_chrono(at), "{start} + {at} {offset:?}");
+        }
     }
 
     #[test]

@@ -8,7 +8,6 @@
 
 use fake::Fake;
 use fake::faker::name::en::{FirstName, LastName};
-use fake::faker::number::en::NumberWithFormat;
 use rand::distr::Distribution as _;
 use rand::distr::weighted::WeightedIndex;
 use rand::rngs::ChaCha8Rng;
@@ -228,10 +227,20 @@ impl Generator {
         self
     }
 
+    /// A fake number of [`NUMBER_FORMATS`]: what fake's `NumberWithFormat` gives for the same
+    /// draws (one digit from `0..10` per `#`), written straight into a buffer, then made this
+    /// tenant's.
     fn fake_number(&mut self) -> Str {
         let format = NUMBER_FORMATS[self.rng.random_range(0..NUMBER_FORMATS.len())];
-        let number: String = NumberWithFormat(format).fake_with_rng(&mut self.rng);
-        Str::from(tenant_number(number, self.tenant))
+        let mut number = [0u8; NUMBER_LEN];
+        for (digit, spec) in number.iter_mut().zip(format.bytes()) {
+            *digit = match spec {
+                b'#' => b'0' + self.rng.random_range(0..10u32) as u8,
+                other => other,
+            };
+        }
+        tenant_number(&mut number, self.tenant);
+        Str::from(std::str::from_utf8(&number).unwrap_or_default())
     }
 
     /// A fake full name: what fake's `Name()` gives for the same draws (a first name, then a
@@ -317,23 +326,25 @@ impl Iterator for Generator {
 /// read as one value, moved to the nearest value at or below it that is `index` modulo `count`
 /// (or to `index` itself when there is none). Numbers of different tenants differ in their
 /// prefix or in that value's remainder, so they never meet; for one tenant it is `number`.
-fn tenant_number(number: String, (index, count): (u32, u32)) -> String {
+fn tenant_number(number: &mut [u8; NUMBER_LEN], (index, count): (u32, u32)) {
     if count <= 1 {
-        return number;
+        return;
     }
-    let prefix = number.len() - NUMBER_DIGITS;
-    let Ok(value) = number[prefix..].parse::<u64>() else {
-        return number;
-    };
+    let digits = &mut number[NUMBER_LEN - NUMBER_DIGITS..];
+    let value = digits.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
     let (count, index) = (u64::from(count), u64::from(index));
     let mut moved = value - value % count + index;
     if moved > value && moved >= count {
         moved -= count;
     }
-    format!("{}{moved:0width$}", &number[..prefix], width = NUMBER_DIGITS)
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (moved % 10) as u8;
+        moved /= 10;
+    }
 }
 
-/// How many random digits each of [`NUMBER_FORMATS`] ends with.
+/// How long each of [`NUMBER_FORMATS`] is, and how many random digits it ends with.
+const NUMBER_LEN: usize = 11;
 const NUMBER_DIGITS: usize = 8;
 
 #[cfg(test)]

@@ -454,7 +454,7 @@ impl<'a> Engine<'a> {
             caller_name: spec.caller_name,
             dest,
             start: self.now,
-            start_text: Str::from(self.timeline.format(self.now)),
+            start_text: self.timeline.format_str(self.now),
             behaviour: spec.behaviour,
             seq: 0,
             steps: 0,
@@ -645,7 +645,7 @@ impl<'a> Engine<'a> {
             unique_call_id: c.id.clone(),
             caller_id: c.caller_id.clone(),
             dest_number: c.dest.clone(),
-            recorded_at: Str::from(self.timeline.format(recorded_at)),
+            recorded_at: self.timeline.format_str(recorded_at),
             emails: join_emails(&vm.emails),
             email_subject: vm.subject.clone(),
             email_message: vm.message.clone(),
@@ -977,7 +977,7 @@ impl<'a> Engine<'a> {
         let mut freed = self.stop_ringing(r);
         freed.retain(|&u| u != user);
         let now = self.now;
-        let text = Str::from(self.timeline.format(now));
+        let text = self.timeline.format_str(now);
         let talk = {
             let c = self.cm(r);
             c.attempt += 1;
@@ -1163,7 +1163,7 @@ impl<'a> Engine<'a> {
             unique_call_id: c.id.clone(),
             caller_id: c.caller_id.clone(),
             dest_number: c.dest.clone(),
-            recorded_at: Str::from(self.timeline.format(start)),
+            recorded_at: self.timeline.format_str(start),
             emails: join_emails(&settings.emails),
             email_subject: settings.subject.clone(),
             call_recording_link: None,
@@ -1218,7 +1218,7 @@ impl<'a> Engine<'a> {
         }
         let user = c.outbound_user.expect("outbound call has a user");
         let now = self.now;
-        let text = Str::from(self.timeline.format(now));
+        let text = self.timeline.format_str(now);
         let talk = {
             let c = self.cm(r);
             c.phase = Phase::Connected;

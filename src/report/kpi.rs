@@ -320,10 +320,10 @@ impl KpiCollector {
                 );
             }
             Event::UserInboundCompleted(x) if x.connected_at.is_some() => {
-                *self.talk.entry(x.user_number.to_string()).or_default() += x.conversation_duration;
+                self.add_talk(&x.user_number, x.conversation_duration);
             }
             Event::UserOutboundCompleted(x) => {
-                *self.talk.entry(x.user_number.to_string()).or_default() += x.conversation_duration;
+                self.add_talk(&x.user_number, x.conversation_duration);
             }
             Event::Voicemail(_) => {
                 if let Some(group) = self.timed_out.remove(&e.call) {
@@ -331,6 +331,16 @@ impl KpiCollector {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// `seconds` more talk for the user at `extension` (a new key only for a user's first call).
+    fn add_talk(&mut self, extension: &str, seconds: u64) {
+        match self.talk.get_mut(extension) {
+            Some(talk) => *talk += seconds,
+            None => {
+                self.talk.insert(extension.to_owned(), seconds);
+            }
         }
     }
 
