@@ -4,7 +4,7 @@
 # local receiver; then the arguments of merge-job.yaml merge their reports; then the merged
 # report's count of delivered events is checked against what the receiver received, exactly.
 #
-#   examples/kubernetes/rehearse.sh                       # 4 shards, as load-job.yaml, for 10 s
+#   examples/kubernetes/rehearse.sh      # 4 shards, as load-job.yaml: calls start for 10 s (~40 s in all)
 #   N=3 DURATION=5s SPEED=600 examples/kubernetes/rehearse.sh
 #
 # The arguments come from the manifests, so the rehearsal plays what the cluster would, with
