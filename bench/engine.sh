@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The path of the benchmark binary, from cargo's own report of what it built.
 bin=$(cargo bench --bench engine --no-run --message-format json 2>/dev/null |
-  sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
+  grep '"kind":\["bench"\]' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 for calls in 10000 100000 1000000; do
   "$bin" --calls "$calls"
 done
