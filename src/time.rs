@@ -1,6 +1,6 @@
 //! The virtual timeline: milliseconds since the scenario's start, formatted as wire timestamps.
 
-use chrono::{DateTime, FixedOffset, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, SecondsFormat, TimeZone, Utc};
 
 use crate::duration::Millis;
 
@@ -32,11 +32,7 @@ impl Timeline {
 
     /// The wire timestamp for `at` milliseconds after the start.
     pub fn format(&self, at: Millis) -> String {
-        let mut buf = [0u8; WIRE_LEN];
-        match self.write_wire(at, &mut buf) {
-            Some(len) => String::from_utf8_lossy(&buf[..len]).into_owned(),
-            None => self.format_by_chrono(at),
-        }
+        self.format_str(at).to_string()
     }
 
     /// [`Timeline::format`] as a shared string, with one allocation: the engine's timestamps.
@@ -44,7 +40,7 @@ impl Timeline {
         let mut buf = [0u8; WIRE_LEN];
         match self.write_wire(at, &mut buf) {
             // Only ASCII digits and separators were written.
-            Some(len) => std::str::from_utf8(&buf[..len]).map_or_else(|_| "".into(), Into::into),
+            Some(len) => std::str::from_utf8(&buf[..len]).expect("ASCII").into(),
             None => self.format_by_chrono(at).into(),
         }
     }
@@ -61,9 +57,9 @@ impl Timeline {
         }
     }
 
-    /// Write the wire timestamp for `at` into `buf` without chrono's formatting machinery
-    /// (`YYYY-MM-DDTHH:MM:SS.mmm` then `Z` or `±HH:MM`, as [`Timeline::format_by_chrono`]): its
-    /// length, or `None` for a year outside 0000–9999.
+    /// Write the wire timestamp for `at` into `buf` (`YYYY-MM-DDTHH:MM:SS.mmm` then `Z` or
+    /// `±HH:MM`, as [`Timeline::format_by_chrono`]) with chrono finding the date but not
+    /// formatting it: its length, or `None` for a year outside 0000–9999.
     fn write_wire(&self, at: Millis, buf: &mut [u8; WIRE_LEN]) -> Option<usize> {
         let offset_s = self.offset.map_or(0, |o| i64::from(o.local_minus_utc()));
         let ms = self
@@ -71,11 +67,12 @@ impl Timeline {
             .timestamp_millis()
             .checked_add(i64::try_from(at).ok()?)?
             .checked_add(offset_s * 1000)?;
-        let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-        let (year, month, day) = civil_from_days(days);
+        let date = DateTime::from_timestamp_millis(ms)?.date_naive();
+        let (year, month, day) = (i64::from(date.year()), date.month(), date.day());
         if !(0..=9999).contains(&year) {
             return None;
         }
+        let ms_of_day = ms.rem_euclid(86_400_000);
         let digits = |buf: &mut [u8; WIRE_LEN], at: usize, value: i64, width: usize| {
             let mut v = value;
             for i in (0..width).rev() {
@@ -85,9 +82,9 @@ impl Timeline {
         };
         digits(buf, 0, year, 4);
         buf[4] = b'-';
-        digits(buf, 5, month, 2);
+        digits(buf, 5, i64::from(month), 2);
         buf[7] = b'-';
-        digits(buf, 8, day, 2);
+        digits(buf, 8, i64::from(day), 2);
         buf[10] = b'T';
         digits(buf, 11, ms_of_day / 3_600_000, 2);
         buf[13] = b':';
@@ -111,21 +108,6 @@ impl Timeline {
 
 /// The longest wire timestamp: `2019-10-01T15:31:15.000+10:00`.
 const WIRE_LEN: usize = 29;
-
-/// The proleptic Gregorian date (year, month 1–12, day 1–31) of `days` since 1970-01-01
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
 
 /// Where a run's PBX clock starts, and why: the origin of every timestamp in its events.
 ///
