@@ -1,22 +1,20 @@
-//! The HTTP path. Plain `http://` goes through hyper's low-level HTTP/1 client: each worker owns
-//! one keep-alive connection per endpoint and at most one request in flight, so there is no
-//! pool, no lock and no per-request header formatting. `https://` goes through one shared
+//! The HTTP path. Plain `http://` goes through [`super::http1`]: each worker owns one keep-alive
+//! connection per endpoint and at most one request in flight, so there is no pool, no lock and
+//! no per-request header formatting. `https://` goes through one shared
 //! reqwest client (rustls with the ring provider), where convenience matters more than speed.
 
 use std::error::Error as StdError;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
+use hyper::HeaderMap;
 use hyper::header::RETRY_AFTER;
-use hyper::{HeaderMap, Method, Request};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::DeliverError;
 use super::endpoint::Prepared;
+use super::http1::Conn;
 use super::retry::parse_retry_after;
 use super::summary::Outcome;
 use crate::tls::init_tls;
@@ -78,8 +76,6 @@ pub(crate) fn chain(e: &dyn StdError) -> String {
     crate::secret::redact_urls_in(&text)
 }
 
-type Sender = SendRequest<Full<Bytes>>;
-
 /// A kept-alive connection idle for longer than this is not reused: servers close idle
 /// connections on their own schedule (Node.js after 5 s, pbxsim's listener after 30 s), and a
 /// request written just as the server closes its end is lost with the connection.
@@ -87,7 +83,7 @@ pub(crate) const IDLE_REUSE_LIMIT: Duration = Duration::from_secs(4);
 
 /// One worker's connections: at most one per endpoint, with when each was last used.
 pub(crate) struct Client {
-    conns: Vec<Option<Sender>>,
+    conns: Vec<Option<Conn>>,
     used: Vec<Instant>,
     tls: Option<reqwest::Client>,
 }
@@ -106,57 +102,38 @@ impl Client {
         }
     }
 
-    /// POST `body` to endpoint `index`; the answer's body is read to the end.
+    /// POST `body` to endpoint `index` at `now`; the answer's body is read to the end.
     pub async fn send(
         &mut self,
         index: usize,
         ep: &Prepared,
         body: Bytes,
+        now: Instant,
     ) -> Result<Answer, Failure> {
         if ep.https {
             return self.send_tls(ep, body).await;
         }
-        // A kept-alive connection the receiver closed meanwhile is replaced once, without
-        // counting an attempt, when the request provably never left.
-        let fresh = self.used[index].elapsed() < IDLE_REUSE_LIMIT;
-        let mut reused = fresh && matches!(&self.conns[index], Some(s) if !s.is_closed());
-        loop {
-            if !reused {
-                self.conns[index] = None;
-                self.conns[index] = Some(connect(ep).await?);
-            }
-            let Some(sender) = self.conns[index].as_mut() else { unreachable!("just set") };
-            if let Err(e) = sender.ready().await {
-                if reused {
-                    reused = false;
-                    continue;
-                }
-                self.conns[index] = None;
-                return Err(Failure::broken(&e));
-            }
-            let mut request = Request::new(Full::new(body.clone()));
-            *request.method_mut() = Method::POST;
-            *request.uri_mut() = ep.path.clone();
-            *request.headers_mut() = ep.headers.clone();
-            match sender.send_request(request).await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let retry_after = retry_after(status, response.headers());
-                    let mut body = response.into_body();
-                    while let Some(frame) = body.frame().await {
-                        if let Err(e) = frame {
-                            self.conns[index] = None;
-                            return Err(Failure::broken(&e));
-                        }
-                    }
-                    self.used[index] = Instant::now();
-                    return Ok(Answer { status, retry_after });
-                }
-                Err(e) if reused && e.is_canceled() => reused = false,
-                Err(e) => {
+        // A kept-alive connection is reused while it is fresh and the receiver has not closed
+        // it meanwhile; otherwise a new one is opened before the request is written.
+        let fresh = now.saturating_duration_since(self.used[index]) < IDLE_REUSE_LIMIT;
+        let reuse = fresh && self.conns[index].as_mut().is_some_and(Conn::is_idle);
+        if !reuse {
+            self.conns[index] = None;
+            self.conns[index] = Some(connect(ep).await?);
+        }
+        let Some(conn) = self.conns[index].as_mut() else { unreachable!("just set") };
+        match conn.exchange(&ep.head, &body).await {
+            Ok(answer) => {
+                if !answer.keep_alive {
                     self.conns[index] = None;
-                    return Err(Failure::broken(&e));
                 }
+                self.used[index] = now;
+                let retry_after = answer.retry_after.and_then(|v| retry_after(&v));
+                Ok(Answer { status: answer.status, retry_after })
+            }
+            Err(e) => {
+                self.conns[index] = None;
+                Err(Failure::broken(&e))
             }
         }
     }
@@ -169,7 +146,7 @@ impl Client {
         match result {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let retry_after = retry_after(status, response.headers());
+                let retry_after = retry_after_header(status, response.headers());
                 response.bytes().await.map_err(|e| Failure::broken(&e))?;
                 Ok(Answer { status, retry_after })
             }
@@ -182,27 +159,23 @@ impl Client {
     }
 }
 
-fn retry_after(status: u16, headers: &HeaderMap) -> Option<Duration> {
+/// `Retry-After` of a non-2xx answer.
+fn retry_after_header(status: u16, headers: &HeaderMap) -> Option<Duration> {
     if (200..300).contains(&status) {
         return None;
     }
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?)
+}
+
+fn retry_after(value: &str) -> Option<Duration> {
     parse_retry_after(value, chrono::Utc::now())
 }
 
-async fn connect(ep: &Prepared) -> Result<Sender, Failure> {
+async fn connect(ep: &Prepared) -> Result<Conn, Failure> {
     let stream =
         TcpStream::connect((ep.host.as_str(), ep.port)).await.map_err(|e| Failure::connect(&e))?;
     let _ = stream.set_nodelay(true);
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| Failure::connect(&e))?;
-    tokio::spawn(async move {
-        // The connection ends when the worker drops its sender or the receiver closes it;
-        // errors surface on the request side.
-        let _ = connection.await;
-    });
-    Ok(sender)
+    Ok(Conn::new(stream))
 }
 
 #[cfg(test)]

@@ -305,6 +305,9 @@ pub(crate) struct Prepared {
     pub tls_url: Option<reqwest::Url>,
     /// Every header of a request: `Host` (plain HTTP only), `Content-Type`, the token, extras.
     pub headers: HeaderMap,
+    /// The plain-HTTP path: the request line and every header, up to `content-length: `. It
+    /// holds the token: never shown (not in `Debug`).
+    pub head: Vec<u8>,
     /// `"url"` (secrets masked) as a JSON string, and the redacted headers as a JSON object,
     /// for the journal.
     pub journal_target: String,
@@ -398,6 +401,7 @@ impl Prepared {
             .into_iter()
             .map(|(k, v)| (k, serde_json::Value::String(v)))
             .collect();
+        let head = request_head(&path, &headers);
         Ok(Self {
             label: e.label(),
             https,
@@ -406,10 +410,38 @@ impl Prepared {
             path,
             tls_url: https.then_some(url),
             headers,
+            head,
             journal_target: serde_json::Value::String(e.url.masked()).to_string(),
             journal_headers: serde_json::Value::Object(journal_headers).to_string(),
         })
     }
+}
+
+impl Prepared {
+    /// This endpoint with its headers changed by `edit` (chaos's forged tokens).
+    pub(crate) fn with_headers(&self, edit: impl FnOnce(&mut HeaderMap)) -> Prepared {
+        let mut changed = self.clone();
+        edit(&mut changed.headers);
+        changed.head = request_head(&changed.path, &changed.headers);
+        changed
+    }
+}
+
+/// A POST's request line and headers, as hyper writes them (lower-case names, in the map's
+/// order), up to the value of `content-length`, which each request adds.
+fn request_head(path: &Uri, headers: &HeaderMap) -> Vec<u8> {
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(b"POST ");
+    head.extend_from_slice(path.to_string().as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in headers {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"content-length: ");
+    head
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ mod client;
 pub mod dry_run;
 mod endpoint;
 mod header;
+mod http1;
 mod journal;
 mod live;
 pub mod replay;

@@ -1064,7 +1064,7 @@ impl Attempts<'_> {
         let give_up_at = started + timeout;
         self.deadline.as_mut().reset(started + timeout.min(HALT_CHECK));
         let halted = {
-            let send = self.client.send(index, ep, body);
+            let send = self.client.send(index, ep, body, started);
             tokio::pin!(send);
             loop {
                 tokio::select! {

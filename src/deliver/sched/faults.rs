@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use hyper::header::{HeaderName, HeaderValue};
 
 use super::super::endpoint::Prepared;
@@ -162,12 +164,13 @@ impl Attempts<'_> {
             self.stats.chaos.forged_skipped += 1;
             return;
         };
-        let mut forged = ep.clone();
-        if missing {
-            forged.headers.remove(&TOKEN);
-        } else {
-            forged.headers.insert(TOKEN, wrong_token(real));
-        }
+        let forged = ep.with_headers(|headers| {
+            if missing {
+                headers.remove(&TOKEN);
+            } else {
+                headers.insert(TOKEN, wrong_token(real));
+            }
+        });
         let status = self.once(job, Some(&forged)).await;
         self.stats.chaos.forged_answer(status);
     }
@@ -177,7 +180,7 @@ impl Attempts<'_> {
         let shared = self.shared;
         let index = job.endpoint as usize;
         let ep = endpoint.unwrap_or(&shared.endpoints[index]);
-        let send = self.client.send(index, ep, job.body.clone());
+        let send = self.client.send(index, ep, job.body.clone(), Instant::now());
         match tokio::time::timeout(shared.settings.timeout, send).await {
             Ok(Ok(answer)) => Some(answer.status),
             Ok(Err(_)) => None,
