@@ -116,24 +116,30 @@ impl Client {
         // A kept-alive connection is reused while it is fresh and the receiver has not closed
         // it meanwhile; otherwise a new one is opened before the request is written.
         let fresh = now.saturating_duration_since(self.used[index]) < IDLE_REUSE_LIMIT;
-        let reuse = fresh && self.conns[index].as_mut().is_some_and(Conn::is_idle);
-        if !reuse {
-            self.conns[index] = None;
-            self.conns[index] = Some(connect(ep).await?);
-        }
-        let Some(conn) = self.conns[index].as_mut() else { unreachable!("just set") };
-        match conn.exchange(&ep.head, &body).await {
-            Ok(answer) => {
-                if !answer.keep_alive {
-                    self.conns[index] = None;
-                }
-                self.used[index] = now;
-                let retry_after = answer.retry_after.and_then(|v| retry_after(&v));
-                Ok(Answer { status: answer.status, retry_after })
-            }
-            Err(e) => {
+        let mut reused = fresh && self.conns[index].as_mut().is_some_and(Conn::is_idle);
+        loop {
+            if !reused {
                 self.conns[index] = None;
-                Err(Failure::broken(&e))
+                self.conns[index] = Some(connect(ep).await?);
+            }
+            let Some(conn) = self.conns[index].as_mut() else { unreachable!("just set") };
+            match conn.exchange(&ep.head, &body).await {
+                Ok(answer) => {
+                    if !answer.keep_alive {
+                        self.conns[index] = None;
+                    }
+                    self.used[index] = now;
+                    let retry_after = answer.retry_after.and_then(|v| retry_after(&v));
+                    return Ok(Answer { status: answer.status, retry_after });
+                }
+                // The receiver closed the kept-alive connection just before the request went
+                // out (it had not said it would): send it once more on a new connection,
+                // without counting an attempt, as hyper did for a request it had not sent.
+                Err(e) if reused && conn.went_stale(&e) => reused = false,
+                Err(e) => {
+                    self.conns[index] = None;
+                    return Err(Failure::broken(&e));
+                }
             }
         }
     }

@@ -70,11 +70,14 @@ pub(crate) struct Conn {
     /// What was read and not yet consumed (`read[pos..]`).
     read: Vec<u8>,
     pos: usize,
+    /// Whether any byte of the current exchange's answer has come.
+    answered: bool,
 }
 
 impl Conn {
     pub fn new(stream: TcpStream) -> Self {
-        Self { stream, tail: Vec::with_capacity(32), read: Vec::with_capacity(READ_CHUNK), pos: 0 }
+        let read = Vec::with_capacity(READ_CHUNK);
+        Self { stream, tail: Vec::with_capacity(32), read, pos: 0, answered: false }
     }
 
     /// Whether the connection looks usable for another request: the receiver has not closed
@@ -87,6 +90,21 @@ impl Conn {
         matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
+    /// After a failed exchange: whether it failed as a connection the receiver had already
+    /// closed fails (reset, or closed with no byte of an answer), so that the request can be
+    /// written again on a new connection.
+    pub fn went_stale(&self, e: &Error) -> bool {
+        use io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+        !self.answered
+            && match e {
+                Error::Closed { .. } => true,
+                Error::Io(e) => {
+                    matches!(e.kind(), BrokenPipe | ConnectionAborted | ConnectionReset)
+                }
+                Error::Invalid(_) => false,
+            }
+    }
+
     /// POST `body` after `head` (the request line and headers, up to `content-length: `), and
     /// read the answer to its end.
     pub async fn exchange(&mut self, head: &[u8], body: &[u8]) -> Result<Response, Error> {
@@ -95,6 +113,7 @@ impl Conn {
         write_all(&mut self.stream, [head, &self.tail, body]).await?;
         self.read.clear();
         self.pos = 0;
+        self.answered = false;
         let (response, framing) = self.read_head().await?;
         let keep = self.skip_body(framing).await.map_err(|e| match e {
             Error::Closed { .. } => Error::Closed { answered: true },
@@ -113,8 +132,11 @@ impl Conn {
             self.read.reserve(READ_CHUNK);
         }
         match self.stream.read_buf(&mut self.read).await? {
-            0 => Err(Error::Closed { answered: self.read.len() > self.pos }),
-            _ => Ok(()),
+            0 => Err(Error::Closed { answered: self.answered }),
+            _ => {
+                self.answered = true;
+                Ok(())
+            }
         }
     }
 
@@ -459,8 +481,20 @@ mod tests {
             assert_eq!(conn.exchange(HEAD, b"{}").await.unwrap(), ok(200, true));
         }
         assert_eq!(server.await.unwrap().len(), 2);
-        // The receiver closed its end: the connection is not reused.
+        // The receiver closed its end: the connection is not reused...
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert!(!conn.is_idle());
+        // ...and a request written on it all the same fails as stale: it can go again.
+        let stale = conn.exchange(HEAD, b"{}").await.unwrap_err();
+        assert!(conn.went_stale(&stale), "{stale}");
+    }
+
+    #[tokio::test]
+    async fn a_receiver_that_closes_mid_answer_did_not_leave_the_connection_stale() {
+        let (stream, _server) =
+            serve(vec![b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nok"], 64, true).await;
+        let mut conn = Conn::new(stream);
+        let e = conn.exchange(HEAD, b"{}").await.unwrap_err();
+        assert!(!conn.went_stale(&e), "{e}");
     }
 }

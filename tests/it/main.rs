@@ -19,6 +19,7 @@ mod false_greens;
 mod flags;
 mod flows;
 mod golden;
+mod http_framing;
 mod inspector;
 mod kpi;
 mod kubernetes;
