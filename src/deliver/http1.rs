@@ -174,17 +174,8 @@ impl Conn {
     /// Read the body to its end and drop it; returns whether the connection can be reused.
     async fn skip_body(&mut self, framing: Framing) -> Result<bool, Error> {
         match framing {
-            Framing::Length(mut left) => {
-                loop {
-                    let have = (self.read.len() - self.pos) as u64;
-                    let take = have.min(left);
-                    self.pos += take as usize;
-                    left -= take;
-                    if left == 0 {
-                        break;
-                    }
-                    self.fill().await?;
-                }
+            Framing::Length(length) => {
+                self.skip(length).await?;
                 Ok(self.pos == self.read.len())
             }
             Framing::Chunked => {
@@ -219,17 +210,20 @@ impl Conn {
                 return self.skip_trailers().await;
             }
             // The chunk's data and its CRLF.
-            let mut left = size + 2;
-            loop {
-                let have = (self.read.len() - self.pos) as u64;
-                let take = have.min(left);
-                self.pos += take as usize;
-                left -= take;
-                if left == 0 {
-                    break;
-                }
-                self.fill().await?;
+            self.skip(size + 2).await?;
+        }
+    }
+
+    /// Consume `n` bytes of the answer, reading as needed.
+    async fn skip(&mut self, mut n: u64) -> Result<(), Error> {
+        loop {
+            let take = ((self.read.len() - self.pos) as u64).min(n);
+            self.pos += take as usize;
+            n -= take;
+            if n == 0 {
+                return Ok(());
             }
+            self.fill().await?;
         }
     }
 
