@@ -432,6 +432,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn large_bodies_are_read_through_without_keeping_them() {
+        let big = "x".repeat(3 * READ_CHUNK + 5);
+        let plain = format!("HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n{big}", big.len());
+        let chunked = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n",
+            big.len()
+        );
+        for (answer, status) in [(plain, 404), (chunked, 200)] {
+            let answer: &'static [u8] = Box::leak(answer.into_bytes().into_boxed_slice());
+            for piece in [1000, 65536] {
+                let (got, mut conn) = one(answer, piece).await;
+                assert_eq!(got.unwrap(), ok(status, true), "{status} in pieces of {piece}");
+                assert!(conn.read.capacity() < 4 * READ_CHUNK, "{}", conn.read.capacity());
+                assert!(conn.is_idle());
+            }
+        }
+    }
+
+    #[tokio::test]
     async fn an_answer_without_a_length_ends_when_the_receiver_closes() {
         let (stream, _server) = serve(vec![b"HTTP/1.1 200 OK\r\n\r\nall of it"], 3, true).await;
         let mut conn = Conn::new(stream);
