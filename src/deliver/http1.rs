@@ -6,6 +6,7 @@
 //! requests cost at full speed (see docs/benchmarks.md).
 
 use std::io::{self, IoSlice, Write};
+use std::mem::MaybeUninit;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -143,10 +144,17 @@ impl Conn {
     /// Read up to the end of the final answer's head (skipping `1xx` interim answers).
     async fn read_head(&mut self) -> Result<(Response, Framing), Error> {
         loop {
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut parsed = httparse::Response::new(&mut headers);
-            let status =
-                parsed.parse(&self.read[self.pos..]).map_err(|e| Error::Invalid(e.to_string()))?;
+            // Left uninitialised: filling 100 empty headers before every answer would cost more
+            // than parsing the few an answer has.
+            let mut headers = [const { MaybeUninit::uninit() }; MAX_HEADERS];
+            let mut parsed = httparse::Response::new(&mut []);
+            let status = httparse::ParserConfig::default()
+                .parse_response_with_uninit_headers(
+                    &mut parsed,
+                    &self.read[self.pos..],
+                    &mut headers,
+                )
+                .map_err(|e| Error::Invalid(e.to_string()))?;
             let httparse::Status::Complete(len) = status else {
                 if self.read.len() - self.pos > MAX_HEAD {
                     return Err(Error::Invalid(format!("a head longer than {MAX_HEAD} bytes")));
