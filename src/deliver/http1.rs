@@ -111,7 +111,7 @@ impl Conn {
     pub async fn exchange(&mut self, head: &[u8], body: &[u8]) -> Result<Response, Error> {
         self.tail.clear();
         let _ = write!(self.tail, "{}\r\n\r\n", body.len());
-        write_all(&mut self.stream, [head, &self.tail, body]).await?;
+        write_parts(&mut self.stream, [head, &self.tail, body]).await?;
         self.read.clear();
         self.pos = 0;
         self.answered = false;
@@ -256,7 +256,7 @@ impl Conn {
 }
 
 /// Write all of `parts`, in one `writev` when the socket takes it at once.
-async fn write_all(stream: &mut TcpStream, parts: [&[u8]; 3]) -> Result<(), Error> {
+async fn write_parts(stream: &mut TcpStream, parts: [&[u8]; 3]) -> Result<(), Error> {
     let total: usize = parts.iter().map(|p| p.len()).sum();
     let slices = parts.map(IoSlice::new);
     let mut written = stream.write_vectored(&slices).await?;
